@@ -1,0 +1,38 @@
+"""Option literals checked in one place.
+
+Every string option of the public API is declared here as a ``Literal`` alias and
+validated with :func:`check_option`, so the error always names the parameter, the
+value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Frequency = Literal["M", "Q"]
+OnInvalid = Literal["raise", "exclude"]
+InputFormat = Literal["auto", "loans", "panel"]
+Likelihood = Literal["binomial", "poisson"]
+Engine = Literal["laplace", "nuts"]
+RWOrder = Literal[1, 2]
+TrendAssumption = Literal["no_period_trend", "no_vintage_trend", "fixed_period_slope"]
+Polarity = Literal["pd", "approval"]
+
+
+def check_option(name: str, value, alias) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of the values of ``alias``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, used in the message.
+    value : object
+        The value given by the user.
+    alias : typing.Literal
+        The ``Literal`` alias listing the allowed values.
+    """
+    allowed = get_args(alias)
+    if value not in allowed:
+        raise ValueError(
+            f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}."
+        )

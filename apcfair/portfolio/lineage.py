@@ -1,0 +1,101 @@
+"""Lineage: every row that enters apcfair is counted out again, with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LineageStep:
+    """One processing step: rows in, rows out and why rows were excluded."""
+
+    stage: str
+    unit: str
+    rows_in: int
+    rows_out: int
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        lost = self.rows_in - self.rows_out
+        if lost != sum(self.excluded.values()):
+            raise AssertionError(
+                f"lineage step {self.stage!r}: {lost} rows lost but "
+                f"{sum(self.excluded.values())} accounted for"
+            )
+
+    def to_dict(self) -> dict:
+        return {
+            "stage": self.stage,
+            "unit": self.unit,
+            "rows_in": int(self.rows_in),
+            "rows_out": int(self.rows_out),
+            "excluded": {k: int(v) for k, v in self.excluded.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """An append-only record of processing steps that travels with every result.
+
+    Attributes
+    ----------
+    source : str
+        Where the data came from (a file path or ``"<DataFrame>"``).
+    steps : tuple of LineageStep
+        Steps in order. Each step accounts for every row lost with a reason.
+    """
+
+    source: str
+    steps: tuple[LineageStep, ...] = ()
+
+    def add(self, stage: str, unit: str, rows_in: int, rows_out: int,
+            excluded: dict[str, int] | None = None) -> Lineage:
+        """Return a new lineage with one more step."""
+        excluded = {k: int(v) for k, v in (excluded or {}).items() if v}
+        return Lineage(self.source, self.steps + (LineageStep(stage, unit, int(rows_in), int(rows_out), excluded),))
+
+    @property
+    def rows_in(self) -> int:
+        """Rows read from the source."""
+        return self.steps[0].rows_in if self.steps else 0
+
+    @property
+    def total_excluded(self) -> dict[str, int]:
+        """All exclusion reasons over all steps, with counts."""
+        out: dict[str, int] = {}
+        for s in self.steps:
+            for k, v in s.excluded.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary."""
+        return {
+            "source": self.source,
+            "rows_in": self.rows_in,
+            "steps": [s.to_dict() for s in self.steps],
+            "excluded": self.total_excluded,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Lineage:
+        """Rebuild from :meth:`to_dict` output."""
+        steps = tuple(
+            LineageStep(s["stage"], s["unit"], s["rows_in"], s["rows_out"], dict(s["excluded"]))
+            for s in d.get("steps", [])
+        )
+        return cls(d.get("source", ""), steps)
+
+    def summary(self) -> str:
+        """Plain-text report: one line per step and one per exclusion reason."""
+        lines = [f"Lineage of {self.source}"]
+        for s in self.steps:
+            lines.append(f"  {s.stage}: {s.rows_in:,} {s.unit} in -> {s.rows_out:,} out")
+            for k, v in s.excluded.items():
+                lines.append(f"      excluded {v:,}: {k}")
+        if not any(s.excluded for s in self.steps):
+            lines.append("  no rows excluded")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
