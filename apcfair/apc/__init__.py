@@ -1,0 +1,6 @@
+"""Bayesian age-period-cohort engine: lifecycle F(a), vintage G(v), environment H(t)."""
+
+from apcfair.apc.model import APCModel, identification_text
+from apcfair.apc.results import APCResult
+
+__all__ = ["APCModel", "APCResult", "identification_text"]

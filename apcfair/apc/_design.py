@@ -1,0 +1,320 @@
+"""Cell data, the latent-field parametrisation and penalised Newton for the APC model.
+
+Latent vector ``z = [mu, s_age, s_vintage, theta_F, theta_G, theta_H]`` where each
+function is ``f = linear * s + nonlinear @ theta`` (see :mod:`apcfair.apc.basis`); the
+environment is fitted without a linear column (its slope is fixed at zero here and the
+user's identification moves the trend afterwards, leaving fitted rates unchanged).
+
+Likelihood Hessians are assembled in natural (age, vintage, period) coordinates with
+``bincount`` over cells and projected onto the basis blockwise: O(cells + p^3) per
+Newton step, never a dense cells x p design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+from scipy.special import expit, gammaln
+
+from apcfair.apc.basis import FunctionBasis, function_basis
+from apcfair.errors import DataValidationError
+
+COMPONENTS = ("lifecycle", "vintage", "environment")
+
+
+@dataclass(frozen=True)
+class CellData:
+    """Integer-indexed cells ready for the engines.
+
+    ``age``, ``vintage`` and ``period`` are the raw integer labels; ``ai``, ``vi``,
+    ``ti`` their positions on contiguous grids starting at ``age_min``, ``vintage_min``
+    and ``period_min``.
+    """
+
+    events: np.ndarray
+    exposure: np.ndarray
+    ai: np.ndarray
+    vi: np.ndarray
+    ti: np.ndarray
+    age_min: int
+    vintage_min: int
+    period_min: int
+    n_age: int
+    n_vintage: int
+    n_period: int
+    freq: str
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.events)
+
+    @property
+    def grid_sizes(self) -> tuple[int, int, int]:
+        return self.n_age, self.n_vintage, self.n_period
+
+    def labels(self, component: str) -> np.ndarray:
+        """Integer labels of a component's grid (ages, vintage codes, period codes)."""
+        start, n = {
+            "lifecycle": (self.age_min, self.n_age),
+            "vintage": (self.vintage_min, self.n_vintage),
+            "environment": (self.period_min, self.n_period),
+        }[component]
+        return np.arange(start, start + n)
+
+    @property
+    def grid_offset(self) -> int:
+        """``k`` in ``ti = ai + vi + k``."""
+        return self.age_min + self.vintage_min - self.period_min
+
+
+def cell_data_from_table(table: pd.DataFrame, freq: str = "M") -> CellData:
+    """Build :class:`CellData` from a table with ``age, vintage, period, defaults, at_risk``.
+
+    ``defaults``/``at_risk`` may be called ``events``/``exposure``. Cells with zero
+    exposure are dropped. Raises if ``period != vintage + age`` anywhere, if counts are
+    negative or if events exceed exposure in a binomial table (checked by the model).
+    """
+    t = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
+    missing = [c for c in ("age", "vintage", "period", "defaults", "at_risk") if c not in t]
+    if missing:
+        raise DataValidationError([f"cell table is missing column(s) {missing}; need age, vintage, period, defaults, at_risk"])
+    t = t[t["at_risk"] > 0]
+    if len(t) == 0:
+        raise DataValidationError(["no cell has accounts at risk: nothing to fit"])
+    a = t["age"].to_numpy(np.int64)
+    v = t["vintage"].to_numpy(np.int64)
+    p = t["period"].to_numpy(np.int64)
+    bad = p != v + a
+    if bad.any():
+        raise DataValidationError([f"{int(bad.sum())} cells have period != vintage + age; the APC identity t = v + a must hold"])
+    d = t["defaults"].to_numpy(float)
+    n = t["at_risk"].to_numpy(float)
+    if (d < 0).any() or (n < 0).any() or not np.isfinite(d).all() or not np.isfinite(n).all():
+        raise DataValidationError(["cell counts must be finite and non-negative"])
+    amin, vmin, tmin = int(a.min()), int(v.min()), int(p.min())
+    return CellData(
+        events=d, exposure=n, ai=a - amin, vi=v - vmin, ti=p - tmin,
+        age_min=amin, vintage_min=vmin, period_min=tmin,
+        n_age=int(a.max()) - amin + 1, n_vintage=int(v.max()) - vmin + 1,
+        n_period=int(p.max()) - tmin + 1, freq=freq,
+    )
+
+
+class Parametrisation:
+    """Maps the latent vector ``z`` to cell linear predictors and back.
+
+    Parameters
+    ----------
+    data : CellData
+    orders : tuple of int
+        Random-walk order for lifecycle, vintage and environment.
+    """
+
+    def __init__(self, data: CellData, orders: tuple[int, int, int]):
+        self.data = data
+        self.bases: dict[str, FunctionBasis] = {
+            c: function_basis(n, o) for c, n, o in zip(COMPONENTS, data.grid_sizes, orders, strict=True)
+        }
+        bF, bG, bH = (self.bases[c] for c in COMPONENTS)
+        # block design matrices on each grid: lifecycle and vintage carry a slope column
+        self.X = {
+            "lifecycle": np.column_stack([bF.linear, bF.nonlinear]),
+            "vintage": np.column_stack([bG.linear, bG.nonlinear]),
+            "environment": bH.nonlinear,
+        }
+        self.idx = {"lifecycle": data.ai, "vintage": data.vi, "environment": data.ti}
+        sizes = [1] + [self.X[c].shape[1] for c in COMPONENTS]
+        starts = np.cumsum([0] + sizes)
+        self.slices = {"intercept": slice(0, 1)}
+        for c, s0, s1 in zip(COMPONENTS, starts[1:-1], starts[2:], strict=True):
+            self.slices[c] = slice(s0, s1)
+        self.p = int(starts[-1])
+        # prior precision at tau = 1 (diagonal); fixed effects (mu, slopes) get 0 here
+        self.prior_diag_unit = {
+            "lifecycle": np.concatenate([[0.0], bF.eigenvalues]),
+            "vintage": np.concatenate([[0.0], bG.eigenvalues]),
+            "environment": bH.eigenvalues,
+        }
+        self.fixed_mask = np.zeros(self.p, dtype=bool)
+        self.fixed_mask[0] = True
+        self.fixed_mask[self.slices["lifecycle"].start] = True
+        self.fixed_mask[self.slices["vintage"].start] = True
+
+    # -- mapping ---------------------------------------------------------------
+    def functions(self, z: np.ndarray) -> dict[str, np.ndarray]:
+        """Natural function values for ``z`` of shape ``(p,)`` or ``(draws, p)``."""
+        z = np.atleast_2d(z)
+        out = {"intercept": z[:, 0]}
+        for c in COMPONENTS:
+            out[c] = z[:, self.slices[c]] @ self.X[c].T
+        return out
+
+    def eta(self, z: np.ndarray) -> np.ndarray:
+        """Cell linear predictor for a single ``z``."""
+        f = self.functions(z)
+        e = np.full(self.data.n_cells, f["intercept"][0])
+        for c in COMPONENTS:
+            e += f[c][0][self.idx[c]]
+        return e
+
+    def prior_diag(self, tau: dict[str, float], fixed_precision: float) -> np.ndarray:
+        """Diagonal prior precision of ``z`` for precisions ``tau`` per component."""
+        q = np.empty(self.p)
+        q[0] = 0.0
+        for c in COMPONENTS:
+            q[self.slices[c]] = tau[c] * self.prior_diag_unit[c]
+        q[self.fixed_mask] = fixed_precision
+        return q
+
+    # -- likelihood derivatives projected on z ---------------------------------
+    def gradient(self, g: np.ndarray) -> np.ndarray:
+        """``X_z' g`` for a cellwise vector ``g``."""
+        out = np.empty(self.p)
+        out[0] = g.sum()
+        sizes = dict(zip(COMPONENTS, self.data.grid_sizes, strict=True))
+        for c in COMPONENTS:
+            out[self.slices[c]] = self.X[c].T @ np.bincount(self.idx[c], g, sizes[c])
+        return out
+
+    def hessian(self, w: np.ndarray) -> np.ndarray:
+        """``X_z' diag(w) X_z`` assembled blockwise from natural coordinates."""
+        H = np.empty((self.p, self.p))
+        sizes = dict(zip(COMPONENTS, self.data.grid_sizes, strict=True))
+        H[0, 0] = w.sum()
+        wk = {c: np.bincount(self.idx[c], w, sizes[c]) for c in COMPONENTS}
+        for c in COMPONENTS:
+            s, X = self.slices[c], self.X[c]
+            H[0, s] = wk[c] @ X
+            H[s, 0] = H[0, s]
+            H[s, s] = X.T @ (wk[c][:, None] * X)
+        for i, c in enumerate(COMPONENTS):
+            for l in COMPONENTS[i + 1:]:
+                M = np.bincount(self.idx[c] * sizes[l] + self.idx[l], w, sizes[c] * sizes[l]).reshape(sizes[c], sizes[l])
+                B = self.X[c].T @ M @ self.X[l]
+                H[self.slices[c], self.slices[l]] = B
+                H[self.slices[l], self.slices[c]] = B.T
+        return H
+
+
+# ---------------------------------------------------------------- likelihoods
+def loglik_terms(eta: np.ndarray, d: np.ndarray, n: np.ndarray, likelihood: str):
+    """Log-likelihood (up to constants), its gradient and negative Hessian in ``eta``."""
+    if likelihood == "binomial":
+        p = expit(eta)
+        ll = float(np.sum(d * eta - n * np.logaddexp(0.0, eta)))
+        return ll, d - n * p, n * p * (1.0 - p)
+    mu = n * np.exp(np.clip(eta, -50, 50))
+    ll = float(np.sum(d * eta - mu))
+    return ll, d - mu, mu
+
+
+def loglik_constant(d: np.ndarray, n: np.ndarray, likelihood: str) -> float:
+    """The constant omitted by :func:`loglik_terms` (binomial coefficients / Poisson)."""
+    if likelihood == "binomial":
+        return float(np.sum(gammaln(n + 1) - gammaln(d + 1) - gammaln(n - d + 1)))
+    return float(np.sum(d * np.log(np.where(n > 0, n, 1.0)) - gammaln(d + 1)))
+
+
+def deviance(d: np.ndarray, n: np.ndarray, eta: np.ndarray, likelihood: str) -> float:
+    """Residual deviance against the saturated model."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if likelihood == "binomial":
+            p = expit(eta)
+            mu = n * p
+            t1 = np.where(d > 0, d * np.log(d / mu), 0.0)
+            t2 = np.where(n - d > 0, (n - d) * np.log((n - d) / (n - mu)), 0.0)
+            return float(2 * np.sum(t1 + t2))
+        mu = n * np.exp(eta)
+        t1 = np.where(d > 0, d * np.log(d / mu), 0.0)
+        return float(2 * np.sum(t1 - (d - mu)))
+
+
+@dataclass
+class Mode:
+    """Posterior mode of the latent field at fixed hyperparameters."""
+
+    z: np.ndarray
+    eps: np.ndarray | None
+    chol: tuple
+    loglik: float
+    penalty: float
+    logdet_post: float
+    iterations: int
+    converged: bool
+
+
+def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarray,
+              tau_eps: float | None = None, eps0: np.ndarray | None = None,
+              tol: float = 1e-8, max_iter: int = 50) -> Mode:
+    """Penalised Newton with step halving for ``z`` (and cell effects ``eps``).
+
+    Maximises ``loglik(X z + eps) - z'diag(q)z/2 - tau_eps * eps'eps/2``. Cell effects
+    are eliminated blockwise (Schur complement), so each step solves a ``p x p`` system.
+    """
+    d, n = par.data.events, par.data.exposure
+    z = z0.copy()
+    od = tau_eps is not None
+    eps = (eps0.copy() if eps0 is not None else np.zeros(par.data.n_cells)) if od else None
+
+    def objective(z, eps):
+        eta = par.eta(z) + (eps if od else 0.0)
+        ll, g, w = loglik_terms(eta, d, n, likelihood)
+        pen = 0.5 * float(np.sum(q * z * z)) + (0.5 * tau_eps * float(eps @ eps) if od else 0.0)
+        return ll, pen, g, w
+
+    ll, pen, g, w = objective(z, eps)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        if od:
+            D = w + tau_eps
+            r = g - tau_eps * eps
+            w_eff = w * tau_eps / D
+            g_eff = r - w * r / D
+        else:
+            w_eff, g_eff = w, g
+        Hm = par.hessian(w_eff)
+        Hm[np.diag_indices_from(Hm)] += q
+        grad = par.gradient(g_eff) - q * z
+        chol = linalg.cho_factor(Hm, lower=False, check_finite=False)
+        dz = linalg.cho_solve(chol, grad, check_finite=False)
+        if od:
+            Xdz = par.eta(dz)  # X_z dz, intercept included
+            deps = (r - w * Xdz) / D
+        step = 1.0
+        old = ll - pen
+        for _ in range(30):
+            z_new = z + step * dz
+            eps_new = eps + step * deps if od else None
+            ll_n, pen_n, g_n, w_n = objective(z_new, eps_new)
+            if ll_n - pen_n >= old - 1e-10 * abs(old):
+                break
+            step *= 0.5
+        z, eps, ll, pen, g, w = z_new, eps_new, ll_n, pen_n, g_n, w_n
+        dec = float(grad @ dz)
+        if dec < tol * max(1.0, abs(old)) or np.max(np.abs(step * dz)) < 1e-9:
+            converged = True
+            break
+    # Hessian at the mode
+    if od:
+        D = w + tau_eps
+        w_eff = w * tau_eps / D
+    else:
+        w_eff = w
+    Hm = par.hessian(w_eff)
+    Hm[np.diag_indices_from(Hm)] += q
+    chol = linalg.cho_factor(Hm, lower=False, check_finite=False)
+    logdet = 2.0 * float(np.sum(np.log(np.diag(chol[0]))))
+    if od:
+        logdet += float(np.sum(np.log(w + tau_eps)))
+    return Mode(z, eps, chol, ll, pen, logdet, it, converged)
+
+
+def draw_latent(mode: Mode, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws from ``N(z_mode, H^{-1})`` using the Cholesky factor at the mode."""
+    U = mode.chol[0]
+    u = rng.standard_normal((len(mode.z), n_draws))
+    return (mode.z[:, None] + linalg.solve_triangular(U, u, lower=False, check_finite=False)).T

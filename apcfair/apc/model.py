@@ -1,0 +1,318 @@
+"""The Bayesian age-period-cohort model: settings, identification and engines.
+
+Model
+-----
+For cells of vintage ``v``, age ``a`` and period ``t = v + a`` with ``d`` defaults out of
+``n`` accounts at risk::
+
+    d ~ Binomial(n, p),   logit p = mu + F(a) + G(v) + H(t) [+ eps_cell]
+
+(``Poisson(n * exp(...))`` with ``likelihood="poisson"``). F, G and H have first- or
+second-order random-walk priors with Gamma hyperpriors on their precisions (Schmid &
+Held 2007); all three are centred to mean zero over their grids, so ``mu`` is the
+overall level. The optional cell effect ``eps ~ N(0, 1/tau_cell)`` models
+overdispersion (BAMP's heterogeneity term).
+
+Identification
+--------------
+Because ``t = v + a``, one linear trend can be moved freely between the three
+functions without changing a single fitted rate. apcfair separates the identified
+nonlinear parts exactly (projection onto functions orthogonal to linear ones, Holford
+1983) and allocates the trend by an explicit assumption that becomes part of the
+result:
+
+``"no_period_trend"`` (default)
+    H(t) has no linear trend over the fit window (the lending literature's choice).
+``"no_vintage_trend"``
+    G(v) has no linear trend.
+``"fixed_period_slope"``
+    H(t) has the user's slope ``period_slope`` (logit per period).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from apcfair._options import Engine, HyperMethod, Likelihood, TrendAssumption, check_option
+from apcfair._provenance import provenance
+from apcfair.apc._design import (
+    COMPONENTS,
+    CellData,
+    Parametrisation,
+    cell_data_from_table,
+    deviance,
+    find_mode,
+    loglik_constant,
+)
+from apcfair.errors import DataValidationError, NotFittedError
+
+_TREND_TEXT = {
+    "no_period_trend": "the environment H(t) has no linear trend over the fit window; "
+    "the common age-period-vintage trend is carried by the lifecycle and vintage functions",
+    "no_vintage_trend": "the vintage function G(v) has no linear trend; the common trend is "
+    "carried by the lifecycle and environment functions",
+    "fixed_period_slope": "the environment H(t) has a fixed linear slope of {slope:+.5f} "
+    "logit per period over the fit window, set by the user",
+}
+
+
+def identification_text(assumption: str, period_slope: float = 0.0) -> str:
+    """Plain-language statement of the linear-trend assumption."""
+    body = _TREND_TEXT[assumption].format(slope=period_slope)
+    return (
+        "Linear trends are not identified by data (period = vintage + age). "
+        f"Assumption: {body}. Nonlinear parts, second differences and fitted rates do not "
+        "depend on this choice; levels and slopes of F, G and H do."
+    )
+
+
+def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict | None]:
+    from apcfair.portfolio import Cells, Portfolio
+
+    lineage = None
+    if isinstance(data, Portfolio):
+        data = data.cells()
+    if isinstance(data, Cells):
+        lineage = data.lineage.to_dict()
+        freq = data.freq
+        table = data.table
+    elif isinstance(data, pd.DataFrame):
+        table = data
+    else:
+        raise TypeError(f"APCModel.fit expects a Portfolio, Cells or DataFrame, got {type(data).__name__}")
+    cd = cell_data_from_table(table, freq or "M")
+    t = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
+    t = t[t["at_risk"] > 0][["vintage", "age", "period", "defaults", "at_risk"]].reset_index(drop=True)
+    return cd, t, lineage
+
+
+class APCModel:
+    """Bayesian age-period-cohort model for vintage default rates.
+
+    Parameters
+    ----------
+    likelihood : {"binomial", "poisson"}
+        Binomial cells (defaults out of accounts at risk; default) or Poisson counts
+        with exposure (rates, as in epidemiology).
+    rw_order : int or tuple of int
+        Random-walk order (1 or 2) for all components or per component
+        ``(lifecycle, vintage, environment)``.
+    identification : {"no_period_trend", "no_vintage_trend", "fixed_period_slope"}
+        How the unidentified linear trend is allocated (see the module docstring).
+    period_slope : float
+        The environment's slope per period with ``identification="fixed_period_slope"``.
+    engine : {"laplace", "nuts", "ml"}
+        ``"laplace"``: fast Gaussian approximation with hyperparameters on a grid
+        (default). ``"nuts"``: exact sampling with PyMC. ``"ml"``: classical maximum
+        likelihood of the factor APC model (no priors), for comparison with published
+        results.
+    hyper : {"grid", "eb", "fixed"}
+        Laplace engine: integrate precisions over a grid (INLA-like), plug in their
+        empirical-Bayes mode, or use ``precisions``.
+    precisions : dict, optional
+        Fixed precisions ``{"lifecycle": .., "vintage": .., "environment": .., "cell": ..}``.
+    precision_prior : tuple of float
+        Gamma ``(shape, rate)`` hyperprior of each precision.
+    overdispersion : bool
+        Add a cell-level random effect.
+    n_draws : int
+        Posterior draws kept (Laplace) or per chain (NUTS).
+    credible_level : float
+        Width of the reported bands.
+    nuts_tune, nuts_chains, target_accept : int, int, float
+        NUTS settings.
+    random_state : int, optional
+        Seed for every random step.
+    progress : bool
+        Show progress bars.
+
+    Examples
+    --------
+    >>> from apcfair.apc import APCModel
+    >>> result = APCModel(random_state=0).fit(cells).result_   # doctest: +SKIP
+    >>> result.summary()                                        # doctest: +SKIP
+    """
+
+    def __init__(self, likelihood: str = "binomial", rw_order=2, identification: str = "no_period_trend",
+                 period_slope: float = 0.0, engine: str = "laplace", hyper: str = "grid",
+                 precisions: dict | None = None, precision_prior: tuple[float, float] = (1.0, 5e-4),
+                 overdispersion: bool = False, n_draws: int = 1000, credible_level: float = 0.95,
+                 nuts_tune: int = 1000, nuts_chains: int = 4, target_accept: float = 0.9,
+                 fixed_effect_precision: float = 1e-4, random_state: int | None = None,
+                 progress: bool = False):
+        self.likelihood = likelihood
+        self.rw_order = rw_order
+        self.identification = identification
+        self.period_slope = period_slope
+        self.engine = engine
+        self.hyper = hyper
+        self.precisions = precisions
+        self.precision_prior = precision_prior
+        self.overdispersion = overdispersion
+        self.n_draws = n_draws
+        self.credible_level = credible_level
+        self.nuts_tune = nuts_tune
+        self.nuts_chains = nuts_chains
+        self.target_accept = target_accept
+        self.fixed_effect_precision = fixed_effect_precision
+        self.random_state = random_state
+        self.progress = progress
+
+    def get_params(self) -> dict:
+        """Settings as a dictionary (stored with every result)."""
+        keys = ("likelihood", "rw_order", "identification", "period_slope", "engine", "hyper",
+                "precisions", "precision_prior", "overdispersion", "n_draws", "credible_level",
+                "nuts_tune", "nuts_chains", "target_accept", "fixed_effect_precision", "random_state")
+        return {k: getattr(self, k) for k in keys}
+
+    def _validate(self):
+        check_option("likelihood", self.likelihood, Likelihood)
+        check_option("identification", self.identification, TrendAssumption)
+        check_option("engine", self.engine, Engine)
+        check_option("hyper", self.hyper, HyperMethod)
+        orders = self.rw_order if isinstance(self.rw_order, tuple | list) else (self.rw_order,) * 3
+        if len(orders) != 3 or any(o not in (1, 2) for o in orders):
+            raise ValueError(f"rw_order={self.rw_order!r}: use 1, 2 or a tuple of three of them")
+        if not 0 < self.credible_level < 1:
+            raise ValueError(f"credible_level={self.credible_level!r} must be between 0 and 1")
+        return tuple(int(o) for o in orders)
+
+    def fit(self, data, *, freq: str | None = None) -> APCModel:
+        """Fit the model.
+
+        Parameters
+        ----------
+        data : Portfolio, Cells or pandas.DataFrame
+            A portfolio (aggregated to cells first), its cells, or a cell table with
+            columns ``age, vintage, period, defaults, at_risk`` (integer labels with
+            ``period = vintage + age``).
+        freq : {"M", "Q"}, optional
+            Period frequency for a raw DataFrame.
+
+        Returns
+        -------
+        APCModel
+            ``self``, with ``result_`` (an :class:`~apcfair.apc.APCResult`).
+        """
+        orders = self._validate()
+        cd, table, lineage = _as_cell_data(data, freq)
+        if self.likelihood == "binomial" and (cd.events > cd.exposure).any():
+            n = int((cd.events > cd.exposure).sum())
+            raise DataValidationError([f"{n} cells have more defaults than accounts at risk; "
+                                       "use likelihood='poisson' for counts with exposure"])
+        for c, n_grid in zip(COMPONENTS, cd.grid_sizes, strict=True):
+            if n_grid < 3:
+                raise DataValidationError([f"the {c} grid has {n_grid} points; an APC model needs at least 3"])
+        rng = np.random.default_rng(self.random_state)
+        par = Parametrisation(cd, orders)
+        t0 = time.perf_counter()
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.engine == "laplace":
+                z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(par, rng)
+            elif self.engine == "ml":
+                z_draws, hyper_draws, diagnostics, mode_z = self._fit_ml(par, rng)
+        if self.engine == "nuts":
+            from apcfair.apc._pymc import fit_nuts
+
+            z_draws, hyper_draws, diagnostics, idata = fit_nuts(
+                par, self.likelihood, shape=self.precision_prior[0], rate=self.precision_prior[1],
+                fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
+                draws=self.n_draws, tune=self.nuts_tune, chains=self.nuts_chains,
+                target_accept=self.target_accept, random_seed=self.random_state, progress=self.progress,
+            )
+            mode_z = z_draws.mean(axis=0)
+            self.inference_data_ = idata
+        diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
+        eta_hat = par.eta(mode_z)
+        diagnostics["deviance_at_mode"] = deviance(cd.events, cd.exposure, eta_hat, self.likelihood)
+        diagnostics["n_cells"] = cd.n_cells
+        from apcfair.apc.results import build_result
+
+        self.result_ = build_result(
+            par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood,
+            identification=self.identification, period_slope=self.period_slope, engine=self.engine,
+            credible_level=self.credible_level, diagnostics=diagnostics, lineage=lineage,
+            provenance=provenance(self.get_params()), orders=orders,
+        )
+        return self
+
+    @property
+    def result(self):
+        """The fitted :class:`~apcfair.apc.APCResult`."""
+        if not hasattr(self, "result_"):
+            raise NotFittedError("APCModel is not fitted yet: call fit(cells) first")
+        return self.result_
+
+    # -- engines -----------------------------------------------------------------
+    def _fit_laplace(self, par, rng):
+        from apcfair.apc._laplace import fit_laplace
+
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=(4 if self.overdispersion else 3) ** 3, desc="APC hyperparameter grid", leave=False)
+        fit = fit_laplace(par, self.likelihood, hyper=self.hyper, precisions=self.precisions,
+                          shape=self.precision_prior[0], rate=self.precision_prior[1],
+                          fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
+                          n_draws=self.n_draws, rng=rng, progress=bar)
+        if bar is not None:
+            bar.close()
+        return fit.z_draws, fit.hyper_draws, fit.diagnostics, fit.mode.z
+
+    def _fit_ml(self, par, rng):
+        cd = par.data
+        q = np.zeros(par.p)
+        rate0 = max(cd.events.sum(), 0.5) / cd.exposure.sum()
+        z0 = np.zeros(par.p)
+        z0[0] = np.log(rate0 / (1 - rate0)) if self.likelihood == "binomial" else np.log(rate0)
+        mode = find_mode(par, self.likelihood, q, z0, tol=1e-12, max_iter=100)
+        from apcfair.apc._design import draw_latent
+
+        z_draws = draw_latent(mode, self.n_draws, rng)
+        dev = deviance(cd.events, cd.exposure, par.eta(mode.z), self.likelihood)
+        diagnostics = {
+            "engine": "ml",
+            "converged": mode.converged,
+            "iterations": mode.iterations,
+            "deviance": dev,
+            "df_residual": int(cd.n_cells - par.p),
+            "n_parameters": int(par.p),
+            "loglik": mode.loglik + loglik_constant(cd.events, cd.exposure, self.likelihood),
+            "note": "classical factor APC model by maximum likelihood; bands from the "
+                    "asymptotic normal distribution of the estimates",
+        }
+        self.ml_mode_ = mode
+        return z_draws, {}, diagnostics, mode.z
+
+    # -- backtest ------------------------------------------------------------------
+    def backtest(self, data, holdout: int = 12, *, freq: str | None = None) -> pd.DataFrame:
+        """Hold out the last ``holdout`` periods, refit, project them and score.
+
+        Held-out cells are predicted with the fitted lifecycle, vintage and environment
+        functions; beyond the fitted ranges, functions are continued by their random walk
+        (new vintages, later periods, older ages), so bands widen with the horizon.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per held-out period: ``period``, ``observed_rate``, ``predicted_rate``,
+            ``lower``, ``upper``, ``at_risk``, ``defaults``, ``predicted_defaults``.
+            ``attrs["scores"]`` holds the MAE of rates, the log score of the defaults
+            and the coverage of the bands.
+        """
+        from apcfair.portfolio import Cells, Portfolio
+
+        if isinstance(data, Portfolio):
+            data = data.cells()
+        table = data.table if isinstance(data, Cells) else data
+        freq = data.freq if isinstance(data, Cells) else (freq or "M")
+        last = int(table["period"].max())
+        train = table[table["period"] <= last - holdout]
+        test = table[table["period"] > last - holdout]
+        res = self.fit(train, freq=freq).result_
+        return res.score_cells(test)

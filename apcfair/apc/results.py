@@ -1,0 +1,487 @@
+"""Results of an APC fit: posterior draws of F, G, H with the identification applied."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from apcfair.apc._design import COMPONENTS, Parametrisation
+from apcfair.apc.basis import second_differences, split_linear
+from apcfair.apc.model import identification_text
+from apcfair.portfolio._time import format_period
+
+_HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
+_LABEL_KIND = {"lifecycle": "age", "vintage": "vintage", "environment": "period"}
+
+
+def _allocate_trend(funcs: dict[str, np.ndarray], b_t: np.ndarray, grid_offset: int) -> dict[str, np.ndarray]:
+    """Move a linear trend of slope ``b_t`` per period into H (and out of F and G).
+
+    Cell predictors ``mu + F[a] + G[v] + H[t]`` are unchanged because ``t = v + a``;
+    all three functions stay mean-zero and ``mu`` absorbs the constant.
+    """
+    out = dict(funcs)
+    b = np.asarray(b_t, dtype=float)[:, None]
+    cent = {}
+    for c in COMPONENTS:
+        n = funcs[c].shape[1]
+        cent[c] = (n - 1) / 2
+        idx = np.arange(n) - cent[c]
+        sign = 1.0 if c == "environment" else -1.0
+        out[c] = funcs[c] + sign * b * idx
+    out["intercept"] = funcs["intercept"] - b[:, 0] * (
+        grid_offset - cent["environment"] + cent["lifecycle"] + cent["vintage"]
+    )
+    return out
+
+
+def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict, table: pd.DataFrame,
+                 likelihood: str, identification: str, period_slope: float, engine: str,
+                 credible_level: float, diagnostics: dict, lineage: dict | None, provenance: dict,
+                 orders: tuple[int, int, int]) -> APCResult:
+    """Turn engine draws of the latent vector into an :class:`APCResult`."""
+    cd = par.data
+    funcs = par.functions(z_draws)  # environment has no linear part here
+    _, slope_F, _ = split_linear(funcs["lifecycle"])
+    _, slope_G, _ = split_linear(funcs["vintage"])
+    if identification == "no_period_trend":
+        b_t = np.zeros(len(z_draws))
+    elif identification == "no_vintage_trend":
+        b_t = slope_G
+    else:
+        b_t = np.full(len(z_draws), float(period_slope))
+    funcs = _allocate_trend(funcs, b_t, cd.grid_offset)
+    draws = {"intercept": funcs["intercept"], **{c: funcs[c] for c in COMPONENTS}}
+    draws["slope_age_plus_period"] = slope_F  # identified: F slope + H slope
+    draws["slope_vintage_plus_period"] = slope_G  # identified: G slope + H slope
+    for k, v in hyper_draws.items():
+        draws[k] = np.asarray(v, dtype=float)
+    labels = {c: cd.labels(c) for c in COMPONENTS}
+    # fitted cell rates
+    ai = table["age"].to_numpy() - cd.age_min
+    vi = table["vintage"].to_numpy() - cd.vintage_min
+    ti = table["period"].to_numpy() - cd.period_min
+    eta = (draws["intercept"][:, None] + draws["lifecycle"][:, ai] + draws["vintage"][:, vi]
+           + draws["environment"][:, ti])
+    rate = expit(eta) if likelihood == "binomial" else np.exp(eta)
+    alpha = (1 - credible_level) / 2
+    cells = table.copy()
+    cells["observed_rate"] = cells["defaults"] / cells["at_risk"]
+    cells["fitted_rate"] = rate.mean(axis=0)
+    cells["fitted_lower"] = np.quantile(rate, alpha, axis=0)
+    cells["fitted_upper"] = np.quantile(rate, 1 - alpha, axis=0)
+    identification_info = {
+        "assumption": identification,
+        "period_slope": float(period_slope) if identification == "fixed_period_slope" else None,
+        "text": identification_text(identification, period_slope),
+    }
+    settings = {"likelihood": likelihood, "rw_orders": list(orders), "engine": engine,
+                "credible_level": credible_level, "freq": cd.freq, "grid_offset": cd.grid_offset}
+    return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
+                     identification=identification_info, diagnostics=diagnostics,
+                     lineage=lineage, provenance=provenance)
+
+
+@dataclass(frozen=True)
+class APCResult:
+    """Posterior of the lifecycle F(a), vintage G(v) and environment H(t) functions.
+
+    All functions are on the logit scale (log scale for Poisson), mean zero over their
+    grids, with the linear trend allocated by ``identification``. ``draws`` holds the
+    posterior draws; every summary is computed from them.
+
+    Attributes
+    ----------
+    draws : dict of ndarray
+        ``intercept`` (S,), ``lifecycle`` (S, n_age), ``vintage`` (S, n_vintage),
+        ``environment`` (S, n_period), identified slopes and hyperparameters.
+    labels : dict of ndarray
+        Integer grid labels: ages, vintage codes, period codes.
+    cells : pandas.DataFrame
+        Cells with observed and fitted rates (posterior mean and band).
+    settings, identification, diagnostics, lineage, provenance : dict
+        What was fitted, how, with which assumption and library versions.
+    """
+
+    draws: dict
+    labels: dict
+    cells: pd.DataFrame
+    settings: dict
+    identification: dict
+    diagnostics: dict
+    lineage: dict | None = None
+    provenance: dict = field(default_factory=dict)
+
+    # -- basic accessors -------------------------------------------------------
+    @property
+    def freq(self) -> str:
+        return self.settings["freq"]
+
+    @property
+    def credible_level(self) -> float:
+        return float(self.settings["credible_level"])
+
+    @property
+    def n_draws(self) -> int:
+        return len(self.draws["intercept"])
+
+    def _q(self) -> tuple[float, float]:
+        a = (1 - self.credible_level) / 2
+        return a, 1 - a
+
+    def format_labels(self, component: str, labels=None) -> list:
+        """Human labels: ages as ints, vintages and periods as ``"YYYY-MM"``."""
+        labels = self.labels[component] if labels is None else labels
+        if component == "lifecycle":
+            return [int(x) for x in labels]
+        return format_period(labels, self.freq)
+
+    def _summarise(self, draws: np.ndarray, component: str, labels=None) -> pd.DataFrame:
+        lo, hi = self._q()
+        labels = self.labels[component] if labels is None else labels
+        return pd.DataFrame(
+            {
+                "index": self.format_labels(component, labels),
+                "code": np.asarray(labels, dtype=np.int64),
+                "mean": draws.mean(axis=0),
+                "median": np.median(draws, axis=0),
+                "sd": draws.std(axis=0, ddof=1),
+                "lower": np.quantile(draws, lo, axis=0),
+                "upper": np.quantile(draws, hi, axis=0),
+            }
+        )
+
+    def component(self, name: str, scale: str = "logit") -> pd.DataFrame:
+        """Posterior summary of one function.
+
+        Parameters
+        ----------
+        name : {"lifecycle", "vintage", "environment"}
+        scale : {"logit", "pd"}
+            ``"pd"`` shows the monthly PD: ``expit(mu + F(a))`` for the lifecycle and
+            ``expit(mu + mean(F) + G(v))`` (resp. H) for vintage and environment.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``index`` (age or "YYYY-MM"), ``code``, ``mean``, ``median``, ``sd``,
+            ``lower``, ``upper``.
+        """
+        if name not in COMPONENTS:
+            raise ValueError(f"component={name!r}; choose one of {COMPONENTS}")
+        d = self.draws[name]
+        if scale == "pd":
+            base = self.draws["intercept"][:, None]
+            if name != "lifecycle":
+                base = base + self.draws["lifecycle"].mean(axis=1, keepdims=True)
+            d = self._inverse_link(base + d)
+        elif scale != "logit":
+            raise ValueError(f"scale={scale!r}; choose 'logit' or 'pd'")
+        return self._summarise(d, name)
+
+    def _inverse_link(self, eta):
+        return expit(eta) if self.settings["likelihood"] == "binomial" else np.exp(eta)
+
+    @property
+    def lifecycle(self) -> pd.DataFrame:
+        """F(a) on the logit scale."""
+        return self.component("lifecycle")
+
+    @property
+    def vintage(self) -> pd.DataFrame:
+        """G(v) on the logit scale."""
+        return self.component("vintage")
+
+    @property
+    def environment(self) -> pd.DataFrame:
+        """H(t) on the logit scale."""
+        return self.component("environment")
+
+    def second_differences(self, name: str) -> pd.DataFrame:
+        """Posterior of the second differences of a function: identified under any trend choice."""
+        d = second_differences(self.draws[name])
+        return self._summarise(d, name, self.labels[name][1:-1])
+
+    def nonlinear(self, name: str) -> pd.DataFrame:
+        """Posterior of the part of a function orthogonal to constants and linear trends."""
+        _, _, rest = split_linear(self.draws[name])
+        return self._summarise(rest, name)
+
+    def scalars(self) -> pd.DataFrame:
+        """Intercept, identified slopes and hyperparameters: mean, sd and band."""
+        lo, hi = self._q()
+        rows = []
+        for k in ("intercept", "slope_age_plus_period", "slope_vintage_plus_period", *_HYPER_NAMES):
+            if k in self.draws:
+                x = np.asarray(self.draws[k], dtype=float)
+                rows.append({"parameter": k, "mean": x.mean(), "sd": x.std(ddof=1) if len(x) > 1 else 0.0,
+                             "lower": np.quantile(x, lo), "upper": np.quantile(x, hi)})
+        return pd.DataFrame(rows)
+
+    # -- text ---------------------------------------------------------------------
+    def summary(self) -> str:
+        """Plain-text summary: data, engine, identification, scalars, function ranges."""
+        d = self.diagnostics
+        cells = self.cells
+        lines = [
+            "Bayesian age-period-cohort model",
+            "=" * 72,
+            f"Likelihood: {self.settings['likelihood']}   random-walk orders (F, G, H): {self.settings['rw_orders']}",
+            f"Engine: {self.settings['engine']}   draws: {self.n_draws}   fit time: {d.get('fit_seconds', float('nan'))} s",
+            f"Cells: {len(cells):,}   defaults: {int(cells['defaults'].sum()):,}   "
+            f"at risk: {int(cells['at_risk'].sum()):,}",
+            f"Ages {self.labels['lifecycle'][0]}-{self.labels['lifecycle'][-1]}, vintages "
+            f"{self.format_labels('vintage')[0]} to {self.format_labels('vintage')[-1]}, periods "
+            f"{self.format_labels('environment')[0]} to {self.format_labels('environment')[-1]}",
+            "",
+            "Identification: " + self.identification["text"],
+            "",
+            self.scalars().to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+            "",
+        ]
+        for c in COMPONENTS:
+            comp = self.component(c)
+            i_max = int(comp["mean"].idxmax())
+            i_min = int(comp["mean"].idxmin())
+            lines.append(
+                f"{c:12s} range {comp['mean'].min():+.3f} ({comp['index'][i_min]}) to "
+                f"{comp['mean'].max():+.3f} ({comp['index'][i_max]}); mean band width "
+                f"{(comp['upper'] - comp['lower']).mean():.3f}"
+            )
+        for k in ("deviance", "df_residual", "deviance_at_mode", "max_rhat", "min_ess_bulk", "divergences"):
+            if k in d:
+                lines.append(f"{k}: {d[k]}")
+        for w in d.get("warnings", []):
+            lines.append(f"WARNING: {w}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"APCResult(engine={self.settings['engine']!r}, cells={len(self.cells)}, "
+                f"draws={self.n_draws}, identification={self.identification['assumption']!r})")
+
+    # -- JSON -----------------------------------------------------------------------
+    def to_json_dict(self) -> dict:
+        """The ``apc.json`` layout: components as records on the logit scale and metadata."""
+        out = {}
+        for c in COMPONENTS:
+            comp = self.component(c)
+            out[c] = [
+                {"index": i, "mean": float(m), "lower": float(lo), "upper": float(hi)}
+                for i, m, lo, hi in zip(comp["index"], comp["mean"], comp["lower"], comp["upper"], strict=True)
+            ]
+        sc = self.scalars().set_index("parameter")
+        out["intercept"] = {k: float(sc.loc["intercept", k]) for k in ("mean", "sd", "lower", "upper")}
+        out["identification"] = self.identification["text"]
+        out["identification_assumption"] = self.identification["assumption"]
+        out["identified_slopes"] = {
+            k: {kk: float(sc.loc[k, kk]) for kk in ("mean", "sd", "lower", "upper")}
+            for k in ("slope_age_plus_period", "slope_vintage_plus_period")
+        }
+        out["hyperparameters"] = {
+            k: {kk: float(sc.loc[k, kk]) for kk in ("mean", "sd", "lower", "upper")}
+            for k in _HYPER_NAMES if k in sc.index
+        }
+        out["settings"] = self.settings
+        out["diagnostics"] = _jsonable(self.diagnostics)
+        out["lineage"] = self.lineage
+        out["provenance"] = self.provenance
+        out["credible_level"] = self.credible_level
+        return out
+
+    # -- save / load (netCDF, no pickle) -----------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the draws, cells and metadata to one netCDF file (no pickle)."""
+        import xarray as xr
+
+        path = Path(path)
+        dv = {}
+        for k, v in self.draws.items():
+            v = np.asarray(v, dtype=float)
+            if v.ndim == 1:
+                dv[k] = (("draw",), v)
+            else:
+                dim = _LABEL_KIND[k]
+                dv[k] = (("draw", dim), v)
+        coords = {"age": self.labels["lifecycle"], "vintage": self.labels["vintage"],
+                  "period": self.labels["environment"]}
+        for col in self.cells.columns:
+            dv[f"cells_{col}"] = (("cell",), self.cells[col].to_numpy())
+        meta = {"settings": self.settings, "identification": self.identification,
+                "diagnostics": _jsonable(self.diagnostics), "lineage": self.lineage,
+                "provenance": self.provenance, "format": "apcfair.APCResult/1"}
+        ds = xr.Dataset(dv, coords=coords, attrs={"apcfair_meta": json.dumps(meta)})
+        ds.to_netcdf(path, engine="scipy")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> APCResult:
+        """Read a result written by :meth:`save`."""
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="scipy") as ds:
+            ds = ds.load()
+        meta = json.loads(ds.attrs["apcfair_meta"])
+        draws = {k: ds[k].to_numpy() for k in ds.data_vars if not k.startswith("cells_")}
+        cells = pd.DataFrame({k[6:]: ds[k].to_numpy() for k in ds.data_vars if k.startswith("cells_")})
+        for c in ("vintage", "age", "period", "defaults", "at_risk"):
+            if c in cells and np.allclose(cells[c], np.round(cells[c])):
+                cells[c] = cells[c].astype(np.int64)
+        labels = {"lifecycle": ds["age"].to_numpy().astype(np.int64),
+                  "vintage": ds["vintage"].to_numpy().astype(np.int64),
+                  "environment": ds["period"].to_numpy().astype(np.int64)}
+        return cls(draws=draws, labels=labels, cells=cells, settings=meta["settings"],
+                   identification=meta["identification"], diagnostics=meta["diagnostics"],
+                   lineage=meta["lineage"], provenance=meta["provenance"])
+
+    # -- extrapolation -------------------------------------------------------------------
+    def extrapolate(self, name: str, steps: int, *, random_state: int | None = None,
+                    include_noise: bool = True) -> np.ndarray:
+        """Continue a function beyond its last grid point by its random walk.
+
+        Each draw continues with its own precision: an RW2 extends the local trend of its
+        last two points, an RW1 holds its last level; with ``include_noise`` the
+        random-walk innovations widen the bands with the horizon (BAMP-style).
+
+        Returns
+        -------
+        ndarray, shape (S, steps)
+        """
+        rng = np.random.default_rng(random_state)
+        d = self.draws[name]
+        order = self.settings["rw_orders"][COMPONENTS.index(name)]
+        S = d.shape[0]
+        tau = np.asarray(self.draws.get(f"precision_{name}", np.full(S, np.inf)), dtype=float)
+        sd = np.where(np.isfinite(tau), 1 / np.sqrt(tau), 0.0) if include_noise else np.zeros(S)
+        out = np.empty((S, steps))
+        x1, x0 = d[:, -1].copy(), d[:, -2].copy()
+        for k in range(steps):
+            innov = sd * rng.standard_normal(S)
+            nxt = (2 * x1 - x0 if order == 2 else x1) + innov
+            out[:, k] = nxt
+            x0, x1 = x1, nxt
+        return out
+
+    def component_draws(self, name: str, labels, *, random_state: int | None = None,
+                        include_noise: bool = True) -> np.ndarray:
+        """Draws of a function at arbitrary integer labels, extrapolating beyond the grid.
+
+        Labels below the grid hold the first value (ages before the first observed age,
+        vintages before the first). Returns an array of shape (S, len(labels)).
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        grid = self.labels[name]
+        d = self.draws[name]
+        n_after = int(max(labels.max() - grid[-1], 0)) if len(labels) else 0
+        full = d if n_after == 0 else np.hstack(
+            [d, self.extrapolate(name, n_after, random_state=random_state, include_noise=include_noise)])
+        pos = np.clip(labels - grid[0], 0, full.shape[1] - 1)
+        return full[:, pos]
+
+    def offset_table(self, *, include_intercept: bool = True, max_age: int | None = None,
+                     last_period: int | None = None):
+        """Posterior-mean offsets ``[mu +] F(a) + H(t)`` for the score models.
+
+        Beyond the grid the functions are continued at their mean extrapolation (RW2:
+        straight-line continuation of the last two points; RW1: last level).
+
+        Returns
+        -------
+        apcfair.scoring.offsets.OffsetTable
+        """
+        from apcfair.scoring.offsets import OffsetTable
+
+        ages = self.labels["lifecycle"]
+        periods = self.labels["environment"]
+        max_age = int(max_age or ages[-1])
+        last_period = int(last_period or periods[-1])
+        age_lab = np.arange(ages[0], max(max_age, ages[-1]) + 1)
+        per_lab = np.arange(periods[0], max(last_period, periods[-1]) + 1)
+        F = self.component_draws("lifecycle", age_lab, include_noise=False).mean(axis=0)
+        H = self.component_draws("environment", per_lab, include_noise=False).mean(axis=0)
+        if include_intercept:
+            F = F + float(np.mean(self.draws["intercept"]))
+        return OffsetTable(age_min=int(age_lab[0]), lifecycle=F, period_min=int(per_lab[0]), environment=H)
+
+    def predict_cells(self, table: pd.DataFrame, *, random_state: int | None = None) -> np.ndarray:
+        """Draws of the rate of arbitrary (age, vintage, period) cells, shape (S, cells)."""
+        F = self.component_draws("lifecycle", table["age"].to_numpy(), random_state=random_state)
+        G = self.component_draws("vintage", table["vintage"].to_numpy(), random_state=random_state)
+        H = self.component_draws("environment", table["period"].to_numpy(), random_state=random_state)
+        return self._inverse_link(self.draws["intercept"][:, None] + F + G + H)
+
+    def score_cells(self, table: pd.DataFrame, *, random_state: int | None = 0) -> pd.DataFrame:
+        """Project held-out cells and compare with what happened, by period."""
+        rate = self.predict_cells(table, random_state=random_state)
+        n = table["at_risk"].to_numpy(float)
+        pred_def = rate * n
+        periods = table["period"].to_numpy()
+        uniq = np.unique(periods)
+        lo, hi = self._q()
+        rows = []
+        rng = np.random.default_rng(random_state)
+        for p in uniq:
+            m = periods == p
+            N = n[m].sum()
+            D = table["defaults"].to_numpy()[m].sum()
+            exp_def = pred_def[:, m].sum(axis=1)
+            # predictive draws include binomial noise
+            sim = rng.binomial(int(N), np.clip(exp_def / N, 0, 1)) / N
+            rows.append({"period": format_period([p], self.freq)[0], "at_risk": int(N), "defaults": int(D),
+                         "observed_rate": D / N, "predicted_rate": float(exp_def.mean() / N),
+                         "predicted_defaults": float(exp_def.mean()),
+                         "lower": float(np.quantile(sim, lo)), "upper": float(np.quantile(sim, hi))})
+        out = pd.DataFrame(rows)
+        covered = (out["observed_rate"] >= out["lower"]) & (out["observed_rate"] <= out["upper"])
+        out.attrs["scores"] = {
+            "mae_rate": float(np.mean(np.abs(out["observed_rate"] - out["predicted_rate"]))),
+            "mean_abs_pct_error": float(np.mean(np.abs(out["observed_rate"] / out["predicted_rate"] - 1))),
+            "coverage": float(covered.mean()),
+            "periods": len(out),
+        }
+        return out
+
+    # -- plots ---------------------------------------------------------------------------
+    def plot_components(self, axes=None, scale: str = "logit"):
+        """Three panels (lifecycle, vintage, environment) with credible bands."""
+        from apcfair.plots import plot_apc_components
+
+        return plot_apc_components(self, axes=axes, scale=scale)
+
+    def plot_component(self, name: str, ax=None, scale: str = "logit"):
+        """One function with its band."""
+        from apcfair.plots import plot_apc_component
+
+        return plot_apc_component(self, name, ax=ax, scale=scale)
+
+    def plot_fitted_vintage_curves(self, ax=None, n_vintages: int = 6):
+        """Observed vs fitted monthly default rate by age for a few vintages."""
+        from apcfair.plots import plot_fitted_vintage_curves
+
+        return plot_fitted_vintage_curves(self, ax=ax, n_vintages=n_vintages)
+
+    def plot_residual_heatmap(self, ax=None):
+        """Pearson residuals over age x vintage."""
+        from apcfair.plots import plot_residual_heatmap
+
+        return plot_residual_heatmap(self, ax=ax)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
