@@ -16,7 +16,7 @@ from apcfair.apc.model import identification_text
 from apcfair.portfolio._time import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
-_LABEL_KIND = {"lifecycle": "age", "vintage": "vintage", "environment": "period"}
+_LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid"}
 
 
 def _allocate_trend(funcs: dict[str, np.ndarray], b_t: np.ndarray, grid_offset: int) -> dict[str, np.ndarray]:
@@ -307,8 +307,7 @@ class APCResult:
             else:
                 dim = _LABEL_KIND[k]
                 dv[k] = (("draw", dim), v)
-        coords = {"age": self.labels["lifecycle"], "vintage": self.labels["vintage"],
-                  "period": self.labels["environment"]}
+        coords = {_LABEL_KIND[c]: self.labels[c] for c in COMPONENTS}
         for col in self.cells.columns:
             dv[f"cells_{col}"] = (("cell",), self.cells[col].to_numpy())
         meta = {"settings": self.settings, "identification": self.identification,
@@ -331,9 +330,7 @@ class APCResult:
         for c in ("vintage", "age", "period", "defaults", "at_risk"):
             if c in cells and np.allclose(cells[c], np.round(cells[c])):
                 cells[c] = cells[c].astype(np.int64)
-        labels = {"lifecycle": ds["age"].to_numpy().astype(np.int64),
-                  "vintage": ds["vintage"].to_numpy().astype(np.int64),
-                  "environment": ds["period"].to_numpy().astype(np.int64)}
+        labels = {c: ds[_LABEL_KIND[c]].to_numpy().astype(np.int64) for c in COMPONENTS}
         return cls(draws=draws, labels=labels, cells=cells, settings=meta["settings"],
                    identification=meta["identification"], diagnostics=meta["diagnostics"],
                    lineage=meta["lineage"], provenance=meta["provenance"])

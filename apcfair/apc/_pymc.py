@@ -1,0 +1,113 @@
+"""The one module that talks to PyMC and ArviZ (their APIs move between majors).
+
+The exact engine samples the same model as the Laplace engine, in the same
+parametrisation: random-walk coefficients in the prior's eigenbasis, non-centred
+(``theta = u / sqrt(tau * lambda)``), so there are no constraints and no rank
+deficiency in the sampler. The binomial likelihood is written as its unnormalised
+kernel ``d * eta - n * softplus(eta)``. nutpie is used when installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+
+from apcfair.apc._design import COMPONENTS, Parametrisation
+
+
+def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float, fixed_precision: float,
+             overdispersion: bool, draws: int, tune: int, chains: int, target_accept: float,
+             random_seed: int | None, progress: bool):
+    """Sample with NUTS; return latent draws in the Laplace engine's layout."""
+    import arviz as az
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    cd = par.data
+    fixed_sd = 1.0 / np.sqrt(fixed_precision)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, fixed_sd)
+        eta = mu
+        blocks = {}
+        taus = {}
+        for c in COMPONENTS:
+            X = par.X[c]
+            lam = par.prior_diag_unit[c]
+            has_slope = c != "environment"
+            tau = pm.Gamma(f"precision_{c}", alpha=shape, beta=rate)
+            taus[c] = tau
+            lam_rw = lam[1:] if has_slope else lam
+            u = pm.Normal(f"u_{c}", 0.0, 1.0, shape=len(lam_rw))
+            theta = u / pt.sqrt(tau * lam_rw)
+            if has_slope:
+                s = pm.Normal(f"slope_{c}", 0.0, fixed_sd)
+                coef = pt.concatenate([s[None], theta])
+            else:
+                coef = theta
+            f = pt.dot(X, coef)
+            blocks[c] = coef
+            eta = eta + f[par.idx[c]]
+        if overdispersion:
+            tau_c = pm.Gamma("precision_cell", alpha=shape, beta=rate)
+            e = pm.Normal("u_cell", 0.0, 1.0, shape=cd.n_cells)
+            eta = eta + e / pt.sqrt(tau_c)
+        d = cd.events
+        n = cd.exposure
+        if likelihood == "binomial":
+            pm.Potential("loglik", pt.sum(d * eta - n * pt.softplus(eta)))
+        else:
+            pm.Potential("loglik", pt.sum(d * eta - n * pt.exp(eta)))
+        for c in COMPONENTS:
+            pm.Deterministic(f"z_{c}", blocks[c])
+        sampler = "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
+                              target_accept=target_accept, random_seed=random_seed,
+                              progressbar=progress, nuts_sampler=sampler, compute_convergence_checks=False)
+    post = idata.posterior
+    S = post.sizes["chain"] * post.sizes["draw"]
+
+    def flat(name):
+        v = post[name].to_numpy()
+        return v.reshape(S, *v.shape[2:])
+
+    z = np.empty((S, par.p))
+    z[:, 0] = flat("mu")
+    for c in COMPONENTS:
+        z[:, par.slices[c]] = flat(f"z_{c}")
+    hyper = {f"precision_{c}": flat(f"precision_{c}") for c in COMPONENTS}
+    if overdispersion:
+        hyper["precision_cell"] = flat("precision_cell")
+    var_names = ["mu", *[f"precision_{c}" for c in COMPONENTS], "slope_lifecycle", "slope_vintage",
+                 *[f"u_{c}" for c in COMPONENTS]]
+    summ = az.summary(idata, var_names=var_names, kind="diagnostics")
+    divergences = int(idata.sample_stats["diverging"].sum())
+    max_rhat = float(summ["r_hat"].max())
+    min_ess = float(summ["ess_bulk"].min())
+    warns = []
+    if max_rhat > 1.01:
+        warns.append(f"R-hat up to {max_rhat:.3f} (> 1.01): chains have not mixed; sample longer")
+    if min_ess < 400:
+        warns.append(f"bulk ESS as low as {min_ess:.0f} (< 400): bands are unreliable; sample longer")
+    if divergences:
+        warns.append(f"{divergences} divergent transitions: raise target_accept or check the model")
+    for w in warns:
+        warnings.warn("NUTS diagnostics: " + w, RuntimeWarning, stacklevel=3)
+    sampling_time = float(idata.posterior.attrs.get("sampling_time", np.nan))
+    diagnostics = {
+        "engine": "nuts",
+        "sampler": sampler,
+        "chains": chains,
+        "draws_per_chain": draws,
+        "tune": tune,
+        "divergences": divergences,
+        "max_rhat": max_rhat,
+        "min_ess_bulk": min_ess,
+        "sampling_seconds": sampling_time,
+        "ess_per_second": min_ess / sampling_time if sampling_time and np.isfinite(sampling_time) else None,
+        "warnings": warns,
+    }
+    return z, hyper, diagnostics, idata

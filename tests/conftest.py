@@ -1,0 +1,58 @@
+"""Shared fixtures: small synthetic data with known truth."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+V0 = 2005 * 12
+
+
+def simulate_apc_cells(n_vintages=48, n_per_vintage=4000, seed=0, attrition=0.985):
+    """Cells from a pure APC model with known F, G, H (no account heterogeneity).
+
+    Window: vintages 0..n_vintages-1, periods 1..n_vintages (everything observed until
+    period n_vintages). Returns the cell table and the true functions on their grids.
+    """
+    rng = np.random.default_rng(seed)
+    amax = n_vintages
+    A = np.arange(1, amax + 1)
+    F = -4.8 + 0.6 * np.exp(-A / 3) + 0.5 * np.exp(-0.5 * ((A - 24) / 8) ** 2) - 0.004 * A
+    V = np.arange(n_vintages)
+    G = 0.3 * np.exp(-0.5 * ((V - n_vintages / 4) / 5) ** 2) + 0.002 * V
+    t = np.arange(n_vintages + 1)
+    H = 0.35 * np.exp(-0.5 * ((t - n_vintages / 2) / 6) ** 2) + 0.08 * np.sin(2 * np.pi * t / 12)
+    rows = []
+    for v in range(n_vintages):
+        n = n_per_vintage
+        for a in range(1, n_vintages - v + 1):
+            p = expit(F[a - 1] + G[v] + H[v + a])
+            d = rng.binomial(n, p)
+            rows.append((v, a, v + a, d, n))
+            n = int((n - d) * attrition)
+            if n <= 0:
+                break
+    cells = pd.DataFrame(rows, columns=["vintage", "age", "period", "defaults", "at_risk"])
+    # integer month codes (year * 12 + month - 1): vintage 0 is 2005-01
+    cells["vintage"] += V0
+    cells["period"] += V0
+    return cells, {"lifecycle": F, "vintage": G, "environment": H}
+
+
+@pytest.fixture(scope="session")
+def apc_cells():
+    return simulate_apc_cells()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
