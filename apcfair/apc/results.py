@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from apcfair._io import to_jsonable
 from apcfair.apc._design import COMPONENTS, Parametrisation
 from apcfair.apc.basis import second_differences, split_linear
 from apcfair.apc.model import identification_text
@@ -287,7 +288,7 @@ class APCResult:
             for k in _HYPER_NAMES if k in sc.index
         }
         out["settings"] = self.settings
-        out["diagnostics"] = _jsonable(self.diagnostics)
+        out["diagnostics"] = to_jsonable(self.diagnostics)
         out["lineage"] = self.lineage
         out["provenance"] = self.provenance
         out["credible_level"] = self.credible_level
@@ -311,7 +312,7 @@ class APCResult:
         for col in self.cells.columns:
             dv[f"cells_{col}"] = (("cell",), self.cells[col].to_numpy())
         meta = {"settings": self.settings, "identification": self.identification,
-                "diagnostics": _jsonable(self.diagnostics), "lineage": self.lineage,
+                "diagnostics": to_jsonable(self.diagnostics), "lineage": self.lineage,
                 "provenance": self.provenance, "format": "apcfair.APCResult/1"}
         ds = xr.Dataset(dv, coords=coords, attrs={"apcfair_meta": json.dumps(meta)})
         ds.to_netcdf(path, engine="scipy")
@@ -466,19 +467,3 @@ class APCResult:
         from apcfair.plots import plot_residual_heatmap
 
         return plot_residual_heatmap(self, ax=ax)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
