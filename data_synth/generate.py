@@ -40,6 +40,7 @@ high ages).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,13 +122,15 @@ class SynthPortfolio:
     _vintage_code: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
     _last_code: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
 
-    def panel(self, *, attributes: bool = True, max_rows: int = 20_000_000) -> pd.DataFrame:
+    def panel(self, *, attributes: bool | Sequence[str] = True,
+              max_rows: int = 20_000_000) -> pd.DataFrame:
         """Materialise the account-month panel (meant for small portfolios and tests).
 
         Parameters
         ----------
-        attributes : bool
-            Include the static attribute columns (repeated on every row).
+        attributes : bool or sequence of str
+            Include all static attribute columns (repeated on every row), none
+            (``False``) or the named ones.
         max_rows : int
             Refuse to build more rows than this.
 
@@ -140,8 +143,10 @@ class SynthPortfolio:
 
         Notes
         -----
-        The borrower attribute ``age`` (years) is not the account age; drop or rename it
-        before handing the panel to code that derives an ``age`` column of its own.
+        The borrower attribute ``age`` (years) is not the account age. Code that derives
+        an ``age`` column of its own from the panel (``apcfair.portfolio.Portfolio.from_panel``
+        at the time of writing) may let the attribute overwrite it: drop or rename ``age``
+        first, or pass ``attributes=[...]`` without it.
         """
         n_months = self._last_code - self._vintage_code
         total = int(n_months.sum())
@@ -160,9 +165,12 @@ class SynthPortfolio:
                 "default": dflt.astype(np.int8),
             }
         )
-        if attributes:
-            for c in LOAN_ATTRIBUTES:
-                out[c] = self.loans[c].to_numpy()[rows]
+        if attributes is True:
+            attributes = LOAN_ATTRIBUTES
+        for c in attributes or ():
+            if c not in LOAN_ATTRIBUTES:
+                raise ValueError(f"unknown attribute {c!r}; choose from {list(LOAN_ATTRIBUTES)}")
+            out[c] = self.loans[c].to_numpy()[rows]
         return out
 
     def write(self, out_dir: str | Path, *, panel: bool = False) -> dict[str, Path]:

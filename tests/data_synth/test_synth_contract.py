@@ -189,3 +189,18 @@ def test_imports_nothing_from_apcfair():
             "start='2018-01', end='2018-12')); "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'apcfair']; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_panel_columns_and_attribute_selection():
+    sp = generate_portfolio(SynthConfig(n_accounts=300, seed=1, start="2015-01", end="2016-12"))
+    full = sp.panel()
+    assert list(full.columns[:4]) == ["account_id", "month", "origination", "default"]
+    assert set(LOAN_ATTRIBUTES) <= set(full.columns)
+    assert list(sp.panel(attributes=False).columns) == ["account_id", "month", "origination", "default"]
+    some = sp.panel(attributes=["bureau_score", "minority"])
+    assert list(some.columns[4:]) == ["bureau_score", "minority"]
+    assert (full.groupby("account_id")["month"].max().to_numpy() == sp.loans["last_month"].to_numpy()).all()
+    with pytest.raises(ValueError, match="unknown attribute"):
+        sp.panel(attributes=["true_score"])
+    with pytest.raises(ValueError, match="max_rows"):
+        sp.panel(max_rows=10)
