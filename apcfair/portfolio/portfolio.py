@@ -216,6 +216,11 @@ class Portfolio:
                  "account_id")
         v = _check_months(chk, "origination", freq)
         last = _check_months(chk, "last_month", freq)
+        if "vintage" in df.columns:
+            raise DataValidationError(
+                ["attribute column 'vintage' clashes with apcfair's own vintage (the origination period). "
+                 "Fix: rename it, e.g. columns={'vintage': 'vintage_label'} (CLI: --map vintage=vintage_label)."]
+            )
         has_first = "first_month" in df.columns
         first = _check_months(chk, "first_month", freq, optional=True) if has_first else None
         dflt = _check_binary(chk)
@@ -314,6 +319,13 @@ class Portfolio:
         chk.flag(gap, "belong to accounts with gaps (missing months between first and last row)",
                  "fill the missing account-months or use loan-level data with first_month",
                  "month")
+        reserved = [c for c in ("vintage", "age") if c in df.columns]
+        if reserved:
+            raise DataValidationError(
+                [f"panel attribute column(s) {reserved} clash with apcfair's own panel columns "
+                 "(vintage = origination period, age = months on book). Fix: rename them, e.g. "
+                 f"columns={{'{reserved[0]}': 'borrower_{reserved[0]}'}} (CLI: --map {reserved[0]}=borrower_{reserved[0]})."]
+            )
         rows_in = len(df)
         keep, counts = chk.finish()
         panel = pd.DataFrame(

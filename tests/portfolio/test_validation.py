@@ -140,3 +140,12 @@ def test_quarterly_periods():
 def test_bad_option_is_named():
     with pytest.raises(ValueError, match="on_invalid='drop' is not allowed"):
         Portfolio.from_loans(loans(), on_invalid="drop")
+
+
+def test_panel_attribute_named_age_is_refused_with_a_fix():
+    bad = panel().assign(age=40)
+    with pytest.raises(DataValidationError, match="clash with apcfair's own panel columns") as err:
+        Portfolio.from_panel(bad)
+    assert "--map age=borrower_age" in str(err.value)
+    ok = Portfolio.from_panel(bad, columns={"age": "borrower_age"})
+    assert (ok.panel["age"] >= 1).all() and "borrower_age" in ok.attributes

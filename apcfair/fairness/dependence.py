@@ -1,0 +1,157 @@
+"""How much a forecast depends on protected status, and AUC comparisons (DeLong).
+
+Used by the unbiased-by-design comparison: for each model and each restricted
+attribute it reports Pearson correlation, distance correlation (which also catches
+nonlinear dependence), for binary attributes the AUC of the forecast as a
+discriminator of the attribute (0.5 = no information), and the adverse impact ratio
+at an approval cut-off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+
+def _delong_components(preds: np.ndarray, y: np.ndarray):
+    """Structural components of the DeLong covariance (Sun & Xu 2014, midranks)."""
+    pos = preds[:, y == 1]
+    neg = preds[:, y == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    allp = np.hstack([pos, neg])
+    tz = np.apply_along_axis(stats.rankdata, 1, allp)
+    tx = np.apply_along_axis(stats.rankdata, 1, pos)
+    ty = np.apply_along_axis(stats.rankdata, 1, neg)
+    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
+    v01 = (tz[:, :m] - tx) / n
+    v10 = 1.0 - (tz[:, m:] - ty) / m
+    sx = np.atleast_2d(np.cov(v01))
+    sy = np.atleast_2d(np.cov(v10))
+    return aucs, sx / m + sy / n
+
+
+def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:
+    """DeLong test and confidence interval for ``AUC(a) - AUC(b)`` on the same accounts.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Outcome, 1 = default (scores are risk scores: higher = riskier).
+    score_a, score_b : array-like
+        Two forecasts for the same accounts.
+    alpha : float
+        One minus the confidence level.
+
+    Returns
+    -------
+    dict
+        ``auc_a``, ``auc_b``, ``difference``, ``se``, ``lower``, ``upper``, ``z``,
+        ``p_value``, ``method``.
+    """
+    y = np.asarray(y).astype(int)
+    if y.min() == y.max():
+        raise ValueError("the AUC needs both defaulters and non-defaulters")
+    preds = np.vstack([np.asarray(score_a, float), np.asarray(score_b, float)])
+    aucs, cov = _delong_components(preds, y)
+    diff = float(aucs[0] - aucs[1])
+    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    se = float(np.sqrt(max(var, 0.0)))
+    zq = stats.norm.ppf(1 - alpha / 2)
+    z = diff / se if se > 0 else 0.0
+    return {"auc_a": float(aucs[0]), "auc_b": float(aucs[1]), "difference": diff, "se": se,
+            "lower": diff - zq * se, "upper": diff + zq * se, "z": z,
+            "p_value": float(2 * stats.norm.sf(abs(z))), "method": "DeLong (paired)"}
+
+
+def auc_with_ci(y, score, alpha: float = 0.05) -> dict:
+    """AUC, Gini and the DeLong confidence interval of the AUC."""
+    y = np.asarray(y).astype(int)
+    aucs, cov = _delong_components(np.asarray(score, float)[None, :], y)
+    se = float(np.sqrt(cov[0, 0]))
+    zq = stats.norm.ppf(1 - alpha / 2)
+    auc = float(aucs[0])
+    return {"auc": auc, "gini": 2 * auc - 1, "auc_lower": auc - zq * se, "auc_upper": auc + zq * se}
+
+
+def _encode(attr: pd.Series) -> tuple[np.ndarray, str]:
+    """Numeric matrix for an attribute and its kind (numeric, binary, categorical)."""
+    s = pd.Series(attr)
+    levels = s.dropna().unique()
+    if len(levels) == 2:
+        ref = sorted(levels, key=str)[0]
+        return (s != ref).astype(float).to_numpy()[:, None], "binary"
+    if pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(float)[:, None], "numeric"
+    return pd.get_dummies(s, dtype=float).to_numpy(), "categorical"
+
+
+def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
+    """Approval rates by group when the ``approval_rate`` share with the lowest PD is approved.
+
+    The ratio is the lowest group's approval rate over the highest group's
+    (four-fifths rule: below 0.8 is flagged).
+    """
+    f = np.asarray(forecast, float)
+    g = pd.Series(groups).astype("string").fillna("NA").to_numpy()
+    cut = float(np.quantile(f, approval_rate))
+    approved = f <= cut
+    rates = {str(k): float(approved[g == k].mean()) for k in pd.unique(g)}
+    hi = max(rates.values())
+    lo_group = min(rates, key=rates.get)
+    ratio = rates[lo_group] / hi if hi > 0 else float("nan")
+    return {"cutoff_pd": cut, "approval_rate": approval_rate, "group_approval_rates": rates,
+            "air": ratio, "lowest_group": lo_group, "four_fifths_pass": bool(ratio >= 0.8)}
+
+
+def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: int = 3_000,
+               random_state: int | None = 0) -> dict:
+    """Dependence of a forecast on one restricted attribute.
+
+    Parameters
+    ----------
+    forecast : array-like
+        Forecast (e.g. cumulative PD) per account.
+    attribute : array-like
+        Restricted attribute (numeric, binary or categorical). Missing values are
+        dropped for ``corr`` and ``dcor``.
+    approval_rate : float
+        Share approved (lowest PD first) for the adverse impact ratio; applied to
+        binary and categorical attributes and to numeric ones split at their median.
+    max_dcor_n : int
+        Subsample size for the distance correlation of multi-column (categorical)
+        attributes (the exact algorithm needs O(n^2) memory there).
+
+    Returns
+    -------
+    dict
+        ``kind``, ``corr`` (Pearson; for categorical attributes the correlation ratio),
+        ``dcor``, ``auc_group`` (binary only), ``air`` (adverse impact ratio details).
+    """
+    import dcor
+
+    f = np.asarray(forecast, float)
+    s = pd.Series(attribute).reset_index(drop=True)
+    ok = s.notna().to_numpy() & np.isfinite(f)
+    X, kind = _encode(s[ok])
+    y = f[ok]
+    out: dict = {"kind": kind, "n": int(ok.sum())}
+    if kind == "categorical":
+        codes = pd.factorize(s[ok])[0]
+        means = pd.Series(y).groupby(codes).transform("mean").to_numpy()
+        out["corr"] = float(np.sqrt(np.var(means) / np.var(y))) if np.var(y) > 0 else 0.0
+        rng = np.random.default_rng(random_state)
+        idx = rng.choice(len(y), size=min(len(y), max_dcor_n), replace=False)
+        out["dcor"] = float(dcor.distance_correlation(y[idx], X[idx]))
+        out["dcor_subsample"] = int(len(idx))
+    else:
+        x = X[:, 0]
+        out["corr"] = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
+        out["dcor"] = float(dcor.distance_correlation(y, x, method="avl"))
+    if kind == "binary":
+        out["auc_group"] = float(roc_auc_score(X[:, 0], y))
+        out["group_positive"] = str(sorted(s[ok].unique(), key=str)[1])
+    groups = s if kind != "numeric" else pd.Series(np.where(s.isna(), "NA", np.where(s > s.median(), "above median", "at or below median")))
+    out["air"] = adverse_impact_ratio(f, groups, approval_rate)
+    return out

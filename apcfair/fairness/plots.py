@@ -1,0 +1,75 @@
+"""Plots of the unbiased-by-design comparison (matplotlib imported lazily)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plot_roc_curves(result, axes=None):
+    """ROC curves of each model's cumulative forecast, in and out of sample."""
+    from sklearn.metrics import roc_curve
+
+    from apcfair.plots import _plt
+
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fc = result.forecasts
+    for ax, sample in zip(axes, ("in", "out"), strict=True):
+        for k, (model, g) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
+            fpr, tpr, _ = roc_curve(g["defaulted_within_horizon"], g["cum_pd_observed_window"])
+            row = next(r for r in result.rows if r["model"] == model and r["sample"] == sample)
+            ax.plot(fpr, tpr, lw=1, color=f"C{k}", label=f"{model} (AUC {row['auc']:.3f})")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{'In' if sample == 'in' else 'Out-of'}-sample ROC, {result.settings['horizon']}-month cumulative")
+        ax.set_xlabel("false positive rate (non-defaulters flagged)")
+        ax.set_ylabel("true positive rate (defaulters flagged)")
+        ax.legend(fontsize=6, loc="lower right")
+    return axes
+
+
+def plot_dependence_bars(result, ax=None, metric: str = "corr"):
+    """Grouped bars: dependence metric of each model's forecast on each attribute."""
+    from apcfair.plots import _plt
+
+    plt = _plt()
+    dep = result.dependence_table
+    dep = dep[dep["sample"] == "out"]
+    attrs = list(dict.fromkeys(dep["attribute"]))
+    models = list(dict.fromkeys(dep["model"]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 1.6 * len(attrs)), 4))
+    width = 0.8 / max(len(models), 1)
+    x = np.arange(len(attrs))
+    for k, m in enumerate(models):
+        vals = [dep[(dep["model"] == m) & (dep["attribute"] == a)][metric].astype(float).abs().mean() for a in attrs]
+        ax.bar(x + k * width - 0.4 + width / 2, vals, width, label=m, color=f"C{k}")
+    ax.set_xticks(x)
+    ax.set_xticklabels(attrs, rotation=20, fontsize=8)
+    ax.set_ylabel(f"|{metric}| of forecast with attribute")
+    ax.set_title("Dependence of forecasts on restricted attributes (out of sample)")
+    ax.legend(fontsize=6)
+    return ax
+
+
+def plot_calibration_by_year(result, ax=None, model: str = "credit_restricted_mean"):
+    """Mean predicted cumulative PD vs Kaplan–Meier observed, by vintage year."""
+    from apcfair.plots import _plt
+
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for sample, mk in (("in", "o"), ("out", "s")):
+        row = next(r for r in result.rows if r["model"] == model and r["sample"] == sample)
+        by = [b for b in row["calibration"]["by_vintage_year"] if "km_cum_default" in b]
+        yrs = [b["vintage_year"] for b in by]
+        ax.plot(yrs, [b["mean_cum_pd"] for b in by], mk + "-", label=f"predicted ({sample})")
+        if sample == "in":
+            ax.errorbar(yrs, [b["km_cum_default"] for b in by],
+                        yerr=[[b["km_cum_default"] - b["km_lower"] for b in by], [b["km_upper"] - b["km_cum_default"] for b in by]],
+                        fmt="k.", label="observed (Kaplan–Meier, all accounts)")
+    ax.set_xlabel("vintage year")
+    ax.set_ylabel(f"{result.settings['horizon']}-month cumulative default")
+    ax.set_title(f"Calibration by vintage year: {model}")
+    ax.legend(fontsize=7)
+    return ax
