@@ -50,6 +50,11 @@ MODELS = (
     "gbm_credit_with_restricted_offset",
     "gbm_credit_restricted_zero",
 )
+#: Boosted-tree settings of the procedure: shallow trees and large leaves, because the
+#: credit inputs are few and the signal per account-month is weak (deeper trees overfit:
+#: in-sample AUC 0.81 vs 0.76 out of sample on the default synthetic portfolio).
+GBM_DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 400}
+
 MODEL_LABELS = {
     "credit": "APC Scoring, Credit",
     "restricted": "APC Scoring, Restricted",
@@ -220,7 +225,7 @@ class UnbiasedByDesign:
             from apcfair.scoring.gbm import OffsetGBM
 
             t = time.perf_counter()
-            params = {"random_state": self.random_state, **(self.gbm_params or {})}
+            params = {"random_state": self.random_state, **GBM_DEFAULTS, **(self.gbm_params or {})}
             gbm_model = OffsetGBM(**params).fit(portfolio, credit, offset=offsets, account_offset=r,
                                                 accounts=in_sample)
             g = gbm_model.predict_account_score(portfolio)
