@@ -1,0 +1,272 @@
+"""The streamed account-month pass and the Newton solver of the offset logit.
+
+With attributes fixed at origination, account ``i``'s log-odds in its month at age ``a``
+is ``o(a, v_i + a) + r_i + s_i`` with a fixed offset ``o``, a fixed per-account offset
+``r_i`` and the score ``s_i = x_i' beta``. The log-likelihood, its gradient and its
+Hessian in ``beta`` depend on the months only through per-account sums:
+
+    grad = sum_i x_i (d_i - sum_a p_ia),   H = sum_i (sum_a p_ia (1 - p_ia)) x_i x_i'.
+
+:class:`MonthPass` computes those sums in one vectorised pass over the account-months,
+chunk by chunk, without an account-month design matrix; the Newton step is then a small
+weighted least-squares problem over distinct design rows. Accounts identical in
+everything (design row, vintage, entry and exit age, outcome and extra offset) are
+collapsed into one unit with a count first.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as la
+import scipy.sparse as sp
+
+from apcfair.errors import DataValidationError
+from apcfair.scoring.binning import compose_key, unique_rows
+from apcfair.scoring.offsets import OffsetTable
+
+_ETA_MAX = 700.0  # exp overflows above ~709; p = 1 to machine precision long before
+
+
+class ConvergenceWarning(UserWarning):
+    """The Newton iterations stopped before the convergence tolerance was met."""
+
+
+@dataclass
+class Units:
+    """Accounts collapsed to distinct units.
+
+    ``unit_of_account[i]`` is account ``i``'s unit; unit ``u`` stands for ``count[u]``
+    identical accounts with design row ``design[u]``; ``rep[u]`` is one of them.
+    """
+
+    unit_of_account: np.ndarray
+    rep: np.ndarray
+    count: np.ndarray
+    design: np.ndarray
+    vintage: np.ndarray
+    a0: np.ndarray
+    a1: np.ndarray
+    default: np.ndarray
+    extra: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return len(self.count)
+
+
+def collapse_units(design_id: np.ndarray, vintage: np.ndarray, a0: np.ndarray, a1: np.ndarray,
+                   default: np.ndarray, extra: np.ndarray) -> Units:
+    """Group accounts that are identical in design row, timing, outcome and extra offset."""
+    extra = np.asarray(extra, dtype=np.float64)
+    key = compose_key([np.asarray(design_id), vintage, a0, a1, default,
+                       pd.factorize(extra)[0]])
+    first, inverse = unique_rows(key)
+    count = np.bincount(inverse, minlength=len(first)).astype(np.float64)
+    return Units(inverse, first, count, np.asarray(design_id)[first], vintage[first], a0[first],
+                 a1[first], default[first].astype(np.float64), extra[first])
+
+
+class MonthPass:
+    """Per-unit sums over account-months of ``p`` and ``p (1 - p)`` for given scores.
+
+    The offsets of all account-months are computed once and cached (8 bytes per
+    account-month, in unit order); each :meth:`evaluate` is one pass in chunks of at
+    most ``chunk_rows`` rows with reused buffers.
+
+    Parameters
+    ----------
+    units : Units
+    offset : OffsetTable
+    chunk_rows : int
+        Rows per chunk.
+    """
+
+    def __init__(self, units: Units, offset: OffsetTable, chunk_rows: int = 1 << 18):
+        self.units = units
+        n_months = (units.a1 - units.a0 + 1).astype(np.int64)
+        self.n_months = n_months
+        self.n_rows = int(n_months.sum())
+        ends = np.cumsum(n_months)
+        # chunk boundaries on units such that each chunk has at most chunk_rows rows
+        bounds = [0]
+        while bounds[-1] < units.n_units:
+            start_row = ends[bounds[-1] - 1] if bounds[-1] > 0 else 0
+            nxt = int(np.searchsorted(ends, start_row + chunk_rows, side="right"))
+            bounds.append(max(nxt, bounds[-1] + 1))
+        self.bounds = bounds
+        self.max_chunk = 0
+        self.offsets = np.empty(self.n_rows)
+        self.starts_local = []
+        for u0, u1 in zip(bounds[:-1], bounds[1:], strict=True):
+            r0 = int(ends[u0 - 1]) if u0 > 0 else 0
+            r1 = int(ends[u1 - 1])
+            n = n_months[u0:u1]
+            st = np.cumsum(n) - n
+            rep = np.repeat(np.arange(u1 - u0), n)
+            age = units.a0[u0:u1][rep] + (np.arange(r1 - r0) - st[rep])
+            period = units.vintage[u0:u1][rep] + age
+            self.offsets[r0:r1] = offset(age, period) + units.extra[u0:u1][rep]
+            self.starts_local.append(st)
+            self.max_chunk = max(self.max_chunk, r1 - r0)
+        self.row_bounds = [0, *ends[np.asarray(bounds[1:]) - 1].tolist()]
+        self.offset_last = offset(units.a1, units.vintage + units.a1) + units.extra
+        self._buf = (np.empty(self.max_chunk), np.empty(self.max_chunk))
+
+    def evaluate(self, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log-likelihood and per-unit ``sum_a p`` and ``sum_a p (1 - p)`` at scores ``s``.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            Score of each unit.
+
+        Returns
+        -------
+        loglik : float
+            Log-likelihood of all accounts (unit counts applied).
+        sum_p, sum_w : numpy.ndarray
+            Per-unit sums for one account of the unit (counts not applied).
+        """
+        u = self.units
+        sum_p = np.empty(u.n_units)
+        sum_w = np.empty(u.n_units)
+        sum_l = np.empty(u.n_units)
+        b_e, b_t = self._buf
+        with np.errstate(over="ignore"):
+            for k, (u0, u1) in enumerate(zip(self.bounds[:-1], self.bounds[1:], strict=True)):
+                r0, r1 = self.row_bounds[k], self.row_bounds[k + 1]
+                m = r1 - r0
+                e, t = b_e[:m], b_t[:m]
+                st = self.starts_local[k]
+                np.add(np.repeat(s[u0:u1], self.n_months[u0:u1]), self.offsets[r0:r1], out=e)
+                np.minimum(e, _ETA_MAX, out=e)
+                np.exp(e, out=e)                    # e = exp(eta)
+                np.log1p(e, out=t)                  # log(1 + exp(eta)) = -log(1 - p)
+                sum_l[u0:u1] = np.add.reduceat(t, st)
+                np.add(e, 1.0, out=t)
+                np.reciprocal(t, out=t)             # t = 1 - p
+                np.multiply(e, t, out=e)            # e = p
+                sum_p[u0:u1] = np.add.reduceat(e, st)
+                np.multiply(e, t, out=e)            # e = p (1 - p)
+                sum_w[u0:u1] = np.add.reduceat(e, st)
+        eta_last = np.minimum(self.offset_last + s, _ETA_MAX)
+        ll = float(u.count @ (u.default * eta_last - sum_l))
+        return ll, sum_p, sum_w
+
+
+def weighted_gram(D: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """Dense ``D' diag(w) D``."""
+    Dw = sp.csr_matrix(D.multiply(w[:, None]))
+    return np.asarray((D.T @ Dw).todense())
+
+
+def _aliased(H: np.ndarray, names: list[str]) -> list[str]:
+    vals, vecs = np.linalg.eigh(H)
+    tol = max(vals.max(), 1.0) * 1e-10
+    bad = np.flatnonzero(vals <= tol)
+    terms: set[int] = set()
+    for j in bad:
+        v = np.abs(vecs[:, j])
+        terms.update(np.flatnonzero(v > 0.1 * v.max()).tolist())
+    return [names[i] for i in sorted(terms)]
+
+
+def cholesky_or_raise(H: np.ndarray, names: list[str]) -> tuple:
+    """Cholesky factor of ``H``; a clear error naming aliased terms if singular."""
+    try:
+        return la.cho_factor(H, lower=True, check_finite=True)
+    except (la.LinAlgError, ValueError):
+        aliased = _aliased(H, names) if np.all(np.isfinite(H)) else names
+        raise DataValidationError(
+            [
+                "the design is rank deficient: the terms "
+                f"{aliased[:10]} are (nearly) linear combinations of each other or have no "
+                "information (e.g. two attributes carrying the same grouping, a level with "
+                "zero weight, or vintage dummies together with an attribute constant within "
+                "vintages). Fix: drop one of the attributes involved or merge levels."
+            ]
+        ) from None
+
+
+@dataclass
+class NewtonResult:
+    beta: np.ndarray
+    hessian: np.ndarray
+    gradient: np.ndarray
+    loglik: float
+    n_iter: int
+    converged: bool
+
+
+def newton(D: sp.csr_matrix, units: Units, mpass: MonthPass, beta0: np.ndarray,
+           names: list[str], tol: float = 1e-9, max_iter: int = 100) -> NewtonResult:
+    """Maximise the offset-logit likelihood by Newton steps with step halving.
+
+    Parameters
+    ----------
+    D : scipy.sparse.csr_matrix
+        Distinct design rows (intercept included), ``units.design`` indexes its rows.
+    units : Units
+        Collapsed accounts.
+    mpass : MonthPass
+        The account-month pass over ``units``.
+    beta0 : numpy.ndarray
+        Start values.
+    names : list of str
+        Term names, for messages.
+    tol : float
+        Convergence when the largest Newton step is below ``tol * (1 + max|beta|)``.
+    max_iter : int
+        Maximum number of Newton steps.
+
+    Returns
+    -------
+    NewtonResult
+        The Hessian is evaluated at the returned coefficients.
+    """
+    nd = D.shape[0]
+
+    def state(beta):
+        s = (D @ beta)[units.design]
+        ll, sp_, sw = mpass.evaluate(s)
+        b = np.bincount(units.design, weights=units.count * (units.default - sp_), minlength=nd)
+        w = np.bincount(units.design, weights=units.count * sw, minlength=nd)
+        return ll, np.asarray(D.T @ b).ravel(), w
+
+    beta = np.asarray(beta0, dtype=np.float64).copy()
+    ll, grad, w = state(beta)
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
+        H = weighted_gram(D, w)
+        step = la.cho_solve(cholesky_or_raise(H, names), grad)
+        t = 1.0
+        while True:
+            cand = beta + t * step
+            ll_c, grad_c, w_c = state(cand)
+            if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * (1.0 + abs(ll)):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                # no ascent possible: we are at the optimum to machine precision
+                cand, ll_c, grad_c, w_c = beta, ll, grad, w
+                break
+        size = float(np.max(np.abs(t * step))) if step.size else 0.0
+        beta, ll, grad, w = cand, ll_c, grad_c, w_c
+        if size <= tol * (1.0 + float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    H = weighted_gram(D, w)
+    if not converged:
+        big = [names[i] for i in np.argsort(-np.abs(beta))[:5] if abs(beta[i]) > 10]
+        hint = (f" Terms with very large coefficients (quasi-separation: a level with no "
+                f"or only defaults?): {big}." if big else "")
+        warnings.warn(
+            f"offset logit did not converge in {max_iter} Newton steps (last step "
+            f"{size:.2e}).{hint} Merge sparse levels or raise max_iter.",
+            ConvergenceWarning, stacklevel=3,
+        )
+    return NewtonResult(beta, H, grad, ll, it, converged)

@@ -1,0 +1,672 @@
+"""Attribute binning and the design matrix of the score models.
+
+Numeric attributes are cut into quantile bins with a separate ``NA`` bin (as in the
+paper's Tables 2-4: ``"Median.Age (33.1, 36.4]"``, ``"Median.Age NA"``); categorical
+attributes keep their levels; selected numeric attributes can enter linearly. One level
+per binned/categorical attribute is the reference (dropped from the design). Bins and
+levels are learned in :meth:`AttributeBinner.fit` and applied unchanged to new data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from apcfair._options import check_option
+from apcfair.errors import DataValidationError
+from apcfair.scoring._base import ParamsMixin, check_fitted, check_kind, jsonable
+
+HandleUnknown = Literal["error", "reference"]
+ColumnKind = Literal["binned", "categorical", "numeric"]
+
+_N_EXAMPLES = 3
+
+
+# ---------------------------------------------------------------------- helpers
+def _fmt(x: float, digits: int) -> str:
+    if not np.isfinite(x):
+        return "Inf" if x > 0 else "-Inf"
+    return np.format_float_positional(float(x), precision=digits, unique=False,
+                                      fractional=False, trim="-")
+
+
+def _interval_labels(cuts: Sequence[float], digits: int) -> list[str]:
+    """``(-Inf, c1]``, ``(c1, c2]``, ..., ``(cm, Inf]`` with unique rounded edges."""
+    cuts = list(cuts)
+    for d in range(digits, 18):
+        txt = [_fmt(c, d) for c in cuts]
+        if len(set(txt)) == len(txt):
+            break
+    edges = ["-Inf", *txt, "Inf"]
+    return [f"({lo}, {hi}]" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _merge_empty_bins(cuts: list[float], x: np.ndarray) -> list[float]:
+    """Drop cut points until every bin holds at least one training value."""
+    cuts = list(cuts)
+    while cuts:
+        counts = np.bincount(np.searchsorted(cuts, x, side="left"), minlength=len(cuts) + 1)
+        empty = np.flatnonzero(counts == 0)
+        if len(empty) == 0:
+            break
+        del cuts[min(int(empty[0]), len(cuts) - 1)]
+    return cuts
+
+
+def _py(v: Any) -> Any:
+    """A JSON-safe Python scalar for a category value."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def lookup(values: pd.Series, levels: Sequence) -> np.ndarray:
+    """Position of each value in ``levels`` (``-1`` for missing or unknown values).
+
+    Values are factorised first, so the Python-level normalisation runs once per
+    distinct value, not once per row.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    pos = pd.Index(list(levels), dtype=object).get_indexer(
+        pd.Index([_py(u) for u in uniques], dtype=object))
+    return np.where(codes >= 0, pos[np.maximum(codes, 0)], -1).astype(np.int64)
+
+
+def compose_key(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """One ``int64`` per row (mixed radix) if the value ranges allow, else a 2-D key."""
+    cols = [np.asarray(c, dtype=np.int64) for c in columns]
+    if not cols:
+        return np.zeros(0, dtype=np.int64)
+    lows = [int(c.min()) if len(c) else 0 for c in cols]
+    spans = [int(c.max()) - lo + 1 if len(c) else 1 for c, lo in zip(cols, lows, strict=True)]
+    if float(np.prod(np.asarray(spans, dtype=np.float64))) < 2.0**62:
+        key = np.zeros(len(cols[0]), dtype=np.int64)
+        for c, lo, span in zip(cols, lows, spans, strict=True):
+            key *= span
+            key += c - lo
+        return key
+    return np.column_stack(cols)
+
+
+def _examples(values) -> str:
+    vals = pd.unique(pd.Series(values).astype("string").fillna("<NA>"))[:_N_EXAMPLES]
+    return ", ".join(repr(str(v)) for v in vals)
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[str], what: str = "attribute") -> None:
+    """Raise :class:`DataValidationError` naming every missing column."""
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise DataValidationError(
+            [
+                f"{what} column(s) {missing} not found in the data; available columns: "
+                f"{list(data.columns)[:15]}. Fix: add the column(s) or remove them from "
+                f"attributes=[...]."
+            ]
+        )
+
+
+@dataclass
+class ColumnSpec:
+    """How one attribute is encoded.
+
+    Attributes
+    ----------
+    name : str
+        Column name.
+    kind : {"binned", "categorical", "numeric"}
+        Quantile bins, levels, or linear passthrough.
+    labels : list of str
+        Level labels in code order (binned/categorical), the NA level last if present.
+    cuts : list of float
+        Interior cut points of the bins (``binned``): bins ``(-inf, c1], (c1, c2], ...,
+        (cm, inf)``.
+    values : list
+        Category values in code order (``categorical``, without NA).
+    has_na : bool
+        Whether the training data had missing values (then an NA level exists).
+    reference : int
+        Code of the reference level (dropped from the design); ``-1`` for numeric.
+    counts : list of int
+        Training rows per level.
+    """
+
+    name: str
+    kind: str
+    labels: list[str] = field(default_factory=list)
+    cuts: list[float] = field(default_factory=list)
+    values: list = field(default_factory=list)
+    has_na: bool = False
+    reference: int = -1
+    counts: list[int] = field(default_factory=list)
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels (1 for numeric)."""
+        return len(self.labels) if self.kind != "numeric" else 1
+
+    @property
+    def na_code(self) -> int:
+        """Code of the NA level, ``-1`` if none."""
+        return len(self.labels) - 1 if self.has_na else -1
+
+    def term_labels(self) -> list[str]:
+        """Labels of the design columns of this attribute (reference removed)."""
+        if self.kind == "numeric":
+            return [""]
+        return [lab for i, lab in enumerate(self.labels) if i != self.reference]
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary."""
+        return jsonable(
+            {
+                "name": self.name, "kind": self.kind, "labels": self.labels, "cuts": self.cuts,
+                "values": [_py(v) for v in self.values], "has_na": self.has_na,
+                "reference": self.reference, "counts": self.counts,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ColumnSpec:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**dict(d))
+
+
+@dataclass
+class Encoded:
+    """Attributes encoded as integer level codes and numeric values.
+
+    Attributes
+    ----------
+    codes : numpy.ndarray
+        ``(n, k)`` ``int32`` level codes of the binned/categorical attributes.
+    numeric : numpy.ndarray
+        ``(n, q)`` ``float64`` values of the passthrough attributes.
+    """
+
+    codes: np.ndarray
+    numeric: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return self.codes.shape[0]
+
+    def take(self, idx) -> Encoded:
+        """Rows ``idx``."""
+        return Encoded(self.codes[idx], self.numeric[idx])
+
+    def row_key(self, n_levels: Sequence[int] | None = None) -> np.ndarray:
+        """An integer key that is equal exactly for identical rows.
+
+        A single ``int64`` per row (mixed radix) when the codes (and the distinct
+        numeric values) fit; otherwise a 2-D ``int64`` matrix.
+        """
+        cols = [self.codes[:, j] for j in range(self.codes.shape[1])]
+        cols += [pd.factorize(self.numeric[:, j])[0] for j in range(self.numeric.shape[1])]
+        if not cols:
+            return np.zeros(self.n, dtype=np.int64)
+        return compose_key(cols)
+
+
+def unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of one representative per distinct row of ``key`` and the inverse map.
+
+    A 1-D key is factorised by hashing (linear time); a 2-D key is sorted.
+    """
+    if key.ndim == 1:
+        inverse, _ = pd.factorize(key)
+        inverse = inverse.astype(np.intp)
+        if len(inverse) == 0:
+            return np.zeros(0, dtype=np.intp), inverse
+        # codes are numbered in order of first appearance
+        seen = np.maximum.accumulate(inverse)
+        first = np.flatnonzero(np.r_[True, inverse[1:] > seen[:-1]])
+        return first, inverse
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1).astype(np.intp)
+
+
+# ---------------------------------------------------------------------- the binner
+class AttributeBinner(ParamsMixin):
+    """Quantile bins with an NA bin for numeric attributes, levels for categorical ones.
+
+    Parameters
+    ----------
+    bins : int or None, default 10
+        Number of quantile bins for numeric attributes (cut points are training values,
+        so no bin is empty; ties can give fewer bins). ``None`` passes every numeric
+        attribute through linearly.
+    numeric : sequence of str
+        Numeric attributes that enter linearly instead of being binned (like
+        ``original.score`` in the paper's Table 2). They must have no missing values.
+    categorical : sequence of str
+        Attributes treated as levels even if their dtype is numeric (e.g. a grade
+        coded 1-5). Non-numeric columns are always categorical.
+    cuts : mapping, optional
+        ``{column: [c1, c2, ...]}`` explicit interior cut points; bins are
+        ``(-inf, c1], (c1, c2], ..., (cm, inf)``. Bins without training values are merged
+        with a neighbour.
+    reference : mapping, optional
+        ``{column: level}`` reference level (a category value, or a bin label such as
+        ``"(-Inf, 33.1]"``). Default: the first level (lowest bin, first category in
+        sorted order or pandas category order). The NA level is never the default
+        reference.
+    handle_unknown : {"error", "reference"}
+        What to do with category values, or missing values, not seen in training:
+        raise a :class:`~apcfair.errors.DataValidationError` (default) or treat them as
+        the reference level.
+    na_label : str
+        Label of the missing-value level.
+    digits : int
+        Significant digits in bin labels (more are used where needed to keep labels
+        distinct).
+
+    Attributes
+    ----------
+    columns_ : list of str
+        Attributes in design order.
+    specs_ : dict of str to ColumnSpec
+        Encoding of each attribute.
+    term_names_ : list of str
+        Design column names, ``"<column> <level>"`` (``"<column>"`` for numeric).
+
+    Notes
+    -----
+    Values outside the training range fall in the outer bins, whose labels say
+    ``-Inf``/``Inf`` for that reason.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"x": [1.0, 2, 3, 4, np.nan], "g": list("abbab")})
+    >>> b = AttributeBinner(bins=2).fit(df, ["x", "g"])
+    >>> b.term_names_
+    ['x (2, Inf]', 'x NA', 'g b']
+    """
+
+    def __init__(self, bins: int | None = 10, *, numeric: Sequence[str] = (),
+                 categorical: Sequence[str] = (), cuts: Mapping[str, Sequence[float]] | None = None,
+                 reference: Mapping[str, Any] | None = None,
+                 handle_unknown: HandleUnknown = "error", na_label: str = "NA",
+                 digits: int = 3):
+        self.bins = bins
+        self.numeric = numeric
+        self.categorical = categorical
+        self.cuts = cuts
+        self.reference = reference
+        self.handle_unknown = handle_unknown
+        self.na_label = na_label
+        self.digits = digits
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: pd.DataFrame, columns: Sequence[str] | None = None) -> AttributeBinner:
+        """Learn bins and levels from training data.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Training rows (usually one per account).
+        columns : sequence of str, optional
+            Attributes to encode, in design order. Default: every column of ``data``.
+
+        Returns
+        -------
+        AttributeBinner
+            ``self``.
+        """
+        check_option("handle_unknown", self.handle_unknown, HandleUnknown)
+        if self.bins is not None and (not isinstance(self.bins, int | np.integer) or self.bins < 2):
+            raise ValueError(f"bins={self.bins!r} must be an integer >= 2 or None.")
+        columns = list(data.columns if columns is None else columns)
+        if len(set(columns)) != len(columns):
+            dup = sorted({c for c in columns if columns.count(c) > 1})
+            raise ValueError(f"attributes {dup} are listed more than once.")
+        require_columns(data, columns)
+        unknown = [c for c in (*self.numeric, *self.categorical, *(self.cuts or {}),
+                               *(self.reference or {})) if c not in columns]
+        if unknown:
+            raise ValueError(f"settings name column(s) {unknown} that are not among the "
+                             f"attributes {columns}.")
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"column(s) {sorted(both)} are listed both in numeric= and categorical=.")
+        specs = {}
+        problems: list[str] = []
+        for col in columns:
+            try:
+                specs[col] = self._fit_column(col, data[col])
+            except DataValidationError as err:
+                problems.extend(err.problems)
+        if problems:
+            raise DataValidationError(problems)
+        self.columns_ = columns
+        self.specs_ = specs
+        self.n_rows_ = len(data)
+        self._finalise()
+        return self
+
+    def _kind(self, col: str, s: pd.Series) -> str:
+        if col in self.numeric:
+            return "numeric"
+        if col in self.categorical:
+            return "categorical"
+        is_num = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+        if is_num and not isinstance(s.dtype, pd.CategoricalDtype):
+            if col in (self.cuts or {}):
+                return "binned"
+            return "numeric" if self.bins is None else "binned"
+        return "categorical"
+
+    def _fit_column(self, col: str, s: pd.Series) -> ColumnSpec:
+        kind = self._kind(col, s)
+        na = s.isna().to_numpy()
+        n = len(s)
+        if n and na.all():
+            raise DataValidationError(
+                [f"column {col!r}: all {n:,} training rows are missing (NaN). Fix: drop "
+                 f"{col!r} from attributes=[...] or fill it."]
+            )
+        if kind == "numeric":
+            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(x)
+            if bad.any():
+                raise DataValidationError(
+                    [f"column {col!r}: {int(bad.sum()):,} rows are missing, non-numeric or "
+                     f"infinite (e.g. {_examples(s[bad])}), but {col!r} enters linearly "
+                     f"(numeric=). Fix: fill them, or bin the column (remove it from "
+                     f"numeric=) so that missing values get their own NA bin."]
+                )
+            if np.ptp(x) == 0:
+                raise DataValidationError(
+                    [f"column {col!r}: constant ({x[0]!r}) in all {n:,} training rows; it "
+                     f"carries no information. Fix: drop it from attributes=[...]."]
+                )
+            return ColumnSpec(col, "numeric", counts=[n])
+        if kind == "binned":
+            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+            bad_txt = ~na & np.isnan(x)
+            if bad_txt.any():
+                raise DataValidationError(
+                    [f"column {col!r}: {int(bad_txt.sum()):,} values are not numbers "
+                     f"(e.g. {_examples(s[bad_txt])}). Fix: clean them or list {col!r} in "
+                     f"categorical=."]
+                )
+            xv = x[~na]
+            if self.cuts and col in self.cuts:
+                cuts = sorted({float(c) for c in self.cuts[col]})
+            else:
+                fin = xv[np.isfinite(xv)]
+                q = np.arange(1, self.bins) / self.bins
+                cuts = sorted(set(np.quantile(fin, q, method="inverted_cdf").tolist())) if len(fin) else []
+                cuts = [c for c in cuts if c < fin.max()] if len(fin) else []
+            cuts = _merge_empty_bins(cuts, xv)
+            labels = _interval_labels(cuts, self.digits)
+            codes = np.searchsorted(cuts, xv, side="left")
+            counts = np.bincount(codes, minlength=len(labels)).tolist()
+            has_na = bool(na.any())
+            if has_na:
+                labels.append(self.na_label)
+                counts.append(int(na.sum()))
+            spec = ColumnSpec(col, "binned", labels=labels, cuts=[float(c) for c in cuts],
+                              has_na=has_na, counts=counts)
+        else:
+            vals = s[~na]
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                present = set(vals.unique().tolist())
+                levels = [v for v in s.cat.categories if v in present]
+            else:
+                levels = pd.unique(vals).tolist()
+                try:
+                    levels = sorted(levels)
+                except TypeError:
+                    levels = sorted(levels, key=str)
+            levels = [_py(v) for v in levels]
+            labels = [str(v) for v in levels]
+            if len(set(labels)) != len(labels):
+                raise DataValidationError(
+                    [f"column {col!r}: distinct values print the same ({labels[:6]}). Fix: "
+                     f"convert the column to strings first."]
+                )
+            idx = lookup(vals, levels)
+            counts = np.bincount(idx[idx >= 0], minlength=len(levels)).tolist()
+            has_na = bool(na.any())
+            if has_na:
+                if self.na_label in labels:
+                    raise DataValidationError(
+                        [f"column {col!r}: has both missing values and a level called "
+                         f"{self.na_label!r}. Fix: pass another na_label=."]
+                    )
+                labels.append(self.na_label)
+                counts.append(int(na.sum()))
+            spec = ColumnSpec(col, "categorical", labels=labels, values=levels,
+                              has_na=has_na, counts=counts)
+        if len(spec.labels) < 2:
+            raise DataValidationError(
+                [f"column {col!r}: a single value ({spec.labels[0]}) in all {n:,} training "
+                 f"rows; it carries no information. Fix: drop it from attributes=[...]."]
+            )
+        spec.reference = self._reference_code(col, spec)
+        return spec
+
+    def _reference_code(self, col: str, spec: ColumnSpec) -> int:
+        ref = (self.reference or {}).get(col, None)
+        if ref is None:
+            return 0
+        if spec.kind == "categorical" and _py(ref) in spec.values:
+            return spec.values.index(_py(ref))
+        if str(ref) in spec.labels:
+            return spec.labels.index(str(ref))
+        raise ValueError(f"reference[{col!r}]={ref!r} is not a level of {col!r}; levels are "
+                         f"{spec.labels}.")
+
+    def _finalise(self) -> None:
+        names, offsets, self._pos = [], {}, {}
+        j = 0
+        for col in self.columns_:
+            spec = self.specs_[col]
+            offsets[col] = j
+            if spec.kind == "numeric":
+                names.append(col)
+                j += 1
+                continue
+            pos = np.full(spec.n_levels, -1, dtype=np.int64)
+            keep = [i for i in range(spec.n_levels) if i != spec.reference]
+            pos[keep] = np.arange(len(keep)) + j
+            self._pos[col] = pos
+            names.extend(f"{col} {lab}" for lab in spec.term_labels())
+            j += len(keep)
+        self.term_names_ = names
+        self._cat_cols = [c for c in self.columns_ if self.specs_[c].kind != "numeric"]
+        self._num_cols = [c for c in self.columns_ if self.specs_[c].kind == "numeric"]
+
+    # ------------------------------------------------------------------ apply
+    @property
+    def n_terms_(self) -> int:
+        """Number of design columns (without intercept)."""
+        check_fitted(self, "specs_")
+        return len(self.term_names_)
+
+    @property
+    def n_levels_(self) -> list[int]:
+        """Levels of each binned/categorical attribute, in :attr:`Encoded.codes` order."""
+        return [self.specs_[c].n_levels for c in self._cat_cols]
+
+    def _codes_column(self, spec: ColumnSpec, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and a mask of values without a level."""
+        na = s.isna().to_numpy()
+        if spec.kind == "binned":
+            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+            codes = np.searchsorted(spec.cuts, x, side="left").astype(np.int32)
+            unknown = ~na & np.isnan(x)
+        else:
+            codes = lookup(s, spec.values).astype(np.int32)
+            unknown = ~na & (codes < 0)
+        if spec.has_na:
+            codes[na] = spec.na_code
+        else:
+            unknown |= na
+        return codes, unknown
+
+    def encode(self, data: pd.DataFrame) -> Encoded:
+        """Level codes and numeric values of new data.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Must contain every attribute column.
+
+        Returns
+        -------
+        Encoded
+        """
+        check_fitted(self, "specs_")
+        require_columns(data, self.columns_)
+        n = len(data)
+        codes = np.empty((n, len(self._cat_cols)), dtype=np.int32)
+        numeric = np.empty((n, len(self._num_cols)), dtype=np.float64)
+        problems = []
+        for j, col in enumerate(self._cat_cols):
+            spec = self.specs_[col]
+            c, unknown = self._codes_column(spec, data[col])
+            if unknown.any():
+                if self.handle_unknown == "reference":
+                    c[unknown] = spec.reference
+                else:
+                    n_na = int((unknown & data[col].isna().to_numpy()).sum())
+                    problems.append(
+                        f"column {col!r}: {int(unknown.sum()):,} rows have values not seen in "
+                        f"training ({n_na:,} of them missing; e.g. {_examples(data[col][unknown])}); "
+                        f"training levels: {spec.labels[:8]}{' ...' if spec.n_levels > 8 else ''}. "
+                        "Fix: map them to a training level, or fit with "
+                        "handle_unknown='reference' to score them as the reference level."
+                    )
+            codes[:, j] = c
+        for j, col in enumerate(self._num_cols):
+            x = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(x)
+            if bad.any():
+                problems.append(
+                    f"column {col!r}: {int(bad.sum()):,} rows are missing, non-numeric or "
+                    f"infinite (e.g. {_examples(data[col][bad])}) but {col!r} enters linearly. "
+                    "Fix: fill them before scoring."
+                )
+            numeric[:, j] = x
+        if problems:
+            raise DataValidationError(problems)
+        return Encoded(codes, numeric)
+
+    def design_from(self, enc: Encoded, intercept: bool = False) -> sp.csr_matrix:
+        """Sparse design matrix (reference levels dropped) from encoded rows."""
+        check_fitted(self, "specs_")
+        n = enc.n
+        rows, cols, vals = [], [], []
+        shift = 1 if intercept else 0
+        if intercept:
+            rows.append(np.arange(n))
+            cols.append(np.zeros(n, dtype=np.int64))
+            vals.append(np.ones(n))
+        for j, col in enumerate(self._cat_cols):
+            pos = self._pos[col][enc.codes[:, j]]
+            keep = pos >= 0
+            rows.append(np.flatnonzero(keep))
+            cols.append(pos[keep] + shift)
+            vals.append(np.ones(int(keep.sum())))
+        offsets = {c: i for i, c in enumerate(self.term_names_)}
+        for j, col in enumerate(self._num_cols):
+            rows.append(np.arange(n))
+            cols.append(np.full(n, offsets[col] + shift, dtype=np.int64))
+            vals.append(enc.numeric[:, j])
+        shape = (n, self.n_terms_ + shift)
+        if not rows:
+            return sp.csr_matrix(shape)
+        return sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape
+        )
+
+    def design(self, data: pd.DataFrame, intercept: bool = False) -> sp.csr_matrix:
+        """Sparse design matrix of new data; see :meth:`design_from`."""
+        return self.design_from(self.encode(data), intercept=intercept)
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Bin labels (pandas ``Categorical``) and numeric passthrough values."""
+        enc = self.encode(data)
+        out = {}
+        for j, col in enumerate(self._cat_cols):
+            out[col] = pd.Categorical.from_codes(enc.codes[:, j], categories=self.specs_[col].labels)
+        for j, col in enumerate(self._num_cols):
+            out[col] = enc.numeric[:, j]
+        return pd.DataFrame({c: out[c] for c in self.columns_}, index=data.index)
+
+    def fit_transform(self, data: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(data, columns).transform(data)
+
+    def categorical_frame(self, enc: Encoded) -> pd.DataFrame:
+        """Encoded rows as a DataFrame of categoricals with the reference level first.
+
+        The layout glum expects with ``drop_first=True``; numeric attributes as floats.
+        """
+        out = {}
+        for j, col in enumerate(self._cat_cols):
+            spec = self.specs_[col]
+            order = [spec.reference] + [i for i in range(spec.n_levels) if i != spec.reference]
+            perm = np.empty(spec.n_levels, dtype=np.int32)
+            perm[order] = np.arange(spec.n_levels, dtype=np.int32)
+            out[col] = pd.Categorical.from_codes(perm[enc.codes[:, j]],
+                                                 categories=[spec.labels[i] for i in order])
+        for j, col in enumerate(self._num_cols):
+            out[col] = enc.numeric[:, j]
+        return pd.DataFrame({c: out[c] for c in self.columns_})
+
+    def levels_table(self) -> pd.DataFrame:
+        """One row per level: ``attribute, kind, level, count, reference``."""
+        check_fitted(self, "specs_")
+        rows = []
+        for col in self.columns_:
+            spec = self.specs_[col]
+            if spec.kind == "numeric":
+                rows.append((col, "numeric", "", spec.counts[0], False))
+                continue
+            for i, lab in enumerate(spec.labels):
+                rows.append((col, spec.kind, lab, spec.counts[i], i == spec.reference))
+        return pd.DataFrame(rows, columns=["attribute", "kind", "level", "count", "reference"])
+
+    # ------------------------------------------------------------------ io
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary of settings and fitted encodings."""
+        check_fitted(self, "specs_")
+        settings = self.get_params()
+        settings["numeric"] = list(settings["numeric"])
+        settings["categorical"] = list(settings["categorical"])
+        settings["cuts"] = {k: list(v) for k, v in (settings["cuts"] or {}).items()} or None
+        settings["reference"] = {k: _py(v) for k, v in (settings["reference"] or {}).items()} or None
+        return jsonable(
+            {
+                "kind": "AttributeBinner", "format_version": 1, "settings": settings,
+                "columns": self.columns_, "n_rows": self.n_rows_,
+                "specs": [self.specs_[c].to_dict() for c in self.columns_],
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> AttributeBinner:
+        """Rebuild a fitted binner from :meth:`to_dict` output."""
+        check_kind(dict(d), "AttributeBinner")
+        s = dict(d["settings"])
+        bins = s.pop("bins")
+        obj = cls(bins, **s)
+        obj.columns_ = list(d["columns"])
+        obj.specs_ = {sd["name"]: ColumnSpec.from_dict(sd) for sd in d["specs"]}
+        obj.n_rows_ = int(d.get("n_rows", 0))
+        obj._finalise()
+        return obj
