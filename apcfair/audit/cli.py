@@ -1,0 +1,187 @@
+"""``apcfair audit``: fairness audit of a scored file, written as JSON and HTML.
+
+The main CLI (``apcfair/cli.py``) registers this subcommand with :func:`add_parser` and
+calls :func:`run`; user mistakes raise ``ValueError`` with one clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLE = """\
+example:
+  apcfair audit --data scored.parquet --score pd --outcome default \\
+      --group sex,age_band --cutoff 0.2 --control vintage_year --out audit_2024q4
+
+  writes audit_2024q4/audit.json (keys: conventions, performance, groups, gaps, tests, ...)
+  and audit_2024q4/audit.html (self-contained, plots embedded).
+
+conventions: outcome 1 = default (unfavourable); approved = PD < cutoff (--polarity pd, the
+default) or score >= cutoff (--polarity approval); TPR = P(approved | creditworthy),
+FPR = P(approved | default). Gaps fail when the disparate impact ratio < 0.80 or a
+difference exceeds 0.10 in absolute value.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``audit`` subcommand to an ``argparse`` subparsers object.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``parser.add_subparsers()``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser (``func`` default set to :func:`run`).
+    """
+    p = subparsers.add_parser(
+        "audit",
+        help="fairness audit of credit scores or decisions (JSON + HTML)",
+        description="Audit a scored applicant file for group fairness: performance (AUC, Gini, KS, Brier), "
+                    "group rates, gaps with bootstrap intervals and pass/fail flags, chi-square tests, power "
+                    "notes; per attribute, intersections and strata of a control feature.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, metavar="FILE", help="CSV or Parquet file, one row per applicant")
+    p.add_argument("--score", metavar="COL", help="score column (PD by default; see --polarity)")
+    p.add_argument("--decision", metavar="COL",
+                   help="optional column of final decisions (1 = approved), used instead of score < cutoff")
+    p.add_argument("--outcome", required=True, metavar="COL", help="outcome column, 1 = default, 0 = good")
+    p.add_argument("--group", required=True, metavar="COL[,COL...]",
+                   help="protected attribute column(s), comma-separated; intersections are added")
+    p.add_argument("--cutoff", type=float, default=0.5, help="score cut-off (default 0.5)")
+    p.add_argument("--polarity", choices=["pd", "approval"], default="pd",
+                   help="pd: higher = riskier, approved iff score < cutoff (default); "
+                        "approval: higher = better, approved iff score >= cutoff")
+    p.add_argument("--control", metavar="COL", help="control feature (e.g. vintage year): repeat within strata")
+    p.add_argument("--min-group-size", type=int, default=30,
+                   help="groups smaller than this are flagged and left out of the gaps (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000; 0 = none)")
+    p.add_argument("--format", choices=["both", "json", "html"], default="both",
+                   help="which outputs to write (default both)")
+    p.add_argument("--no-intersections", action="store_true", help="do not add intersections of the groups")
+    p.add_argument("--caveat", action="append", default=None, metavar="TEXT",
+                   help="data caveat to carry into the outputs (repeatable)")
+    p.add_argument("--fail-on-gap", action="store_true",
+                   help="exit with status 1 when any gap fails its threshold")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _need(df, col, what):
+    if col not in df.columns:
+        cols = ", ".join(map(str, df.columns[:30])) + (" ..." if len(df.columns) > 30 else "")
+        raise ValueError(f"{what} column {col!r} is not in the data; columns: {cols}")
+    return df[col]
+
+
+def _prepare_out(out: Path) -> Path:
+    if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"--out {str(out)!r} exists and is a file; give a folder path.")
+        entries = list(out.iterdir())
+        if entries and not (out / "audit.json").exists() and not (out / "audit.html").exists():
+            raise ValueError(f"--out {str(out)!r} exists and is not an apcfair audit folder; refusing to replace "
+                             "it. Choose a new folder.")
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the audit described by parsed arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``data, score, outcome, group, out`` and optionally ``decision, cutoff, polarity,
+        control, min_group_size, seed, n_boot, format, no_intersections, caveat, fail_on_gap``.
+
+    Returns
+    -------
+    int
+        0 on success (1 with ``--fail-on-gap`` when a gap fails).
+
+    Raises
+    ------
+    ValueError
+        For user mistakes (missing file or column, bad values), with one clear message.
+    """
+    from apcfair.audit._options import OutputFormat, Polarity, check_option
+    from apcfair.audit._validate import check_outcome, check_score
+    from apcfair.audit.core import audit
+    from apcfair.portfolio import read_table
+
+    g = lambda name, default=None: getattr(args, name, default)  # noqa: E731
+    for req in ("data", "outcome", "group", "out"):
+        if not g(req):
+            raise ValueError(f"--{req.replace('_', '-')} is required.")
+    if not g("score") and not g("decision"):
+        raise ValueError("--score is required (or --decision with a column of final decisions).")
+    polarity = g("polarity", "pd") or "pd"
+    check_option("--polarity", polarity, Polarity)
+    fmt = g("format", "both") or "both"
+    check_option("--format", fmt, OutputFormat)
+    try:
+        df = read_table(g("data"))
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from None
+    except (OSError, ImportError) as e:
+        raise ValueError(f"cannot read --data {g('data')!r}: {e}") from None
+    if len(df) == 0:
+        raise ValueError(f"--data {g('data')!r} has no rows.")
+    y_col = _need(df, g("outcome"), "--outcome")
+    y = check_outcome(y_col.to_numpy(), name=f"outcome column {g('outcome')!r}")
+    score = None
+    if g("score"):
+        score = check_score(_need(df, g("score"), "--score").to_numpy(), polarity,
+                            name=f"score column {g('score')!r}")
+    decision = _need(df, g("decision"), "--decision").to_numpy() if g("decision") else None
+    group_cols = [c.strip() for c in str(g("group")).split(",") if c.strip()]
+    if not group_cols:
+        raise ValueError("--group needs at least one column name.")
+    if len(set(group_cols)) != len(group_cols):
+        raise ValueError(f"--group lists a column twice: {group_cols}.")
+    groups = {c: _need(df, c, "--group") for c in group_cols}
+    control = _need(df, g("control"), "--control") if g("control") else None
+    res = audit(score, y, groups, decision=decision, cutoff=g("cutoff", 0.5), polarity=polarity, control=control,
+                intersections=not g("no_intersections", False), min_group_size=g("min_group_size", 30),
+                n_boot=g("n_boot", 1000), random_state=g("seed", 0), caveats=g("caveat") or ())
+    d = res.to_dict()
+    d["input"] = {"data": str(g("data")), "rows": int(len(df)), "score": g("score"), "decision": g("decision"),
+                  "outcome": g("outcome"), "group": group_cols, "control": g("control")}
+
+    out = Path(g("out"))
+    parent = _prepare_out(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        if fmt in ("both", "json"):
+            (tmp / "audit.json").write_text(json.dumps(d, indent=2, allow_nan=False))
+        if fmt in ("both", "html"):
+            (tmp / "audit.html").write_text(res.to_html(title=f"Fairness audit: {Path(g('data')).name}"),
+                                            encoding="utf-8")
+        old = None
+        if out.exists():
+            old = parent / f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    n_fail = int(np.sum(res.gaps["status"] == "FAIL"))
+    written = " and ".join(f"{out / f}" for f in ("audit.json", "audit.html") if (out / f).exists())
+    print(f"wrote {written}: {n_fail} of {len(res.gaps)} gaps fail their threshold")
+    return 1 if (g("fail_on_gap", False) and n_fail) else 0

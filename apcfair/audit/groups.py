@@ -1,0 +1,314 @@
+"""Group metrics (via Fairlearn's ``MetricFrame``), fairness gaps and their intervals.
+
+Disaggregation is Fairlearn's: every per-group rate comes from a ``MetricFrame`` whose
+``y_true`` is *creditworthy* (``1 = non-default``) and whose ``y_pred`` is *approved*, so
+Fairlearn's "positive" is the favourable outcome and its TPR is equal opportunity in the
+credit sense. Gaps, bootstrap intervals and tests work on the confusion cells, which give
+the same rates (tested) and make the bootstrap cheap.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from apcfair.audit.metrics import (
+    brier,
+    cell_counts,
+    expected_calibration_error,
+    rates,
+    roc_auc,
+)
+from apcfair.audit.stats import contingency_test, min_detectable_gap, percentile_interval
+
+#: Gap name -> (rate compared, kind). ``kind`` is "difference" (fails if |value| > threshold),
+#: "ratio" (fails if value < threshold) or "max_difference" (equalized odds: the larger of
+#: the TPR and FPR gaps).
+GAP_SPECS: dict[str, tuple[str | tuple[str, str], str]] = {
+    "dir": ("approval_rate", "ratio"),
+    "spd": ("approval_rate", "difference"),
+    "eod": ("tpr", "difference"),
+    "eo": (("tpr", "fpr"), "max_difference"),
+    "ppd": ("precision", "difference"),
+    "accuracy_gap": ("accuracy", "difference"),
+}
+#: Default pass/fail thresholds (seed 001): ratio < 0.80 or |difference| > 0.10 fails.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "dir": 0.80, "spd": 0.10, "eod": 0.10, "eo": 0.10, "ppd": 0.10, "accuracy_gap": 0.10,
+}
+GAP_LABELS: dict[str, str] = {
+    "dir": "disparate (adverse) impact ratio: lowest / highest approval rate (four-fifths rule)",
+    "spd": "statistical parity difference: approval-rate gap",
+    "eod": "equal opportunity difference: gap in P(approved | creditworthy)",
+    "eo": "equalized odds: larger of the TPR gap and the FPR gap",
+    "ppd": "predictive parity difference: gap in P(creditworthy | approved)",
+    "accuracy_gap": "accuracy gap",
+}
+RATE_COLUMNS = ("n", "n_default", "base_rate", "approval_rate", "tpr", "fpr", "precision",
+                "accuracy", "default_rate_approved")
+
+
+def check_thresholds(thresholds) -> dict[str, float]:
+    """Merge user thresholds into the defaults; unknown names raise."""
+    out = dict(DEFAULT_THRESHOLDS)
+    if thresholds:
+        unknown = sorted(set(thresholds) - set(out))
+        if unknown:
+            raise ValueError(f"thresholds has unknown gap name(s) {unknown}; known: {sorted(out)}.")
+        for k, v in thresholds.items():
+            v = float(v)
+            if not np.isfinite(v) or v < 0:
+                raise ValueError(f"thresholds[{k!r}]={v} must be a finite non-negative number.")
+            out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Fairlearn disaggregation
+def _weighted_n(y_true, y_pred, sample_weight):
+    return float(np.sum(sample_weight))
+
+
+def _base_rate(y_true, y_pred, sample_weight):
+    w = np.asarray(sample_weight, dtype=float)
+    return float(1.0 - np.sum(w * y_true) / w.sum()) if w.sum() else float("nan")
+
+
+def _precision(y_true, y_pred, sample_weight):
+    from sklearn.metrics import precision_score
+
+    return float(precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan))
+
+
+def metric_frame(inp, labels: pd.Categorical, *, control: pd.Categorical | None = None,
+                 mask: np.ndarray | None = None):
+    """A Fairlearn ``MetricFrame`` of the decision metrics for one attribute.
+
+    ``y_true`` is creditworthy (the favourable outcome) and ``y_pred`` is approved (the
+    favourable decision), so Fairlearn's ``true_positive_rate`` is equal opportunity in the
+    credit sense. The frame is built on the distinct (group, stratum, outcome, decision)
+    cells with their counts as ``sample_weight`` -- the same numbers as on the applicant
+    rows (tested), at a cost independent of the number of applicants.
+    """
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    codes = np.asarray(labels.codes, dtype=np.int64)
+    cw = inp.creditworthy.astype(np.int64)
+    ap = inp.approved.astype(np.int64)
+    ctrl = np.zeros_like(codes) if control is None else np.asarray(control.codes, dtype=np.int64)
+    if mask is not None:
+        codes, cw, ap, ctrl = codes[mask], cw[mask], ap[mask], ctrl[mask]
+    k = len(labels.categories)
+    key = ((ctrl * k + codes) * 2 + cw) * 2 + ap
+    uniq, cnt = np.unique(key, return_counts=True)
+    ap_u, rest = uniq % 2, uniq // 2
+    cw_u, rest = rest % 2, rest // 2
+    g_u, c_u = rest % k, rest // k
+    sf = pd.Series(np.asarray(labels.categories)[g_u], name="group")
+    cf = None if control is None else pd.Series(np.asarray(control.categories)[c_u], name="stratum")
+    metrics = {
+        "n": _weighted_n, "base_rate": _base_rate, "approval_rate": selection_rate,
+        "tpr": true_positive_rate, "fpr": false_positive_rate, "precision": _precision,
+        "accuracy": accuracy_score,
+    }
+    w = cnt.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MetricFrame(metrics=metrics, y_true=cw_u, y_pred=ap_u, sensitive_features=sf,
+                           control_features=cf, sample_params={m: {"sample_weight": w} for m in metrics})
+
+
+def score_metrics(inp, labels: pd.Categorical, *, n_bins: int = 10,
+                  mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Average score, AUC, ECE and Brier per group (NaN columns without a score)."""
+    from apcfair.audit._validate import risk_key
+
+    cols = ("avg_score", "auc", "ece", "brier")
+    codes = np.asarray(labels.codes)
+    keep = np.ones(len(codes), bool) if mask is None else mask
+    rows = []
+    for k, g in enumerate(labels.categories):
+        m = keep & (codes == k)
+        if not m.any():
+            continue
+        if inp.score is None:
+            rows.append({"group": g, **{c: np.nan for c in cols}})
+            continue
+        y = inp.y[m]
+        p = None if inp.pd is None else inp.pd[m]
+        rows.append({"group": g, "avg_score": float(np.mean(inp.score[m])),
+                     "auc": roc_auc(y, risk_key(inp.score[m], inp.polarity)),
+                     "ece": expected_calibration_error(y, p, n_bins), "brier": brier(y, p)})
+    return pd.DataFrame(rows, columns=["group", *cols])
+
+
+# ---------------------------------------------------------------------------------------
+# gaps from confusion cells
+def _pair(x: np.ndarray, ok: np.ndarray) -> tuple[int, int] | None:
+    idx = np.flatnonzero(ok & np.isfinite(x))
+    if idx.size < 2:
+        return None
+    return int(idx[np.argmax(x[idx])]), int(idx[np.argmin(x[idx])])
+
+
+def _range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """max - min over eligible groups along the last axis (NaN-aware)."""
+    v = np.where(ok, x, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fin = np.sum(np.isfinite(v), axis=-1)
+        out = np.nanmax(v, axis=-1) - np.nanmin(v, axis=-1)
+    return np.where(fin >= 2, out, np.nan)
+
+
+def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
+                 thresholds: dict[str, float], boot: np.ndarray | None = None,
+                 ci: float = 0.95) -> list[dict]:
+    """Fairness gaps between eligible groups, with bootstrap percentile intervals.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray, shape (n_groups, 4)
+        Confusion cells per group.
+    groups : list of str
+        Group labels.
+    eligible : numpy.ndarray of bool
+        Groups large enough to enter the gaps.
+    thresholds : dict
+        Pass/fail thresholds by gap name.
+    boot : numpy.ndarray, shape (n_boot, n_groups, 4), optional
+        Bootstrap replicates of the cells.
+    ci : float
+        Interval level.
+
+    Returns
+    -------
+    list of dict
+        One row per gap: ``gap, kind, value, ci_low, ci_high, threshold, passed, status,
+        significant, low_group, high_group, n_groups, note``. For differences the value is
+        ``highest - lowest`` and its interval is that of the same pair's difference; for
+        the ratio it is ``lowest / highest``; for equalized odds the interval is that of
+        the statistic itself.
+    """
+    r = rates(counts)
+    rb = rates(boot) if boot is not None else None
+    rows = []
+    for name, (metric, kind) in GAP_SPECS.items():
+        thr = thresholds[name]
+        row = {"gap": name, "kind": kind, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+               "threshold": thr, "passed": None, "status": "N/A", "significant": None,
+               "low_group": None, "high_group": None, "n_groups": 0, "note": ""}
+        if kind == "max_difference":
+            tpr_r, fpr_r = _range(r["tpr"], eligible), _range(r["fpr"], eligible)
+            n_ok = int(np.sum(eligible & np.isfinite(r["tpr"]) & np.isfinite(r["fpr"])))
+            if np.isfinite(tpr_r) and np.isfinite(fpr_r):
+                which = "tpr" if tpr_r >= fpr_r else "fpr"
+                hi, lo = _pair(r[which], eligible)
+                row.update(value=float(max(tpr_r, fpr_r)), high_group=groups[hi], low_group=groups[lo],
+                           n_groups=n_ok, note=f"attained by the {which.upper()} gap")
+                if rb is not None:
+                    draws = np.fmax(_range(rb["tpr"], eligible), _range(rb["fpr"], eligible))
+                    row["ci_low"], row["ci_high"] = percentile_interval(draws, ci)
+        else:
+            x = r[metric]
+            pair = _pair(x, eligible)
+            row["n_groups"] = int(np.sum(eligible & np.isfinite(x)))
+            if pair is not None:
+                hi, lo = pair
+                row.update(high_group=groups[hi], low_group=groups[lo])
+                if kind == "ratio":
+                    row["value"] = float(x[lo] / x[hi]) if x[hi] > 0 else np.nan
+                    if rb is not None:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            d = rb[metric][:, lo] / rb[metric][:, hi]
+                        row["ci_low"], row["ci_high"] = percentile_interval(d, ci)
+                else:
+                    row["value"] = float(x[hi] - x[lo])
+                    if rb is not None:
+                        row["ci_low"], row["ci_high"] = percentile_interval(
+                            rb[metric][:, hi] - rb[metric][:, lo], ci)
+        v = row["value"]
+        if np.isfinite(v):
+            ok = v >= thr if kind == "ratio" else abs(v) <= thr
+            row["passed"], row["status"] = bool(ok), ("PASS" if ok else "FAIL")
+            lo_, hi_ = row["ci_low"], row["ci_high"]
+            if np.isfinite(lo_) and kind != "max_difference":
+                null = 1.0 if kind == "ratio" else 0.0
+                row["significant"] = bool(lo_ > null or hi_ < null)
+        elif row["n_groups"] < 2:
+            row["note"] = "fewer than two groups with n >= min_group_size and a defined rate"
+        rows.append(row)
+    return rows
+
+
+def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, ci: float,
+               min_group_size: int) -> pd.DataFrame:
+    """Count-based group table with bootstrap intervals for approval rate and TPR."""
+    r = rates(counts)
+    df = pd.DataFrame({"group": groups, **{k: r[k] for k in RATE_COLUMNS if k in r}})
+    df["n"] = counts.sum(1).astype(int)
+    df["n_default"] = (counts[:, 1] + counts[:, 3]).astype(int)
+    df["n_creditworthy"] = (counts[:, 0] + counts[:, 2]).astype(int)
+    df["small"] = df["n"] < min_group_size
+    if boot is not None:
+        rb = rates(boot)
+        for m in ("approval_rate", "tpr"):
+            lo, hi = zip(*(percentile_interval(rb[m][:, g], ci) for g in range(len(groups))), strict=True)
+            df[f"{m}_ci_low"], df[f"{m}_ci_high"] = lo, hi
+    return df
+
+
+def tests_rows(counts: np.ndarray, random_state) -> list[dict]:
+    """Decision-vs-group tests: all applicants, and among the creditworthy (equal opportunity)."""
+    approved = counts[:, 0] + counts[:, 1]
+    rejected = counts[:, 2] + counts[:, 3]
+    out = []
+    for outcome, table in (
+        ("approval", np.column_stack([approved, rejected])),
+        ("approval_among_creditworthy", counts[:, [0, 2]]),
+    ):
+        res = contingency_test(table, random_state=random_state)
+        out.append({"outcome": outcome, **res})
+    return out
+
+
+def power_rows(counts: np.ndarray, groups: list[str], threshold_spd: float,
+               threshold_eod: float, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+    """Minimum detectable approval-rate and TPR gaps of each group against all others."""
+    n = counts.sum(1)
+    cw = counts[:, 0] + counts[:, 2]
+    appr = counts[:, 0] + counts[:, 1]
+    p_app = appr.sum() / n.sum()
+    p_tpr = counts[:, 0].sum() / cw.sum() if cw.sum() else np.nan
+    rows = []
+    for g, lab in enumerate(groups):
+        mde_a = min_detectable_gap(n[g], n.sum() - n[g], p_app, alpha=alpha, power=power)
+        mde_t = min_detectable_gap(cw[g], cw.sum() - cw[g], p_tpr, alpha=alpha, power=power)
+        notes = []
+        if not mde_a <= threshold_spd:
+            notes.append(f"an approval-rate gap of {threshold_spd:.2f} is not reliably detectable")
+        if not mde_t <= threshold_eod:
+            notes.append(f"a TPR gap of {threshold_eod:.2f} is not reliably detectable")
+        rows.append({"group": lab, "n": int(n[g]), "n_creditworthy": int(cw[g]),
+                     "mde_approval_rate": mde_a, "mde_tpr": mde_t,
+                     "detectable": bool(mde_a <= threshold_spd and mde_t <= threshold_eod),
+                     "note": "; ".join(notes) + (f" (alpha {alpha}, power {power}, vs all other applicants)"
+                                                 if notes else "")})
+    return pd.DataFrame(rows)
+
+
+def counts_for(inp, labels: pd.Categorical, mask: np.ndarray | None = None) -> np.ndarray:
+    """Confusion cells per category of ``labels`` (optionally within ``mask``)."""
+    codes = np.asarray(labels.codes)
+    approved, y = inp.approved, inp.y
+    if mask is not None:
+        codes, approved, y = codes[mask], approved[mask], y[mask]
+    return cell_counts(approved, y, codes, len(labels.categories))

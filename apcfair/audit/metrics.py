@@ -1,0 +1,214 @@
+"""Performance metrics and the confusion-cell arithmetic behind every group rate.
+
+Conventions (stated once, used everywhere):
+
+* outcome ``y``: ``1 = default`` (unfavourable), ``0 = creditworthy`` (favourable);
+* decision: ``approved`` is the favourable decision; for a PD score, approved means
+  PD **below** the cut-off;
+* "positive" means creditworthy and "predicted positive" means approved, so
+  ``TPR = P(approved | creditworthy)`` (equal opportunity), ``FPR = P(approved | default)``,
+  ``precision = P(creditworthy | approved)``; ``base_rate`` is the default rate.
+
+The four confusion cells per group are, in this order,
+``TP`` = approved creditworthy, ``FP`` = approved defaulter, ``FN`` = rejected creditworthy
+(a false rejection), ``TN`` = rejected defaulter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from apcfair.audit._options import BinStrategy, check_option
+
+#: Machine-readable statement of the conventions; travels in every JSON output.
+CONVENTIONS: dict[str, str] = {
+    "outcome": "y = 1 means default (unfavourable); y = 0 means creditworthy (favourable)",
+    "positive_class": "creditworthy (non-default, y = 0)",
+    "predicted_positive": "approved (the favourable decision)",
+    "decision_rule_pd": "approved iff PD < cutoff (polarity 'pd': higher score = riskier)",
+    "decision_rule_approval": "approved iff score >= cutoff (polarity 'approval': higher score = better)",
+    "tpr": "P(approved | creditworthy) -- equal opportunity compares this",
+    "fpr": "P(approved | default)",
+    "precision": "P(creditworthy | approved); 1 - precision is the default rate among the approved",
+    "base_rate": "default rate P(y = 1) in the group",
+    "approval_rate": "P(approved) -- statistical parity and the disparate impact ratio compare this",
+    "accuracy": "P(decision matches outcome): approved creditworthy or rejected defaulter",
+    "false_rejection": "a creditworthy applicant who is rejected (FN)",
+    "auc": "P(a random defaulter is scored riskier than a random non-defaulter)",
+    "gaps": "between the groups with the highest and lowest value (groups below min_group_size excluded); "
+    "dir = lowest / highest approval rate",
+}
+
+CELLS = ("tp", "fp", "fn", "tn")
+
+
+def cell_counts(approved: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Confusion cells per group, shape ``(n_groups, 4)`` in the order TP, FP, FN, TN.
+
+    Parameters
+    ----------
+    approved : numpy.ndarray of bool
+        The favourable decision.
+    y : numpy.ndarray of int
+        Outcome, ``1 = default``.
+    codes : numpy.ndarray of int
+        Group code of each applicant, ``0 .. n_groups - 1``.
+    n_groups : int
+        Number of groups.
+    """
+    cell = np.where(approved, np.where(y == 0, 0, 1), np.where(y == 0, 2, 3))
+    return np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4).astype(float)
+
+
+def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Group rates from confusion cells (last axis TP, FP, FN, TN); NaN where undefined."""
+    tp, fp, fn, tn = (counts[..., i] for i in range(4))
+    n = tp + fp + fn + tn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "n": n,
+            "base_rate": (fp + tn) / n,
+            "approval_rate": (tp + fp) / n,
+            "tpr": tp / (tp + fn),
+            "fpr": fp / (fp + tn),
+            "precision": tp / (tp + fp),
+            "accuracy": (tp + tn) / n,
+            "default_rate_approved": fp / (tp + fp),
+        }
+    return out
+
+
+def roc_auc(y: np.ndarray, risk: np.ndarray) -> float:
+    """AUC with defaults as the event and ``risk`` increasing with risk; NaN for one class."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, risk))
+
+
+def ks_statistic(y: np.ndarray, risk: np.ndarray) -> float:
+    """Kolmogorov-Smirnov distance between the score distributions of defaulters and others."""
+    from sklearn.metrics import roc_curve
+
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, risk)
+    return float(np.max(np.abs(tpr - fpr)))
+
+
+def brier(y: np.ndarray, pd_: np.ndarray | None) -> float:
+    """Brier score of a PD (identical for ``1 - PD`` against ``1 - y``)."""
+    if pd_ is None:
+        return float("nan")
+    return float(np.mean((pd_ - y) ** 2))
+
+
+def _bin_index(p: np.ndarray, n_bins: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    else:
+        edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+        edges[0], edges[-1] = 0.0, 1.0
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    return idx, edges
+
+
+def calibration_table(y: np.ndarray, pd_: np.ndarray, n_bins: int = 10,
+                      strategy: BinStrategy = "uniform") -> pd.DataFrame:
+    """Reliability table: per PD bin the mean predicted PD, observed default rate and count.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome, ``1 = default``.
+    pd_ : numpy.ndarray
+        Predicted probability of default.
+    n_bins : int, default 10
+        Number of bins.
+    strategy : {"uniform", "quantile"}, default "uniform"
+        Equal-width bins on [0, 1] or equal-count bins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``bin, lower, upper, n, mean_predicted, observed``; empty bins are dropped.
+    """
+    check_option("strategy", strategy, BinStrategy)
+    idx, edges = _bin_index(pd_, n_bins, strategy)
+    k = len(edges) - 1
+    n = np.bincount(idx, minlength=k)
+    sp = np.bincount(idx, weights=pd_, minlength=k)
+    sy = np.bincount(idx, weights=y.astype(float), minlength=k)
+    keep = n > 0
+    return pd.DataFrame({
+        "bin": np.arange(k)[keep], "lower": edges[:-1][keep], "upper": edges[1:][keep],
+        "n": n[keep], "mean_predicted": sp[keep] / n[keep], "observed": sy[keep] / n[keep],
+    })
+
+
+def expected_calibration_error(y: np.ndarray, pd_: np.ndarray | None, n_bins: int = 10,
+                               strategy: BinStrategy = "uniform") -> float:
+    """ECE: count-weighted mean of ``|mean predicted PD - observed default rate|`` over bins."""
+    if pd_ is None or len(y) == 0:
+        return float("nan")
+    t = calibration_table(y, pd_, n_bins, strategy)
+    return float(np.sum(t["n"] * np.abs(t["mean_predicted"] - t["observed"])) / t["n"].sum())
+
+
+def performance(y, score, *, polarity="pd", n_bins: int = 10) -> dict[str, float]:
+    """Discrimination and calibration of a score against outcomes.
+
+    Parameters
+    ----------
+    y : array-like
+        Outcome, ``1 = default``.
+    score : array-like
+        The score; a PD (``polarity="pd"``) or an approval score (higher = better).
+    polarity : {"pd", "approval"}, default "pd"
+        Score direction. Approval scores in [0, 1] are read as ``1 - PD`` for the
+        calibration metrics; other approval scores get NaN Brier/ECE.
+    n_bins : int, default 10
+        Equal-width bins for the ECE.
+
+    Returns
+    -------
+    dict
+        ``auc, gini, ks, brier, ece, n, default_rate``.
+    """
+    from apcfair.audit._validate import check_lengths, check_outcome, check_score, risk_key, to_pd
+
+    y = check_outcome(y)
+    s = check_score(score, polarity)
+    check_lengths(score=s, y=y)
+    risk = risk_key(s, polarity)
+    p = to_pd(s, polarity)
+    auc = roc_auc(y, risk)
+    return {
+        "auc": auc,
+        "gini": 2 * auc - 1,
+        "ks": ks_statistic(y, risk),
+        "brier": brier(y, p),
+        "ece": expected_calibration_error(y, p, n_bins),
+        "n": int(len(y)),
+        "default_rate": float(np.mean(y)),
+    }
+
+
+def roc_points(y: np.ndarray, risk: np.ndarray, max_points: int = 201) -> pd.DataFrame:
+    """ROC curve as rejection shares, thinned to at most ``max_points`` points.
+
+    Sweeping a cut-off over the score and rejecting the riskier side gives, at each point,
+    ``rejected_creditworthy = 1 - TPR`` and ``rejected_defaulters = 1 - FPR`` in this
+    package's conventions (named explicitly to avoid the usual TP/FN confusion).
+    """
+    from sklearn.metrics import roc_curve
+
+    if len(np.unique(y)) < 2:
+        return pd.DataFrame({"rejected_creditworthy": [], "rejected_defaulters": []})
+    fpr, tpr, _ = roc_curve(y, risk)
+    if len(fpr) > max_points:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return pd.DataFrame({"rejected_creditworthy": fpr, "rejected_defaulters": tpr})

@@ -1,0 +1,96 @@
+"""``apcfair audit`` subcommand: contract keys of audit.json, HTML, atomic output, clear errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from apcfair.audit import cli
+
+
+def _ns(**kw):
+    base = {"data": None, "score": "pd", "decision": None, "outcome": "default", "group": "group,age_band",
+            "cutoff": 0.3, "polarity": "pd", "control": None, "min_group_size": 30, "seed": 0, "n_boot": 100,
+            "format": "both", "no_intersections": False, "caveat": None, "fail_on_gap": False, "out": None}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+@pytest.fixture(scope="module")
+def csv_file(scored, tmp_path_factory):
+    p = tmp_path_factory.mktemp("data") / "scored.csv"
+    scored["test"].iloc[:2000].to_csv(p, index=False)
+    return p
+
+
+def test_cli_writes_contract_json_and_html(csv_file, tmp_path, capsys):
+    out = tmp_path / "reports" / "audit1"
+    rc = cli.run(_ns(data=str(csv_file), out=str(out), control="vintage", caveat=["synthetic data"]))
+    assert rc == 0
+    d = json.loads((out / "audit.json").read_text())
+    assert {"performance", "groups", "gaps", "tests", "conventions"} <= set(d)
+    assert {"auc", "gini", "ks", "brier"} <= set(d["performance"])
+    assert set(d["groups"]) == {"group", "age_band", "group & age_band"}
+    for rows in d["groups"].values():
+        for r in rows:
+            assert {"group", "n", "base_rate", "approval_rate", "tpr", "fpr", "precision"} <= set(r)
+    for gaps in d["gaps"].values():
+        assert {"dir", "spd", "eod", "eo", "ppd"} <= set(gaps)
+        for g in gaps.values():
+            assert len(g["ci"]) == 2 and "passed" in g and g["status"] in ("PASS", "FAIL", "N/A")
+    assert "P(approved | creditworthy)" in d["conventions"]["tpr"]
+    assert d["caveats"] == ["synthetic data"]
+    assert d["strata"]["control"] == "vintage"
+    html = (out / "audit.html").read_text()
+    assert "data:image/png;base64," in html and "synthetic data" in html
+    assert [p.name for p in out.parent.iterdir()] == ["audit1"]  # no temp folders left behind
+    assert "gaps fail" in capsys.readouterr().out
+
+
+def test_cli_parser_help_and_rerun_replaces_folder(csv_file, tmp_path):
+    parser = argparse.ArgumentParser(prog="apcfair")
+    sub = parser.add_subparsers(dest="command")
+    p = cli.add_parser(sub)
+    assert "example" in p.format_help() and "--polarity" in p.format_help()
+    out = tmp_path / "a"
+    args = parser.parse_args(["audit", "--data", str(csv_file), "--score", "pd", "--outcome", "default", "--group",
+                              "group", "--cutoff", "0.3", "--out", str(out), "--format", "json", "--n-boot", "0",
+                              "--fail-on-gap"])
+    assert args.func is cli.run
+    assert args.func(args) == 1  # the synthetic model fails the gaps
+    assert (out / "audit.json").exists() and not (out / "audit.html").exists()
+    args.fail_on_gap = False
+    assert cli.run(args) == 0  # an existing audit folder is replaced
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a"]
+
+
+def test_cli_parquet_and_approval_polarity(scored, tmp_path):
+    df = scored["test"].iloc[:1000].assign(score=lambda d: 1 - d["pd"])
+    path = tmp_path / "s.parquet"
+    df.to_parquet(path)
+    out = tmp_path / "o"
+    assert cli.run(_ns(data=str(path), score="score", polarity="approval", cutoff=0.7, group="group",
+                       format="json", n_boot=0, out=str(out))) == 0
+    d = json.loads((out / "audit.json").read_text())
+    assert d["conventions"]["decision_rule"].startswith("approved iff score >= cutoff")
+
+
+def test_cli_user_errors(csv_file, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        cli.run(_ns(data=str(tmp_path / "nope.csv"), out=str(tmp_path / "o")))
+    with pytest.raises(ValueError, match=r"--group column 'sex' is not in the data; columns: income"):
+        cli.run(_ns(data=str(csv_file), group="sex", out=str(tmp_path / "o")))
+    with pytest.raises(ValueError, match=r"outcome column 'income' must hold 0/1 outcomes"):
+        cli.run(_ns(data=str(csv_file), outcome="income", out=str(tmp_path / "o")))
+    with pytest.raises(ValueError, match=r"score column 'income' has .* values outside \[0, 1\]"):
+        cli.run(_ns(data=str(csv_file), score="income", out=str(tmp_path / "o")))
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is not an apcfair audit folder"):
+        cli.run(_ns(data=str(csv_file), out=str(keep)))
+    assert (keep / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="--score is required"):
+        cli.run(_ns(data=str(csv_file), score=None, out=str(tmp_path / "o")))
