@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
         for name in set(sub.choices) - before:
             if sub.choices[name].get_default("func") is None:
                 sub.choices[name].set_defaults(func=module.run)
+    for name, p in sub.choices.items():
+        if name not in ("report", "demo") and any("--out" in a.option_strings for a in p._actions):
+            p.add_argument("--report", action="store_true",
+                           help="also write OUT/report.html with this command's part of the model report")
     return parser
 
 
@@ -250,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if code == 0 and getattr(args, "report", False):
+            from apcfair.report import write_report
+
+            print(f"wrote {write_report(args.out)}")
+        return code
     except (UserError, ApcfairError, ValueError, FileNotFoundError, KeyError) as exc:
         msg = str(exc).strip().replace("\n", " ")
         print(f"apcfair: error: {msg}", file=sys.stderr)
