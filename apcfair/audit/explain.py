@@ -316,21 +316,25 @@ def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protect
 
 # ---------------------------------------------------------------------------------------
 # counterfactuals
-def decrease(*fractions: float) -> Callable:
-    """Candidate values ``v * (1 - f)`` for each fraction, smallest change first."""
+def _bounded(values, lower, upper):
+    return [v for v in values if (lower is None or v >= lower) and (upper is None or v <= upper)]
+
+
+def decrease(*fractions: float, lower: float | None = None) -> Callable:
+    """Candidate values ``v * (1 - f)`` for each fraction, smallest change first (not below ``lower``)."""
     fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
-    return lambda v: [v * (1 - f) for f in fr]
+    return lambda v: _bounded([v * (1 - f) for f in fr], lower, None)
 
 
-def increase(*fractions: float) -> Callable:
-    """Candidate values ``v * (1 + f)`` for each fraction, smallest change first."""
+def increase(*fractions: float, upper: float | None = None) -> Callable:
+    """Candidate values ``v * (1 + f)`` for each fraction, smallest change first (not above ``upper``)."""
     fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
-    return lambda v: [v * (1 + f) for f in fr]
+    return lambda v: _bounded([v * (1 + f) for f in fr], None, upper)
 
 
-def shift(*steps: float) -> Callable:
-    """Candidate values ``v + s`` for each step, in the order given."""
-    return lambda v: [v + s for s in steps]
+def shift(*steps: float, lower: float | None = None, upper: float | None = None) -> Callable:
+    """Candidate values ``v + s`` for each step, in the order given, within ``[lower, upper]``."""
+    return lambda v: _bounded([v + s for s in steps], lower, upper)
 
 
 def borderline_rejections(score, cutoff: float, *, polarity: Polarity = "pd", band: float = 0.1) -> np.ndarray:

@@ -231,6 +231,9 @@ class ROIResult:
         One-time cost / monthly net run-rate (inf when the run-rate is not positive).
     margin_per_loan : float
         Expected lifetime margin of one additional loan.
+    breakeven_default_rate : float
+        Default rate among the additional loans at which their expected margin is zero
+        (NaN when even a good loan loses money).
     """
 
     items: pd.DataFrame
@@ -238,6 +241,7 @@ class ROIResult:
     roi: float
     payback_months: float
     margin_per_loan: float
+    breakeven_default_rate: float = float("nan")
     settings: dict = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -252,7 +256,7 @@ class ROIResult:
 
         return _jsonable({"items": self.items, "net_benefit": self.net_benefit, "roi": self.roi,
                           "payback_months": self.payback_months, "margin_per_loan": self.margin_per_loan,
-                          "settings": self.settings})
+                          "breakeven_default_rate": self.breakeven_default_rate, "settings": self.settings})
 
 
 def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount: float, term_months: float,
@@ -311,6 +315,7 @@ def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount
     good = good_int + fee - good_fund
     bad = bad_int + fee - bad_fund - bad_loss
     margin = (1 - default_rate) * good + default_rate * bad
+    breakeven = good / (good - bad) if good > 0 and bad < good else float("nan")
     cohort = extra_approvals * margin
     benefit = years * cohort
     cost = one_time_cost + years * annual_cost
@@ -328,6 +333,7 @@ def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount
          "note": f"LGD {lgd:.0%} x balance at month {dm:g}"},
         {"item": "margin per defaulting loan", "value": bad, "note": "interest until default + fee - funding - loss"},
         {"item": "expected margin per additional loan", "value": margin, "note": f"default rate {default_rate:.2%}"},
+        {"item": "break-even default rate", "value": breakeven, "note": "expected margin is zero at this rate"},
         {"item": "benefit per year (cohort lifetime)", "value": cohort, "note": "undiscounted"},
         {"item": f"benefit over {years} year(s)", "value": benefit, "note": ""},
         {"item": f"cost over {years} year(s)", "value": cost,
@@ -341,4 +347,4 @@ def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount
                 "funding_rate": funding_rate, "default_month": dm, "one_time_cost": one_time_cost,
                 "annual_cost": annual_cost, "years": years, "interest": interest}
     return ROIResult(items=items, net_benefit=float(net), roi=float(roi), payback_months=float(payback),
-                     margin_per_loan=float(margin), settings=settings)
+                     margin_per_loan=float(margin), breakeven_default_rate=float(breakeven), settings=settings)

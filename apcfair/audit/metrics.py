@@ -58,7 +58,8 @@ def cell_counts(approved: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups
         Number of groups.
     """
     cell = np.where(approved, np.where(y == 0, 0, 1), np.where(y == 0, 2, 3))
-    return np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4).astype(float)
+    # int64: categorical codes are int8 and codes * 4 overflows past 31 groups (intersections)
+    return np.bincount(np.asarray(codes, dtype=np.int64) * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4).astype(float)
 
 
 def rates(counts: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ from apcfair.audit import (
     feature_groups,
     reason_codes,
     shap_contributions,
+    shift,
 )
 
 
@@ -90,5 +91,6 @@ def test_counterfactuals_flip_borderline_rejections():
     row = cf[(cf["applicant"] == 0) & (cf["feature"] == "amount")].iloc[0]
     assert row["flips"] and row["score_after"] < 0.5 and row["suggested"] < 5000
     assert (cf.loc[cf["flips"], "score_after"] < 0.5).all()
+    assert shift(-6, -12, -18, lower=6)(18.0) == [12.0, 6.0]
     with pytest.raises(ValueError, match=r"never change protected attributes: remove \['age'\]"):
         counterfactuals(predict, X, rows, actions={"age": [25]}, cutoff=0.5, protected=["age"])

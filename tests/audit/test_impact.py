@@ -55,3 +55,7 @@ def test_roi_is_consistent():
     with pytest.raises(ValueError, match="lgd must be in"):
         intervention_roi(extra_approvals=1, default_rate=0.1, loan_amount=1, term_months=12, rate=0.1, lgd=2)
     assert np.isfinite(r.payback_months)
+    # at the break-even default rate the expected margin is zero
+    z = intervention_roi(extra_approvals=2100, default_rate=r.breakeven_default_rate, loan_amount=18000,
+                         term_months=36, rate=0.052, fee_rate=0.02, lgd=0.6, funding_rate=0.03)
+    assert z.margin_per_loan == pytest.approx(0.0, abs=1e-6)
