@@ -34,12 +34,7 @@ from scipy import optimize
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError, NotFittedError
 from apcfair.fairness.dependence import auc_with_ci, delong_auc_difference, dependence
-from apcfair.forecast.cumulative import (
-    cumulative_pd,
-    expected_defaults,
-    observed_cumulative_default,
-    observed_default_within,
-)
+from apcfair.forecast.cumulative import HorizonGrid, observed_cumulative_default, observed_default_within
 
 MODELS = (
     "credit",
@@ -240,18 +235,22 @@ class UnbiasedByDesign:
         start = obs["start_age"].to_numpy()
         eval_end, expo_end = obs["eval_end_age"].to_numpy(), obs["exposure_end_age"].to_numpy()
 
+        grid = HorizonGrid(v, offsets, self.horizon)
+        eval_mask, expo_mask = grid.mask(start, eval_end), grid.mask(start, expo_end)
+
         def window_pd(score):
-            return cumulative_pd(v, score, offsets, self.horizon, start_age=start, end_age=eval_end)
+            return grid.cumulative(score, eval_mask)
 
         def expected(score):
-            return expected_defaults(v, score, offsets, self.horizon, start_age=start, end_age=expo_end)
+            return grid.expected(score, expo_mask)
 
         k = _calibrating_constant(expected, c, r, in_sample)
         scores["credit_restricted_mean"] = c + k
         order = [m for m in MODELS if m in scores]
         fc_window = {m: window_pd(scores[m]) for m in order}
         fc_expected = {m: expected(scores[m]) for m in order}
-        fc_full = {m: cumulative_pd(v, scores[m], offsets, self.horizon) for m in order}
+        fc_full = {m: grid.cumulative(scores[m]) for m in order}
+        del grid, eval_mask, expo_mask
         tick("forecasts", t)
 
         t = time.perf_counter()

@@ -39,6 +39,45 @@ def _accumulate(vintage, score, offsets, horizon, start_age, end_age, kind: str)
     return out
 
 
+class HorizonGrid:
+    """Offsets ``o(a, v_i + a)`` for ``a = 1..horizon`` per account, computed once.
+
+    Forecasting several scores for the same accounts (the procedure's seven models, a
+    root search for a calibrating constant) then costs one vectorised pass each.
+
+    Parameters
+    ----------
+    vintage : array-like of int
+    offsets : callable
+        ``offsets(age, period)``.
+    horizon : int
+    """
+
+    def __init__(self, vintage, offsets, horizon: int = 36):
+        v = np.asarray(vintage, dtype=np.int64)[:, None]
+        a = np.broadcast_to(np.arange(1, horizon + 1), (len(v), horizon))
+        self.horizon = horizon
+        self.ages = a
+        self.eta0 = np.asarray(offsets(a.ravel(), (v + a).ravel()), dtype=float).reshape(a.shape)
+
+    def mask(self, start_age=None, end_age=None) -> np.ndarray:
+        """Boolean (accounts x horizon) mask of the ages to accumulate."""
+        n = self.eta0.shape[0]
+        lo = np.ones(n, dtype=np.int64) if start_age is None else np.asarray(start_age, dtype=np.int64)
+        hi = np.full(n, self.horizon) if end_age is None else np.minimum(np.asarray(end_age, dtype=np.int64), self.horizon)
+        return (self.ages >= lo[:, None]) & (self.ages <= hi[:, None])
+
+    def cumulative(self, score, mask=None) -> np.ndarray:
+        """``1 - prod (1 - PD)`` over the masked ages."""
+        ls = log_expit(-(self.eta0 + np.asarray(score, dtype=float)[:, None]))
+        return -np.expm1((ls if mask is None else ls * mask).sum(axis=1))
+
+    def expected(self, score, mask=None) -> np.ndarray:
+        """Sum of monthly PDs over the masked ages."""
+        p = np.exp(log_expit(self.eta0 + np.asarray(score, dtype=float)[:, None]))
+        return (p if mask is None else p * mask).sum(axis=1)
+
+
 def cumulative_pd(vintage, score, offsets, horizon: int = 36, *, start_age=None, end_age=None) -> np.ndarray:
     """Cumulative PD per account over ages ``start_age..min(horizon, end_age)``.
 
