@@ -26,6 +26,8 @@ InterestMethod = Literal["amortising", "bullet"]
 ExplainerKind = Literal["auto", "tree", "linear"]
 #: Calibration-curve binning.
 BinStrategy = Literal["uniform", "quantile"]
+#: How the CLI reads ``--data`` ("auto": by the file extension).
+InputFormat = Literal["auto", "csv", "parquet"]
 #: Which outputs the CLI writes.
 OutputFormat = Literal["both", "json", "html"]
 
@@ -34,6 +36,7 @@ __all__ = [
     "CalibrationMethod",
     "ExplainerKind",
     "GapMethod",
+    "InputFormat",
     "InterestMethod",
     "OutputFormat",
     "Polarity",

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 EXAMPLE = """\
 example:
@@ -67,8 +68,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="groups smaller than this are flagged and left out of the gaps (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000; 0 = none)")
-    p.add_argument("--format", choices=["both", "json", "html"], default="both",
-                   help="which outputs to write (default both)")
+    p.add_argument("--format", choices=["auto", "csv", "parquet"], default="auto",
+                   help="input format (default: from the file extension, .csv or .parquet)")
+    p.add_argument("--outputs", choices=["both", "json", "html"], default="both",
+                   help="which outputs to write (default both: audit.json and audit.html)")
     p.add_argument("--no-intersections", action="store_true", help="do not add intersections of the groups")
     p.add_argument("--caveat", action="append", default=None, metavar="TEXT",
                    help="data caveat to carry into the outputs (repeatable)")
@@ -106,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     ----------
     args : argparse.Namespace
         ``data, score, outcome, group, out`` and optionally ``decision, cutoff, polarity,
-        control, min_group_size, seed, n_boot, format, no_intersections, caveat, fail_on_gap``.
+        control, min_group_size, seed, n_boot, format`` (input: auto, csv, parquet), ``outputs``
+        (both, json, html), ``no_intersections, caveat, fail_on_gap``.
 
     Returns
     -------
@@ -118,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     ValueError
         For user mistakes (missing file or column, bad values), with one clear message.
     """
-    from apcfair.audit._options import OutputFormat, Polarity, check_option
+    from apcfair.audit._options import InputFormat, OutputFormat, Polarity, check_option
     from apcfair.audit._validate import check_outcome, check_score
     from apcfair.audit.core import audit
     from apcfair.portfolio import read_table
@@ -131,14 +135,22 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--score is required (or --decision with a column of final decisions).")
     polarity = g("polarity", "pd") or "pd"
     check_option("--polarity", polarity, Polarity)
-    fmt = g("format", "both") or "both"
-    check_option("--format", fmt, OutputFormat)
+    fmt = g("outputs", "both") or "both"
+    check_option("--outputs", fmt, OutputFormat)
+    in_fmt = g("format", "auto") or "auto"
+    check_option("--format", in_fmt, InputFormat)
+    path = Path(g("data"))
     try:
-        df = read_table(g("data"))
+        if in_fmt == "auto":
+            df = read_table(path)
+        elif not path.exists():
+            raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+        else:
+            df = pd.read_csv(path) if in_fmt == "csv" else pd.read_parquet(path)
     except FileNotFoundError as e:
         raise ValueError(str(e)) from None
-    except (OSError, ImportError) as e:
-        raise ValueError(f"cannot read --data {g('data')!r}: {e}") from None
+    except (OSError, ImportError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f"cannot read --data {str(path)!r} as {in_fmt}: {e}") from None
     if len(df) == 0:
         raise ValueError(f"--data {g('data')!r} has no rows.")
     y_col = _need(df, g("outcome"), "--outcome")

@@ -167,8 +167,10 @@ def plot_roc(result, attribute: str | None = None, ax=None):
     return ax
 
 
-def plot_calibration(result, attribute: str | None = None, ax=None):
+def plot_calibration(result, attribute: str | None = None, ax=None, min_bin_size: int = 10):
     """Reliability diagram: observed default rate against mean predicted PD per bin.
+
+    Bins with fewer than ``min_bin_size`` applicants are not drawn (they still count in the ECE).
 
     Returns
     -------
@@ -179,6 +181,7 @@ def plot_calibration(result, attribute: str | None = None, ax=None):
     if cal is None or cal.empty:
         ax.text(0.5, 0.5, "score is not a probability: no calibration", ha="center")
         return ax
+    cal = cal[cal["n"] >= min_bin_size]
     ov = cal[cal["attribute"] == "overall"]
     ax.plot(ov["mean_predicted"], ov["observed"], "o-", color="black", lw=2, label="all")
     if attribute is not None:

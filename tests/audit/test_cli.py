@@ -13,7 +13,7 @@ from apcfair.audit import cli
 def _ns(**kw):
     base = {"data": None, "score": "pd", "decision": None, "outcome": "default", "group": "group,age_band",
             "cutoff": 0.3, "polarity": "pd", "control": None, "min_group_size": 30, "seed": 0, "n_boot": 100,
-            "format": "both", "no_intersections": False, "caveat": None, "fail_on_gap": False, "out": None}
+            "format": "auto", "outputs": "both", "no_intersections": False, "caveat": None, "fail_on_gap": False, "out": None}
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -56,7 +56,7 @@ def test_cli_parser_help_and_rerun_replaces_folder(csv_file, tmp_path):
     assert "example" in p.format_help() and "--polarity" in p.format_help()
     out = tmp_path / "a"
     args = parser.parse_args(["audit", "--data", str(csv_file), "--score", "pd", "--outcome", "default", "--group",
-                              "group", "--cutoff", "0.3", "--out", str(out), "--format", "json", "--n-boot", "0",
+                              "group", "--cutoff", "0.3", "--out", str(out), "--outputs", "json", "--n-boot", "0",
                               "--fail-on-gap"])
     assert args.func is cli.run
     assert args.func(args) == 1  # the synthetic model fails the gaps
@@ -72,7 +72,13 @@ def test_cli_parquet_and_approval_polarity(scored, tmp_path):
     df.to_parquet(path)
     out = tmp_path / "o"
     assert cli.run(_ns(data=str(path), score="score", polarity="approval", cutoff=0.7, group="group",
-                       format="json", n_boot=0, out=str(out))) == 0
+                       outputs="json", n_boot=0, out=str(out))) == 0
+    other = tmp_path / "scored.dat"
+    other.write_bytes(path.read_bytes())
+    assert cli.run(_ns(data=str(other), format="parquet", score="score", polarity="approval", cutoff=0.7,
+                       group="group", outputs="json", n_boot=0, out=str(tmp_path / "o2"))) == 0
+    with pytest.raises(ValueError, match="cannot read --data .* as csv"):
+        cli.run(_ns(data=str(other), format="csv", score="score", group="group", out=str(tmp_path / "o3")))
     d = json.loads((out / "audit.json").read_text())
     assert d["conventions"]["decision_rule"].startswith("approved iff score >= cutoff")
 
