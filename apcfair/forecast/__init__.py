@@ -1,0 +1,24 @@
+"""Forecasts and stress tests: macro models of the environment, scenarios, PD paths, backtests."""
+
+from apcfair.forecast.backtest import BacktestResult, macro_backtest, truncate_portfolio
+from apcfair.forecast.macro import MacroModel
+from apcfair.forecast.scenarios import (
+    ScenarioProjection,
+    random_walk_projection,
+    read_macro_history,
+    read_scenarios,
+)
+from apcfair.forecast.stress import StressResult, StressTest
+
+__all__ = [
+    "BacktestResult",
+    "MacroModel",
+    "ScenarioProjection",
+    "StressResult",
+    "StressTest",
+    "macro_backtest",
+    "random_walk_projection",
+    "read_macro_history",
+    "read_scenarios",
+    "truncate_portfolio",
+]

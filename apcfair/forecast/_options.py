@@ -1,0 +1,14 @@
+"""Option literals of the forecast subpackage (checked with :func:`apcfair._options.check_option`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+MacroMethod = Literal["ols", "arimax"]
+Detrend = Literal["consistent", "none"]
+ResidualProcess = Literal["ar1", "iid", "none"]
+CovType = Literal["ar1", "HAC", "nonrobust"]
+QuarterlyExpansion = Literal["hold", "interpolate"]
+MacroFrequency = Literal["auto", "M", "Q"]
+Attrition = Literal["observed", "none"]
+Extrapolation = Literal["hold", "random_walk"]

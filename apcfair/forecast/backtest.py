@@ -1,0 +1,211 @@
+"""Out-of-time backtest of the environment projection: macro model vs random walk.
+
+Fit the APC model on the data up to ``fit_end`` (accounts still open then are censored
+there), fit the macro model on the macro history up to ``fit_end``, project H over the
+next ``horizon`` months once with the *actual* macro path (the macro history after
+``fit_end``, used as a scenario) and once by random-walk extrapolation, and compare the
+projected monthly default rate with the observed one.
+
+The comparison conditions on the realised accounts at risk: the projected rate of month
+``t`` is ``sum_cells n(v, a) PD(v, a, t) / sum_cells n(v, a)`` over the observed (vintage,
+age) cells of month ``t`` (new vintages included; F and G beyond the fitted grid extended as in
+:func:`apcfair.forecast._extrapolate.function_draws`),
+so the two methods differ only in H(t) (they share the draws of ``mu``, F and G).
+Bands are predictive (posterior draws plus binomial sampling of the observed at-risk
+counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from apcfair.forecast._extrapolate import function_draws
+from apcfair.forecast.macro import MacroModel
+from apcfair.forecast.scenarios import random_walk_projection, read_macro_history
+from apcfair.portfolio._time import format_period, to_period_code
+
+
+def _code(value, freq: str, name: str) -> int:
+    if isinstance(value, int | np.integer):
+        return int(value)
+    code = int(to_period_code([str(value)], freq)[0])
+    if code < 0:
+        raise ValueError(f"{name}={value!r} is not a month ('YYYY-MM')")
+    return code
+
+
+def truncate_portfolio(portfolio, end):
+    """The portfolio as it looked at the end of period ``end`` (``"YYYY-MM"`` or a code).
+
+    Accounts originated at or after ``end`` are dropped; accounts observed beyond ``end``
+    are censored there (``last_month = end``, ``default = 0``). The lineage records the
+    step.
+    """
+    from apcfair.portfolio import Portfolio
+
+    end = _code(end, portfolio.freq, "end")
+    loans = portfolio.loans
+    keep = (loans["vintage"].to_numpy(np.int64) < end) & (loans["first_month"].to_numpy(np.int64) <= end)
+    out = loans.loc[keep].copy()
+    late = out["last_month"].to_numpy(np.int64) > end
+    out.loc[late, "default"] = 0
+    out.loc[late, "last_month"] = end
+    out = out.reset_index(drop=True)
+    panel = None
+    if portfolio.panel is not None:
+        panel = portfolio.panel[(portfolio.panel["month"] <= end)
+                                & portfolio.panel["account_id"].isin(out["account_id"])].reset_index(drop=True)
+    label = format_period([end], portfolio.freq)[0]
+    lin = portfolio.lineage.add(f"truncate at {label}", "accounts", len(loans), int(keep.sum()),
+                                {f"originated at or after {label}": int((~keep).sum())})
+    return Portfolio(out, panel, portfolio.freq, lin, portfolio.attributes)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Observed vs projected monthly default rates for the macro model and the random walk.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``month, code, at_risk, defaults, observed_rate`` and, for ``macro`` and
+        ``random_walk``, the projected rate with ``_lower``/``_upper`` predictive bands.
+    scores : dict
+        Per method: ``mae_rate``, ``rmse_rate``, ``mean_abs_pct_error``, ``bias_rate``,
+        ``coverage`` (of the predictive band), ``total_defaults_pct_error``.
+    freq : str
+    fit_end : str
+    apc_result : APCResult
+    macro_model : MacroModel
+    projections : dict
+        The two :class:`ScenarioProjection` objects.
+    """
+
+    table: pd.DataFrame
+    scores: dict
+    freq: str
+    fit_end: str
+    apc_result: object = None
+    macro_model: object = None
+    projections: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """Error table of both methods."""
+        sc = pd.DataFrame(self.scores).T
+        t = self.table
+        return "\n".join([
+            f"Backtest: fit up to {self.fit_end}, projected {t['month'].iloc[0]} to {t['month'].iloc[-1]} "
+            f"({len(t)} periods), observed mean rate {t['observed_rate'].mean():.4%}",
+            sc.to_string(float_format=lambda x: f"{x:.4g}"),
+        ])
+
+    def plot(self, ax=None):
+        """Observed rate and both projections with bands."""
+        from apcfair.forecast.plots import plot_backtest
+
+        return plot_backtest(self, ax=ax)
+
+
+def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int = 36, apc_model=None,
+                   macro_model: MacroModel | None = None, extrapolation: str = "hold", credible_level: float = 0.95,
+                   random_state: int | None = 0) -> BacktestResult:
+    """Fit up to ``fit_end``, project ``horizon`` months with the actual macro path and by RW.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The full portfolio (observed beyond ``fit_end``).
+    macro_history : str, pathlib.Path or pandas.DataFrame
+        Drivers over the fit window *and* the test months.
+    fit_end : str or int
+        Last month of the fit window (default ``"2016-12"``).
+    horizon : int
+        Test months after ``fit_end`` (default 36).
+    apc_model : APCModel, optional
+        Unfitted APC model (default ``APCModel(random_state=random_state)``).
+    macro_model : MacroModel, optional
+        Unfitted macro model (default ``MacroModel(random_state=random_state)``).
+    extrapolation : {"hold", "random_walk"}
+        F at ages and G at vintages beyond the fitted grid (shared by both methods).
+    credible_level : float
+        Width of the predictive bands.
+    random_state : int, optional
+        Seed.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    from apcfair.apc import APCModel
+
+    freq = portfolio.freq
+    end = _code(fit_end, freq, "fit_end")
+    horizon = int(horizon)
+    if portfolio.window[1] < end + horizon:
+        raise ValueError(f"the data end in {format_period([portfolio.window[1]], freq)[0]}; a backtest from "
+                         f"{format_period([end], freq)[0]} over {horizon} periods needs data up to "
+                         f"{format_period([end + horizon], freq)[0]}")
+    train = truncate_portfolio(portfolio, end)
+    apc_model = apc_model if apc_model is not None else APCModel(random_state=random_state)
+    res = apc_model.fit(train.cells()).result_
+    hist = read_macro_history(macro_history)
+    hist_fit = hist[hist["code"] <= end]
+    actual = hist[hist["code"] > end].assign(scenario="actual")
+    if actual.empty:
+        raise ValueError(f"the macro history ends in {hist['month'].iloc[-1]}: it must cover the test months "
+                         f"after {format_period([end], freq)[0]} (the actual path)")
+    macro_model = macro_model if macro_model is not None else MacroModel(random_state=random_state)
+    macro_model.fit(res, hist_fit)
+    proj = {"macro": macro_model.project(actual.drop(columns="code"), horizon, random_state=random_state),
+            "random_walk": random_walk_projection(res, horizon, random_state=random_state)}
+    cells = portfolio.cells().table
+    test = cells[(cells["period"] > end) & (cells["period"] <= end + horizon)]
+    per = test["period"].to_numpy(np.int64) - end - 1
+    n = test["at_risk"].to_numpy(float)
+    F = function_draws(res, "lifecycle", test["age"].to_numpy(), extrapolation=extrapolation,
+                       random_state=random_state)
+    G = function_draws(res, "vintage", test["vintage"].to_numpy(), extrapolation=extrapolation,
+                       random_state=random_state)
+    mu = np.asarray(res.draws["intercept"], dtype=float)
+    onehot = np.zeros((len(test), horizon))
+    onehot[np.arange(len(test)), per] = 1.0
+    N = n @ onehot
+    D = test["defaults"].to_numpy(float) @ onehot
+    codes = np.arange(end + 1, end + horizon + 1)
+    table = pd.DataFrame({"month": format_period(codes, freq), "code": codes, "at_risk": N.astype(np.int64),
+                          "defaults": D.astype(np.int64)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["observed_rate"] = D / N
+    rng = np.random.default_rng(random_state)
+    a = (1 - credible_level) / 2
+    scores = {}
+    valid = N > 0
+    for key, p in proj.items():
+        idx = p.draw_index
+        Hd = p.draws[next(iter(p.draws))][:, per]
+        rate_cells = expit(mu[idx, None] + F[idx] + G[idx] + Hd)
+        exp_def = (rate_cells * n) @ onehot
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = exp_def / N
+        sim = rng.binomial(N.astype(np.int64)[None, :], np.clip(np.nan_to_num(rate), 0, 1)) / np.maximum(N, 1)
+        table[key] = rate.mean(axis=0)
+        table[f"{key}_lower"] = np.quantile(sim, a, axis=0)
+        table[f"{key}_upper"] = np.quantile(sim, 1 - a, axis=0)
+        obs, pred = table["observed_rate"].to_numpy()[valid], table[key].to_numpy()[valid]
+        err = pred - obs
+        cov = (obs >= table[f"{key}_lower"].to_numpy()[valid]) & (obs <= table[f"{key}_upper"].to_numpy()[valid])
+        scores[key] = {
+            "mae_rate": float(np.mean(np.abs(err))),
+            "rmse_rate": float(np.sqrt(np.mean(err**2))),
+            "mean_abs_pct_error": float(np.mean(np.abs(err) / np.maximum(obs, 1e-12))),
+            "bias_rate": float(np.mean(err)),
+            "coverage": float(np.mean(cov)),
+            "total_defaults_pct_error": float((exp_def.mean(axis=0)[valid].sum() - D[valid].sum())
+                                              / max(D[valid].sum(), 1)),
+        }
+    return BacktestResult(table=table, scores=scores, freq=freq, fit_end=format_period([end], freq)[0],
+                          apc_result=res, macro_model=macro_model, projections=proj)

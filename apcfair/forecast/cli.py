@@ -1,0 +1,150 @@
+"""``apcfair stress``: macro scenarios -> environment -> PD paths of the book, with fan charts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from apcfair.cli import add_data_arguments, load_from_args
+
+EXAMPLE = """examples:
+  apcfair stress --data synth/loans.parquet --macro synth/macro_history.csv \\
+      --scenarios synth/scenarios.csv --out stress/ --horizon 36
+  apcfair stress --data synth/loans.parquet --apc apc/ --out stress-rw/   # random walk only
+
+files:
+  --macro      CSV  month,<driver columns>            (YYYY-MM, a date, or YYYY-Qn)
+  --scenarios  CSV  scenario,month,<driver columns>   (several named paths in one file)
+  Quarterly values are expanded to months (--quarterly hold|interpolate).
+  Without --macro/--scenarios the environment is continued by its random walk.
+
+writes DIR/stress.json, stress_months.csv, account_cumulative_pd.parquet, fan_chart.png,
+fan_chart_by_scenario.png, environment_scenarios.png, macro_model.txt (and macro_model_fit.png)"""
+
+HELP = "Stress test: macro scenarios for the environment H(t) and PD paths of the book with bands."
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``stress`` subcommand."""
+    p = subparsers.add_parser("stress", help=HELP, description=HELP, epilog=EXAMPLE,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(p)
+    p.add_argument("--macro", metavar="FILE", help="macro history: month, <driver columns>")
+    p.add_argument("--scenarios", metavar="FILE", help="scenarios: scenario, month, <driver columns>")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--horizon", type=int, default=36, help="forecast months (default 36)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--apc", metavar="DIR", help="reuse apc_result.nc written by `apcfair apc --out DIR` "
+                   "(a folder or the .nc file) instead of fitting the APC model")
+    p.add_argument("--engine", default="laplace", choices=["laplace", "nuts", "ml"],
+                   help="APC engine when fitting (default laplace)")
+    p.add_argument("--draws", type=int, default=1000, help="APC posterior draws when fitting")
+    p.add_argument("--identification", default="no_period_trend",
+                   choices=["no_period_trend", "no_vintage_trend", "fixed_period_slope"],
+                   help="APC trend assumption when fitting (the macro model detrends consistently)")
+    p.add_argument("--drivers", help="comma-separated driver columns (default: all columns of --macro)")
+    p.add_argument("--lags", default="0", help="comma-separated driver lags in months (default 0)")
+    p.add_argument("--no-seasonality", action="store_true", help="no month-of-year dummies")
+    p.add_argument("--method", default="ols", choices=["ols", "arimax"],
+                   help="macro regression: OLS with HAC errors (default) or regression with AR(1) errors")
+    p.add_argument("--quarterly", default="hold", choices=["hold", "interpolate"],
+                   help="how quarterly macro values become monthly (default: hold within the quarter)")
+    p.add_argument("--no-new-vintages", action="store_true", help="project the existing book only")
+    p.add_argument("--new-volume", type=float, help="new accounts per month (default: last year's average)")
+    p.add_argument("--extrapolation", default="hold", choices=["hold", "random_walk"],
+                   help="F at older ages and G of new vintages beyond the APC grid (default hold)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _int_list(text: str, name: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.split(",") if x.strip() != "")
+    except ValueError:
+        raise ValueError(f"{name} {text!r}: give comma-separated integers, e.g. 0,3,6") from None
+    if not vals:
+        raise ValueError(f"{name} {text!r}: give at least one integer")
+    return vals
+
+
+def _load_apc(path: str):
+    from apcfair.apc import APCResult
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "apc_result.nc"
+    if not p.exists():
+        raise FileNotFoundError(f"--apc: {str(p)!r} does not exist (run `apcfair apc --out DIR` first)")
+    return APCResult.load(p)
+
+
+def run(args) -> int:
+    """Run ``apcfair stress``."""
+    import matplotlib.pyplot as plt
+
+    from apcfair._io import atomic_output_dir, write_json
+    from apcfair.apc import APCModel
+    from apcfair.forecast.macro import MacroModel
+    from apcfair.forecast.scenarios import (
+        random_walk_projection,
+        read_macro_history,
+        read_scenarios,
+    )
+    from apcfair.forecast.stress import StressTest
+
+    if args.horizon < 1:
+        raise ValueError(f"--horizon {args.horizon}: must be at least 1")
+    if bool(args.macro) != bool(args.scenarios):
+        raise ValueError("give both --macro and --scenarios, or neither (random-walk scenario only)")
+    lags = _int_list(args.lags, "--lags")
+    drivers = [d.strip() for d in args.drivers.split(",") if d.strip()] if args.drivers else None
+    # read the small files first so that their mistakes surface before any fitting
+    history = scenarios = None
+    if args.macro:
+        history = read_macro_history(args.macro, drivers=drivers, quarterly=args.quarterly)
+        scenarios = read_scenarios(args.scenarios, drivers=history.attrs["drivers"], quarterly=args.quarterly)
+    portfolio = load_from_args(args)
+    if args.apc:
+        apc = _load_apc(args.apc)
+    else:
+        if args.draws < 10:
+            raise ValueError(f"--draws {args.draws}: use at least 10")
+        apc = APCModel(engine=args.engine, identification=args.identification, n_draws=args.draws,
+                       random_state=args.seed).fit(portfolio.cells()).result_
+    macro = None
+    if history is not None:
+        macro = MacroModel(drivers=drivers, lags=lags, seasonality=not args.no_seasonality, method=args.method,
+                           random_state=args.seed).fit(apc, history)
+        projection = macro.project(scenarios, args.horizon, random_state=args.seed)
+    else:
+        projection = random_walk_projection(apc, args.horizon, random_state=args.seed)
+    stress = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages, new_volume=args.new_volume,
+                        extrapolation=args.extrapolation, credible_level=apc.credible_level,
+                        random_state=args.seed)
+    result = stress.run(portfolio, apc, projection)
+    out = Path(args.out)
+    with atomic_output_dir(out) as tmp:
+        write_json(tmp / "stress.json", result.to_json_dict())
+        result.table().to_csv(tmp / "stress_months.csv", index=False)
+        result.account_pd.to_parquet(tmp / "account_cumulative_pd.parquet", index=False)
+        ax = result.plot_fan_chart()
+        ax.figure.savefig(tmp / "fan_chart.png", dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+        axes = result.plot_fan_charts()
+        axes[0].figure.savefig(tmp / "fan_chart_by_scenario.png", dpi=110, bbox_inches="tight")
+        plt.close(axes[0].figure)
+        ax = projection.plot()
+        ax.figure.savefig(tmp / "environment_scenarios.png", dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+        if macro is not None:
+            (tmp / "macro_model.txt").write_text(macro.summary() + "\n")
+            ax = macro.plot_fit()
+            ax.figure.savefig(tmp / "macro_model_fit.png", dpi=110, bbox_inches="tight")
+            plt.close(ax.figure)
+        else:
+            (tmp / "macro_model.txt").write_text(
+                "No macro data given (--macro/--scenarios): the environment H(t) is continued by the APC "
+                "engine's random walk (scenario 'random_walk').\n" + projection.notes.get("method", "") + "\n")
+    print(result.summary())
+    print(f"wrote {out / 'stress.json'}")
+    return 0

@@ -1,0 +1,477 @@
+"""Macro history and scenario tables, and projections of the environment H(t) per scenario.
+
+File formats
+------------
+Both files are CSV (or Parquet) with one row per month and one numeric column per macro
+driver. Driver names are free (``unemployment_change``, ``gdp_growth``, ``hpi_growth``,
+``rate_10y``, ...); the same names must appear in both files.
+
+**Macro history** — ``month, <driver columns>``::
+
+    month,unemployment_change,gdp_growth
+    2005-02,-0.39,3.48
+    2005-03,-0.46,3.31
+
+It should cover the APC fit window (plus ``max(lags)`` earlier months when lagged drivers
+are used); months outside the window are ignored.
+
+**Scenarios** — ``scenario, month, <driver columns>``; several named paths in one file::
+
+    scenario,month,unemployment_change,gdp_growth
+    baseline,2020-01,-0.54,2.62
+    ...
+    adverse,2020-01,0.10,1.20
+
+Each scenario must cover the forecast months (the months after the APC window) without
+gaps; together with the macro history it must also cover the lagged months. For a month
+present in both files, the scenario value is used.
+
+Months
+------
+``month`` may be ``"YYYY-MM"``, any date pandas parses (``"2008-01-01"``, as FRED exports
+write them), or a quarter ``"YYYY-Qn"`` / ``"YYYYQn"``. A table is **quarterly** when its
+months are quarters, or (``frequency="auto"``) when its dates are first months of quarters
+three months apart, as in FRED's quarterly exports. Quarterly tables are expanded to
+monthly values:
+
+``quarterly="hold"`` (default)
+    Every month of a quarter takes the quarter's value (a step path). Right for rates,
+    levels averaged over the quarter and growth rates at an annual rate.
+``quarterly="interpolate"``
+    The quarter's value is placed on its middle month and months in between are linearly
+    interpolated; before the first and after the last middle month the value is held.
+
+Validation
+----------
+Errors name the table, the column or scenario, how many rows and a few examples: a
+missing ``month``/``scenario`` column, unparseable months, a mix of monthly and quarterly
+months, duplicated (overlapping) months, gaps, missing drivers, non-numeric or missing
+values. All are :class:`ValueError`.
+
+Without macro data the default scenario is the random-walk continuation of H from the
+APC engine (:func:`random_walk_projection`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from apcfair._options import check_option
+from apcfair.forecast._options import MacroFrequency, QuarterlyExpansion
+from apcfair.portfolio._time import format_period, to_period_code
+
+_Q_RE = r"^(\d{4})-?[Qq]([1-4])$"
+_RESERVED = ("scenario", "month", "code")
+_N_EX = 3
+
+
+def _examples(values) -> str:
+    vals = list(values)[:_N_EX]
+    return ", ".join(repr(v) for v in vals)
+
+
+def _as_frame(source, what: str) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if isinstance(source, str | Path):
+        from apcfair.portfolio import read_table
+
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
+        return read_table(path)
+    raise TypeError(f"{what}: expected a file path or a pandas DataFrame, got {type(source).__name__}")
+
+
+def _parse_months(values: pd.Series, frequency: str, what: str) -> tuple[np.ndarray, str]:
+    """Integer codes (monthly ``year*12+m-1`` or quarterly ``year*4+q-1``) and ``"M"``/``"Q"``."""
+    txt = values.astype("string").str.strip()
+    q = txt.str.extract(_Q_RE)
+    is_q = q[0].notna().to_numpy()
+    if is_q.any() and not is_q.all():
+        raise ValueError(
+            f"{what}: column 'month' mixes quarterly ('YYYY-Qn') and monthly values "
+            f"(e.g. {_examples(txt[~is_q])}); use one frequency per file"
+        )
+    if len(txt) and is_q.all():
+        if frequency == "M":
+            raise ValueError(f"{what}: frequency='M' but column 'month' holds quarters like {_examples(txt)}")
+        return (q[0].astype(int) * 4 + q[1].astype(int) - 1).to_numpy(np.int64), "Q"
+    codes = to_period_code(txt.fillna(""), "M", column="month")
+    bad = codes < 0
+    if bad.any():
+        raise ValueError(
+            f"{what}: {int(bad.sum())} value(s) in column 'month' are not months "
+            f"(e.g. {_examples(values[bad])}). Fix: write months as 'YYYY-MM' (or quarters as 'YYYY-Qn')"
+        )
+    return codes, "M"
+
+
+def _looks_quarterly(codes: np.ndarray, groups: np.ndarray) -> bool:
+    """First months of quarters, three months apart within every group (FRED quarterly dates)."""
+    if len(codes) < 2 or (codes % 3 != 0).any():
+        return False
+    steps = []
+    for g in np.unique(groups):
+        c = np.sort(codes[groups == g])
+        steps.append(np.diff(c))
+    steps = np.concatenate(steps) if steps else np.array([])
+    return len(steps) > 0 and bool((steps == 3).all())
+
+
+def _check_sequence(codes: np.ndarray, freq: str, what: str) -> None:
+    """No duplicated months and no gaps (``codes`` of one group, any order)."""
+    uniq, counts = np.unique(codes, return_counts=True)
+    dup = uniq[counts > 1]
+    if len(dup):
+        raise ValueError(
+            f"{what}: {len(dup)} month(s) appear more than once (overlapping rows, e.g. "
+            f"{_examples(format_period(dup, freq))}). Fix: keep one row per month"
+        )
+    gaps = np.nonzero(np.diff(uniq) > 1)[0]
+    if len(gaps):
+        i = gaps[0]
+        missing = np.setdiff1d(np.arange(uniq[0], uniq[-1] + 1), uniq)
+        raise ValueError(
+            f"{what}: {len(missing)} month(s) missing between {format_period([uniq[0]], freq)[0]} and "
+            f"{format_period([uniq[-1]], freq)[0]} (first gap after {format_period([uniq[i]], freq)[0]}: "
+            f"{_examples(format_period(missing, freq))}). Fix: fill the gap; paths must be contiguous"
+        )
+
+
+def _driver_columns(df: pd.DataFrame, drivers, what: str) -> list[str]:
+    if drivers is None:
+        cols = [c for c in df.columns if c not in _RESERVED]
+        if not cols:
+            raise ValueError(f"{what}: no driver columns besides {[c for c in df.columns if c in _RESERVED]}; "
+                             "add one numeric column per macro driver")
+        return [str(c) for c in cols]
+    drivers = [drivers] if isinstance(drivers, str) else list(drivers)
+    missing = [d for d in drivers if d not in df.columns]
+    if missing:
+        found = [c for c in df.columns if c not in _RESERVED]
+        raise ValueError(f"{what}: missing driver column(s) {missing}; found {found}")
+    return [str(d) for d in drivers]
+
+
+def _numeric_drivers(df: pd.DataFrame, drivers: list[str], what: str, months: pd.Series) -> pd.DataFrame:
+    out = {}
+    for d in drivers:
+        raw = df[d]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna()
+        if bad.any():
+            raise ValueError(
+                f"{what}: column {d!r} has {int(bad.sum())} non-numeric value(s) (e.g. "
+                f"{_examples(raw[bad])}). Fix: drivers must be numbers"
+            )
+        na = num.isna()
+        if na.any():
+            raise ValueError(
+                f"{what}: column {d!r} has {int(na.sum())} missing value(s) (e.g. months "
+                f"{_examples(months[na])}). Fix: fill them or drop those months"
+            )
+        out[d] = num.astype(float).to_numpy()
+    return pd.DataFrame(out, index=df.index)
+
+
+def _expand_quarterly(qcodes: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Quarterly codes and values (sorted) -> monthly codes and values."""
+    first_month = (qcodes // 4) * 12 + (qcodes % 4) * 3
+    months = np.arange(first_month[0], first_month[-1] + 3)
+    if how == "hold":
+        pos = np.searchsorted(first_month, months, side="right") - 1
+        return months, values[pos]
+    mid = first_month + 1
+    out = np.column_stack([np.interp(months, mid, values[:, j]) for j in range(values.shape[1])])
+    return months, out
+
+
+def _normalise(df: pd.DataFrame, *, group: str | None, drivers, frequency: str, quarterly: str,
+               what: str) -> pd.DataFrame:
+    check_option("frequency", frequency, MacroFrequency)
+    check_option("quarterly", quarterly, QuarterlyExpansion)
+    if "month" not in df.columns:
+        raise ValueError(f"{what}: no 'month' column; found {list(df.columns)[:12]}. "
+                         "Fix: name the date column 'month' (YYYY-MM or YYYY-Qn)")
+    if group is not None and group not in df.columns:
+        raise ValueError(f"{what}: no {group!r} column; found {list(df.columns)[:12]}. "
+                         "Fix: add a 'scenario' column naming each path (baseline, adverse, ...)")
+    if len(df) == 0:
+        raise ValueError(f"{what}: the table has no rows")
+    df = df.reset_index(drop=True)
+    cols = _driver_columns(df, drivers, what)
+    codes, kind = _parse_months(df["month"], frequency, what)
+    groups = (df[group].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+              if group is not None else np.zeros(len(df), dtype=object))
+    if group is not None and (groups == "").any():
+        raise ValueError(f"{what}: {int((groups == '').sum())} row(s) have an empty scenario name")
+    if kind == "M" and (frequency == "Q" or (frequency == "auto" and _looks_quarterly(codes, groups))):
+        codes = (codes // 12) * 4 + (codes % 12) // 3
+        kind = "Q"
+    values = _numeric_drivers(df, cols, what, df["month"])
+    frames = []
+    for g in pd.unique(groups):
+        m = groups == g
+        label = what if group is None else f"{what}, scenario {g!r}"
+        _check_sequence(codes[m], kind, label)
+        order = np.argsort(codes[m])
+        c = codes[m][order]
+        v = values.to_numpy()[m][order]
+        if kind == "Q":
+            c, v = _expand_quarterly(c, v, quarterly)
+        fr = pd.DataFrame(v, columns=cols)
+        fr.insert(0, "code", c.astype(np.int64))
+        fr.insert(0, "month", format_period(c, "M"))
+        if group is not None:
+            fr.insert(0, "scenario", str(g))
+        frames.append(fr)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["source_frequency"] = kind
+    out.attrs["drivers"] = cols
+    return out
+
+
+def read_macro_history(source, *, drivers=None, frequency: str = "auto",
+                       quarterly: str = "hold") -> pd.DataFrame:
+    """Read and validate a macro history (``month, <driver columns>``).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        A CSV/Parquet file or a table.
+    drivers : sequence of str, optional
+        Driver columns to keep (default: every column except ``month``).
+    frequency : {"auto", "M", "Q"}
+        Monthly or quarterly input; ``"auto"`` detects it (see the module docstring).
+    quarterly : {"hold", "interpolate"}
+        How quarterly values become monthly ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``month`` (``"YYYY-MM"``), ``code`` (integer month code) and the drivers, one row
+        per month, sorted, without gaps.
+
+    Raises
+    ------
+    ValueError
+        With one message naming the problem (see the module docstring).
+    """
+    df = _as_frame(source, "macro history")
+    if "scenario" in df.columns:
+        raise ValueError("macro history: has a 'scenario' column; this looks like a scenarios "
+                         "file (pass it as scenarios, and the observed drivers as history)")
+    return _normalise(df, group=None, drivers=drivers, frequency=frequency, quarterly=quarterly,
+                      what="macro history")
+
+
+def read_scenarios(source, *, drivers=None, frequency: str = "auto",
+                   quarterly: str = "hold") -> pd.DataFrame:
+    """Read and validate macro scenarios (``scenario, month, <driver columns>``).
+
+    Parameters are as in :func:`read_macro_history`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scenario``, ``month`` (``"YYYY-MM"``), ``code`` and the drivers, sorted by
+        scenario (in order of first appearance) and month; each scenario contiguous.
+    """
+    df = _as_frame(source, "scenarios")
+    return _normalise(df, group="scenario", drivers=drivers, frequency=frequency,
+                      quarterly=quarterly, what="scenarios")
+
+
+def driver_path(history: pd.DataFrame | None, scenario: pd.DataFrame | None, drivers: list[str],
+                codes: np.ndarray, what: str) -> np.ndarray:
+    """Driver values at month ``codes``: from the scenario where it has the month, else history.
+
+    Returns an array (len(codes), len(drivers)); raises ``ValueError`` naming the first
+    uncovered months.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    out = np.full((len(codes), len(drivers)), np.nan)
+    have = np.zeros(len(codes), dtype=bool)
+    for table in (scenario, history):
+        if table is None or len(table) == 0:
+            continue
+        missing_cols = [d for d in drivers if d not in table.columns]
+        if missing_cols:
+            src = "scenario" if table is scenario else "macro history"
+            raise ValueError(f"{what}: the {src} lacks driver column(s) {missing_cols} used by the macro model")
+        idx = pd.Index(table["code"].to_numpy(np.int64))
+        pos = idx.get_indexer(codes)
+        take = (pos >= 0) & ~have
+        out[take] = table[drivers].to_numpy(float)[pos[take]]
+        have |= take
+    if not have.all():
+        miss = codes[~have]
+        raise ValueError(
+            f"{what}: no driver values for {len(miss)} month(s) (e.g. "
+            f"{_examples(format_period(miss, 'M'))}); the scenario and the macro history together "
+            "must cover every forecast month and the lagged months before it"
+        )
+    return out
+
+
+def to_model_frequency(table: pd.DataFrame, freq: str, drivers: list[str]) -> pd.DataFrame:
+    """Monthly driver table -> the APC frequency (quarterly: mean over complete quarters)."""
+    if freq == "M":
+        return table
+    key = ["scenario"] if "scenario" in table.columns else []
+    t = table.copy()
+    t["qcode"] = (t["code"] // 12) * 4 + (t["code"] % 12) // 3
+    g = t.groupby([*key, "qcode"], sort=False)
+    agg = g[drivers].mean()
+    n = g.size()
+    agg = agg[n.to_numpy() == 3].reset_index()
+    agg = agg.rename(columns={"qcode": "code"})
+    agg.insert(len(key), "month", format_period(agg["code"].to_numpy(), "Q"))
+    return agg
+
+
+# ---------------------------------------------------------------------------- projections
+def environment_history(apc_result) -> pd.DataFrame:
+    """Posterior mean and band of H over the APC window: ``month, code, mean, lower, upper``."""
+    comp = apc_result.component("environment")
+    return pd.DataFrame({"month": comp["index"], "code": comp["code"], "mean": comp["mean"],
+                         "lower": comp["lower"], "upper": comp["upper"]})
+
+
+@dataclass(frozen=True)
+class ScenarioProjection:
+    """Posterior draws of the environment H(t) over the forecast months, per scenario.
+
+    Draw ``k`` of every scenario belongs to APC posterior draw ``draw_index[k]`` (so it
+    can be combined with that draw's ``mu``, ``F`` and ``G``), and scenarios share their
+    random numbers: differences between scenarios come from the drivers only.
+
+    Attributes
+    ----------
+    codes : ndarray
+        Forecast period codes (the months after the APC window).
+    freq : {"M", "Q"}
+        Period frequency.
+    draws : dict of ndarray
+        ``{scenario: (S, horizon)}`` draws of H on the logit scale.
+    draw_index : ndarray
+        APC draw behind each row of the draws.
+    source : str
+        ``"random_walk"`` or ``"macro (ols)"`` / ``"macro (arimax)"``.
+    credible_level : float
+        Width of the reported bands.
+    drivers : pandas.DataFrame or None
+        The scenario driver paths used (``scenario, month, <drivers>``).
+    history : pandas.DataFrame or None
+        H over the APC window (``month, code, mean, lower, upper`` and, for macro
+        projections, the macro model's ``fitted`` values).
+    notes : dict
+        How the projection was made.
+    """
+
+    codes: np.ndarray
+    freq: str
+    draws: dict
+    draw_index: np.ndarray
+    source: str
+    credible_level: float = 0.95
+    drivers: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Scenario names in order."""
+        return list(self.draws)
+
+    @property
+    def horizon(self) -> int:
+        """Number of forecast periods."""
+        return len(self.codes)
+
+    @property
+    def months(self) -> list[str]:
+        """Forecast months as ``"YYYY-MM"`` (``"YYYY-Qn"`` for quarterly)."""
+        return format_period(self.codes, self.freq)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.draws[name]
+
+    def truncate(self, horizon: int) -> ScenarioProjection:
+        """The first ``horizon`` forecast periods."""
+        if horizon > self.horizon:
+            raise ValueError(f"horizon={horizon} but the projection covers only {self.horizon} periods "
+                             f"({self.months[0]} to {self.months[-1]})")
+        return replace(self, codes=self.codes[:horizon],
+                       draws={k: v[:, :horizon] for k, v in self.draws.items()})
+
+    def select(self, names) -> ScenarioProjection:
+        """Keep the named scenarios."""
+        names = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in names if n not in self.draws]
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {unknown}; have {self.scenarios}")
+        return replace(self, draws={n: self.draws[n] for n in names})
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Tidy summary: ``scenario, month, code, mean, median, lower, upper`` (logit scale)."""
+        a = (1 - self.credible_level) / 2
+        rows = []
+        for name, d in self.draws.items():
+            rows.append(pd.DataFrame({
+                "scenario": name, "month": self.months, "code": self.codes,
+                "mean": d.mean(axis=0), "median": np.median(d, axis=0),
+                "lower": np.quantile(d, a, axis=0), "upper": np.quantile(d, 1 - a, axis=0)}))
+        return pd.concat(rows, ignore_index=True)
+
+    def plot(self, ax=None, history_months: int | None = 96):
+        """H over the last ``history_months`` of the window and its projection per scenario."""
+        from apcfair.forecast.plots import plot_environment_scenarios
+
+        return plot_environment_scenarios(self, ax=ax, history_months=history_months)
+
+
+def random_walk_projection(apc_result, horizon: int, *, random_state: int | None = None,
+                           name: str = "random_walk", include_noise: bool = True) -> ScenarioProjection:
+    """The default scenario: H continued by its random walk (:meth:`APCResult.extrapolate`).
+
+    An RW2 environment continues the local trend of its last two points, an RW1 holds its
+    last level; with ``include_noise`` each draw adds innovations with its own precision,
+    so the band widens with the horizon.
+
+    Parameters
+    ----------
+    apc_result : APCResult
+        The fitted APC model.
+    horizon : int
+        Number of forecast periods after the APC window.
+    random_state : int, optional
+        Seed of the innovations.
+    name : str
+        Scenario name.
+    include_noise : bool
+        Add random-walk innovations.
+
+    Returns
+    -------
+    ScenarioProjection
+    """
+    horizon = int(horizon)
+    if horizon < 1:
+        raise ValueError(f"horizon={horizon} must be at least 1")
+    draws = apc_result.extrapolate("environment", horizon, random_state=random_state,
+                                   include_noise=include_noise)
+    last = int(apc_result.labels["environment"][-1])
+    order = apc_result.settings["rw_orders"][2]
+    return ScenarioProjection(
+        codes=np.arange(last + 1, last + horizon + 1, dtype=np.int64), freq=apc_result.freq,
+        draws={name: draws}, draw_index=np.arange(draws.shape[0]), source="random_walk",
+        credible_level=apc_result.credible_level, history=environment_history(apc_result),
+        notes={"method": f"RW{order} continuation of the environment from the APC engine"
+                         + (" with innovations" if include_noise else " (mean path, no innovations)")},
+    )

@@ -1,0 +1,566 @@
+"""Stress test: PD paths of the book by scenario, with posterior bands.
+
+For every posterior draw ``s`` and scenario, the monthly PD of account ``i`` of vintage
+``v`` at age ``a`` in forecast month ``t = v + a`` is::
+
+    PD_i(a, t) = expit(mu_s + F_s(a) + H_s,scenario(t) + score_i)
+
+``score_i`` is the account's logit score from the credit model (``account_scores``; the
+restricted term zeroed, the APC offset excluded) or, without scores, the APC vintage
+effect ``G_s(v)``. Beyond the fitted ranges (older ages, new vintages) F and G are held at
+the mean of their last 12 values per draw (``extrapolation="hold"``, default) or continued
+by their random walks (``"random_walk"``; see :mod:`apcfair.forecast._extrapolate`). The **book at risk** evolves month by month: an account that
+does not default leaves with the attrition probability of its age (``attrition=
+"observed"``: closures / accounts at risk by age in the data), so
+``n(t+1) = n(t) (1 - PD) (1 - q)``. New vintages (``new_vintages=True``) enter at the
+portfolio's recent monthly origination volume with the recent score mix.
+
+Reported per scenario and month: the **portfolio PD** (expected defaults / expected
+accounts at risk, i.e. the mean monthly default rate of the book at risk), expected
+defaults and accounts at risk, with credible bands over the draws (parameter, environment
+and scenario-residual uncertainty; no binomial sampling noise). The **cumulative PD** of
+an account is ``1 - prod_t (1 - PD_i(t))`` over the horizon from the forecast start
+(conditional on the account staying open, no attrition); the portfolio's cumulative PD is
+its average over the existing book (the accounts open at the end of the data).
+
+Computation never builds draws x accounts x months: accounts are grouped by vintage (and,
+with scores, by score bin, using the bin's mean score) and aggregated per chunk of draws.
+With scores, per-account cumulative PDs are interpolated on the logit scale between the
+bins' mean scores within each vintage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from apcfair._io import to_jsonable
+from apcfair._options import check_option
+from apcfair._provenance import provenance
+from apcfair.errors import NotFittedError
+from apcfair.forecast._extrapolate import function_draws
+from apcfair.forecast._options import Extrapolation
+from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
+from apcfair.portfolio._time import format_period
+
+FAN_LEVELS = (0.5, 0.8)
+_CHUNK_ELEMENTS = 2_000_000
+
+
+def _aligned_scores(account_scores, loans: pd.DataFrame) -> np.ndarray:
+    if isinstance(account_scores, pd.Series):
+        s = account_scores.reindex(loans["account_id"].to_numpy())
+        miss = s.isna().to_numpy()
+        if miss.any():
+            ex = loans["account_id"].to_numpy()[miss][:3].tolist()
+            raise ValueError(f"account_scores: no score for {int(miss.sum())} account(s) of the portfolio "
+                             f"(e.g. account_id {ex}); index the Series by account_id")
+        return s.to_numpy(float)
+    s = np.asarray(account_scores, dtype=float).ravel()
+    if len(s) != len(loans):
+        raise ValueError(f"account_scores has {len(s):,} values; the portfolio has {len(loans):,} accounts "
+                         "(give one logit score per row of portfolio.loans, or a Series indexed by account_id)")
+    if not np.isfinite(s).all():
+        raise ValueError(f"account_scores has {int((~np.isfinite(s)).sum())} missing or infinite value(s)")
+    return s
+
+
+def _attrition_by_age(portfolio, t_end: int, max_age: int, min_exposure: float = 200.0) -> tuple[np.ndarray, float]:
+    """Monthly closure probability by age (index = age) and the pooled rate.
+
+    Closures are accounts leaving without default before the last data month (leaving in
+    the last month is indistinguishable from censoring); the denominator is the accounts
+    at risk that did not default in that month.
+    """
+    loans = portfolio.loans
+    v = loans["vintage"].to_numpy(np.int64)
+    last = loans["last_month"].to_numpy(np.int64)
+    first = loans["first_month"].to_numpy(np.int64)
+    d = loans["default"].to_numpy(np.int64)
+    closed = (d == 0) & (last < t_end)
+    n = int(max(last.max() - v.min(), max_age)) + 2
+    closures = np.bincount((last - v)[closed], minlength=n)[:n].astype(float)
+    # exposure: at risk and not defaulting, over ages first-v .. min(last, t_end-1)-v
+    a0 = first - v
+    a1 = np.minimum(last, t_end - 1) - v
+    ok = a1 >= a0
+    diff = np.bincount(a0[ok], minlength=n + 1)[: n + 1] - np.bincount(a1[ok] + 1, minlength=n + 1)[: n + 1]
+    at_risk = np.cumsum(diff)[:n].astype(float)
+    defaults = np.bincount((last - v)[(d == 1) & (last < t_end)], minlength=n)[:n].astype(float)
+    expo = np.maximum(at_risk - defaults, 0)
+    pooled = closures.sum() / expo.sum() if expo.sum() > 0 else 0.0
+    q = np.where(expo >= min_exposure, closures / np.maximum(expo, 1), pooled)
+    q = np.clip(q, 0, 0.5)
+    out = np.full(max_age + 2, pooled)
+    m = min(len(q), len(out))
+    out[:m] = q[:m]
+    out[0] = 0.0
+    return out, float(pooled)
+
+
+@dataclass
+class _Groups:
+    vintage: np.ndarray        # (G,)
+    count: np.ndarray          # (G,) accounts at the start (existing) or per vintage (new)
+    centre: np.ndarray | None  # (G,) fixed score, or None: G(v) draws
+    existing: np.ndarray       # (G,) bool
+
+
+class StressTest:
+    """Monthly PD of the book by scenario, with expected defaults and cumulative PDs.
+
+    Parameters
+    ----------
+    horizon : int
+        Forecast months (default 36).
+    new_vintages : bool
+        Add new originations during the horizon.
+    new_volume : int, float or array-like, optional
+        New accounts per month (scalar or one per forecast month); default: the average
+        monthly origination of the last 12 vintages.
+    attrition : "observed", "none" or float
+        Monthly closure probability of accounts that do not default: by age as observed in
+        the data (default), none, or a constant.
+    extrapolation : {"hold", "random_walk"}
+        F at ages beyond the APC grid and G of new vintages (without account scores): the
+        mean of the last 12 grid values per draw (default), or the random-walk continuation
+        with innovations. In the synthetic backtest "hold" has about a fifth of the error
+        of "random_walk" (whose RW2 continues the noisy slope at the edge of the grid).
+    score_bins : int
+        Quantile bins of account scores used to group accounts (with ``account_scores``).
+    credible_level : float
+        Width of the reported bands (fan charts also show 50% and 80% bands).
+    random_state : int, optional
+        Seed of every random step (random-walk extrapolations).
+
+    Attributes
+    ----------
+    result_ : StressResult
+    """
+
+    def __init__(self, horizon: int = 36, new_vintages: bool = True, new_volume=None,
+                 attrition="observed", extrapolation: str = "hold", score_bins: int = 20,
+                 credible_level: float = 0.95, random_state: int | None = 0):
+        self.horizon = horizon
+        self.new_vintages = new_vintages
+        self.new_volume = new_volume
+        self.attrition = attrition
+        self.extrapolation = extrapolation
+        self.score_bins = score_bins
+        self.credible_level = credible_level
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        """Settings as a dictionary."""
+        keys = ("horizon", "new_vintages", "new_volume", "attrition", "extrapolation", "score_bins",
+                "credible_level", "random_state")
+        return {k: getattr(self, k) for k in keys}
+
+    # ------------------------------------------------------------------ helpers
+    def _check(self):
+        check_option("extrapolation", self.extrapolation, Extrapolation)
+        if int(self.horizon) != self.horizon or self.horizon < 1:
+            raise ValueError(f"horizon={self.horizon!r} must be a positive integer")
+        if not 0 < self.credible_level < 1:
+            raise ValueError(f"credible_level={self.credible_level!r} must be between 0 and 1")
+        if not (self.attrition in ("observed", "none") or
+                (isinstance(self.attrition, int | float) and 0 <= self.attrition < 1)):
+            raise ValueError(f"attrition={self.attrition!r}: use 'observed', 'none' or a monthly rate in [0, 1)")
+        if int(self.score_bins) < 1:
+            raise ValueError(f"score_bins={self.score_bins!r} must be at least 1")
+
+    def _new_volume(self, loans: pd.DataFrame, t_end: int, H: int) -> np.ndarray:
+        if self.new_volume is None:
+            v = loans["vintage"].to_numpy(np.int64)
+            recent = (v >= t_end - 12) & (v < t_end)
+            n_months = max(len(np.unique(v[recent])), 1)
+            return np.full(H, recent.sum() / n_months)
+        vol = np.asarray(self.new_volume, dtype=float)
+        if vol.ndim == 0:
+            vol = np.full(H, float(vol))
+        if vol.shape != (H,) or (vol < 0).any() or not np.isfinite(vol).all():
+            raise ValueError(f"new_volume must be a non-negative number or {H} numbers (one per forecast month)")
+        return vol
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, portfolio, apc_result, projection: ScenarioProjection | None = None,
+            account_scores=None) -> StressTest:
+        """Project the book under every scenario of ``projection``.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            The book (its data must end where the APC window ends).
+        apc_result : APCResult
+            The APC fit on that portfolio.
+        projection : ScenarioProjection, optional
+            H per scenario (from :meth:`MacroModel.project`); default: the random-walk
+            continuation of H (:func:`random_walk_projection`), scenario ``"random_walk"``.
+        account_scores : array-like or pandas.Series, optional
+            Logit score per account (rows of ``portfolio.loans``, or a Series indexed by
+            ``account_id``), replacing ``G(v)``.
+
+        Returns
+        -------
+        StressTest
+            ``self`` with ``result_``.
+        """
+        self._check()
+        H = int(self.horizon)
+        freq = apc_result.freq
+        if portfolio.freq != freq:
+            raise ValueError(f"the portfolio has frequency {portfolio.freq!r} but the APC result {freq!r}")
+        t_end = int(apc_result.labels["environment"][-1])
+        p_end = int(portfolio.loans["last_month"].max())
+        if p_end != t_end:
+            raise ValueError(
+                f"the APC result ends in {format_period([t_end], freq)[0]} but the portfolio's data end in "
+                f"{format_period([p_end], freq)[0]}: fit the APC model on this portfolio")
+        rng = np.random.default_rng(self.random_state)
+        seeds = rng.integers(0, 2**31, size=4)
+        if projection is None:
+            projection = random_walk_projection(apc_result, H, random_state=int(seeds[0]))
+        if projection.freq != freq:
+            raise ValueError(f"the projection has frequency {projection.freq!r} but the APC result {freq!r}")
+        if int(projection.codes[0]) != t_end + 1:
+            raise ValueError(f"the projection starts in {projection.months[0]}; the forecast must start right "
+                             f"after the APC window, in {format_period([t_end + 1], freq)[0]}")
+        projection = projection.truncate(H)
+        idx = np.asarray(projection.draw_index)
+        S = len(idx)
+        loans = portfolio.loans
+        v_all = loans["vintage"].to_numpy(np.int64)
+        is_open = (loans["default"].to_numpy() == 0) & (loans["last_month"].to_numpy(np.int64) == t_end)
+        scores = None if account_scores is None else _aligned_scores(account_scores, loans)
+        volume = self._new_volume(loans, t_end, H) if self.new_vintages else np.zeros(0)
+        if not is_open.any() and not self.new_vintages:
+            raise ValueError("no account is open at the end of the data and new_vintages=False: nothing to project")
+
+        # ---- groups: existing book by (vintage[, score bin]) and new vintages
+        new_codes = np.arange(t_end, t_end + H, dtype=np.int64) if self.new_vintages else np.zeros(0, np.int64)
+        acct_group = np.full(len(loans), -1)
+        if scores is None:
+            gv, inv, gn = np.unique(v_all[is_open], return_inverse=True, return_counts=True)
+            acct_group[is_open] = inv
+            ex = _Groups(gv, gn.astype(float), None, np.ones(len(gv), bool))
+            new = _Groups(new_codes, volume, None, np.zeros(len(new_codes), bool))
+            edges = None
+        else:
+            recent = (v_all >= t_end - 12) & (v_all < t_end)
+            pool = scores[is_open | recent]
+            edges = np.unique(np.quantile(pool, np.linspace(0, 1, int(self.score_bins) + 1)[1:-1]))
+            b = np.searchsorted(edges, scores, side="right")
+            nb = len(edges) + 1
+            key = v_all[is_open] * nb + b[is_open]
+            uk, inv, gn = np.unique(key, return_inverse=True, return_counts=True)
+            acct_group[is_open] = inv
+            centre = np.bincount(inv, weights=scores[is_open]) / gn
+            ex = _Groups(uk // nb, gn.astype(float), centre, np.ones(len(uk), bool))
+            if self.new_vintages:
+                bw = np.bincount(b[recent], minlength=nb).astype(float)
+                bc = np.bincount(b[recent], weights=scores[recent], minlength=nb) / np.maximum(bw, 1)
+                bw = bw / bw.sum() if bw.sum() > 0 else np.full(nb, 1 / nb)
+                keep = bw > 0
+                nv = np.repeat(new_codes, keep.sum())
+                new = _Groups(nv, (volume[:, None] * bw[keep][None, :]).ravel(),
+                              np.tile(bc[keep], len(new_codes)), np.zeros(len(nv), bool))
+            else:
+                new = _Groups(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool))
+        gvint = np.concatenate([ex.vintage, new.vintage]).astype(np.int64)
+        gcount = np.concatenate([ex.count, new.count])
+        n_ex = len(ex.vintage)
+        hh = np.arange(1, H + 1)
+        ages = t_end + hh[None, :] - gvint[:, None]  # (G, H)
+        active = ages >= 1
+        amax = int(max(ages.max(), 1))
+
+        # ---- draws of mu, F and the score term
+        mu = np.asarray(apc_result.draws["intercept"], dtype=float)[idx]
+        ext = {"extrapolation": self.extrapolation}
+        F = function_draws(apc_result, "lifecycle", np.arange(1, amax + 1), random_state=int(seeds[1]), **ext)[idx]
+        if scores is None:
+            term = function_draws(apc_result, "vintage", gvint, random_state=int(seeds[2]), **ext)[idx]  # (S, G)
+        else:
+            term = np.concatenate([ex.centre, new.centre])[None, :]  # (1, G)
+        if self.attrition == "observed":
+            q_age, pooled_q = _attrition_by_age(portfolio, t_end, amax)
+        elif self.attrition == "none":
+            q_age, pooled_q = np.zeros(amax + 2), 0.0
+        else:
+            q_age, pooled_q = np.full(amax + 2, float(self.attrition)), float(self.attrition)
+        q = np.where(active, q_age[np.clip(ages, 0, amax + 1)], 0.0)
+        age_idx = np.clip(ages, 1, amax) - 1
+
+        # ---- per scenario, per chunk of draws
+        cl = float(self.credible_level)
+        levels = sorted({*FAN_LEVELS, cl})
+        tables, cumulative, pd_draws, cum_groups = {}, {}, {}, {}
+        n_book = float(ex.count.sum())
+        chunk = max(1, _CHUNK_ELEMENTS // max(len(gvint) * H, 1))
+        for name in projection.scenarios:
+            Hs = projection.draws[name]
+            exp_def = np.empty((S, H))
+            at_risk = np.empty((S, H))
+            cum_ex = np.empty((S, n_ex))
+            for c0 in range(0, S, chunk):
+                c = slice(c0, min(c0 + chunk, S))
+                tc = term[c] if term.shape[0] > 1 else term
+                eta = mu[c, None, None] + F[c][:, age_idx] + tc[:, :, None] + Hs[c][:, None, :]
+                p = expit(eta) * active
+                step = (1 - p) * (1 - q)
+                alive = np.cumprod(np.concatenate([np.ones(step.shape[:2] + (1,)), step[..., :-1]], axis=2), axis=2)
+                alive *= gcount[None, :, None]
+                exp_def[c] = (alive * p).sum(axis=1)
+                at_risk[c] = (alive * active).sum(axis=1)
+                cum_ex[c] = 1 - np.prod(1 - p[:, :n_ex, :], axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = exp_def / at_risk
+            pd_draws[name] = rate
+            cum_groups[name] = cum_ex
+            tab = {"month": format_period(projection.codes, freq), "code": projection.codes,
+                   "pd": rate.mean(axis=0)}
+            for lev in levels:
+                lo, hi = np.quantile(rate, [(1 - lev) / 2, (1 + lev) / 2], axis=0)
+                suffix = "" if lev == cl else f"_{int(round(lev * 100))}"
+                tab[f"pd_lower{suffix}"], tab[f"pd_upper{suffix}"] = lo, hi
+            a = (1 - cl) / 2
+            tab["expected_defaults"] = exp_def.mean(axis=0)
+            tab["expected_defaults_lower"] = np.quantile(exp_def, a, axis=0)
+            tab["expected_defaults_upper"] = np.quantile(exp_def, 1 - a, axis=0)
+            tab["at_risk"] = at_risk.mean(axis=0)
+            tables[name] = pd.DataFrame(tab)
+            port = (cum_ex * ex.count[None, :]).sum(axis=1) / n_book if n_book > 0 else np.full(S, np.nan)
+            tot = exp_def.sum(axis=1)
+            cumulative[name] = {
+                "cumulative_pd": float(np.mean(port)), "cumulative_pd_lower": float(np.quantile(port, a)),
+                "cumulative_pd_upper": float(np.quantile(port, 1 - a)),
+                "expected_defaults_total": float(tot.mean()),
+                "expected_defaults_total_lower": float(np.quantile(tot, a)),
+                "expected_defaults_total_upper": float(np.quantile(tot, 1 - a)),
+            }
+
+        # ---- per-account cumulative PD (existing book)
+        account_pd = self._account_table(loans, is_open, acct_group, ex, scores, cum_groups, freq, cl)
+        cells = apc_result.cells
+        hist = cells.groupby("period")[["defaults", "at_risk"]].sum().reset_index()
+        hist = hist.assign(observed_rate=hist["defaults"] / hist["at_risk"],
+                           month=format_period(hist["period"].to_numpy(), freq)).rename(columns={"period": "code"})
+        settings = {**self.get_params(), "new_volume": None if self.new_volume is None else
+                    to_jsonable(np.asarray(self.new_volume).tolist())}
+        notes = {
+            "pd": "mean monthly default rate of the book at risk: expected defaults / expected accounts at "
+                  "risk (existing book and, if enabled, new vintages); bands over posterior draws",
+            "cumulative_pd": f"average over the {int(n_book):,} accounts open at "
+                             f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {H} forecast "
+                             "months (conditional on staying open)",
+            "score": "account scores from the credit model" if scores is not None else
+                     "APC vintage effect G(v)",
+            "extrapolation": f"F beyond the APC ages and G of new vintages: {self.extrapolation}",
+            "attrition": f"{self.attrition} (pooled monthly closure rate {pooled_q:.4f})",
+            "new_volume_per_month": float(volume.mean()) if len(volume) else 0.0,
+            "environment": projection.source,
+            "environment_method": projection.notes.get("method", ""),
+        }
+        self.result_ = StressResult(
+            codes=np.asarray(projection.codes), freq=freq, tables=tables, cumulative=cumulative,
+            account_pd=account_pd, history=hist[["month", "code", "defaults", "at_risk", "observed_rate"]],
+            credible_level=cl, settings=settings, notes=notes, provenance=provenance(settings),
+            pd_draws=pd_draws)
+        return self
+
+    def _account_table(self, loans, is_open, acct_group, ex: _Groups, scores, cum_groups, freq, cl):
+        a = (1 - cl) / 2
+        ids = loans["account_id"].to_numpy()[is_open]
+        vint = loans["vintage"].to_numpy(np.int64)[is_open]
+        grp = acct_group[is_open]
+        frames = []
+        for name, cg in cum_groups.items():
+            stats = {"cumulative_pd": cg.mean(axis=0), "lower": np.quantile(cg, a, axis=0),
+                     "upper": np.quantile(cg, 1 - a, axis=0)}
+            if scores is None:
+                vals = {k: v[grp] for k, v in stats.items()}
+            else:
+                s = scores[is_open]
+                vals = {k: np.empty(len(s)) for k in stats}
+                order = np.argsort(ex.vintage, kind="stable")
+                gv = ex.vintage[order]
+                starts = np.searchsorted(gv, np.unique(gv))
+                bounds = list(starts) + [len(gv)]
+                for j in range(len(starts)):
+                    gidx = order[bounds[j]:bounds[j + 1]]
+                    m = vint == ex.vintage[gidx[0]]
+                    xs = ex.centre[gidx]
+                    srt = np.argsort(xs)
+                    xs, gidx = xs[srt], gidx[srt]
+                    for k, arr in stats.items():
+                        ys = logit(np.clip(arr[gidx], 1e-12, 1 - 1e-12))
+                        vals[k][m] = expit(_interp_linear_ends(s[m], xs, ys))
+            frames.append(pd.DataFrame({"account_id": ids, "vintage": format_period(vint, freq),
+                                        "scenario": name, **vals}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def run(self, portfolio, apc_result, projection: ScenarioProjection | None = None,
+            account_scores=None) -> StressResult:
+        """:meth:`fit` and return the :class:`StressResult`."""
+        return self.fit(portfolio, apc_result, projection, account_scores).result_
+
+    @property
+    def result(self) -> StressResult:
+        """The fitted result."""
+        if not hasattr(self, "result_"):
+            raise NotFittedError("StressTest is not fitted yet: call fit(portfolio, apc_result, projection)")
+        return self.result_
+
+
+def _interp_linear_ends(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Linear interpolation, extended linearly beyond the end points (slope 1 with one point)."""
+    if len(xs) == 1:
+        return ys[0] + (x - xs[0])
+    out = np.interp(x, xs, ys)
+    lo, hi = x < xs[0], x > xs[-1]
+    s_lo = (ys[1] - ys[0]) / max(xs[1] - xs[0], 1e-12)
+    s_hi = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-12)
+    out[lo] = ys[0] + s_lo * (x[lo] - xs[0])
+    out[hi] = ys[-1] + s_hi * (x[hi] - xs[-1])
+    return out
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """PD paths by scenario with bands, expected defaults and cumulative PDs.
+
+    Attributes
+    ----------
+    codes : ndarray
+        Forecast period codes.
+    freq : {"M", "Q"}
+    tables : dict of pandas.DataFrame
+        Per scenario: ``month, code, pd, pd_lower, pd_upper`` (credible band),
+        ``pd_lower_50/upper_50/lower_80/upper_80`` (fan bands), ``expected_defaults``
+        (with band) and ``at_risk`` (expected accounts at risk).
+    cumulative : dict of dict
+        Per scenario: ``cumulative_pd`` of the existing book with band and the expected
+        defaults over the horizon with band.
+    account_pd : pandas.DataFrame
+        ``account_id, vintage, scenario, cumulative_pd, lower, upper`` for the existing
+        book.
+    history : pandas.DataFrame
+        Observed monthly portfolio default rate over the APC window.
+    credible_level : float
+    settings, notes, provenance : dict
+    pd_draws : dict of ndarray, optional
+        Draws of the portfolio PD ``(S, horizon)`` per scenario (not saved).
+    """
+
+    codes: np.ndarray
+    freq: str
+    tables: dict
+    cumulative: dict
+    account_pd: pd.DataFrame | None
+    history: pd.DataFrame
+    credible_level: float
+    settings: dict
+    notes: dict
+    provenance: dict = field(default_factory=dict)
+    pd_draws: dict | None = None
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Scenario names."""
+        return list(self.tables)
+
+    @property
+    def months(self) -> list[str]:
+        """Forecast months as strings."""
+        return format_period(self.codes, self.freq)
+
+    def table(self) -> pd.DataFrame:
+        """All scenarios in one tidy table (``scenario`` first)."""
+        return pd.concat([t.assign(scenario=k)[["scenario", *t.columns]] for k, t in self.tables.items()],
+                         ignore_index=True)
+
+    def summary(self) -> str:
+        """Plain-text summary per scenario."""
+        lines = ["Stress test", "=" * 72,
+                 f"Forecast {self.months[0]} to {self.months[-1]} ({len(self.codes)} periods); environment: "
+                 f"{self.notes.get('environment', '')}",
+                 f"Score: {self.notes.get('score', '')}; attrition: {self.notes.get('attrition', '')}",
+                 f"PD: {self.notes['pd']}", f"Cumulative PD: {self.notes['cumulative_pd']}", ""]
+        cl = int(round(self.credible_level * 100))
+        for name, t in self.tables.items():
+            c = self.cumulative[name]
+            lines.append(
+                f"{name:20s} mean monthly PD {t['pd'].mean():.4%} (peak {t['pd'].max():.4%} in "
+                f"{t['month'].iloc[int(t['pd'].idxmax())]}); expected defaults "
+                f"{c['expected_defaults_total']:,.0f}; cumulative PD {c['cumulative_pd']:.3%} "
+                f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}]")
+        return "\n".join(lines)
+
+    def to_json_dict(self) -> dict:
+        """The ``stress.json`` layout.
+
+        ``{"scenarios": {NAME: {"month", "pd", "pd_lower", "pd_upper", "expected_defaults",
+        "cumulative_pd", ...}}, ...}`` with monthly lists; extra keys give the fan bands,
+        bands of expected defaults and cumulative PD, and the definitions used.
+        """
+        out = {}
+        for name, t in self.tables.items():
+            d = {"month": list(t["month"])}
+            for col in t.columns:
+                if col not in ("month", "code"):
+                    d[col] = [float(x) for x in t[col]]
+            d.update(self.cumulative[name])
+            out[name] = d
+        return to_jsonable({
+            "scenarios": out, "horizon": len(self.codes), "forecast_start": self.months[0],
+            "credible_level": self.credible_level, "definitions": self.notes, "settings": self.settings,
+            "provenance": self.provenance,
+        })
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_json_dict` plus the observed history as JSON (account table not included)."""
+        path = Path(path)
+        d = self.to_json_dict()
+        d["history"] = to_jsonable(self.history.to_dict(orient="list"))
+        path.write_text(json.dumps(d, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> StressResult:
+        """Read a result written by :meth:`save` (without draws and account table)."""
+        from apcfair.portfolio._time import to_period_code
+
+        d = json.loads(Path(path).read_text())
+        freq = "Q" if "Q" in d["forecast_start"] else "M"
+        tables, cumulative = {}, {}
+        for name, sd in d["scenarios"].items():
+            cols = {k: v for k, v in sd.items() if isinstance(v, list)}
+            t = pd.DataFrame(cols)
+            t.insert(1, "code", to_period_code(t["month"], freq))
+            tables[name] = t
+            cumulative[name] = {k: v for k, v in sd.items() if not isinstance(v, list)}
+        hist = pd.DataFrame(d.get("history", {"month": [], "code": [], "defaults": [], "at_risk": [],
+                                              "observed_rate": []}))
+        first = next(iter(tables.values()))
+        return cls(codes=first["code"].to_numpy(np.int64), freq=freq, tables=tables, cumulative=cumulative,
+                   account_pd=None, history=hist, credible_level=float(d["credible_level"]),
+                   settings=d.get("settings", {}), notes=d.get("definitions", {}),
+                   provenance=d.get("provenance", {}))
+
+    # ------------------------------------------------------------------ plots
+    def plot_fan_chart(self, ax=None, scenarios=None, history_months: int | None = 48):
+        """Monthly portfolio PD per scenario: mean path with nested 50/80/credible bands."""
+        from apcfair.forecast.plots import plot_fan_chart
+
+        return plot_fan_chart(self, ax=ax, scenarios=scenarios, history_months=history_months)
+
+    def plot_fan_charts(self, axes=None, history_months: int | None = 48):
+        """One fan-chart panel per scenario (shared y axis)."""
+        from apcfair.forecast.plots import plot_fan_charts
+
+        return plot_fan_charts(self, axes=axes, history_months=history_months)

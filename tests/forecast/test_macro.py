@@ -1,0 +1,143 @@
+"""Macro model of H(t): recovery of sensitivities, consistent detrending, projections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apcfair.errors import NotFittedError
+from apcfair.forecast import MacroModel
+from apcfair.portfolio import format_period
+from tests.forecast.conftest import DRIVERS, simulate_environment
+
+
+def _ci(mm, term):
+    row = mm.coefficients_.set_index("term").loc[term]
+    return row["lower"], row["mean"], row["upper"]
+
+
+def test_recovers_known_sensitivities_within_their_bands():
+    # one replication (a 95% band misses in about 1 of 10 seeds here; the slow test below
+    # checks the coverage rate over 40 replications)
+    apc, hist, beta = simulate_environment(seed=1)
+    mm = MacroModel(random_state=0).fit(apc, hist)
+    for k, b in beta.items():
+        lo, m, hi = _ci(mm, k)
+        assert lo <= b <= hi, (k, b, lo, hi)
+        assert abs(m - b) < 0.25 * abs(b) + 0.01
+    d = mm.diagnostics_
+    assert d["r2"] > 0.8 and d["n_obs"] == 180 and d["n_draws"] == 200
+    assert 0 < d["durbin_watson"] < 4 and 0 <= d["ljung_box_pvalue"] <= 1
+    assert {"const", "trend", "x1", "x2", "month_12"} <= set(mm.terms_)
+
+
+def test_without_detrending_trending_drivers_bias_the_sensitivities():
+    apc, hist, beta = simulate_environment(seed=1, resid_sd=0.01)
+    good = MacroModel(random_state=0).fit(apc, hist)
+    bad = MacroModel(detrend="none", random_state=0).fit(apc, hist)
+    err_good = abs(_ci(good, "x2")[1] - beta["x2"])
+    err_bad = abs(_ci(bad, "x2")[1] - beta["x2"])
+    assert err_bad > 3 * err_good
+
+
+def test_both_uncertainty_sources_enter_the_bands():
+    apc, hist, _ = simulate_environment(seed=2, draw_sd=0.0)
+    apc_noisy, _, _ = simulate_environment(seed=2, draw_sd=0.15)
+    sd0 = MacroModel(random_state=0).fit(apc, hist).coefficients_.set_index("term").loc["x1"]
+    sd1 = MacroModel(random_state=0).fit(apc_noisy, hist).coefficients_.set_index("term").loc["x1"]
+    # regression uncertainty alone when all H draws agree; more with APC posterior spread
+    assert sd0["sd"] == pytest.approx(sd0["std_error"], rel=0.25)
+    assert sd1["sd"] > sd0["sd"]
+
+
+def test_drivers_on_their_window_trend_project_the_environment_line():
+    """Consistent detrending: drivers continuing their window lines leave H on its own line."""
+    apc, hist, _ = simulate_environment(seed=3, trend=0.002)
+    mm = MacroModel(seasonality=False, residuals="none", random_state=0).fit(apc, hist)
+    codes = np.arange(mm.last_period_ + 1, mm.last_period_ + 25)
+    sc = pd.DataFrame({"scenario": "on_trend", "month": format_period(codes)})
+    tc = mm.t_centre_
+    for k, line in mm.driver_lines_.items():
+        sc[k] = line["value_at_centre"] + line["slope"] * (codes - tc)
+    proj = mm.project(sc, random_state=0)
+    env = mm.environment_line_
+    expected = env["value_at_centre"] + env["slope"] * (codes - tc)
+    assert env["slope"] == pytest.approx(0.002, rel=0.05)
+    np.testing.assert_allclose(proj["on_trend"].mean(axis=0), expected, atol=0.02)
+    # and a shock of +1 in x1 moves H by beta_x1 in every draw
+    shocked = sc.assign(scenario="shock", x1=sc["x1"] + 1.0)
+    both = mm.project(pd.concat([sc, shocked]), random_state=0)
+    diff = both["shock"] - both["on_trend"]
+    np.testing.assert_allclose(diff, np.repeat(mm.coef_draws_[["x1"]].to_numpy(), len(codes), axis=1))
+
+
+def test_lags_arimax_and_reports():
+    apc, hist, beta = simulate_environment(seed=4)
+    mm = MacroModel(lags=(0, 3), method="arimax", random_state=0).fit(apc, hist)
+    assert "x1_lag3" in mm.terms_ and mm.diagnostics_["n_obs"] == 177  # 3 months lost to the lag
+    assert mm.diagnostics_["notes"]
+    lo, _, hi = _ci(mm, "x1")
+    assert lo <= beta["x1"] <= hi
+    text = mm.summary()
+    for key in ("Durbin-Watson", "Ljung-Box", "Detrending: consistent", "x1_lag3"):
+        assert key in text
+    assert mm.to_json_dict()["coefficients"][0]["term"] == "const"
+    ax = mm.plot_fit()
+    assert ax.get_title().startswith("Macro model")
+
+
+def test_errors():
+    apc, hist, _ = simulate_environment(seed=5)
+    with pytest.raises(NotFittedError):
+        MacroModel().project(hist)
+    with pytest.raises(ValueError, match="method='probit'"):
+        MacroModel(method="probit").fit(apc, hist)
+    with pytest.raises(ValueError, match="lags"):
+        MacroModel(lags=(0, -1)).fit(apc, hist)
+    with pytest.raises(ValueError, match="overlaps the APC window"):
+        MacroModel().fit(apc, hist.iloc[:10])
+    mm = MacroModel(random_state=0).fit(apc, hist)
+    codes = np.arange(mm.last_period_ + 1, mm.last_period_ + 13)
+    sc = pd.DataFrame({"scenario": "s", "month": format_period(codes), "x1": 0.0, "x2": 1.0})
+    with pytest.raises(ValueError, match=r"missing driver column\(s\) \['x2'\]"):
+        mm.project(sc.drop(columns="x2"))
+    with pytest.raises(ValueError, match="extend the scenario paths"):
+        mm.project(sc, horizon=24)
+    with pytest.raises(ValueError, match="extend the scenario paths"):
+        mm.project(sc.iloc[2:])  # starts two months after the forecast start
+
+
+def test_synthetic_portfolio_sensitivities_within_bands(synth, synth_macro):
+    mm, _ = synth_macro
+    truth = synth.sp.truth["macro_beta"]
+    for k in DRIVERS:
+        lo, m, hi = _ci(mm, k)
+        assert lo <= truth[k] <= hi, (k, truth[k], lo, hi)
+    lo, _, _ = _ci(mm, "unemployment_change")
+    assert lo > 0  # the dominant driver is clearly detected
+
+
+def test_adverse_environment_above_baseline_and_truth_inside_bands(synth, synth_macro):
+    _, proj = synth_macro
+    assert proj.scenarios == ["baseline", "adverse", "severely_adverse"]
+    m = {k: v[:, :24].mean() for k, v in proj.draws.items()}
+    assert m["baseline"] < m["adverse"] < m["severely_adverse"]
+    sf = proj.summary_frame()
+    for name, true in synth.sp.truth["scenario_environment"].items():
+        s = sf[sf["scenario"] == name]
+        v = np.asarray(true["value"][:36])
+        covered = np.mean((v >= s["lower"].to_numpy()) & (v <= s["upper"].to_numpy()))
+        assert covered >= 0.75, (name, covered)
+    ax = proj.plot()
+    assert len(ax.get_lines()) >= 4
+
+
+@pytest.mark.slow
+def test_band_coverage_over_replications():
+    hits = []
+    for seed in range(40):
+        apc, hist, beta = simulate_environment(seed=100 + seed)
+        mm = MacroModel(random_state=seed).fit(apc, hist)
+        hits.append([_ci(mm, k)[0] <= b <= _ci(mm, k)[2] for k, b in beta.items()])
+    assert np.mean(hits) >= 0.85

@@ -1,0 +1,169 @@
+"""Stress test: exact aggregation, scenario ordering, layout, invariance, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from apcfair.apc import APCModel
+from apcfair.forecast import MacroModel, StressResult, StressTest, random_walk_projection
+from tests.forecast.conftest import DRIVERS
+
+
+@pytest.fixture(scope="module")
+def stress(synth, synth_macro):
+    _, proj = synth_macro
+    return StressTest(horizon=36, random_state=0).run(synth.portfolio, synth.apc, proj)
+
+
+def _brute_force(portfolio, apc, proj, scores=None):
+    """Per account, draw and month with loops over months: no attrition, existing book."""
+    loans = portfolio.loans
+    t_end = int(apc.labels["environment"][-1])
+    book = loans[(loans["default"] == 0) & (loans["last_month"] == t_end)]
+    v = book["vintage"].to_numpy()
+    H = proj.horizon
+    ages = t_end + np.arange(1, H + 1)[None, :] - v[:, None]
+    F = apc.draws["lifecycle"][:, ages - apc.labels["lifecycle"][0]]  # (S, n, H)
+    term = (apc.draws["vintage"][:, v - apc.labels["vintage"][0]][:, :, None] if scores is None
+            else scores[book.index.to_numpy()][None, :, None])
+    name = proj.scenarios[0]
+    p = expit(apc.draws["intercept"][:, None, None] + F + term + proj[name][:, None, :])
+    alive = np.ones(p.shape[:2])
+    exp_def, at_risk = np.zeros((p.shape[0], H)), np.zeros((p.shape[0], H))
+    for h in range(H):
+        exp_def[:, h] = (alive * p[:, :, h]).sum(axis=1)
+        at_risk[:, h] = alive.sum(axis=1)
+        alive = alive * (1 - p[:, :, h])
+    cum = 1 - np.prod(1 - p, axis=2)  # (S, n)
+    return book, exp_def, at_risk, cum
+
+
+@pytest.mark.parametrize("with_scores", [False, True])
+def test_grouped_computation_equals_brute_force(synth, with_scores):
+    pf = synth.portfolio
+    # accounts whose ages stay on the APC grid over the horizon (no extrapolation involved)
+    pf = pf.subset(pf.loans["vintage"].to_numpy() >= 2006 * 12, "test", "early vintage")
+    proj = random_walk_projection(synth.apc, 6, random_state=3)
+    scores = None
+    if with_scores:
+        scores = np.array([-0.5, 0.0, 0.7])[pf.loans["account_id"].to_numpy() % 3] - 0.3
+    res = StressTest(horizon=6, new_vintages=False, attrition="none").run(pf, synth.apc, proj,
+                                                                          account_scores=scores)
+    book, exp_def, at_risk, cum = _brute_force(pf, synth.apc, proj, scores)
+    t = res.tables["random_walk"]
+    np.testing.assert_allclose(t["expected_defaults"], exp_def.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(t["at_risk"], at_risk.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(t["pd"], (exp_def / at_risk).mean(axis=0), rtol=1e-9)
+    port = cum.mean(axis=1)
+    assert res.cumulative["random_walk"]["cumulative_pd"] == pytest.approx(port.mean(), rel=1e-9)
+    acc = res.account_pd.set_index("account_id").loc[book["account_id"], "cumulative_pd"]
+    np.testing.assert_allclose(acc.to_numpy(), cum.mean(axis=0), rtol=1e-6)
+
+
+def test_json_layout_and_bands(stress):
+    d = json.loads(json.dumps(stress.to_json_dict()))
+    assert list(d["scenarios"]) == ["baseline", "adverse", "severely_adverse"]
+    for sc in d["scenarios"].values():
+        for key in ("month", "pd", "pd_lower", "pd_upper", "expected_defaults"):
+            assert len(sc[key]) == 36, key
+        assert sc["month"][0] == "2020-01" and sc["month"][-1] == "2022-12"
+        pdv, lo, hi = map(np.asarray, (sc["pd"], sc["pd_lower"], sc["pd_upper"]))
+        assert np.all(lo <= pdv) and np.all(pdv <= hi) and np.all(pdv > 0)
+        assert np.all(np.asarray(sc["pd_lower_50"]) >= lo) and np.all(np.asarray(sc["pd_upper_50"]) <= hi)
+        assert 0 < sc["cumulative_pd_lower"] <= sc["cumulative_pd"] <= sc["cumulative_pd_upper"] < 1
+    assert d["horizon"] == 36 and d["forecast_start"] == "2020-01"
+
+
+def test_adverse_scenarios_give_higher_pd(stress):
+    pd24 = {k: t["pd"].iloc[:24].mean() for k, t in stress.tables.items()}
+    cum = {k: c["cumulative_pd"] for k, c in stress.cumulative.items()}
+    assert pd24["baseline"] < pd24["adverse"] < pd24["severely_adverse"]
+    assert cum["baseline"] < cum["adverse"] < cum["severely_adverse"]
+    peak = {k: t["pd"].max() for k, t in stress.tables.items()}
+    assert peak["severely_adverse"] > 1.5 * peak["baseline"]
+
+
+def test_cumulative_pd_close_to_truth(synth, synth_macro):
+    """Existing-book cumulative PD under each scenario vs the generator's true hazards."""
+    _, proj = synth_macro
+    res = StressTest(horizon=36).run(synth.portfolio, synth.apc, proj)
+    tr, loans = synth.sp.truth, synth.portfolio.loans
+    t_end = int(loans["last_month"].max())
+    book = loans[(loans["default"] == 0) & (loans["last_month"] == t_end)]
+    g = dict(zip(range(2005 * 12, 2005 * 12 + len(tr["vintage"]["value"])), tr["vintage"]["value"], strict=True))
+    s = synth.sp.account_truth.set_index("account_id").loc[book["account_id"], "true_score"].to_numpy()
+    F = np.asarray(tr["lifecycle"]["value"] + tr["lifecycle_beyond_window"]["value"])
+    a = t_end + np.arange(1, 37)[None, :] - book["vintage"].to_numpy()[:, None]
+    base = tr["mu"] + F[a - 1] + np.array([g[v] for v in book["vintage"]])[:, None] + s[:, None]
+    for name, c in res.cumulative.items():
+        H = np.asarray(tr["scenario_environment"][name]["value"][:36])
+        true = np.mean(1 - np.prod(1 - expit(base + H[None, :]), axis=1))
+        assert c["cumulative_pd_lower"] <= true <= c["cumulative_pd_upper"], (name, true, c)
+
+
+def test_identification_does_not_change_the_forecast(synth):
+    out = {}
+    for ident in ("no_period_trend", "no_vintage_trend"):
+        apc = APCModel(hyper="eb", n_draws=100, random_state=1, identification=ident).fit(
+            synth.portfolio.cells()).result_
+        mm = MacroModel(drivers=DRIVERS, random_state=0).fit(apc, synth.sp.macro_history)
+        proj = mm.project(synth.sp.scenarios, 24, random_state=1)
+        out[ident] = StressTest(horizon=24).run(synth.portfolio, apc, proj)
+    a, b = out["no_period_trend"], out["no_vintage_trend"]
+    for name in a.scenarios:
+        np.testing.assert_allclose(a.tables[name]["pd"], b.tables[name]["pd"], rtol=1e-8)
+        assert a.cumulative[name]["cumulative_pd"] == pytest.approx(b.cumulative[name]["cumulative_pd"], rel=1e-8)
+
+
+def test_book_dynamics_options(synth):
+    proj = random_walk_projection(synth.apc, 12, random_state=0)
+    closed = StressTest(horizon=12, new_vintages=False, attrition="none").run(synth.portfolio, synth.apc, proj)
+    attr = StressTest(horizon=12, new_vintages=False).run(synth.portfolio, synth.apc, proj)
+    grow = StressTest(horizon=12, new_volume=500).run(synth.portfolio, synth.apc, proj)
+    n0 = closed.tables["random_walk"]["at_risk"]
+    assert n0.iloc[0] == pytest.approx(attr.tables["random_walk"]["at_risk"].iloc[0])
+    assert attr.tables["random_walk"]["at_risk"].iloc[-1] < n0.iloc[-1]
+    assert grow.tables["random_walk"]["at_risk"].iloc[-1] > n0.iloc[-1] + 4000
+    # the default scenario: random walk when no projection is given
+    rw = StressTest(horizon=12).run(synth.portfolio, synth.apc)
+    assert rw.scenarios == ["random_walk"]
+
+
+def test_scores_as_series_and_errors(synth, synth_macro):
+    _, proj = synth_macro
+    pf = synth.portfolio
+    s = pd.Series(0.1, index=pf.loans["account_id"])
+    res = StressTest(horizon=12).run(pf, synth.apc, proj, account_scores=s)
+    assert "credit model" in res.notes["score"]
+    with pytest.raises(ValueError, match="no score for 1 account"):
+        StressTest(horizon=12).run(pf, synth.apc, proj, account_scores=s.iloc[1:])
+    with pytest.raises(ValueError, match="has 3 values"):
+        StressTest(horizon=12).run(pf, synth.apc, proj, account_scores=[0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="covers only 36"):
+        StressTest(horizon=48).run(pf, synth.apc, proj)
+    with pytest.raises(ValueError, match="horizon"):
+        StressTest(horizon=0).run(pf, synth.apc, proj)
+    with pytest.raises(ValueError, match="extrapolation='linear'"):
+        StressTest(extrapolation="linear").run(pf, synth.apc, proj)
+    short = pf.subset(pf.loans["last_month"].to_numpy() < pf.window[1], "test", "drop the open book")
+    with pytest.raises(ValueError, match="APC result ends in 2019-12"):
+        StressTest(horizon=12).run(short, synth.apc, proj)
+
+
+def test_save_load_summary_and_plots(stress, tmp_path):
+    path = stress.save(tmp_path / "stress.json")
+    back = StressResult.load(path)
+    assert back.scenarios == stress.scenarios
+    pd.testing.assert_frame_equal(back.tables["adverse"], stress.tables["adverse"], check_dtype=False)
+    assert back.cumulative["adverse"]["cumulative_pd"] == pytest.approx(stress.cumulative["adverse"]["cumulative_pd"])
+    assert "severely_adverse" in stress.summary()
+    assert len(stress.table()) == 3 * 36
+    ax = back.plot_fan_chart()
+    assert len(ax.get_lines()) == 4  # observed + three scenarios
+    axes = stress.plot_fan_charts()
+    assert len(axes) == 3
