@@ -113,17 +113,29 @@ class Parametrisation:
         Random-walk order for lifecycle, vintage and environment.
     """
 
-    def __init__(self, data: CellData, orders: tuple[int, int, int]):
+    def __init__(self, data: CellData, orders: tuple[int, int, int], seasonal_period: int | None = None):
         self.data = data
         self.bases: dict[str, FunctionBasis] = {
             c: function_basis(n, o) for c, n, o in zip(COMPONENTS, data.grid_sizes, orders, strict=True)
         }
         bF, bG, bH = (self.bases[c] for c in COMPONENTS)
         # block design matrices on each grid: lifecycle and vintage carry a slope column
+        env = bH.nonlinear
+        self.seasonal_period = seasonal_period
+        self.n_seasonal = 0
+        if seasonal_period:
+            # fixed month-of-year effects (sum-to-zero contrasts), projected onto the
+            # environment's nonlinear subspace so H keeps zero mean and zero trend
+            self.seasonal_contrasts = seasonal_contrasts(seasonal_period)
+            moy = (data.labels("environment") % seasonal_period)
+            S = self.seasonal_contrasts[moy]
+            C = np.column_stack([np.ones(len(S)) / np.sqrt(len(S)), bH.linear / np.linalg.norm(bH.linear)])
+            env = np.column_stack([env, S - C @ (C.T @ S)])
+            self.n_seasonal = seasonal_period - 1
         self.X = {
             "lifecycle": np.column_stack([bF.linear, bF.nonlinear]),
             "vintage": np.column_stack([bG.linear, bG.nonlinear]),
-            "environment": bH.nonlinear,
+            "environment": env,
         }
         self.idx = {"lifecycle": data.ai, "vintage": data.vi, "environment": data.ti}
         sizes = [1] + [self.X[c].shape[1] for c in COMPONENTS]
@@ -136,12 +148,22 @@ class Parametrisation:
         self.prior_diag_unit = {
             "lifecycle": np.concatenate([[0.0], bF.eigenvalues]),
             "vintage": np.concatenate([[0.0], bG.eigenvalues]),
-            "environment": bH.eigenvalues,
+            "environment": np.concatenate([bH.eigenvalues, np.zeros(self.n_seasonal)]),
         }
         self.fixed_mask = np.zeros(self.p, dtype=bool)
         self.fixed_mask[0] = True
         self.fixed_mask[self.slices["lifecycle"].start] = True
         self.fixed_mask[self.slices["vintage"].start] = True
+        if self.n_seasonal:
+            self.fixed_mask[self.slices["environment"].stop - self.n_seasonal:self.slices["environment"].stop] = True
+
+    def seasonal_effects(self, z: np.ndarray) -> np.ndarray | None:
+        """Month-of-year effects (mean zero) for ``z`` of shape ``(p,)`` or ``(draws, p)``."""
+        if not self.n_seasonal:
+            return None
+        z = np.atleast_2d(z)
+        stop = self.slices["environment"].stop
+        return z[:, stop - self.n_seasonal:stop] @ self.seasonal_contrasts.T
 
     # -- mapping ---------------------------------------------------------------
     def functions(self, z: np.ndarray) -> dict[str, np.ndarray]:
@@ -197,6 +219,12 @@ class Parametrisation:
                 H[self.slices[c], self.slices[l]] = B
                 H[self.slices[l], self.slices[c]] = B.T
         return H
+
+
+def seasonal_contrasts(period: int) -> np.ndarray:
+    """Orthonormal sum-to-zero contrasts, shape ``(period, period - 1)``."""
+    q, _ = np.linalg.qr(np.column_stack([np.ones(period), np.eye(period)[:, : period - 1]]))
+    return q[:, 1:]
 
 
 # ---------------------------------------------------------------- likelihoods

@@ -38,12 +38,16 @@ def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float
             has_slope = c != "environment"
             tau = pm.Gamma(f"precision_{c}", alpha=shape, beta=rate)
             taus[c] = tau
-            lam_rw = lam[1:] if has_slope else lam
+            n_seas = par.n_seasonal if c == "environment" else 0
+            lam_rw = lam[1:] if has_slope else lam[: len(lam) - n_seas]
             u = pm.Normal(f"u_{c}", 0.0, 1.0, shape=len(lam_rw))
             theta = u / pt.sqrt(tau * lam_rw)
             if has_slope:
                 s = pm.Normal(f"slope_{c}", 0.0, fixed_sd)
                 coef = pt.concatenate([s[None], theta])
+            elif n_seas:
+                gamma = pm.Normal("seasonal", 0.0, fixed_sd, shape=n_seas)
+                coef = pt.concatenate([theta, gamma])
             else:
                 coef = theta
             f = pt.dot(X, coef)

@@ -119,6 +119,11 @@ class APCModel:
         Gamma ``(shape, rate)`` hyperprior of each precision.
     overdispersion : bool
         Add a cell-level random effect.
+    seasonal : bool, optional
+        Add fixed month-of-year (quarter-of-year) effects to the environment, which
+        random-walk smoothing would otherwise flatten. Default: on for monthly or
+        quarterly data spanning at least three years of periods. H(t) reported by the
+        result includes them; ``result.seasonal_effects()`` shows them alone.
     n_draws : int
         Posterior draws kept (Laplace) or per chain (NUTS).
     credible_level : float
@@ -142,8 +147,8 @@ class APCModel:
                  precisions: dict | None = None, precision_prior: tuple[float, float] = (1.0, 5e-4),
                  overdispersion: bool = False, n_draws: int = 1000, credible_level: float = 0.95,
                  nuts_tune: int = 1000, nuts_chains: int = 4, target_accept: float = 0.9,
-                 fixed_effect_precision: float = 1e-4, random_state: int | None = None,
-                 progress: bool = False):
+                 fixed_effect_precision: float = 1e-4, seasonal: bool | None = None,
+                 random_state: int | None = None, progress: bool = False):
         self.likelihood = likelihood
         self.rw_order = rw_order
         self.identification = identification
@@ -159,6 +164,7 @@ class APCModel:
         self.nuts_chains = nuts_chains
         self.target_accept = target_accept
         self.fixed_effect_precision = fixed_effect_precision
+        self.seasonal = seasonal
         self.random_state = random_state
         self.progress = progress
 
@@ -166,7 +172,7 @@ class APCModel:
         """Settings as a dictionary (stored with every result)."""
         keys = ("likelihood", "rw_order", "identification", "period_slope", "engine", "hyper",
                 "precisions", "precision_prior", "overdispersion", "n_draws", "credible_level",
-                "nuts_tune", "nuts_chains", "target_accept", "fixed_effect_precision", "random_state")
+                "nuts_tune", "nuts_chains", "target_accept", "fixed_effect_precision", "seasonal", "random_state")
         return {k: getattr(self, k) for k in keys}
 
     def _validate(self):
@@ -208,7 +214,11 @@ class APCModel:
             if n_grid < 3:
                 raise DataValidationError([f"the {c} grid has {n_grid} points; an APC model needs at least 3"])
         rng = np.random.default_rng(self.random_state)
-        par = Parametrisation(cd, orders)
+        period = {"M": 12, "Q": 4}.get(cd.freq)
+        use_seasonal = self.seasonal if self.seasonal is not None else (period is not None and cd.n_period >= 3 * period)
+        if self.engine == "ml":
+            use_seasonal = False  # the factor model's period dummies already contain any seasonal pattern
+        par = Parametrisation(cd, orders, seasonal_period=period if use_seasonal else None)
         t0 = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas"):
             if self.engine == "laplace":
@@ -270,6 +280,7 @@ class APCModel:
         rate0 = max(cd.events.sum(), 0.5) / cd.exposure.sum()
         z0 = np.zeros(par.p)
         z0[0] = np.log(rate0 / (1 - rate0)) if self.likelihood == "binomial" else np.log(rate0)
+        q[par.fixed_mask] = 0.0
         mode = find_mode(par, self.likelihood, q, z0, tol=1e-12, max_iter=100)
         from apcfair.apc._design import draw_latent
 

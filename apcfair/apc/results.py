@@ -17,7 +17,8 @@ from apcfair.apc.model import identification_text
 from apcfair.portfolio._time import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
-_LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid"}
+_LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid",
+               "seasonal": "season"}
 
 
 def _allocate_trend(funcs: dict[str, np.ndarray], b_t: np.ndarray, grid_offset: int) -> dict[str, np.ndarray]:
@@ -62,6 +63,9 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     draws["slope_vintage_plus_period"] = slope_G  # identified: G slope + H slope
     for k, v in hyper_draws.items():
         draws[k] = np.asarray(v, dtype=float)
+    seasonal = par.seasonal_effects(z_draws)
+    if seasonal is not None:
+        draws["seasonal"] = seasonal
     labels = {c: cd.labels(c) for c in COMPONENTS}
     # fitted cell rates
     ai = table["age"].to_numpy() - cd.age_min
@@ -82,7 +86,8 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
         "text": identification_text(identification, period_slope),
     }
     settings = {"likelihood": likelihood, "rw_orders": list(orders), "engine": engine,
-                "credible_level": credible_level, "freq": cd.freq, "grid_offset": cd.grid_offset}
+                "credible_level": credible_level, "freq": cd.freq, "grid_offset": cd.grid_offset,
+                "seasonal_period": par.seasonal_period}
     return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
                      identification=identification_info, diagnostics=diagnostics,
                      lineage=lineage, provenance=provenance)
@@ -203,6 +208,21 @@ class APCResult:
         """H(t) on the logit scale."""
         return self.component("environment")
 
+    def seasonal_effects(self) -> pd.DataFrame | None:
+        """Month-of-year (or quarter-of-year) effects in H(t), mean zero; ``None`` if not fitted."""
+        if "seasonal" not in self.draws:
+            return None
+        d = self.draws["seasonal"]
+        lo, hi = self._q()
+        return pd.DataFrame({"season": np.arange(1, d.shape[1] + 1), "mean": d.mean(axis=0),
+                             "sd": d.std(axis=0, ddof=1), "lower": np.quantile(d, lo, axis=0),
+                             "upper": np.quantile(d, hi, axis=0)})
+
+    def _seasonal_on(self, periods) -> np.ndarray:
+        """Seasonal effect draws at integer period codes, shape (S, len(periods))."""
+        d = self.draws["seasonal"]
+        return d[:, np.asarray(periods, dtype=np.int64) % d.shape[1]]
+
     def second_differences(self, name: str) -> pd.DataFrame:
         """Posterior of the second differences of a function: identified under any trend choice."""
         d = second_differences(self.draws[name])
@@ -287,6 +307,10 @@ class APCResult:
             k: {kk: float(sc.loc[k, kk]) for kk in ("mean", "sd", "lower", "upper")}
             for k in _HYPER_NAMES if k in sc.index
         }
+        seas = self.seasonal_effects()
+        if seas is not None:
+            out["seasonal"] = [{"index": int(r.season), "mean": float(r.mean), "lower": float(r.lower),
+                                "upper": float(r.upper)} for r in seas.itertuples()]
         out["settings"] = self.settings
         out["diagnostics"] = to_jsonable(self.diagnostics)
         out["lineage"] = self.lineage
@@ -309,6 +333,8 @@ class APCResult:
                 dim = _LABEL_KIND[k]
                 dv[k] = (("draw", dim), v)
         coords = {_LABEL_KIND[c]: self.labels[c] for c in COMPONENTS}
+        if "seasonal" in self.draws:
+            coords["season"] = np.arange(1, self.draws["seasonal"].shape[1] + 1)
         for col in self.cells.columns:
             dv[f"cells_{col}"] = (("cell",), self.cells[col].to_numpy())
         meta = {"settings": self.settings, "identification": self.identification,
@@ -351,6 +377,13 @@ class APCResult:
         """
         rng = np.random.default_rng(random_state)
         d = self.draws[name]
+        seasonal_future = None
+        if name == "environment" and "seasonal" in self.draws:
+            # continue the smooth part by its random walk; add the seasonal pattern back
+            grid = self.labels["environment"]
+            _, _, on_grid = split_linear(self._seasonal_on(grid))
+            d = d - on_grid
+            seasonal_future = self._seasonal_on(np.arange(grid[-1] + 1, grid[-1] + 1 + steps))
         order = self.settings["rw_orders"][COMPONENTS.index(name)]
         S = d.shape[0]
         tau = np.asarray(self.draws.get(f"precision_{name}", np.full(S, np.inf)), dtype=float)
@@ -362,7 +395,7 @@ class APCResult:
             nxt = (2 * x1 - x0 if order == 2 else x1) + innov
             out[:, k] = nxt
             x0, x1 = x1, nxt
-        return out
+        return out if seasonal_future is None else out + seasonal_future
 
     def component_draws(self, name: str, labels, *, random_state: int | None = None,
                         include_noise: bool = True) -> np.ndarray:

@@ -232,3 +232,16 @@ def test_bad_input_and_options(apc_cells):
         APCModel().fit(cells[cells["vintage"] < V0 + 2])
     with pytest.raises(NotFittedError):
         APCModel().result  # noqa: B018
+
+
+def test_seasonal_environment_extrapolates_with_its_pattern(apc_cells):
+    cells, _ = apc_cells
+    res = APCModel(random_state=0, n_draws=200, hyper="eb", seasonal=True).fit(cells).result_
+    seas = res.seasonal_effects()
+    assert len(seas) == 12 and abs(seas["mean"].sum()) < 1e-8
+    ext = res.extrapolate("environment", 24, random_state=0, include_noise=False).mean(axis=0)
+    # without innovations the seasonal pattern repeats with period 12 on top of a straight line
+    d12 = ext[12:] - ext[:12]
+    np.testing.assert_allclose(d12, d12[0], atol=1e-8)
+    off = APCModel(random_state=0, n_draws=50, hyper="eb", seasonal=False).fit(cells).result_
+    assert off.seasonal_effects() is None
