@@ -98,7 +98,7 @@ def plot_fan_chart(result, ax=None, scenarios=None, history_months: int | None =
     for k, name in enumerate(names):
         _fan(ax, x, result.tables[name], f"C{k % 10}", name, result.credible_level)
     _pct(ax)
-    ax.set_ylabel("monthly PD of the book at risk")
+    ax.set_ylabel(f"{'monthly' if result.freq == 'M' else 'quarterly'} PD of the book at risk")
     ax.set_xlabel("calendar month")
     ax.set_title(f"Portfolio PD by scenario (bands 50/80/{int(round(result.credible_level * 100))}%)")
     ax.legend(fontsize=8, loc="upper left")
@@ -120,7 +120,7 @@ def plot_fan_charts(result, axes=None, history_months: int | None = 48):
         ax.set_title(f"{name}: {len(result.codes)}-month cum. PD {c['cumulative_pd']:.2%}", fontsize=9)
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         _pct(ax)
-    axes[0].set_ylabel("monthly PD of the book at risk")
+    axes[0].set_ylabel(f"{'monthly' if result.freq == 'M' else 'quarterly'} PD of the book at risk")
     axes[0].figure.tight_layout()
     return axes
 
@@ -137,8 +137,9 @@ def plot_backtest(bt, ax=None):
         mae = bt.scores[key]["mae_rate"]
         ax.plot(x, t[key], color=col, lw=1.5, label=f"{label} (MAE {mae:.2e})")
     ax.plot(x, t["observed_rate"], "k.-", lw=0.8, ms=3, label="observed")
+    ax.set_yscale("log")
     _pct(ax)
-    ax.set_ylabel("monthly default rate")
+    ax.set_ylabel("monthly default rate (log scale)")
     ax.set_xlabel("calendar month")
     ax.set_title("Backtest: projected vs observed default rate")
     ax.legend(fontsize=8)

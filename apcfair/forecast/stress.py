@@ -357,11 +357,11 @@ class StressTest:
                   "risk (existing book and, if enabled, new vintages); bands over posterior draws",
             "cumulative_pd": f"average over the {int(n_book):,} accounts open at "
                              f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {H} forecast "
-                             "months (conditional on staying open)",
+                             f"{'months' if freq == 'M' else 'quarters'} (conditional on staying open)",
             "score": "account scores from the credit model" if scores is not None else
                      "APC vintage effect G(v)",
             "extrapolation": f"F beyond the APC ages and G of new vintages: {self.extrapolation}",
-            "attrition": f"{self.attrition} (pooled monthly closure rate {pooled_q:.4f})",
+            "attrition": f"{self.attrition} (pooled closure rate per period {pooled_q:.4f})",
             "new_volume_per_month": float(volume.mean()) if len(volume) else 0.0,
             "environment": projection.source,
             "environment_method": projection.notes.get("method", ""),
@@ -492,10 +492,11 @@ class StressResult:
                  f"Score: {self.notes.get('score', '')}; attrition: {self.notes.get('attrition', '')}",
                  f"PD: {self.notes['pd']}", f"Cumulative PD: {self.notes['cumulative_pd']}", ""]
         cl = int(round(self.credible_level * 100))
+        unit = "monthly" if self.freq == "M" else "quarterly"
         for name, t in self.tables.items():
             c = self.cumulative[name]
             lines.append(
-                f"{name:20s} mean monthly PD {t['pd'].mean():.4%} (peak {t['pd'].max():.4%} in "
+                f"{name:20s} mean {unit} PD {t['pd'].mean():.4%} (peak {t['pd'].max():.4%} in "
                 f"{t['month'].iloc[int(t['pd'].idxmax())]}); expected defaults "
                 f"{c['expected_defaults_total']:,.0f}; cumulative PD {c['cumulative_pd']:.3%} "
                 f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}]")

@@ -16,7 +16,7 @@ START = 2005 * 12 + 1  # 2005-02
 
 
 def fake_apc(H: np.ndarray, periods: np.ndarray, *, identification: str = "no_period_trend",
-             credible_level: float = 0.95) -> APCResult:
+             credible_level: float = 0.95, freq: str = "M") -> APCResult:
     """An APCResult carrying only environment draws (enough for MacroModel)."""
     S = H.shape[0]
     return APCResult(
@@ -25,7 +25,7 @@ def fake_apc(H: np.ndarray, periods: np.ndarray, *, identification: str = "no_pe
         labels={"lifecycle": np.arange(1, 6), "vintage": periods[:5] - 1, "environment": periods},
         cells=pd.DataFrame(),
         settings={"likelihood": "binomial", "rw_orders": [2, 2, 2], "engine": "laplace",
-                  "credible_level": credible_level, "freq": "M", "grid_offset": 0},
+                  "credible_level": credible_level, "freq": freq, "grid_offset": 0},
         identification={"assumption": identification, "period_slope": None, "text": "test"},
         diagnostics={},
     )

@@ -9,7 +9,7 @@ import pytest
 from apcfair.errors import NotFittedError
 from apcfair.forecast import MacroModel
 from apcfair.portfolio import format_period
-from tests.forecast.conftest import DRIVERS, simulate_environment
+from tests.forecast.conftest import DRIVERS, fake_apc, simulate_environment
 
 
 def _ci(mm, term):
@@ -85,6 +85,26 @@ def test_lags_arimax_and_reports():
     assert mm.to_json_dict()["coefficients"][0]["term"] == "const"
     ax = mm.plot_fit()
     assert ax.get_title().startswith("Macro model")
+
+
+def test_quarterly_apc_uses_quarterly_means_and_dummies():
+    rng = np.random.default_rng(0)
+    n_q = 60
+    mcodes = np.arange(2005 * 12, 2005 * 12 + 3 * n_q)
+    x = np.sin(2 * np.pi * np.arange(3 * n_q) / 90) + rng.normal(0, 0.2, 3 * n_q)
+    xq = x.reshape(n_q, 3).mean(axis=1)
+    h = 0.3 * xq + rng.normal(0, 0.02, n_q)
+    tt = np.arange(n_q)
+    h = h - np.polyval(np.polyfit(tt, h, 1), tt)
+    apc = fake_apc(h[None, :] + rng.normal(0, 0.01, (100, n_q)), 2005 * 4 + tt, freq="Q")
+    hist = pd.DataFrame({"month": format_period(mcodes), "x": x})
+    mm = MacroModel(random_state=0).fit(apc, hist)
+    assert "quarter_04" in mm.terms_ and mm.diagnostics_["window"] == ["2005-Q1", "2019-Q4"]
+    lo, _, hi = _ci(mm, "x")
+    assert lo <= 0.3 <= hi
+    future = np.arange(2020 * 12, 2021 * 12)
+    proj = mm.project(pd.DataFrame({"scenario": "s", "month": format_period(future), "x": 0.0}))
+    assert proj.months == ["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4"]
 
 
 def test_errors():
