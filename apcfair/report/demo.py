@@ -47,7 +47,8 @@ def run_audit_step(result, portfolio, folder: Path, seed: int, approval_rate: fl
     groups = pd.DataFrame({"sex": loans["sex"].to_numpy()[m], "race_ethnicity": loans["race_ethnicity"].to_numpy()[m],
                            "age_group": _age_group(loans["age"]).to_numpy()[m]})
     vyear = (loans["vintage"].to_numpy()[m] // 12).astype(int)
-    res = audit(score, y[m], groups, cutoff=cutoff, polarity="pd", control=vyear, n_boot=300,
+    res = audit(score, y[m], groups, cutoff=cutoff, polarity="pd", control=vyear, n_boot=200,
+                intersections=[("sex", "race_ethnicity")],
                 compare={"traditional credit model": wide["credit"].to_numpy()[m]},
                 score_name="unbiased-by-design 36-month PD (restricted term at calibrated constant)",
                 caveats=["Synthetic data: protected attributes are simulated, so the audit illustrates the method."],
@@ -119,7 +120,7 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair.cli import write_apc_outputs, write_vintage_outputs
     from apcfair.fairness import UnbiasedByDesign
     from apcfair.fairness.cli import write_unbiased_outputs
-    from apcfair.portfolio import load_portfolio
+    from apcfair.portfolio import Portfolio, read_table
     from apcfair.report import write_report
 
     steps = ["synthetic portfolio", "validation and vintage curves", "APC", "unbiased by design", "fairness audit",
@@ -141,7 +142,8 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
         done(steps[0], t)
 
         t = step(steps[1])
-        portfolio = load_portfolio(data_dir / "loans.parquet")
+        portfolio = Portfolio.from_loans(read_table(data_dir / "loans.parquet"),
+                                         source=str(Path(out) / "data" / "loans.parquet"))
         write_vintage_outputs(portfolio, tmp)
         done(steps[1], t)
 

@@ -95,8 +95,8 @@ def _vintage_section(rep: _Report) -> None:
         "vintage_cumulative_default.png", "cumulative default by vintage")
     if imgs:
         rep.add("vintage", "Vintage curves",
-                "<p>Observed monthly default rates by months on book (left) and Kaplan–Meier cumulative "
-                "default by vintage year with payoff and the end of data treated as censoring (right).</p>" + imgs)
+                "<p>Observed monthly default rates by months on book (first plot) and Kaplan–Meier "
+                "cumulative default by vintage year, with payoff and the end of data treated as censoring (second).</p>" + imgs)
 
 
 def _apc_section(rep: _Report, facts: dict) -> None:
@@ -145,7 +145,8 @@ def _coef_section(rep: _Report) -> None:
             "(coefficient 1); standard errors from the inverse information matrix.</p>"]
     for f in files:
         df = pd.read_csv(f)
-        body.append(f"<h3>{html.escape(f.stem.replace('coefficients_', ''))}</h3>" + _table(df))
+        name = html.escape(f.stem.replace("coefficients_", ""))
+        body.append(f"<details><summary><b>{name}</b> ({len(df)} terms)</summary>{_table(df)}</details>")
     rep.add("coefficients", "Model coefficient tables", "\n".join(body))
 
 
@@ -211,9 +212,11 @@ def _audit_section(rep: _Report, facts: dict) -> None:
         for metric, g in items:
             if not isinstance(g, dict):
                 continue
-            passed = g.get("pass", g.get("passed"))
-            rows.append({"metric": metric, "value": g.get("value", g.get("estimate")),
-                         "CI": f"{g.get('lower', float('nan')):.3f} to {g.get('upper', float('nan')):.3f}" if "lower" in g else "",
+            passed = g.get("passed", g.get("pass"))
+            ci = g.get("ci") or [g.get("lower"), g.get("upper")]
+            ci_txt = f"{ci[0]:.3f} to {ci[1]:.3f}" if ci and None not in ci else ""
+            rows.append({"metric": metric, "description": g.get("description", ""), "value": g.get("value"),
+                         "95% CI": ci_txt, "threshold": g.get("threshold"),
                          "result": "<span class='pass'>pass</span>" if passed else "<span class='fail'>fail</span>"})
         if rows:
             body.append(f"<h3>{html.escape(attr)}</h3>" + pd.DataFrame(rows).to_html(index=False, escape=False, border=0,
