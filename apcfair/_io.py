@@ -38,22 +38,42 @@ def atomic_output_dir(out: str | Path):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def to_jsonable(obj):
-    """Convert numpy scalars/arrays, tuples and NaN to plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating | float):
-        f = float(obj)
-        return None if not np.isfinite(f) else f
-    return obj
+def to_jsonable(obj, *, nan_as_null: bool = True):
+    """Recursively convert results to plain JSON values.
+
+    DataFrames become lists of records, Series and mappings dictionaries, numpy
+    scalars and arrays Python numbers and lists. With ``nan_as_null`` (default) NaN and
+    infinities become ``null`` (strict JSON for result files); model files that must
+    round-trip infinite bin edges pass ``nan_as_null=False``. Anything else unknown is
+    written as its string.
+    """
+    import pandas as pd
+
+    def conv(o):
+        if isinstance(o, pd.DataFrame):
+            return [conv(r) for r in o.to_dict(orient="records")]
+        if isinstance(o, pd.Series):
+            return conv(o.to_dict())
+        if isinstance(o, dict) or hasattr(o, "items") and hasattr(o, "keys"):
+            return {str(k): conv(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [conv(v) for v in o]
+        if isinstance(o, np.ndarray):
+            return [conv(v) for v in o.tolist()]
+        if isinstance(o, bool | np.bool_):
+            return bool(o)
+        if isinstance(o, int | np.integer):
+            return int(o)
+        if isinstance(o, float | np.floating):
+            f = float(o)
+            return None if nan_as_null and not np.isfinite(f) else f
+        if o is None or isinstance(o, str):
+            return o
+        if o is pd.NA or o is pd.NaT:
+            return None
+        return str(o)
+
+    return conv(obj)
 
 
 def write_json(path: str | Path, obj) -> Path:

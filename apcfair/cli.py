@@ -70,9 +70,8 @@ def _add_synth(sub):
 
 
 def _run_synth(args) -> int:
-    from data_synth import SynthConfig, write_portfolio
-
     from apcfair._io import atomic_output_dir
+    from data_synth import SynthConfig, write_portfolio
 
     if args.accounts < 1:
         raise UserError("--accounts must be at least 1")

@@ -14,11 +14,11 @@ import json
 import time
 
 import numpy as np
-from data_synth import SynthConfig, generate_portfolio
 
 from apcfair import load_portfolio
 from apcfair.apc import APCModel
 from apcfair.apc.basis import split_linear
+from data_synth import SynthConfig, generate_portfolio
 
 
 def rmse_vs_truth(result, truth) -> dict:

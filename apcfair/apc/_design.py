@@ -213,11 +213,11 @@ class Parametrisation:
             H[s, 0] = H[0, s]
             H[s, s] = X.T @ (wk[c][:, None] * X)
         for i, c in enumerate(COMPONENTS):
-            for l in COMPONENTS[i + 1:]:
-                M = np.bincount(self.idx[c] * sizes[l] + self.idx[l], w, sizes[c] * sizes[l]).reshape(sizes[c], sizes[l])
-                B = self.X[c].T @ M @ self.X[l]
-                H[self.slices[c], self.slices[l]] = B
-                H[self.slices[l], self.slices[c]] = B.T
+            for o in COMPONENTS[i + 1:]:
+                M = np.bincount(self.idx[c] * sizes[o] + self.idx[o], w, sizes[c] * sizes[o]).reshape(sizes[c], sizes[o])
+                B = self.X[c].T @ M @ self.X[o]
+                H[self.slices[c], self.slices[o]] = B
+                H[self.slices[o], self.slices[c]] = B.T
         return H
 
 
@@ -296,7 +296,7 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
     ll, pen, g, w = objective(z, eps)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         if od:
             D = w + tau_eps
             r = g - tau_eps * eps

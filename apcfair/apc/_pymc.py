@@ -27,7 +27,7 @@ def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float
 
     cd = par.data
     fixed_sd = 1.0 / np.sqrt(fixed_precision)
-    with pm.Model() as model:
+    with pm.Model():
         mu = pm.Normal("mu", 0.0, fixed_sd)
         eta = mu
         blocks = {}

@@ -84,7 +84,6 @@ def function_basis(n: int, order: int = 2) -> FunctionBasis:
     order_idx = np.argsort(vals)
     keep = order_idx[2:]
     N = vecs[:, keep]
-    lam = vals[keep]
     # re-orthogonalise against the null space numerically
     N = N - C @ (C.T @ N)
     N, _ = np.linalg.qr(N)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apcfair._io import to_jsonable
 from apcfair._provenance import provenance
 from apcfair.audit._options import GapMethod, Polarity, check_option
 from apcfair.audit._validate import (
@@ -51,27 +52,7 @@ _RATE_METRICS = ("approval_rate", "tpr", "fpr", "precision", "accuracy", "base_r
 
 def _jsonable(obj):
     """Recursively convert to JSON-ready Python objects (NaN -> None)."""
-    if isinstance(obj, pd.DataFrame):
-        return [_jsonable(r) for r in obj.to_dict(orient="records")]
-    if isinstance(obj, pd.Series):
-        return _jsonable(obj.to_dict())
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return str(obj)
+    return to_jsonable(obj)
 
 
 def _check_settings(min_group_size, n_boot, ci, n_bins):

@@ -1,6 +1,11 @@
 """The unbiased-by-design procedure (Breeden & Leonova 2021) and dependence measures."""
 
-from apcfair.fairness.dependence import adverse_impact_ratio, auc_with_ci, delong_auc_difference, dependence
+from apcfair.fairness.dependence import (
+    adverse_impact_ratio,
+    auc_with_ci,
+    delong_auc_difference,
+    dependence,
+)
 from apcfair.fairness.procedure import MODELS, UnbiasedByDesign, UnbiasedResult
 
 __all__ = [

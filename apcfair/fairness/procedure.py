@@ -34,7 +34,11 @@ from scipy import optimize
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError, NotFittedError
 from apcfair.fairness.dependence import auc_with_ci, delong_auc_difference, dependence
-from apcfair.forecast.cumulative import HorizonGrid, observed_cumulative_default, observed_default_within
+from apcfair.forecast.cumulative import (
+    HorizonGrid,
+    observed_cumulative_default,
+    observed_default_within,
+)
 
 MODELS = (
     "credit",
@@ -250,7 +254,6 @@ class UnbiasedByDesign:
         fc_window = {m: window_pd(scores[m]) for m in order}
         fc_expected = {m: expected(scores[m]) for m in order}
         fc_full = {m: grid.cumulative(scores[m]) for m in order}
-        del grid, eval_mask, expo_mask
         tick("forecasts", t)
 
         t = time.perf_counter()

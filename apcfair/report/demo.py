@@ -112,8 +112,6 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     """
     from tqdm.auto import tqdm
 
-    from data_synth import SynthConfig, write_portfolio
-
     from apcfair._io import atomic_output_dir, write_json
     from apcfair._provenance import provenance
     from apcfair.apc import APCModel
@@ -122,6 +120,7 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair.fairness.cli import write_unbiased_outputs
     from apcfair.portfolio import Portfolio, read_table
     from apcfair.report import write_report
+    from data_synth import SynthConfig, write_portfolio
 
     steps = ["synthetic portfolio", "validation and vintage curves", "APC", "unbiased by design", "fairness audit",
              "stress scenarios", "report"]

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from apcfair._io import to_jsonable
 from apcfair.errors import NotFittedError
 
 FORMAT_VERSION = 1
@@ -75,20 +74,8 @@ def check_fitted(est, attribute: str = "coef_") -> None:
 
 
 def jsonable(obj):
-    """Convert numpy scalars/arrays and tuples inside ``obj`` to JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
+    """Convert numpy scalars/arrays and tuples inside ``obj`` to JSON types (keeps NaN/inf)."""
+    return to_jsonable(obj, nan_as_null=False)
 
 
 def save_json(d: dict, path: str | Path) -> Path:

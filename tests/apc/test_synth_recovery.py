@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from data_synth import SynthConfig, generate_portfolio
 
 from apcfair import load_portfolio
 from apcfair.apc import APCModel
 from apcfair.apc.basis import split_linear
 from apcfair.portfolio import to_period_code
+from data_synth import SynthConfig, generate_portfolio
 
 
 def _truth_on_grid(result, truth, name):

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from data_synth import SynthConfig, generate_portfolio
 
 from apcfair.fairness import MODELS, UnbiasedByDesign, delong_auc_difference, dependence
 from apcfair.portfolio import Portfolio
+from data_synth import SynthConfig, generate_portfolio
 
 
 def _features(loans: pd.DataFrame) -> pd.DataFrame:
