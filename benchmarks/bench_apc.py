@@ -49,9 +49,13 @@ def main():
     report = {"cells": cells.n_cells, "accounts": args.accounts}
     fits = {}
     for label, kw in (("laplace_grid", {"hyper": "grid"}), ("laplace_eb", {"hyper": "eb"})):
-        t = time.perf_counter()
-        fits[label] = APCModel(random_state=0, **kw).fit(cells).result_
-        report[label] = {"seconds": round(time.perf_counter() - t, 3), "rmse": rmse_vs_truth(fits[label], sp.truth)}
+        times = []
+        for _ in range(3):  # the first fit in a process also pays first-touch memory and BLAS start-up
+            t = time.perf_counter()
+            fits[label] = APCModel(random_state=0, **kw).fit(cells).result_
+            times.append(round(time.perf_counter() - t, 3))
+        report[label] = {"seconds": float(np.median(times)), "seconds_first_fit": times[0], "all_seconds": times,
+                         "rmse": rmse_vs_truth(fits[label], sp.truth)}
         print(label, report[label])
     prec = fits["laplace_eb"].scalars().set_index("parameter")["mean"]
     t = time.perf_counter()
@@ -75,6 +79,7 @@ def main():
                           "divergences": d["divergences"], "ess_per_second": d["ess_per_second"],
                           "rmse": rmse_vs_truth(nuts, sp.truth), "laplace_vs_nuts": comp}
         report["speed_ratio_nuts_over_laplace_grid"] = round(secs / report["laplace_grid"]["seconds"], 1)
+        report["speed_ratio_nuts_over_first_laplace_grid_fit"] = round(secs / report["laplace_grid"]["seconds_first_fit"], 1)
         print(json.dumps(report["nuts"], indent=1))
         print("ratio NUTS / Laplace grid:", report["speed_ratio_nuts_over_laplace_grid"])
     print(json.dumps(report, indent=1))

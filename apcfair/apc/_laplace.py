@@ -107,7 +107,10 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
         if overdispersion:
             phi_start[-1] = np.log(100.0)
         res = optimize.minimize(lambda p: -marg(p)[0], phi_start, method="L-BFGS-B",
-                                bounds=[(-2.0, 18.0)] * dim, options={"eps": 1e-3, "maxiter": 200})
+                                bounds=[(-2.0, 18.0)] * dim,
+                                # the grid then integrates over +-1 SD: the mode needs no more
+                                # than ~1e-3 log-units of precision
+                                options={"eps": 1e-3, "maxiter": 200, "ftol": 1e-8, "gtol": 1e-3})
         phi_hat = res.x
         val, mode = marg(phi_hat)
         opt_info = {"method": "empirical Bayes (L-BFGS-B)", "converged": bool(res.success),
