@@ -61,7 +61,32 @@ _TREND_TEXT = {
 
 
 def identification_text(assumption: str, period_slope: float = 0.0) -> str:
-    """Plain-language statement of the linear-trend assumption."""
+    """Plain-language statement of the linear-trend assumption.
+
+    Parameters
+    ----------
+    assumption : {"no_period_trend", "no_vintage_trend", "fixed_period_slope"}
+        How the unidentified linear trend is allocated (see the module docstring).
+    period_slope : float
+        The environment's slope per period, used with ``"fixed_period_slope"``.
+
+    Returns
+    -------
+    str
+        One paragraph, stored with every :class:`~apcfair.apc.APCResult` and shown in
+        its summary and the report.
+
+    Examples
+    --------
+    >>> from apcfair.apc import identification_text
+    >>> text = identification_text("no_vintage_trend")
+    >>> text.startswith("Linear trends are not identified by data")
+    True
+    >>> "G(v) has no linear trend" in text
+    True
+    >>> "+0.00100 logit per period" in identification_text("fixed_period_slope", 0.001)
+    True
+    """
     body = _TREND_TEXT[assumption].format(slope=period_slope)
     return (
         "Linear trends are not identified by data (period = vintage + age). "
@@ -135,11 +160,43 @@ class APCModel:
     progress : bool
         Show progress bars.
 
+    Attributes
+    ----------
+    result_ : APCResult
+        The fitted result (also available as :attr:`result`).
+    inference_data_ : arviz.InferenceData
+        The PyMC trace (``engine="nuts"`` only).
+
     Examples
     --------
+    Fit the fast Laplace engine on the cells of a small synthetic portfolio (five years
+    of monthly vintages):
+
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
     >>> from apcfair.apc import APCModel
-    >>> result = APCModel(random_state=0).fit(cells).result_   # doctest: +SKIP
-    >>> result.summary()                                        # doctest: +SKIP
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2015-01", end="2019-12"))
+    >>> cells = load_portfolio(synth.loans).cells()
+    >>> model = APCModel(n_draws=200, random_state=0).fit(cells)
+    >>> model.result_
+    APCResult(engine='laplace', cells=1770, draws=200, identification='no_period_trend')
+    >>> lifecycle = model.result_.lifecycle  # F(a) on the logit scale, with bands
+    >>> list(lifecycle.columns)
+    ['index', 'code', 'mean', 'median', 'sd', 'lower', 'upper']
+    >>> bool((lifecycle["lower"] <= lifecycle["mean"]).all())
+    True
+
+    Hold out the last six months, refit and score the projection:
+
+    >>> bt = APCModel(n_draws=200, random_state=0).backtest(cells, holdout=6)
+    >>> len(bt), sorted(bt.attrs["scores"])
+    (6, ['coverage', 'mae_rate', 'mean_abs_pct_error', 'periods'])
+
+    The classical maximum-likelihood factor model, for comparison:
+
+    >>> APCModel(engine="ml").fit(cells).result_.diagnostics["converged"]
+    True
     """
 
     def __init__(self, likelihood: str = "binomial", rw_order=2, identification: str = "no_period_trend",
@@ -203,6 +260,21 @@ class APCModel:
         -------
         APCModel
             ``self``, with ``result_`` (an :class:`~apcfair.apc.APCResult`).
+
+        Examples
+        --------
+        A raw cell table (integer labels, ``period = vintage + age``) works too:
+
+        >>> import numpy as np, pandas as pd
+        >>> from apcfair.apc import APCModel
+        >>> rng = np.random.default_rng(0)
+        >>> cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
+        ...                      columns=["vintage", "age", "period"])
+        >>> cells["at_risk"] = 500
+        >>> cells["defaults"] = rng.binomial(500, 0.01, size=len(cells))
+        >>> res = APCModel(n_draws=100, random_state=0).fit(cells, freq="M").result_
+        >>> res.n_draws, len(res.lifecycle), len(res.vintage), len(res.environment)
+        (100, 24, 24, 24)
         """
         orders = self._validate()
         cd, table, lineage = _as_cell_data(data, freq)

@@ -104,7 +104,13 @@ class APCResult:
 
     All functions are on the logit scale (log scale for Poisson), mean zero over their
     grids, with the linear trend allocated by ``identification``. ``draws`` holds the
-    posterior draws; every summary is computed from them.
+    posterior draws; every summary is computed from them. Build one with
+    :meth:`APCModel.fit` or :meth:`load`, not by hand.
+
+    Parameters
+    ----------
+    draws, labels, cells, settings, identification, diagnostics, lineage, provenance
+        As the attributes.
 
     Attributes
     ----------
@@ -117,6 +123,34 @@ class APCResult:
         Cells with observed and fitted rates (posterior mean and band).
     settings, identification, diagnostics, lineage, provenance : dict
         What was fitted, how, with which assumption and library versions.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel, APCResult
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2015-01", end="2019-12"))
+    >>> cells = load_portfolio(synth.loans).cells()
+    >>> result = APCModel(n_draws=200, random_state=0).fit(cells).result_
+    >>> result.draws["lifecycle"].shape, result.draws["environment"].shape
+    ((200, 59), (200, 59))
+    >>> result.vintage["index"].iloc[[0, -1]].tolist()
+    ['2015-01', '2019-11']
+    >>> pd_curve = result.component("lifecycle", scale="pd")  # monthly PD by age
+    >>> bool(pd_curve["mean"].between(0, 1).all())
+    True
+    >>> result.scalars()["parameter"].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['intercept', 'slope_age_plus_period', 'slope_vintage_plus_period',
+     'precision_lifecycle', 'precision_vintage', 'precision_environment']
+    >>> print(result.summary().splitlines()[0])
+    Bayesian age-period-cohort model
+    >>> result.offset_table(max_age=72)  # F(a) + H(t) for the score models
+    OffsetTable(ages 1..72, periods 24181..24239)
+    >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "apc_result.nc")
+    >>> APCResult.load(path)
+    APCResult(engine='laplace', cells=1770, draws=200, identification='no_period_trend')
     """
 
     draws: dict

@@ -32,6 +32,14 @@ def to_period_code(values, freq: str = "M", *, column: str = "month") -> np.ndar
     numpy.ndarray
         ``int64`` codes, with ``-1`` marking values that could not be parsed (NaN,
         empty strings, garbage). Callers report those rows.
+
+    Examples
+    --------
+    >>> from apcfair.portfolio import to_period_code
+    >>> to_period_code(["2019-12", "2020-01-15", "not a date"]).tolist()
+    [24239, 24240, -1]
+    >>> to_period_code(["2019Q4", "2020-Q1"], freq="Q").tolist()
+    [8079, 8080]
     """
     s = pd.Series(values)
     n_per = PERIODS_PER_YEAR[freq]
@@ -69,7 +77,28 @@ def to_period_code(values, freq: str = "M", *, column: str = "month") -> np.ndar
 
 
 def format_period(codes, freq: str = "M") -> list[str]:
-    """Format integer period codes as ``"YYYY-MM"`` (monthly) or ``"YYYY-Qn"``."""
+    """Format integer period codes as ``"YYYY-MM"`` (monthly) or ``"YYYY-Qn"``.
+
+    Parameters
+    ----------
+    codes : array-like of int
+        Period codes (``year * 12 + month - 1`` or ``year * 4 + quarter - 1``).
+    freq : {"M", "Q"}
+        Monthly or quarterly periods.
+
+    Returns
+    -------
+    list of str
+        One label per code.
+
+    Examples
+    --------
+    >>> from apcfair.portfolio import format_period
+    >>> format_period([24239, 24240])
+    ['2019-12', '2020-01']
+    >>> format_period([8079], freq="Q")
+    ['2019-Q4']
+    """
     codes = np.asarray(codes, dtype=np.int64)
     n_per = PERIODS_PER_YEAR[freq]
     years, rem = np.divmod(codes, n_per)
@@ -79,7 +108,28 @@ def format_period(codes, freq: str = "M") -> list[str]:
 
 
 def period_to_timestamp(codes, freq: str = "M") -> pd.DatetimeIndex:
-    """Convert integer codes to the first day of each period (for plotting)."""
+    """Convert integer codes to the first day of each period (for plotting).
+
+    Parameters
+    ----------
+    codes : array-like of int
+        Period codes.
+    freq : {"M", "Q"}
+        Monthly or quarterly periods.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64`` values, the first day of each period.
+
+    Examples
+    --------
+    >>> from apcfair.portfolio import period_to_timestamp
+    >>> [str(d.date()) for d in period_to_timestamp([24239, 24240])]
+    ['2019-12-01', '2020-01-01']
+    >>> [str(d.date()) for d in period_to_timestamp([8079], freq="Q")]
+    ['2019-10-01']
+    """
     codes = np.asarray(codes, dtype=np.int64)
     n_per = PERIODS_PER_YEAR[freq]
     years, rem = np.divmod(codes, n_per)

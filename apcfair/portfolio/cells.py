@@ -22,6 +22,12 @@ from apcfair.portfolio.lineage import Lineage
 class Cells:
     """Defaults and accounts at risk per (vintage, age) cell.
 
+    Parameters
+    ----------
+    table, freq, lineage
+        As the attributes; build cells with :meth:`Portfolio.cells` or
+        :func:`aggregate_cells` rather than by hand.
+
     Attributes
     ----------
     table : pandas.DataFrame
@@ -32,6 +38,24 @@ class Cells:
         Period frequency.
     lineage : Lineage
         Lineage of the portfolio the cells came from.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import Portfolio
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3],
+    ...                    "origination": ["2019-01", "2019-01", "2019-02"],
+    ...                    "last_month": ["2019-03", "2019-02", "2019-04"],
+    ...                    "default": [0, 1, 0]})
+    >>> cells = Portfolio.from_loans(df).cells()
+    >>> cells.n_cells
+    4
+    >>> cells.to_frame()  # doctest: +NORMALIZE_WHITESPACE
+       vintage  age   period  defaults  at_risk  default_rate
+    0  2019-01    1  2019-02         1        2           0.5
+    1  2019-01    2  2019-03         0        1           0.0
+    2  2019-02    1  2019-03         0        1           0.0
+    3  2019-02    2  2019-04         0        1           0.0
     """
 
     table: pd.DataFrame
@@ -122,10 +146,13 @@ def aggregate_cells(portfolio) -> Cells:
     Parameters
     ----------
     portfolio : Portfolio
+        A validated loan-level or panel portfolio.
 
     Returns
     -------
     Cells
+        Defaults and accounts at risk per non-empty (vintage, age) cell, with the
+        aggregation step added to the lineage.
 
     Examples
     --------

@@ -37,12 +37,34 @@ class LineageStep:
 class Lineage:
     """An append-only record of processing steps that travels with every result.
 
+    Parameters
+    ----------
+    source : str
+        Where the data came from.
+    steps : tuple of LineageStep, optional
+        Initial steps; usually empty, steps are appended with :meth:`add`.
+
     Attributes
     ----------
     source : str
         Where the data came from (a file path or ``"<DataFrame>"``).
     steps : tuple of LineageStep
         Steps in order. Each step accounts for every row lost with a reason.
+
+    Examples
+    --------
+    >>> from apcfair import Lineage
+    >>> lin = Lineage("loans.csv").add("validate", "accounts", 10, 8, {"duplicate id": 2})
+    >>> lin = lin.add("aggregate", "accounts", 8, 8)
+    >>> print(lin.summary())
+    Lineage of loans.csv
+      validate: 10 accounts in -> 8 out
+          excluded 2: duplicate id
+      aggregate: 8 accounts in -> 8 out
+    >>> lin.rows_in, lin.total_excluded
+    (10, {'duplicate id': 2})
+    >>> Lineage.from_dict(lin.to_dict()) == lin
+    True
     """
 
     source: str

@@ -45,7 +45,35 @@ _N_EXAMPLES = 3
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file (chosen by extension; ``.csv.gz`` works too)."""
+    """Read a CSV or Parquet file (chosen by extension; ``.csv.gz`` works too).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.csv``, ``.csv.gz``, ``.txt``, ``.parquet`` or ``.pq`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read (no validation; see :func:`load_portfolio`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the extension is neither CSV nor Parquet.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import read_table
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "loans.csv"
+    >>> pd.DataFrame({"account_id": [1, 2], "default": [0, 1]}).to_csv(path, index=False)
+    >>> read_table(path).shape
+    (2, 2)
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
@@ -145,6 +173,11 @@ class Portfolio:
 
     Build one with :meth:`from_loans`, :meth:`from_panel` or :func:`load_portfolio`.
 
+    Parameters
+    ----------
+    loans, panel, freq, lineage, attributes
+        As the attributes; use the validating builders instead of the constructor.
+
     Attributes
     ----------
     loans : pandas.DataFrame
@@ -161,6 +194,24 @@ class Portfolio:
         Rows in, rows out and every reason for exclusion.
     attributes : tuple of str
         Attribute column names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair import Portfolio
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3],
+    ...                    "origination": ["2019-01", "2019-01", "2019-02"],
+    ...                    "last_month": ["2019-03", "2019-02", "2019-04"],
+    ...                    "default": [0, 1, 0], "region": ["N", "S", "N"]})
+    >>> p = Portfolio.from_loans(df)
+    >>> p.kind, p.n_accounts, p.n_account_months, p.n_defaults, p.attributes
+    ('loans', 3, 5, 1, ('region',))
+    >>> p.describe()["window"]
+    ['2019-02', '2019-04']
+    >>> p.loans.columns.tolist()
+    ['account_id', 'vintage', 'first_month', 'last_month', 'default', 'region']
+    >>> p.subset(p.loans["region"] == "N", "keep north", "south region").n_accounts
+    2
     """
 
     loans: pd.DataFrame
@@ -412,7 +463,33 @@ class Portfolio:
 
 
 def detect_format(df: pd.DataFrame) -> str:
-    """Return ``"loans"`` or ``"panel"`` from the columns present."""
+    """Return ``"loans"`` or ``"panel"`` from the columns present.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Loan-level (``origination`` and ``last_month`` columns) or panel (``month``
+        column) data, after any column renames.
+
+    Returns
+    -------
+    str
+        ``"loans"`` or ``"panel"``.
+
+    Raises
+    ------
+    DataValidationError
+        If neither set of columns is present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import detect_format
+    >>> detect_format(pd.DataFrame(columns=["account_id", "origination", "last_month", "default"]))
+    'loans'
+    >>> detect_format(pd.DataFrame(columns=["account_id", "month", "default"]))
+    'panel'
+    """
     cols = set(df.columns)
     if {"last_month", "origination"} <= cols:
         return "loans"
@@ -448,6 +525,28 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
     Returns
     -------
     Portfolio
+        The validated portfolio with its lineage.
+
+    Raises
+    ------
+    DataValidationError
+        With ``on_invalid="raise"``, naming every problem (column, count, examples, fix).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair import load_portfolio
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3, 3],
+    ...                    "origination": ["2019-01", "2019-01", "2019-02", "2019-02"],
+    ...                    "last_month": ["2019-03", "2019-02", "2019-04", "2019-04"],
+    ...                    "default": [0, 1, 0, 0]})
+    >>> p = load_portfolio(df, on_invalid="exclude")
+    >>> p.n_accounts, p.lineage.total_excluded
+    (2, {'share an account_id with another row (duplicate accounts)': 2})
+    >>> panel = pd.DataFrame({"account_id": [1, 1, 2], "month": ["2019-02", "2019-03", "2019-02"],
+    ...                       "default": [0, 1, 0]})
+    >>> load_portfolio(panel).kind
+    'panel'
     """
     check_option("format", format, InputFormat)
     if isinstance(data, pd.DataFrame):

@@ -20,12 +20,30 @@ def monthly_pd_curves(cells, by: str = "year") -> pd.DataFrame:
     Parameters
     ----------
     cells : Cells
+        Cells from :meth:`Portfolio.cells`.
     by : {"year", "vintage"}
+        Pool the vintages of each calendar year (default) or keep each vintage.
 
     Returns
     -------
     pandas.DataFrame
         Tidy: ``group``, ``age``, ``defaults``, ``at_risk``, ``pd``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import Portfolio, monthly_pd_curves
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3],
+    ...                    "origination": ["2019-01", "2019-01", "2019-02"],
+    ...                    "last_month": ["2019-03", "2019-02", "2019-04"],
+    ...                    "default": [0, 1, 0]})
+    >>> curves = monthly_pd_curves(Portfolio.from_loans(df).cells())
+    >>> curves.round(2)  # doctest: +NORMALIZE_WHITESPACE
+       group  age  defaults  at_risk    pd
+    0   2019    1         1        3  0.33
+    1   2019    2         0        2  0.00
+    >>> monthly_pd_curves(Portfolio.from_loans(df).cells(), by="vintage")["group"].unique().tolist()
+    ['2019-01', '2019-02']
     """
     t = cells.table
     g = _vintage_group(t["vintage"].to_numpy(), cells.freq, by)
@@ -56,6 +74,22 @@ def cumulative_default_curves(portfolio, by: str = "year", alpha: float = 0.05) 
     -------
     pandas.DataFrame
         Tidy: ``group``, ``age``, ``cum_default``, ``lower``, ``upper``, ``at_risk``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import Portfolio, cumulative_default_curves
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3],
+    ...                    "origination": ["2019-01", "2019-01", "2019-02"],
+    ...                    "last_month": ["2019-03", "2019-02", "2019-04"],
+    ...                    "default": [0, 1, 0]})
+    >>> curves = cumulative_default_curves(Portfolio.from_loans(df))
+    >>> list(curves.columns)
+    ['group', 'age', 'cum_default', 'lower', 'upper', 'at_risk']
+    >>> curves[["group", "age", "cum_default", "at_risk"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
+      group  age  cum_default  at_risk
+    0  2019    1         0.33        3
+    1  2019    2         0.33        2
     """
     from lifelines import KaplanMeierFitter
 
