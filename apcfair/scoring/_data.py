@@ -217,6 +217,21 @@ def expand_account_months(data, attributes: Sequence[str] = (),
     pandas.DataFrame
         ``account`` (row position in ``portfolio.loans``), ``account_id`` (if present),
         ``vintage``, ``age``, ``period``, ``default`` and the attributes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.scoring import expand_account_months
+    >>> loans = pd.DataFrame({"account_id": [1, 2], "vintage": [24000, 24001],
+    ...                       "first_month": [24001, 24002], "last_month": [24003, 24003],
+    ...                       "default": [1, 0], "grade": ["A", "B"]})
+    >>> expand_account_months(loans, ["grade"])  # doctest: +NORMALIZE_WHITESPACE
+       account  account_id  vintage  age  period  default grade
+    0        0           1    24000    1   24001        0     A
+    1        0           1    24000    2   24002        0     A
+    2        0           1    24000    3   24003        1     A
+    3        1           2    24001    1   24002        0     B
+    4        1           2    24001    2   24003        0     B
     """
     src = as_source(data)
     mask = account_mask(accounts, src.n_accounts)

@@ -32,7 +32,31 @@ _ETA_MAX = 700.0  # exp overflows above ~709; p = 1 to machine precision long be
 
 
 class ConvergenceWarning(UserWarning):
-    """The Newton iterations stopped before the convergence tolerance was met."""
+    """The Newton iterations stopped before the convergence tolerance was met.
+
+    Raised as a warning (not an error) by :class:`~apcfair.scoring.OffsetLogit` and the
+    restricted/credit models built on it; the message names the last step size and the
+    usual fixes (merge sparse levels, raise ``max_iter``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np, pandas as pd
+    >>> from apcfair.scoring import ConvergenceWarning, OffsetLogit
+    >>> rng = np.random.default_rng(0)
+    >>> v = 24_000 + rng.integers(0, 12, 500)
+    >>> life = np.minimum(rng.geometric(0.02, 500), 36)
+    >>> loans = pd.DataFrame({"vintage": v, "first_month": v + 1, "last_month": v + life,
+    ...                       "default": (life < 36).astype(int),
+    ...                       "grade": rng.choice(["A", "B"], 500)})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     model = OffsetLogit(max_iter=1).fit(loans, ["grade"])
+    >>> [w.category.__name__ for w in caught]
+    ['ConvergenceWarning']
+    >>> model.converged_
+    False
+    """
 
 
 @dataclass
