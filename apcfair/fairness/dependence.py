@@ -49,6 +49,20 @@ def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:
     dict
         ``auc_a``, ``auc_b``, ``difference``, ``se``, ``lower``, ``upper``, ``z``,
         ``p_value``, ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.fairness import delong_auc_difference
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.binomial(1, 0.2, 500)
+    >>> sharp = y + rng.normal(0, 1, 500)   # a good risk score
+    >>> blunt = y + rng.normal(0, 3, 500)   # a weaker one
+    >>> res = delong_auc_difference(y, sharp, blunt)
+    >>> round(res["auc_a"], 2), round(res["auc_b"], 2), round(res["difference"], 2)
+    (0.79, 0.61, 0.19)
+    >>> bool(res["lower"] > 0), res["p_value"] < 0.001, res["method"]
+    (True, True, 'DeLong (paired)')
     """
     y = np.asarray(y).astype(int)
     if y.min() == y.max():
@@ -66,7 +80,32 @@ def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:
 
 
 def auc_with_ci(y, score, alpha: float = 0.05) -> dict:
-    """AUC, Gini and the DeLong confidence interval of the AUC."""
+    """AUC, Gini and the DeLong confidence interval of the AUC.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Outcome, 1 = default.
+    score : array-like
+        Risk score (higher = riskier), e.g. a cumulative PD.
+    alpha : float
+        One minus the confidence level.
+
+    Returns
+    -------
+    dict
+        ``auc``, ``gini`` (``2 * auc - 1``), ``auc_lower``, ``auc_upper``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.fairness import auc_with_ci
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.binomial(1, 0.2, 500)
+    >>> res = auc_with_ci(y, y + rng.normal(0, 1, 500))
+    >>> {k: round(float(v), 2) for k, v in res.items()}
+    {'auc': 0.79, 'gini': 0.59, 'auc_lower': 0.75, 'auc_upper': 0.84}
+    """
     y = np.asarray(y).astype(int)
     aucs, cov = _delong_components(np.asarray(score, float)[None, :], y)
     se = float(np.sqrt(cov[0, 0]))
@@ -92,6 +131,35 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
 
     The ratio is the lowest group's approval rate over the highest group's
     (four-fifths rule: below 0.8 is flagged).
+
+    Parameters
+    ----------
+    forecast : array-like
+        PD (or any risk score, lower = better) per applicant.
+    groups : array-like
+        Group label per applicant; missing labels form the group ``"NA"``.
+    approval_rate : float
+        Share approved overall: applicants with a forecast at or below the
+        ``approval_rate`` quantile.
+
+    Returns
+    -------
+    dict
+        ``cutoff_pd``, ``approval_rate``, ``group_approval_rates`` (by group),
+        ``air`` (adverse impact ratio), ``lowest_group`` and ``four_fifths_pass``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.fairness import adverse_impact_ratio
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["a", "b"], 500)
+    >>> pd_forecast = np.where(group == "b", 0.10, 0.05) + rng.uniform(0, 0.02, 500)
+    >>> res = adverse_impact_ratio(pd_forecast, group, approval_rate=0.8)
+    >>> {g: round(r, 2) for g, r in sorted(res["group_approval_rates"].items())}
+    {'a': 1.0, 'b': 0.64}
+    >>> round(res["air"], 2), res["lowest_group"], res["four_fifths_pass"]
+    (0.64, 'b', False)
     """
     f = np.asarray(forecast, float)
     g = pd.Series(groups).astype("string").fillna("NA").to_numpy()
@@ -123,11 +191,31 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
         Subsample size for the distance correlation of multi-column (categorical)
         attributes (the exact algorithm needs O(n^2) memory there).
 
+    random_state : int, optional
+        Seed of the ``dcor`` subsample.
+
     Returns
     -------
     dict
-        ``kind``, ``corr`` (Pearson; for categorical attributes the correlation ratio),
-        ``dcor``, ``auc_group`` (binary only), ``air`` (adverse impact ratio details).
+        ``kind``, ``n``, ``corr`` (Pearson; for categorical attributes the correlation
+        ratio), ``dcor``, ``auc_group`` and ``group_positive`` (binary only), ``air``
+        (adverse impact ratio details, see :func:`adverse_impact_ratio`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.fairness import dependence
+    >>> rng = np.random.default_rng(0)
+    >>> minority = rng.binomial(1, 0.3, 500)
+    >>> forecast = 0.05 + 0.02 * minority + rng.uniform(0, 0.02, 500)  # depends on status
+    >>> res = dependence(forecast, minority)
+    >>> res["kind"], round(res["corr"], 2), round(res["auc_group"], 2)
+    ('binary', 0.85, 1.0)
+    >>> res["air"]["four_fifths_pass"]
+    False
+    >>> independent = dependence(rng.uniform(size=500), rng.choice(["x", "y", "z"], 500))
+    >>> independent["kind"], independent["dcor"] < 0.2
+    ('categorical', True)
     """
     import dcor
 
