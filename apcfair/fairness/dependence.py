@@ -190,7 +190,6 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     max_dcor_n : int
         Subsample size for the distance correlation of multi-column (categorical)
         attributes (the exact algorithm needs O(n^2) memory there).
-
     random_state : int, optional
         Seed of the ``dcor`` subsample.
 
