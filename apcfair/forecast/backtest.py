@@ -44,6 +44,35 @@ def truncate_portfolio(portfolio, end):
     Accounts originated at or after ``end`` are dropped; accounts observed beyond ``end``
     are censored there (``last_month = end``, ``default = 0``). The lineage records the
     step.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The full portfolio.
+    end : str or int
+        Last period kept, ``"YYYY-MM"`` or an integer period code.
+
+    Returns
+    -------
+    Portfolio
+        The truncated portfolio (loan-level and, for panel input, panel data).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.forecast import truncate_portfolio
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3],
+    ...                    "origination": ["2019-01", "2019-03", "2019-08"],
+    ...                    "last_month": ["2019-10", "2019-05", "2019-12"],
+    ...                    "default": [1, 0, 0]})
+    >>> early = truncate_portfolio(load_portfolio(df), "2019-06")
+    >>> early.loans[["account_id", "last_month", "default"]]  # doctest: +NORMALIZE_WHITESPACE
+       account_id  last_month  default
+    0           1       24233        0
+    1           2       24232        0
+    >>> early.lineage.total_excluded
+    {'originated at or after 2019-06': 1}
     """
     from apcfair.portfolio import Portfolio
 
@@ -69,6 +98,11 @@ def truncate_portfolio(portfolio, end):
 class BacktestResult:
     """Observed vs projected monthly default rates for the macro model and the random walk.
 
+    Parameters
+    ----------
+    table, scores, freq, fit_end, apc_result, macro_model, projections
+        As the attributes; produced by :func:`macro_backtest`.
+
     Attributes
     ----------
     table : pandas.DataFrame
@@ -83,6 +117,27 @@ class BacktestResult:
     macro_model : MacroModel
     projections : dict
         The two :class:`ScenarioProjection` objects.
+
+    Examples
+    --------
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> from apcfair.forecast import MacroModel, macro_backtest
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> bt = macro_backtest(portfolio, synth.macro_history, fit_end="2010-12", horizon=24,
+    ...                     apc_model=APCModel(hyper="eb", n_draws=200, random_state=0),
+    ...                     macro_model=MacroModel(drivers=["unemployment_change", "gdp_growth"],
+    ...                                            random_state=0))
+    >>> bt.fit_end, len(bt.table), sorted(bt.projections)
+    ('2010-12', 24, ['macro', 'random_walk'])
+    >>> bt.table.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['month', 'code', 'at_risk', 'defaults', 'observed_rate', 'macro', 'macro_lower',
+     'macro_upper', 'random_walk', 'random_walk_lower', 'random_walk_upper']
+    >>> print(bt.summary().splitlines()[0])  # doctest: +ELLIPSIS
+    Backtest: fit up to 2010-12, projected 2011-01 to 2012-12 (24 periods), observed mean rate ...
     """
 
     table: pd.DataFrame
@@ -139,6 +194,32 @@ def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int 
     Returns
     -------
     BacktestResult
+        Observed and projected rates per test month, error scores per method, and the
+        fitted APC and macro models.
+
+    Examples
+    --------
+    A portfolio observed 2006-2012: fit up to 2010-12, project the 24 months after it
+    with the actual macro path and by random walk, and score both:
+
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> from apcfair.forecast import MacroModel, macro_backtest
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> bt = macro_backtest(portfolio, synth.macro_history, fit_end="2010-12", horizon=24,
+    ...                     apc_model=APCModel(hyper="eb", n_draws=200, random_state=0),
+    ...                     macro_model=MacroModel(drivers=["unemployment_change", "gdp_growth"],
+    ...                                            random_state=0))
+    >>> sorted(bt.scores["macro"])  # doctest: +NORMALIZE_WHITESPACE
+    ['bias_rate', 'coverage', 'mae_rate', 'mean_abs_pct_error', 'rmse_rate',
+     'total_defaults_pct_error']
+    >>> bt.table["month"].iloc[[0, -1]].tolist()
+    ['2011-01', '2012-12']
+    >>> 0 <= bt.scores["random_walk"]["coverage"] <= 1
+    True
     """
     from apcfair.apc import APCModel
 

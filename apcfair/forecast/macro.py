@@ -141,9 +141,34 @@ class MacroModel:
 
     Examples
     --------
-    >>> mm = MacroModel(lags=(0,)).fit(apc_result, "macro_history.csv")   # doctest: +SKIP
-    >>> print(mm.summary())                                                 # doctest: +SKIP
-    >>> proj = mm.project("scenarios.csv", horizon=36)                      # doctest: +SKIP
+    Fit an APC model on a small synthetic portfolio (2006-2012, so the window holds a
+    recession), regress its environment on the macro history and project three
+    scenarios (the files ``macro_history.csv`` and ``scenarios.csv`` of ``apcfair synth``
+    work the same way):
+
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
+    >>> from apcfair.forecast import MacroModel
+    >>> mm = MacroModel(drivers=["unemployment_change", "gdp_growth"], random_state=0)
+    >>> mm = mm.fit(apc_result, synth.macro_history)
+    >>> mm.coefficients_["term"].tolist()[:4]
+    ['const', 'trend', 'unemployment_change', 'gdp_growth']
+    >>> beta = mm.coefficients_.set_index("term").loc["unemployment_change", "estimate"]
+    >>> bool(beta > 0)  # rising unemployment raises H(t)
+    True
+    >>> print(mm.summary().splitlines()[0])
+    Macro model of the environment H(t)
+    >>> proj = mm.project(synth.scenarios, horizon=36, random_state=0)
+    >>> proj.scenarios, proj.horizon, proj.months[0]
+    (['baseline', 'adverse', 'severely_adverse'], 36, '2013-01')
+    >>> h = proj.summary_frame().groupby("scenario")["mean"].mean()
+    >>> bool(h["baseline"] < h["adverse"] < h["severely_adverse"])
+    True
     """
 
     def __init__(self, drivers=None, lags=(0,), seasonality: bool = True, detrend: str = "consistent",

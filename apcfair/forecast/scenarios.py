@@ -261,6 +261,26 @@ def read_macro_history(source, *, drivers=None, frequency: str = "auto",
     ------
     ValueError
         With one message naming the problem (see the module docstring).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.forecast import read_macro_history
+    >>> history = pd.DataFrame({"month": ["2019-10", "2019-11", "2019-12"],
+    ...                         "unemployment_change": [0.1, 0.0, -0.1]})
+    >>> read_macro_history(history)  # doctest: +NORMALIZE_WHITESPACE
+         month   code  unemployment_change
+    0  2019-10  24237                  0.1
+    1  2019-11  24238                  0.0
+    2  2019-12  24239                 -0.1
+
+    Quarterly values become monthly ones (held, or interpolated between mid-quarters):
+
+    >>> quarterly = pd.DataFrame({"month": ["2019Q3", "2019Q4"], "gdp_growth": [2.0, 2.4]})
+    >>> read_macro_history(quarterly)["gdp_growth"].tolist()
+    [2.0, 2.0, 2.0, 2.4, 2.4, 2.4]
+    >>> read_macro_history(quarterly, quarterly="interpolate")["gdp_growth"].round(2).tolist()
+    [2.0, 2.0, 2.13, 2.27, 2.4, 2.4]
     """
     df = _as_frame(source, "macro history")
     if "scenario" in df.columns:
@@ -281,6 +301,30 @@ def read_scenarios(source, *, drivers=None, frequency: str = "auto",
     pandas.DataFrame
         ``scenario``, ``month`` (``"YYYY-MM"``), ``code`` and the drivers, sorted by
         scenario (in order of first appearance) and month; each scenario contiguous.
+
+    Raises
+    ------
+    ValueError
+        With one message naming the problem (see the module docstring).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.forecast import read_scenarios
+    >>> table = pd.DataFrame({"scenario": ["baseline", "baseline", "adverse", "adverse"],
+    ...                       "month": ["2020-01", "2020-02", "2020-01", "2020-02"],
+    ...                       "unemployment_change": [0.0, 0.1, 0.5, 1.0]})
+    >>> read_scenarios(table)  # doctest: +NORMALIZE_WHITESPACE
+       scenario    month   code  unemployment_change
+    0  baseline  2020-01  24240                  0.0
+    1  baseline  2020-02  24241                  0.1
+    2   adverse  2020-01  24240                  0.5
+    3   adverse  2020-02  24241                  1.0
+    >>> gap = table.assign(month=["2020-01", "2020-03", "2020-01", "2020-02"])
+    >>> read_scenarios(gap)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: scenarios, scenario 'baseline': 1 month(s) missing between 2020-01 and 2020-03 ...
     """
     df = _as_frame(source, "scenarios")
     return _normalise(df, group="scenario", drivers=drivers, frequency=frequency,
@@ -351,6 +395,11 @@ class ScenarioProjection:
     can be combined with that draw's ``mu``, ``F`` and ``G``), and scenarios share their
     random numbers: differences between scenarios come from the drivers only.
 
+    Parameters
+    ----------
+    codes, freq, draws, draw_index, source, credible_level, drivers, history, notes
+        As the attributes.
+
     Attributes
     ----------
     codes : ndarray
@@ -372,6 +421,28 @@ class ScenarioProjection:
         projections, the macro model's ``fitted`` values).
     notes : dict
         How the projection was made.
+
+    Examples
+    --------
+    Projections come from :meth:`MacroModel.project` or :func:`random_walk_projection`:
+
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
+    >>> from apcfair.forecast import random_walk_projection
+    >>> proj = random_walk_projection(apc_result, 24, random_state=0)
+    >>> proj.scenarios, proj.horizon, proj.source
+    (['random_walk'], 24, 'random_walk')
+    >>> proj["random_walk"].shape  # (draws, forecast months) on the logit scale
+    (200, 24)
+    >>> proj.truncate(12).months[-1]
+    '2013-12'
+    >>> list(proj.summary_frame().columns)
+    ['scenario', 'month', 'code', 'mean', 'median', 'lower', 'upper']
     """
 
     codes: np.ndarray
@@ -460,6 +531,28 @@ def random_walk_projection(apc_result, horizon: int, *, random_state: int | None
     Returns
     -------
     ScenarioProjection
+        One scenario, ``name``, over the ``horizon`` periods after the APC window.
+
+    Examples
+    --------
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
+    >>> from apcfair.forecast import random_walk_projection
+    >>> proj = random_walk_projection(apc_result, 36, random_state=0)
+    >>> proj.months[0], proj.months[-1], proj["random_walk"].shape
+    ('2013-01', '2015-12', (200, 36))
+    >>> band = proj.summary_frame()
+    >>> width = band["upper"] - band["lower"]
+    >>> bool(width.iloc[-1] > width.iloc[0])  # innovations widen the band with the horizon
+    True
+    >>> mean_path = random_walk_projection(apc_result, 36, include_noise=False)
+    >>> mean_path.notes["method"]
+    'RW2 continuation of the environment from the APC engine (mean path, no innovations)'
     """
     horizon = int(horizon)
     if horizon < 1:

@@ -141,6 +141,34 @@ class StressTest:
     Attributes
     ----------
     result_ : StressResult
+        The projection of the last :meth:`fit`.
+
+    Examples
+    --------
+    Fit the APC model on a small synthetic book (2006-2012), project H(t) under three
+    macro scenarios and run the book through them:
+
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
+    >>> from apcfair.forecast import MacroModel, StressTest
+    >>> mm = MacroModel(drivers=["unemployment_change", "gdp_growth"], random_state=0)
+    >>> proj = mm.fit(apc_result, synth.macro_history).project(synth.scenarios, horizon=36)
+    >>> stress = StressTest(horizon=36).fit(portfolio, apc_result, proj).result_
+    >>> stress.scenarios, stress.months[0], stress.months[-1]
+    (['baseline', 'adverse', 'severely_adverse'], '2013-01', '2015-12')
+    >>> cum = {s: stress.cumulative[s]["cumulative_pd"] for s in stress.scenarios}
+    >>> bool(cum["baseline"] < cum["adverse"] < cum["severely_adverse"])
+    True
+
+    Without a projection, H(t) continues by its random walk:
+
+    >>> StressTest(horizon=12, new_vintages=False).fit(portfolio, apc_result).result_.scenarios
+    ['random_walk']
     """
 
     def __init__(self, horizon: int = 36, new_vintages: bool = True, new_volume=None,
@@ -434,6 +462,11 @@ def _interp_linear_ends(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nda
 class StressResult:
     """PD paths by scenario with bands, expected defaults and cumulative PDs.
 
+    Parameters
+    ----------
+    codes, freq, tables, cumulative, account_pd, history, credible_level, settings, notes, provenance, pd_draws
+        As the attributes; produced by :meth:`StressTest.fit`.
+
     Attributes
     ----------
     codes : ndarray
@@ -455,6 +488,33 @@ class StressResult:
     settings, notes, provenance : dict
     pd_draws : dict of ndarray, optional
         Draws of the portfolio PD ``(S, horizon)`` per scenario (not saved).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
+    >>> from apcfair.forecast import StressResult, StressTest
+    >>> result = StressTest(horizon=24).fit(portfolio, apc_result).result_
+    >>> result.tables["random_walk"].columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['month', 'code', 'pd', 'pd_lower_50', 'pd_upper_50', 'pd_lower_80', 'pd_upper_80',
+     'pd_lower', 'pd_upper', 'expected_defaults', 'expected_defaults_lower',
+     'expected_defaults_upper', 'at_risk']
+    >>> result.table().shape
+    (24, 14)
+    >>> c = result.cumulative["random_walk"]
+    >>> bool(c["cumulative_pd_lower"] < c["cumulative_pd"] < c["cumulative_pd_upper"])
+    True
+    >>> list(result.account_pd.columns)
+    ['account_id', 'vintage', 'scenario', 'cumulative_pd', 'lower', 'upper']
+    >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "stress.json")
+    >>> StressResult.load(path).months == result.months
+    True
     """
 
     codes: np.ndarray
