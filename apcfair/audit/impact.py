@@ -52,6 +52,15 @@ def balance_after(amount, term_months, rate, months, *, method: InterestMethod =
     Returns
     -------
     numpy.ndarray
+        Outstanding principal, broadcast over the inputs.
+
+    Examples
+    --------
+    >>> from apcfair.audit import balance_after
+    >>> balance_after(10_000, 36, 0.08, [0, 12, 36]).round(2).tolist()
+    [10000.0, 6928.64, 0.0]
+    >>> float(balance_after(10_000, 36, 0.08, 12, method="bullet"))
+    10000.0
     """
     check_option("method", method, InterestMethod)
     a, n, rr, m = np.broadcast_arrays(*(np.asarray(v, float) for v in (amount, term_months, rate, months)))
@@ -78,10 +87,24 @@ def loan_interest(amount, term_months, rate, *, months=None, method: InterestMet
     months : array-like, optional
         Months elapsed (e.g. up to default); default the full term.
     method : {"amortising", "bullet"}, default "amortising"
+        Loan type.
 
     Returns
     -------
     numpy.ndarray
+        Interest, broadcast over the inputs.
+
+    Examples
+    --------
+    A 3-year annuity earns far less than ``principal x rate x years`` (the bullet figure):
+
+    >>> from apcfair.audit import loan_interest
+    >>> round(float(loan_interest(10_000, 36, 0.08)), 2)
+    1281.09
+    >>> round(float(loan_interest(10_000, 36, 0.08, method="bullet")), 2)
+    2400.0
+    >>> round(float(loan_interest(10_000, 36, 0.08, months=12)), 2)  # first year only
+    689.0
     """
     check_option("method", method, InterestMethod)
     a, n, rr = np.broadcast_arrays(*(np.asarray(v, float) for v in (amount, term_months, rate)))
@@ -109,6 +132,11 @@ def _funding_cost(amount, term_months, rate, funding_rate, months, method):
 class RevenueForegone:
     """Revenue lost by rejecting creditworthy applicants, by group.
 
+    Parameters
+    ----------
+    table, settings, notes
+        As the attributes; produced by :func:`revenue_foregone`.
+
     Attributes
     ----------
     table : pandas.DataFrame
@@ -117,7 +145,20 @@ class RevenueForegone:
         (sample totals), ``net_revenue_per_application`` and, with
         ``applications_per_year``, ``net_revenue_per_year``; a final ``all`` row.
     settings : dict
+        Rates, loan type and scaling used.
     notes : tuple of str
+        Definitions carried into reports.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.audit import revenue_foregone
+    >>> res = revenue_foregone(np.array([1, 0, 0, 1, 0, 1]), np.array([0, 0, 1, 0, 0, 1]),
+    ...                        10_000, 36, rate=0.08)
+    >>> res.table[["group", "creditworthy", "false_rejections"]].values.tolist()
+    [['all', 4, 2]]
+    >>> round(res.total, 2)  # two rejected good 3-year loans of 10,000 at 8%
+    2562.18
     """
 
     table: pd.DataFrame
@@ -172,6 +213,26 @@ def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: flo
     Returns
     -------
     RevenueForegone
+        Per group and overall: false rejections and the net revenue they would have earned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.audit import revenue_foregone
+    >>> approved = np.array([1, 0, 0, 1, 0, 1])
+    >>> y = np.array([0, 0, 1, 0, 0, 1])          # applicant 3 would have defaulted
+    >>> group = np.array(["a", "a", "a", "b", "b", "b"])
+    >>> res = revenue_foregone(approved, y, 10_000, 36, groups=group, rate=0.08)
+    >>> res.table[["group", "false_rejections", "false_rejection_rate"]]  # doctest: +NORMALIZE_WHITESPACE
+      group  false_rejections  false_rejection_rate
+    0     a                 1                   0.5
+    1     b                 1                   0.5
+    2   all                 2                   0.5
+    >>> round(float(res.table["net_revenue"].iloc[-1]), 2)
+    2562.18
+    >>> yearly = revenue_foregone(approved, y, 10_000, 36, rate=0.08, applications_per_year=60_000)
+    >>> round(yearly.total)
+    25621831
     """
     check_option("interest", interest, InterestMethod)
     a = check_decision(approved, "approved")
@@ -219,6 +280,11 @@ def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: flo
 class ROIResult:
     """Cost and benefit of an intervention over a horizon.
 
+    Parameters
+    ----------
+    items, net_benefit, roi, payback_months, margin_per_loan, breakeven_default_rate, settings
+        As the attributes; produced by :func:`intervention_roi`.
+
     Attributes
     ----------
     items : pandas.DataFrame
@@ -234,6 +300,18 @@ class ROIResult:
     breakeven_default_rate : float
         Default rate among the additional loans at which their expected margin is zero
         (NaN when even a good loan loses money).
+    settings : dict
+        The inputs of :func:`intervention_roi`.
+
+    Examples
+    --------
+    >>> from apcfair.audit import intervention_roi
+    >>> res = intervention_roi(extra_approvals=200, default_rate=0.05, loan_amount=10_000,
+    ...                        term_months=36, rate=0.08, one_time_cost=50_000)
+    >>> res.items["item"].iloc[:3].tolist()
+    ['additional loans per year', 'interest per good loan', 'fee per loan']
+    >>> print(res.summary().splitlines()[-1])
+    net benefit 178,955; ROI 357.9%; payback 2.6 months
     """
 
     items: pd.DataFrame
@@ -293,10 +371,26 @@ def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount
     years : int, default 1
         Horizon.
     interest : {"amortising", "bullet"}, default "amortising"
+        Loan type (see :func:`loan_interest`).
 
     Returns
     -------
     ROIResult
+        Line items, net benefit, ROI, payback and break-even default rate.
+
+    Examples
+    --------
+    200 extra 3-year loans of 10,000 a year for three years, 5% of them defaulting, with
+    a 3% funding cost, 50,000 to implement and 20,000 a year to run:
+
+    >>> from apcfair.audit import intervention_roi
+    >>> res = intervention_roi(extra_approvals=200, default_rate=0.05, loan_amount=10_000,
+    ...                        term_months=36, rate=0.08, funding_rate=0.03,
+    ...                        one_time_cost=50_000, annual_cost=20_000, years=3)
+    >>> round(res.margin_per_loan, 2), round(res.roi, 2), round(res.payback_months, 1)
+    (670.78, 2.66, 5.3)
+    >>> round(res.breakeven_default_rate, 2)  # the extra loans pay off up to this default rate
+    0.31
     """
     check_option("interest", interest, InterestMethod)
     for name, v in (("default_rate", default_rate), ("lgd", lgd)):
