@@ -25,6 +25,12 @@ from apcfair.audit._validate import approve, check_cutoff, check_score
 class Contributions:
     """Per-applicant feature contributions, positive = towards default (against approval).
 
+    Parameters
+    ----------
+    values, base_value, feature_names, output
+        As the attributes; usually built by :func:`shap_contributions` or
+        :meth:`from_array`.
+
     Attributes
     ----------
     values : numpy.ndarray, shape (n, p)
@@ -35,6 +41,24 @@ class Contributions:
         Column names of ``values``.
     output : str
         Units, e.g. "log-odds of default".
+
+    Examples
+    --------
+    >>> from apcfair.audit import Contributions
+    >>> c = Contributions.from_array([[0.5, -0.2], [0.1, 0.3]], ["dti", "income"], base_value=-2.0)
+    >>> c.to_frame()  # doctest: +NORMALIZE_WHITESPACE
+       dti  income
+    0  0.5    -0.2
+    1  0.1     0.3
+    >>> c.global_importance()  # doctest: +NORMALIZE_WHITESPACE
+      feature  mean_abs_contribution
+    0     dti                   0.30
+    1  income                   0.25
+
+    Contributions to an approval score are flipped so that positive = towards default:
+
+    >>> Contributions.from_array([[0.5, -0.2]], ["dti", "income"], polarity="approval").values.tolist()
+    [[-0.5, 0.2]]
     """
 
     values: np.ndarray
@@ -135,6 +159,23 @@ def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Pola
     -------
     Contributions
         In log-odds units for classifiers with a logistic link.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(60, 15, 500), "dti": rng.uniform(0, 0.6, 500),
+    ...                   "age": rng.integers(20, 70, 500)})
+    >>> logit = -1 - 0.04 * (X["income"] - 60) + 4 * (X["dti"] - 0.3)
+    >>> y = (rng.random(500) < 1 / (1 + np.exp(-logit))).astype(int)
+    >>> model = LogisticRegression().fit(X, y)   # classes_[1] is default: polarity "pd"
+    >>> from apcfair.audit import shap_contributions
+    >>> contrib = shap_contributions(model, X)
+    >>> contrib.values.shape, contrib.feature_names, contrib.output
+    ((500, 3), ['income', 'dti', 'age'], 'log-odds of default')
+    >>> contrib.global_importance()["feature"].tolist()  # age barely matters here
+    ['dti', 'income', 'age']
     """
     import shap
 
@@ -188,6 +229,15 @@ def feature_groups(encoded_names: Sequence[str], source_features: Sequence[str])
     Returns
     -------
     dict
+        ``{encoded_name: source_feature}`` for every encoded name.
+
+    Examples
+    --------
+    >>> from apcfair.audit import feature_groups
+    >>> feature_groups(["num__income", "cat__purpose_car", "cat__purpose_tv", "other"],
+    ...                ["income", "purpose"])  # doctest: +NORMALIZE_WHITESPACE
+    {'num__income': 'income', 'cat__purpose_car': 'purpose', 'cat__purpose_tv': 'purpose',
+     'other': 'other'}
     """
     src = sorted(map(str, source_features), key=len, reverse=True)
     out = {}
@@ -201,6 +251,11 @@ def feature_groups(encoded_names: Sequence[str], source_features: Sequence[str])
 class ReasonCodes:
     """Adverse-action reasons: top factors that lowered each applicant's decision.
 
+    Parameters
+    ----------
+    table, excluded, notes
+        As the attributes; produced by :func:`reason_codes`.
+
     Attributes
     ----------
     table : pandas.DataFrame
@@ -210,6 +265,29 @@ class ReasonCodes:
         applicants_where_top_k`` -- never given as reasons, but their presence in the model is
         itself an audit finding.
     notes : tuple of str
+        Findings to report (e.g. a protected attribute the model uses).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(60, 15, 500), "dti": rng.uniform(0, 0.6, 500),
+    ...                   "age": rng.integers(20, 70, 500)})
+    >>> logit = -1 - 0.04 * (X["income"] - 60) + 4 * (X["dti"] - 0.3)
+    >>> y = (rng.random(500) < 1 / (1 + np.exp(-logit))).astype(int)
+    >>> model = LogisticRegression().fit(X, y)   # classes_[1] is default: polarity "pd"
+    >>> from apcfair.audit import reason_codes, shap_contributions
+    >>> rc = reason_codes(shap_contributions(model, X), rows=[0, 1, 2], k=2,
+    ...                   protected=["age"], data=X.round(2))
+    >>> rc.for_applicant(0)
+    ['dti (value: 0.5)']
+    >>> rc.excluded["feature"].tolist()
+    ['age']
+    >>> print(rc.summary())  # doctest: +ELLIPSIS
+    Most frequent reasons (count of applicants):
+      dti: 2
+    NOTE: the model uses protected attribute 'age' ...
     """
 
     table: pd.DataFrame
@@ -260,6 +338,26 @@ def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protect
     Returns
     -------
     ReasonCodes
+        The reasons per applicant, the protected features left out and notes.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(60, 15, 500), "dti": rng.uniform(0, 0.6, 500),
+    ...                   "age": rng.integers(20, 70, 500)})
+    >>> logit = -1 - 0.04 * (X["income"] - 60) + 4 * (X["dti"] - 0.3)
+    >>> y = (rng.random(500) < 1 / (1 + np.exp(-logit))).astype(int)
+    >>> model = LogisticRegression().fit(X, y)   # classes_[1] is default: polarity "pd"
+    >>> from apcfair.audit import reason_codes, shap_contributions
+    >>> rc = reason_codes(shap_contributions(model, X), rows=[0, 1, 2], k=2, protected=["age"])
+    >>> rc.table[["applicant", "rank", "feature"]]  # doctest: +NORMALIZE_WHITESPACE
+       applicant  rank feature
+    0          0     1     dti
+    1          1     1     dti
+    >>> "age" in set(rc.table["feature"])  # a protected attribute is never a reason
+    False
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}.")
@@ -321,19 +419,82 @@ def _bounded(values, lower, upper):
 
 
 def decrease(*fractions: float, lower: float | None = None) -> Callable:
-    """Candidate values ``v * (1 - f)`` for each fraction, smallest change first (not below ``lower``)."""
+    """Candidate values ``v * (1 - f)`` for each fraction, smallest change first (not below ``lower``).
+
+    Parameters
+    ----------
+    *fractions : float
+        Relative decreases, e.g. ``0.1`` for 10% less.
+    lower : float, optional
+        Smallest allowed value.
+
+    Returns
+    -------
+    callable
+        ``value -> list of candidate values``, for :func:`counterfactuals`.
+
+    Examples
+    --------
+    >>> from apcfair.audit import decrease
+    >>> decrease(0.5, 0.1)(100.0)
+    [90.0, 50.0]
+    >>> decrease(0.1, 0.5, lower=60)(100.0)
+    [90.0]
+    """
     fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
     return lambda v: _bounded([v * (1 - f) for f in fr], lower, None)
 
 
 def increase(*fractions: float, upper: float | None = None) -> Callable:
-    """Candidate values ``v * (1 + f)`` for each fraction, smallest change first (not above ``upper``)."""
+    """Candidate values ``v * (1 + f)`` for each fraction, smallest change first (not above ``upper``).
+
+    Parameters
+    ----------
+    *fractions : float
+        Relative increases, e.g. ``0.1`` for 10% more.
+    upper : float, optional
+        Largest allowed value.
+
+    Returns
+    -------
+    callable
+        ``value -> list of candidate values``, for :func:`counterfactuals`.
+
+    Examples
+    --------
+    >>> from apcfair.audit import increase
+    >>> [round(v, 2) for v in increase(0.2, 0.1)(100.0)]
+    [110.0, 120.0]
+    >>> [round(v, 2) for v in increase(0.1, 0.2, upper=115)(100.0)]
+    [110.0]
+    """
     fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
     return lambda v: _bounded([v * (1 + f) for f in fr], None, upper)
 
 
 def shift(*steps: float, lower: float | None = None, upper: float | None = None) -> Callable:
-    """Candidate values ``v + s`` for each step, in the order given, within ``[lower, upper]``."""
+    """Candidate values ``v + s`` for each step, in the order given, within ``[lower, upper]``.
+
+    Parameters
+    ----------
+    *steps : float
+        Absolute changes, tried in the order given.
+    lower, upper : float, optional
+        Allowed range of the result.
+
+    Returns
+    -------
+    callable
+        ``value -> list of candidate values``, for :func:`counterfactuals`.
+
+    Examples
+    --------
+    >>> from apcfair.audit import shift
+    >>> shift(-12, -24)(36)  # e.g. a shorter term
+    [24, 12]
+    >>> shift(-1, 1, lower=0)(0.5)
+    [1.5]
+    """
     return lambda v: _bounded([v + s for s in steps], lower, upper)
 
 
@@ -354,6 +515,17 @@ def borderline_rejections(score, cutoff: float, *, polarity: Polarity = "pd", ba
     Returns
     -------
     numpy.ndarray of int
+        Positions of the borderline rejections.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.audit import borderline_rejections
+    >>> pd_ = np.array([0.05, 0.22, 0.28, 0.45, 0.21])
+    >>> borderline_rejections(pd_, cutoff=0.2, band=0.05).tolist()  # rejected iff PD >= 0.2
+    [1, 4]
+    >>> borderline_rejections(1 - pd_, cutoff=0.8, polarity="approval", band=0.1).tolist()
+    [1, 2, 4]
     """
     check_option("polarity", polarity, Polarity)
     s = check_score(score, polarity)
@@ -395,6 +567,32 @@ def counterfactuals(predict: Callable, X: pd.DataFrame, rows, *, actions: Mappin
         ``applicant, feature, current, suggested, step, score_before, score_after, flips``;
         one row per applicant and feature (``flips`` False and ``suggested`` None where no
         candidate flips the decision).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from apcfair.audit import borderline_rejections, counterfactuals, decrease, increase
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(60, 15, 500), "dti": rng.uniform(0, 0.6, 500),
+    ...                   "age": rng.integers(20, 70, 500)})
+    >>> logit = -1 - 0.04 * (X["income"] - 60) + 4 * (X["dti"] - 0.3)
+    >>> y = (rng.random(500) < 1 / (1 + np.exp(-logit))).astype(int)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> def predict(d):
+    ...     return model.predict_proba(d)[:, 1]
+    >>> rows = borderline_rejections(predict(X), cutoff=0.3, band=0.02)[:2]
+    >>> cf = counterfactuals(predict, X, rows, cutoff=0.3, protected=["age"],
+    ...                      actions={"dti": decrease(0.1, 0.2, 0.3, lower=0),
+    ...                               "income": increase(0.1, 0.2)})
+    >>> cf[["applicant", "feature", "flips"]]  # doctest: +NORMALIZE_WHITESPACE
+       applicant feature  flips
+    0          4     dti   True
+    1          4  income   True
+    2         17     dti   True
+    3         17  income   True
+    >>> bool((cf["score_after"] < 0.3).all())
+    True
     """
     check_option("polarity", polarity, Polarity)
     c = check_cutoff(cutoff, polarity)
