@@ -301,7 +301,9 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
             D = w + tau_eps
             r = g - tau_eps * eps
             w_eff = w * tau_eps / D
-            g_eff = r - w * r / D
+            # Schur complement of the cell block: X'(g - W D^-1 r) is the z-gradient after
+            # eliminating the cell effects (r is the cell-block gradient g - tau * eps)
+            g_eff = g - w * r / D
         else:
             w_eff, g_eff = w, g
         Hm = par.hessian(w_eff)

@@ -180,6 +180,12 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
         "newton_steps": marg.newton_steps,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if not diagnostics["newton_converged"]:
+        import warnings
+
+        warnings.warn("Laplace engine: the latent-field Newton iterations did not converge at every "
+                      "hyperparameter value; treat the bands with caution (diagnostics['newton_converged'])",
+                      RuntimeWarning, stacklevel=3)
     return LaplaceFit(
         z_draws=z,
         hyper_draws={f"precision_{c}": hy[:, i] for i, c in enumerate(names)},
