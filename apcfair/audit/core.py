@@ -123,6 +123,11 @@ def _merge_fairlearn(rows: pd.DataFrame, mf_by_group: pd.DataFrame) -> pd.DataFr
 class AuditResult:
     """Result of :func:`audit`: tidy tables, gaps with intervals, tests, plots, JSON and HTML.
 
+    Parameters
+    ----------
+    performance, overall, by_group, gaps, tests, power, calibration, roc, by_stratum, gaps_by_stratum, comparison, caveats, settings, conventions, provenance
+        As the attributes; produced by :func:`audit` or :meth:`load`.
+
     Attributes
     ----------
     performance : dict
@@ -153,6 +158,33 @@ class AuditResult:
         Data caveats carried into every output.
     settings, conventions, provenance : dict
         Settings used, the favourable-outcome conventions, library versions.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 2000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 2000) + 0.4 * (group == "B")
+    >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD; approve iff PD < 0.2
+    >>> from apcfair.audit import AuditResult, audit
+    >>> result = audit(pd_, y, group, cutoff=0.2, n_boot=200)
+    >>> result.attributes
+    ['group']
+    >>> gap = result.gap("group", "dir")   # disparate impact ratio, B vs A
+    >>> round(gap["value"], 2), gap["status"], gap["low_group"]
+    (0.82, 'PASS', 'B')
+    >>> result.difference("approval_rate").round(2)  # doctest: +NORMALIZE_WHITESPACE
+      attribute         metric  value high_group low_group
+    0     group  approval_rate   0.14          A         B
+    >>> print(result.summary().splitlines()[0])
+    Fairness audit (favourable outcome: creditworthy = no default; favourable decision: approved)
+    >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "audit.json")
+    >>> AuditResult.load(path).gaps.shape == result.gaps.shape
+    True
+    >>> result.to_html().startswith("<!DOCTYPE html>")
+    True
     """
 
     performance: dict
@@ -521,6 +553,41 @@ def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | Non
     Returns
     -------
     AuditResult
+        Group tables, gaps with intervals and pass/fail, tests, power notes, calibration
+        and ROC data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 2000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 2000) + 0.4 * (group == "B")
+    >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD; approve iff PD < 0.2
+    >>> from apcfair.audit import audit
+    >>> result = audit(pd_, y, group, cutoff=0.2, n_boot=200)
+    >>> result.by_group[["group", "n", "approval_rate", "tpr"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
+      group     n  approval_rate   tpr
+    0     A  1394           0.73  0.79
+    1     B   606           0.60  0.67
+    >>> result.gaps[["gap", "value", "threshold", "status"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
+                gap  value  threshold status
+    0           dir   0.82        0.8   PASS
+    1           spd   0.14        0.1   FAIL
+    2           eod   0.12        0.1   FAIL
+    3            eo   0.16        0.1   FAIL
+    4           ppd   0.01        0.1   PASS
+    5  accuracy_gap   0.07        0.1   PASS
+
+    Several attributes (intersections are added) and a second score side by side:
+
+    >>> age = rng.choice(["<40", "40+"], 2000)
+    >>> both = audit(pd_, y, {"group": group, "age": age}, cutoff=0.2, n_boot=0,
+    ...              compare={"challenger": 0.9 * pd_})
+    >>> both.attributes
+    ['group', 'age', 'group & age']
+    >>> both.comparison["score"].unique().tolist()
+    ['score', 'challenger']
     """
     check_option("polarity", polarity, Polarity)
     _check_settings(min_group_size, n_boot, ci, n_bins)

@@ -41,6 +41,7 @@ from apcfair.audit.groups import DEFAULT_THRESHOLDS, compute_gaps
 from apcfair.audit.metrics import brier, expected_calibration_error, rates, roc_auc
 from apcfair.errors import NotFittedError
 
+#: The legal caveat printed with every post-processing what-if output.
 WHAT_IF_NOTE = (
     "WHAT-IF ONLY: this tool uses the protected attribute at decision time. In credit, deciding on a "
     "protected attribute can itself be unlawful disparate treatment (e.g. ECOA/Regulation B in the US, "
@@ -54,6 +55,11 @@ WHAT_IF_NOTE = (
 @dataclass(frozen=True)
 class InterventionReport:
     """Before/after metrics of a post-processing what-if.
+
+    Parameters
+    ----------
+    name, overall, by_group, accuracy_cost, what_if_note, details
+        As the attributes; produced by the tools' ``report`` methods.
 
     Attributes
     ----------
@@ -71,6 +77,26 @@ class InterventionReport:
         The legal caveat; printed with every output.
     details : dict
         Tool-specific facts (thresholds, calibration maps, routing band, ...).
+
+    Examples
+    --------
+    Reports come from the ``report`` method of the post-processing tools:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 4000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 4000) + 0.4 * (group == "B")
+    >>> y = (rng.random(4000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD
+    >>> from apcfair.audit import EqualOpportunityThresholds
+    >>> eo = EqualOpportunityThresholds(cutoff=0.2).fit(pd_[:2000], y[:2000], group[:2000])
+    >>> report = eo.report(pd_[2000:], y[2000:], group[2000:])
+    >>> report.overall["variant"].tolist(), report.by_group["group"].tolist()
+    (['before', 'after'], ['A', 'B', 'A', 'B'])
+    >>> print(report.summary().splitlines()[1][:13])
+    WHAT-IF ONLY:
+    >>> sorted(report.to_dict())
+    ['accuracy_cost', 'by_group', 'details', 'name', 'overall', 'what_if_note']
     """
 
     name: str
@@ -253,6 +279,29 @@ class EqualOpportunityThresholds:
     baseline_, fitted_ : dict
         Overall metrics with the single cut-off and with the group cut-offs (fit data).
     groups_ : list of str
+        Group labels seen in ``fit``.
+
+    Examples
+    --------
+    Group B is riskier on average, so one PD cut-off of 0.2 approves fewer of its
+    creditworthy applicants (lower TPR). Search group cut-offs on one half, evaluate on
+    the other:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 4000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 4000) + 0.4 * (group == "B")
+    >>> y = (rng.random(4000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD
+    >>> from apcfair.audit import EqualOpportunityThresholds
+    >>> eo = EqualOpportunityThresholds(cutoff=0.2).fit(pd_[:2000], y[:2000], group[:2000])
+    >>> {g: round(t, 2) for g, t in eo.thresholds_.items()}, eo.feasible_
+    ({'A': 0.18, 'B': 0.23}, True)
+    >>> eo.predict(np.array([0.2, 0.2]), np.array(["A", "B"])).tolist()
+    [False, True]
+    >>> gaps = eo.report(pd_[2000:], y[2000:], group[2000:]).overall.set_index("variant")["eod"]
+    >>> round(float(gaps["before"]), 2), round(float(gaps["after"]), 2)  # equal-opportunity difference
+    (0.11, 0.01)
     """
 
     def __init__(self, cutoff: float = 0.5, *, polarity: Polarity = "pd", tolerance: float = 0.02,
@@ -502,6 +551,28 @@ class GroupCalibrator:
     calibrators_ : dict
         Group -> ``("platt", (a, b))`` or ``("isotonic", IsotonicRegression)``.
     groups_ : list of str
+        Group labels seen in ``fit``.
+
+    Examples
+    --------
+    A score that overstates group B's PD, recalibrated per group:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 4000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 4000) + 0.4 * (group == "B")
+    >>> y = (rng.random(4000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD
+    >>> from apcfair.audit import GroupCalibrator
+    >>> biased = np.where(group == "B", 1 / (1 + np.exp(-(risk - 1.5))), pd_)
+    >>> gc = GroupCalibrator(cutoff=0.2).fit(biased, y, group)
+    >>> calibrated = gc.transform(biased, group)
+    >>> in_b = group == "B"
+    >>> [round(float(x[in_b].mean()), 2) for x in (biased, calibrated, y)]
+    [0.29, 0.21, 0.21]
+    >>> ece = gc.report(biased, y, group).overall.set_index("variant")["ece"]
+    >>> bool(ece["after"] < ece["before"])
+    True
     """
 
     def __init__(self, method: CalibrationMethod = "platt", *, polarity: Polarity = "pd", cutoff: float = 0.5,
@@ -660,9 +731,35 @@ class ReviewRouter:
     band_ : float
         Routed iff eligible and ``|score - cutoff| < band_``.
     eligible_groups_ : list of str
+        Groups whose borderline cases may be routed.
     routed_share_ : float
         Share routed on the fit data.
     groups_ : list of str
+        Group labels seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["A", "B"], 4000, p=[0.7, 0.3])
+    >>> risk = rng.normal(0, 1, 4000) + 0.4 * (group == "B")
+    >>> y = (rng.random(4000) < 1 / (1 + np.exp(-(risk - 2)))).astype(int)
+    >>> pd_ = 1 / (1 + np.exp(-(risk - 2)))     # a calibrated PD
+    >>> from apcfair.audit import ReviewRouter
+    >>> router = ReviewRouter(capacity=0.1, cutoff=0.2).fit(pd_, group)  # no protected attribute used
+    >>> router.eligible_groups_, round(router.routed_share_, 2)
+    (['A', 'B'], 0.1)
+    >>> round(float(router.route(pd_, group).mean()), 2)
+    0.1
+
+    Route only groups whose TPR lags (a what-if), and compare reviewer scenarios:
+
+    >>> router = ReviewRouter(capacity=0.1, cutoff=0.2, sensitive_groups="auto").fit(pd_, group, y)
+    >>> router.eligible_groups_
+    ['B']
+    >>> report = router.report(pd_, y, group)
+    >>> report.overall["variant"].tolist()
+    ['before', 'automated only', 'review: model', 'review: oracle']
     """
 
     def __init__(self, capacity: float = 0.15, *, cutoff: float = 0.5, polarity: Polarity = "pd",
