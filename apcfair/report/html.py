@@ -184,7 +184,8 @@ def _unbiased_section(rep: _Report, facts: dict) -> None:
     body = [
         "<p>Models of Breeden &amp; Leonova (2021), Table 5, evaluated as in their Tables 6–7: cumulative "
         f"{meta.get('settings', {}).get('horizon', 36)}-month forecasts from origination with the estimated environment, "
-        "AUC and Gini on the estimation half (in-sample) and the held-out half (out-of-sample).</p>",
+        "AUC and Gini on the estimation half (in-sample) and the held-out half (out-of-sample), among "
+        "accounts observed for the whole horizon.</p>",
         _table(wide, "{:.3f}"), "<p>" + " ".join(prose) + "</p>",
         rep.img("roc.png", "ROC curves"), dep_html, rep.img("dependence.png", "dependence bars"),
         "<h3>Calibration</h3><p>Expected defaults summed over the months each account was at risk, against "
@@ -293,14 +294,43 @@ def write_report(folder: str | Path, title: str = "apcfair model report", filena
     Parameters
     ----------
     folder : path
-        An output folder of ``apcfair`` subcommands (or of ``apcfair demo``).
+        An output folder of ``apcfair`` subcommands (or of ``apcfair demo``). Sections are
+        written for the results present (``lineage.json``, ``apc.json``,
+        ``comparison.json``, ``audit.json``, ``stress.json`` and their plots); missing
+        ones are left out.
     title : str
+        Title of the page.
     filename : str
+        Name of the HTML file written into ``folder``.
 
     Returns
     -------
     pathlib.Path
         The report's path.
+
+    Examples
+    --------
+    A folder holding a lineage and an audit result gives a report with those sections:
+
+    >>> import json, pathlib, tempfile
+    >>> import numpy as np, pandas as pd
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.audit import audit
+    >>> from apcfair.report import write_report
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> loans = pd.DataFrame({"account_id": [1, 2], "origination": ["2019-01", "2019-01"],
+    ...                       "last_month": ["2019-03", "2019-02"], "default": [0, 1]})
+    >>> _ = (folder / "lineage.json").write_text(json.dumps(load_portfolio(loans).lineage.to_dict()))
+    >>> rng = np.random.default_rng(0)
+    >>> pd_ = rng.uniform(0, 0.4, 400)
+    >>> y = (rng.random(400) < pd_).astype(int)
+    >>> _ = audit(pd_, y, rng.choice(["A", "B"], 400), cutoff=0.2, n_boot=50).save(folder / "audit.json")
+    >>> path = write_report(folder, title="Demo report")
+    >>> path.name
+    'report.html'
+    >>> text = path.read_text()
+    >>> [key for key in ("data", "apc", "audit", "stress") if f'<h2 id="{key}">' in text]
+    ['data', 'audit']
     """
     folder = Path(folder)
     rep = _Report(folder)
