@@ -294,7 +294,16 @@ def read_scenarios(source, *, drivers=None, frequency: str = "auto",
                    quarterly: str = "hold") -> pd.DataFrame:
     """Read and validate macro scenarios (``scenario, month, <driver columns>``).
 
-    Parameters are as in :func:`read_macro_history`.
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        A CSV/Parquet file or a table with a ``scenario`` column naming each path.
+    drivers : sequence of str, optional
+        Driver columns to keep (default: every column except ``scenario`` and ``month``).
+    frequency : {"auto", "M", "Q"}
+        Monthly or quarterly input; ``"auto"`` detects it (see the module docstring).
+    quarterly : {"hold", "interpolate"}
+        How quarterly values become monthly ones.
 
     Returns
     -------
