@@ -415,14 +415,7 @@ class APCResult:
         ndarray, shape (S, steps)
         """
         rng = np.random.default_rng(random_state)
-        d = self.draws[name]
-        seasonal_future = None
-        if name == "environment" and "seasonal" in self.draws:
-            # continue the smooth part by its random walk; add the seasonal pattern back
-            grid = self.labels["environment"]
-            _, _, on_grid = split_linear(self._seasonal_on(grid))
-            d = d - on_grid
-            seasonal_future = self._seasonal_on(np.arange(grid[-1] + 1, grid[-1] + 1 + steps))
+        d, seasonal_future = self._smooth_and_future_seasonal(name, steps)
         order = self.settings["rw_orders"][COMPONENTS.index(name)]
         S = d.shape[0]
         tau = np.asarray(self.draws.get(f"precision_{name}", np.full(S, np.inf)), dtype=float)
@@ -435,6 +428,25 @@ class APCResult:
             out[:, k] = nxt
             x0, x1 = x1, nxt
         return out if seasonal_future is None else out + seasonal_future
+
+    def _smooth_and_future_seasonal(self, name: str, steps: int):
+        """Split H into its smooth part and the seasonal part continued ``steps`` periods.
+
+        Inside the grid H holds the seasonal pattern with its least-squares line over the
+        grid removed (H stays trend-free); the same line, extended, is removed from the
+        future seasonal values, so the seasonal contribution is continuous at the origin.
+        """
+        d = self.draws[name]
+        if name != "environment" or "seasonal" not in self.draws:
+            return d, None
+        grid = self.labels["environment"]
+        raw = self._seasonal_on(grid)
+        mean, slope, on_grid = split_linear(raw)
+        centre = (len(grid) - 1) / 2
+        pos = np.arange(len(grid), len(grid) + steps) - centre
+        future = self._seasonal_on(np.arange(grid[-1] + 1, grid[-1] + 1 + steps))
+        future = future - mean[:, None] - slope[:, None] * pos
+        return d - on_grid, future
 
     def component_draws(self, name: str, labels, *, random_state: int | None = None,
                         include_noise: bool = True) -> np.ndarray:
@@ -456,8 +468,22 @@ class APCResult:
                      last_period: int | None = None):
         """Posterior-mean offsets ``[mu +] F(a) + H(t)`` for the score models.
 
-        Beyond the grid the functions are continued at their mean extrapolation (RW2:
-        straight-line continuation of the last two points; RW1: last level).
+        The offsets are identification-invariant: G's linear trend is moved into F + H
+        (see :meth:`invariant_offset_draws`), so score models and forecasts do not depend
+        on the linear-trend assumption. Beyond the data window (``last_period``) the
+        environment's smooth part is held at its mean over the last 12 periods (plus the
+        trend moved from G, so that known vintages keep their trend) and the month-of-year
+        pattern continues; beyond the last age the lifecycle holds the mean of its last 12
+        values. For random-walk continuation with widening bands use :meth:`extrapolate`.
+
+        Parameters
+        ----------
+        include_intercept : bool
+            Add ``mu`` to the lifecycle column.
+        max_age : int, optional
+            Last age needed (default: the last fitted age).
+        last_period : int, optional
+            Last period code needed (default: the end of the fit window).
 
         Returns
         -------
@@ -469,19 +495,53 @@ class APCResult:
         periods = self.labels["environment"]
         max_age = int(max_age or ages[-1])
         last_period = int(last_period or periods[-1])
-        age_lab = np.arange(ages[0], max(max_age, ages[-1]) + 1)
-        per_lab = np.arange(periods[0], max(last_period, periods[-1]) + 1)
-        F = self.component_draws("lifecycle", age_lab, include_noise=False).mean(axis=0)
-        H = self.component_draws("environment", per_lab, include_noise=False).mean(axis=0)
+        n_age_after = max(max_age - int(ages[-1]), 0)
+        n_per_after = max(last_period - int(periods[-1]), 0)
+        f = self.invariant_offset_draws()
+        F = f["lifecycle"].mean(axis=0)
+        H = f["environment"].mean(axis=0)
+        hold = 12 if len(H) >= 12 else len(H)
+        if n_age_after:
+            F = np.concatenate([F, np.full(n_age_after, F[-min(hold, len(F)):].mean())])
+        if n_per_after:
+            smooth, seas_future = self._smooth_and_future_seasonal("environment", n_per_after)
+            # the environment's smooth part is held at its mean over the last 12 periods
+            shift = (f["environment"] - self.draws["environment"]).mean(axis=0)  # the re-allocated trend
+            level = (smooth.mean(axis=0) + shift)[-hold:].mean()
+            slope_t = float(np.mean(f["trend_per_period"]))
+            steps = np.arange(1, n_per_after + 1)
+            future = level + slope_t * (steps + (hold - 1) / 2)
+            if seas_future is not None:
+                future = future + seas_future.mean(axis=0)
+            H = np.concatenate([H, future])
         if include_intercept:
-            F = F + float(np.mean(self.draws["intercept"]))
-        return OffsetTable(age_min=int(age_lab[0]), lifecycle=F, period_min=int(per_lab[0]), environment=H)
+            F = F + float(np.mean(f["intercept"]))
+        return OffsetTable(age_min=int(ages[0]), lifecycle=F, period_min=int(periods[0]), environment=H)
+
+    def invariant_offset_draws(self) -> dict:
+        """Draws of ``mu``, F and H with G's linear trend moved into F + H.
+
+        ``mu + F(a) + H(t)`` then equals ``mu + F(a) + H(t) + G_lin(v)``, the part of the
+        linear predictor that does not depend on the identification assumption (G's
+        nonlinear part stays with the vintages; account scores or vintage effects carry
+        it). Score models that take F + H as their offset are therefore the same whatever
+        trend assumption the APC fit used. ``trend_per_period`` is the slope that H
+        carries after the move (used to continue H beyond the window).
+        """
+        _, slope_g, _ = split_linear(self.draws["vintage"])
+        funcs = {"intercept": self.draws["intercept"], **{c: self.draws[c] for c in COMPONENTS}}
+        moved = _allocate_trend(funcs, slope_g, int(self.settings["grid_offset"]))
+        _, slope_h, _ = split_linear(moved["environment"])
+        moved["trend_per_period"] = slope_h
+        return moved
 
     def predict_cells(self, table: pd.DataFrame, *, random_state: int | None = None) -> np.ndarray:
         """Draws of the rate of arbitrary (age, vintage, period) cells, shape (S, cells)."""
-        F = self.component_draws("lifecycle", table["age"].to_numpy(), random_state=random_state)
-        G = self.component_draws("vintage", table["vintage"].to_numpy(), random_state=random_state)
-        H = self.component_draws("environment", table["period"].to_numpy(), random_state=random_state)
+        # independent random-walk innovations for each function
+        seeds = np.random.SeedSequence(random_state).spawn(3)
+        F = self.component_draws("lifecycle", table["age"].to_numpy(), random_state=np.random.default_rng(seeds[0]))
+        G = self.component_draws("vintage", table["vintage"].to_numpy(), random_state=np.random.default_rng(seeds[1]))
+        H = self.component_draws("environment", table["period"].to_numpy(), random_state=np.random.default_rng(seeds[2]))
         return self._inverse_link(self.draws["intercept"][:, None] + F + G + H)
 
     def score_cells(self, table: pd.DataFrame, *, random_state: int | None = 0) -> pd.DataFrame:

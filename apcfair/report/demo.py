@@ -76,7 +76,7 @@ def run_stress_step(result, portfolio, apc, data_dir: Path, folder: Path, horizo
     scenarios = read_scenarios(data_dir / "scenarios.csv")
     model = MacroModel(drivers=["unemployment_change", "gdp_growth"], random_state=seed).fit(apc, macro)
     projection = model.project(scenarios)
-    scores = result.models["credit_with_restricted_offset"].predict_account_score(portfolio) + result.calibrating_constant
+    scores = result.account_scores["credit_restricted_mean"].to_numpy()
     stress = StressTest(horizon=horizon, random_state=seed).fit(portfolio, apc, projection, account_scores=scores).result_
     write_json(folder / "stress.json", stress.to_json_dict())
     (folder / "macro_model.txt").write_text(model.summary() + "\n")

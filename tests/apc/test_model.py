@@ -280,3 +280,34 @@ def test_overdispersed_mode_matches_a_joint_optimiser(apc_cells):
     assert ours <= ref.fun + 1e-6  # at least as good as the joint optimiser
     _, g = negobj(np.concatenate([mode.z, mode.eps]))
     assert np.max(np.abs(g)) < 1e-4
+
+
+def test_offsets_and_predictions_do_not_depend_on_the_trend_assumption(apc_cells):
+    cells, _ = apc_cells
+    tabs = []
+    for ident in ("no_period_trend", "no_vintage_trend", "fixed_period_slope"):
+        res = APCModel(random_state=4, n_draws=200, hyper="eb", identification=ident, period_slope=0.02).fit(cells).result_
+        last = int(res.labels["environment"][-1])
+        tab = res.offset_table(max_age=60, last_period=last + 36)
+        a = np.arange(1, 61)
+        tabs.append(np.concatenate([tab(a, np.full(60, last - 5)), tab(np.full(36, 12), last + np.arange(1, 37))]))
+    np.testing.assert_allclose(tabs[1], tabs[0], atol=1e-8)
+    np.testing.assert_allclose(tabs[2], tabs[0], atol=1e-8)
+
+
+def test_cell_predictions_use_independent_innovations(fitted):
+    from scipy.special import logit
+
+    result, _, _ = fitted
+    far = pd.DataFrame({"age": [int(result.labels["lifecycle"][-1]) + 24],
+                        "vintage": [int(result.labels["vintage"][-1]) + 24]})
+    far["period"] = far["vintage"] + far["age"]
+    eta = logit(result.predict_cells(far, random_state=0)[:, 0]) - result.draws["intercept"]
+    parts = [result.component_draws(c, far[k], random_state=i)[:, 0]
+             for i, (c, k) in enumerate((("lifecycle", "age"), ("vintage", "vintage"), ("environment", "period")))]
+    independent = sum(np.var(p) for p in parts)
+    shared = np.var(sum(result.component_draws(c, far[k], random_state=0)[:, 0]
+                        for c, k in (("lifecycle", "age"), ("vintage", "vintage"), ("environment", "period"))))
+    # independent innovations: variances add (within Monte Carlo error of 600 draws)
+    assert abs(np.var(eta) / independent - 1) < 0.25
+    assert shared > 1.3 * independent  # what a shared seed would give
