@@ -16,7 +16,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # dcor compiles its numba kernels at import with cache=True. Importing it here, in the
 # pytest main process before xdist starts its workers, writes the cache once; otherwise
 # two workers compiling into the same cache files at the same time can abort the process.
-import dcor  # noqa: E402,F401
+import dcor  # noqa: E402,F401,I001
 
 
 V0 = 2005 * 12
