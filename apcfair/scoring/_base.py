@@ -103,3 +103,27 @@ def check_kind(d: dict, kind: str) -> None:
     if int(d.get("format_version", 0)) > FORMAT_VERSION:
         raise ValueError(f"the model was saved by a newer apcfair (format version "
                          f"{d.get('format_version')} > {FORMAT_VERSION}); upgrade apcfair.")
+
+
+class JSONModelMixin:
+    """``save``/``load`` as JSON (never pickle) for models with ``to_dict``/``from_dict``."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model as JSON (no pickle)."""
+        return save_json(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a model written by :meth:`save`."""
+        return cls.from_dict(load_json(path, cls.__name__))
+
+
+def restore_fit_counts(obj, fit: dict, lineage: dict) -> None:
+    """Set the training-sample attributes shared by the score models from a saved model."""
+    from apcfair.portfolio.lineage import Lineage
+
+    obj.n_accounts_ = int(fit["n_accounts"])
+    obj.n_account_months_ = int(fit["n_account_months"])
+    obj.n_defaults_ = int(fit["n_defaults"])
+    obj.has_account_offset_ = bool(fit["has_account_offset"])
+    obj.lineage_ = Lineage.from_dict(lineage)

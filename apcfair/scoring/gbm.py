@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -34,15 +33,15 @@ from scipy.special import expit
 from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
-from apcfair.portfolio import Lineage, Portfolio
+from apcfair.portfolio import Portfolio
 from apcfair.scoring._base import (
     FORMAT_VERSION,
+    JSONModelMixin,
     ParamsMixin,
     check_fitted,
     check_kind,
     jsonable,
-    load_json,
-    save_json,
+    restore_fit_counts,
 )
 from apcfair.scoring._data import (
     account_frame,
@@ -165,7 +164,7 @@ class FeatureEncoder:
         return obj
 
 
-class OffsetGBM(ParamsMixin):
+class OffsetGBM(JSONModelMixin, ParamsMixin):
     """LightGBM boosted trees on top of fixed offsets ``F(a) + H(t)`` (+ ``r_i``).
 
     Parameters
@@ -519,18 +518,5 @@ class OffsetGBM(ParamsMixin):
         obj.freq_ = d["freq"]
         f = d["fit"]
         obj.method_ = f["method"]
-        obj.n_accounts_ = int(f["n_accounts"])
-        obj.n_account_months_ = int(f["n_account_months"])
-        obj.n_defaults_ = int(f["n_defaults"])
-        obj.has_account_offset_ = bool(f["has_account_offset"])
-        obj.lineage_ = Lineage.from_dict(d["lineage"])
+        restore_fit_counts(obj, f, d["lineage"])
         return obj
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model as JSON (no pickle)."""
-        return save_json(self.to_dict(), path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> OffsetGBM:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(load_json(path, "OffsetGBM"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -24,15 +23,15 @@ from threadpoolctl import threadpool_limits
 from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
-from apcfair.portfolio import Lineage, Portfolio
+from apcfair.portfolio import Portfolio
 from apcfair.scoring._base import (
     FORMAT_VERSION,
+    JSONModelMixin,
     ParamsMixin,
     check_fitted,
     check_kind,
     jsonable,
-    load_json,
-    save_json,
+    restore_fit_counts,
 )
 from apcfair.scoring._data import (
     VINTAGE,
@@ -61,7 +60,7 @@ LogitMethod = Literal["auto", "accounts", "glm"]
 INTERCEPT = "(Intercept)"
 
 
-class OffsetLogit(ParamsMixin):
+class OffsetLogit(JSONModelMixin, ParamsMixin):
     """Logistic regression of account-month defaults with fixed APC offsets.
 
     Parameters
@@ -489,18 +488,5 @@ class OffsetLogit(ParamsMixin):
         obj._set_results(list(d["terms"]), np.asarray(d["coef"], dtype=float),
                          np.asarray(d["cov"], dtype=float), f["loglik"], f["n_iter"],
                          f["converged"], f["method"], OffsetTable.from_dict(d["offset"]), d["freq"])
-        obj.n_accounts_ = int(f["n_accounts"])
-        obj.n_account_months_ = int(f["n_account_months"])
-        obj.n_defaults_ = int(f["n_defaults"])
-        obj.has_account_offset_ = bool(f["has_account_offset"])
-        obj.lineage_ = Lineage.from_dict(d["lineage"])
+        restore_fit_counts(obj, f, d["lineage"])
         return obj
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model as JSON (no pickle)."""
-        return save_json(self.to_dict(), path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> OffsetLogit:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(load_json(path, "OffsetLogit"))
