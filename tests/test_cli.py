@@ -79,6 +79,9 @@ def test_unbiased_writes_comparison_rows(synth_dir, tmp_path):
     row = next(r for r in rows if r["model"] == "credit_restricted_zero" and r["sample"] == "out")
     assert {"auc", "gini", "dependence", "calibration", "auc_difference_vs_credit"} <= set(row)
     assert {"corr", "dcor", "auc_group", "air"} <= set(row["dependence"]["minority"])
+    scores = pd.read_parquet(out / "account_scores.parquet")
+    assert {"account_id", "credit_restricted_mean", "credit_restricted_zero"} <= set(scores.columns)
+    assert len(scores) == 6000
     fc = pd.read_parquet(out / "forecasts.parquet")
     assert {"account_id", "model", "cum_pd"} <= set(fc.columns)
 

@@ -53,6 +53,8 @@ def write_unbiased_outputs(result, folder: Path) -> None:
         "lineage": result.lineage, "provenance": result.provenance,
         "apc_identification": result.apc_result.identification["text"]})
     result.forecasts.to_parquet(folder / "forecasts.parquet", index=False)
+    # logit scores relative to the APC offset, one column per model (e.g. for apcfair stress --scores)
+    result.account_scores.to_parquet(folder / "account_scores.parquet", index=False)
     for name, table in result.coefficient_tables.items():
         table.to_csv(folder / f"coefficients_{name}.csv", index=False)
     result.dependence_table.to_csv(folder / "dependence.csv", index=False)
