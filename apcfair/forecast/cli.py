@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apcfair.cli import add_data_arguments, load_from_args
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 EXAMPLE = """examples:
   apcfair stress --data synth/loans.parquet --macro synth/macro_history.csv \\
       --scenarios synth/scenarios.csv --out stress/ --horizon 36
   apcfair stress --data synth/loans.parquet --apc apc/ --out stress-rw/   # random walk only
+  apcfair unbiased --data synth/loans.parquet --restricted age,sex --credit bureau_score --out unbiased/
+  apcfair stress --data synth/loans.parquet --apc unbiased/ --scores unbiased/account_scores.parquet \\
+      --macro synth/macro_history.csv --scenarios synth/scenarios.csv --out stress-scored/
 
 files:
   --macro      CSV  month,<driver columns>            (YYYY-MM, a date, or YYYY-Qn)
   --scenarios  CSV  scenario,month,<driver columns>   (several named paths in one file)
   Quarterly values are expanded to months (--quarterly hold|interpolate).
   Without --macro/--scenarios the environment is continued by its random walk.
+  --scores     CSV or Parquet  account_id,<score columns>  (e.g. account_scores.parquet of
+               `apcfair unbiased`): logit score per account relative to the APC offset,
+               used instead of the APC vintage effect G(v). Every account of --data needs a
+               score; extra accounts in the file are ignored and counted in stress.json ("scores").
+  --score-column  default credit_restricted_mean: the credit model's score with the restricted
+               (protected) term replaced by its calibrating constant, i.e. unbiased by design
+               at the right portfolio level. credit_restricted_zero is the same score with the
+               restricted term zeroed as such (same ranking, level shifted by the constant).
 
 writes DIR/stress.json, stress_months.csv, account_cumulative_pd.parquet, fan_chart.png,
 fan_chart_by_scenario.png, environment_scenarios.png, macro_model.txt (and macro_model_fit.png)"""
@@ -51,6 +67,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="how quarterly macro values become monthly (default: hold within the quarter)")
     p.add_argument("--no-new-vintages", action="store_true", help="project the existing book only")
     p.add_argument("--new-volume", type=float, help="new accounts per month (default: last year's average)")
+    p.add_argument("--scores", metavar="FILE",
+                   help="CSV/Parquet with account_id and a logit score column (e.g. account_scores.parquet "
+                   "from `apcfair unbiased`): per-account scores replace the APC vintage effect")
+    p.add_argument("--score-column", metavar="NAME", default="credit_restricted_mean",
+                   help="score column of --scores (default credit_restricted_mean: credit model, restricted "
+                   "term at its calibrating constant; credit_restricted_zero: restricted term zeroed)")
     p.add_argument("--extrapolation", default="hold", choices=["hold", "random_walk"],
                    help="F at older ages and G of new vintages beyond the APC grid (default hold)")
     p.set_defaults(func=run)
@@ -65,6 +87,65 @@ def _int_list(text: str, name: str) -> tuple[int, ...]:
     if not vals:
         raise ValueError(f"{name} {text!r}: give at least one integer")
     return vals
+
+
+def _examples(ids, k: int = 3) -> str:
+    return ", ".join(repr(x.item() if hasattr(x, "item") else x) for x in list(ids)[:k])
+
+
+def _id_key(ids: pd.Series) -> pd.Series:
+    """account_id values comparable across files (integral floats from CSV become integers)."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(ids) and ids.notna().all() and (ids % 1 == 0).all():
+        return ids.astype("int64")
+    return ids
+
+
+def _read_scores(path: str, column: str, loans: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """Scores from ``path`` in the row order of ``loans`` and what was matched and ignored."""
+    import numpy as np
+    import pandas as pd
+
+    from apcfair.portfolio import read_table
+
+    table = read_table(path)
+    where = f"--scores {path}"
+    if "account_id" not in table.columns:
+        raise ValueError(f"{where}: no column 'account_id' (columns: {', '.join(map(str, table.columns))})")
+    if column not in table.columns:
+        others = [str(c) for c in table.columns if c != "account_id"]
+        raise ValueError(f"{where}: no column {column!r} (--score-column); score columns there: "
+                         f"{', '.join(others) or 'none'}")
+    ids = _id_key(table["account_id"])
+    if ids.isna().any():
+        raise ValueError(f"{where}: {int(ids.isna().sum())} row(s) have no account_id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        d = ids[dup].unique()
+        raise ValueError(f"{where}: {len(d)} account_id(s) appear more than once (e.g. {_examples(d)}); "
+                         "give one score per account")
+    want = _id_key(loans["account_id"])
+    if pd.api.types.is_numeric_dtype(ids) != pd.api.types.is_numeric_dtype(want):
+        ids, want = ids.astype(str), want.astype(str)  # e.g. numeric ids in one file, text in the other
+    pos = pd.Index(ids).get_indexer(want)
+    miss = pos < 0
+    if miss.any():
+        raise ValueError(f"{where}: no score for {int(miss.sum()):,} of the {len(loans):,} account(s) of the "
+                         f"portfolio (e.g. account_id {_examples(loans['account_id'].to_numpy()[miss])})")
+    try:
+        values = pd.to_numeric(table[column]).to_numpy(float)[pos]
+    except (ValueError, TypeError):
+        raise ValueError(f"{where}: column {column!r} is not numeric (give logit scores)") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"{where}: column {column!r} has {int(bad.sum()):,} missing or infinite score(s) for "
+                         f"accounts of the portfolio (e.g. account_id "
+                         f"{_examples(loans['account_id'].to_numpy()[bad])})")
+    info = {"file": str(path), "column": column, "matched": len(loans), "ignored": len(table) - len(loans),
+            "definition": "logit score per account relative to the APC offset, replacing the APC vintage "
+                          "effect G(v); accounts in the file but not in the portfolio are ignored"}
+    return values, info
 
 
 def _load_apc(path: str):
@@ -104,6 +185,9 @@ def run(args) -> int:
         history = read_macro_history(args.macro, drivers=drivers, quarterly=args.quarterly)
         scenarios = read_scenarios(args.scenarios, drivers=history.attrs["drivers"], quarterly=args.quarterly)
     portfolio = load_from_args(args)
+    scores, scores_info = None, None
+    if args.scores:  # matched before any fitting so that a wrong file fails fast
+        scores, scores_info = _read_scores(args.scores, args.score_column, portfolio.loans)
     if args.apc:
         apc = _load_apc(args.apc)
     else:
@@ -121,10 +205,10 @@ def run(args) -> int:
     stress = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages, new_volume=args.new_volume,
                         extrapolation=args.extrapolation, credible_level=apc.credible_level,
                         random_state=args.seed)
-    result = stress.run(portfolio, apc, projection)
+    result = stress.run(portfolio, apc, projection, account_scores=scores)
     out = Path(args.out)
     with atomic_output_dir(out) as tmp:
-        write_json(tmp / "stress.json", result.to_json_dict())
+        write_json(tmp / "stress.json", {**result.to_json_dict(), "scores": scores_info})
         result.table().to_csv(tmp / "stress_months.csv", index=False)
         result.account_pd.to_parquet(tmp / "account_cumulative_pd.parquet", index=False)
         ax = result.plot_fan_chart()
@@ -146,5 +230,8 @@ def run(args) -> int:
                 "No macro data given (--macro/--scenarios): the environment H(t) is continued by the APC "
                 "engine's random walk (scenario 'random_walk').\n" + projection.notes.get("method", "") + "\n")
     print(result.summary())
+    if scores_info is not None:
+        print(f"account scores: {scores_info['column']!r} from {scores_info['file']} for "
+              f"{scores_info['matched']:,} accounts ({scores_info['ignored']:,} extra in the file ignored)")
     print(f"wrote {out / 'stress.json'}")
     return 0

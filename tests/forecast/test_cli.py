@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from apcfair.cli import main
@@ -64,4 +66,78 @@ def test_user_mistakes_are_one_line_errors(files, tmp_path, capsys, extra, messa
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("apcfair: error:") and message in err and "\n" not in err
+    assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- --scores
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """4,000 synthetic accounts and `apcfair unbiased` on them (account_scores.parquet, apc_result.nc)."""
+    d = tmp_path_factory.mktemp("stress_scores")
+    assert main(["synth", "--accounts", "4000", "--seed", "3", "--out", str(d / "synth")]) == 0
+    assert main(["unbiased", "--data", str(d / "synth" / "loans.parquet"), "--restricted", "age,sex,black_frac",
+                 "--credit", "bureau_score,total_deposits", "--out", str(d / "unbiased"), "--no-gbm",
+                 "--horizon", "12", "--bins", "5"]) == 0
+    return d
+
+
+def _stress_scored(scored, out, *extra):
+    return main(["stress", "--data", str(scored / "synth" / "loans.parquet"), "--apc", str(scored / "unbiased"),
+                 "--out", str(out), "--horizon", "12", "--no-new-vintages", *extra])
+
+
+def test_stress_with_account_scores_from_unbiased(scored, tmp_path, capsys):
+    scores = pd.read_parquet(scored / "unbiased" / "account_scores.parquet")
+    # CSV with the zeroed column and a few accounts that are not in the portfolio
+    extra = pd.DataFrame({"account_id": [10**9 + i for i in range(5)],
+                          **{c: 0.0 for c in scores.columns if c != "account_id"}})
+    csv = tmp_path / "scores.csv"
+    pd.concat([scores.sample(frac=1, random_state=0), extra]).to_csv(csv, index=False)
+
+    assert _stress_scored(scored, tmp_path / "mean", "--scores", str(scored / "unbiased" / "account_scores.parquet"),
+                          "--macro", str(scored / "synth" / "macro_history.csv"),
+                          "--scenarios", str(scored / "synth" / "scenarios.csv")) == 0
+    assert "account scores: 'credit_restricted_mean'" in capsys.readouterr().out
+    d = json.loads((tmp_path / "mean" / "stress.json").read_text())
+    assert {k: d["scores"][k] for k in ("column", "matched", "ignored")} == {
+        "column": "credit_restricted_mean", "matched": 4000, "ignored": 0}
+    assert d["scores"]["file"].endswith("account_scores.parquet")
+    assert d["definitions"]["score"].startswith("account scores")
+    assert set(d["scenarios"]) == {"baseline", "adverse", "severely_adverse"}
+
+    assert _stress_scored(scored, tmp_path / "zero", "--scores", str(csv),
+                          "--score-column", "credit_restricted_zero") == 0
+    z = json.loads((tmp_path / "zero" / "stress.json").read_text())
+    assert z["scores"]["column"] == "credit_restricted_zero"
+    assert (z["scores"]["matched"], z["scores"]["ignored"]) == (4000, 5)
+    acct = pd.read_parquet(tmp_path / "zero" / "account_cumulative_pd.parquet")
+    assert acct["account_id"].nunique() == len(acct) > 0
+
+    assert _stress_scored(scored, tmp_path / "plain") == 0   # without --scores: the APC vintage effect
+    p = json.loads((tmp_path / "plain" / "stress.json").read_text())
+    assert p["scores"] is None and p["definitions"]["score"] == "APC vintage effect G(v)"
+
+
+@pytest.mark.parametrize("edit, extra, message", [
+    (None, ["--score-column", "nope"], "no column 'nope' (--score-column); score columns there: credit"),
+    ("no_id", [], "no column 'account_id'"),
+    ("drop", [], "no score for 7 of the 4,000 account(s) of the portfolio (e.g. account_id"),
+    ("dup", [], "1 account_id(s) appear more than once (e.g. 11)"),
+    ("nan", [], "'credit_restricted_mean' has 2 missing or infinite score(s) for accounts of the portfolio"),
+])
+def test_score_file_mistakes_are_one_line_errors(scored, tmp_path, capsys, edit, extra, message):
+    scores = pd.read_parquet(scored / "unbiased" / "account_scores.parquet")
+    if edit == "no_id":
+        scores = scores.rename(columns={"account_id": "id"})
+    elif edit == "drop":
+        scores = scores.iloc[7:]
+    elif edit == "dup":
+        scores = pd.concat([scores, scores[scores["account_id"] == 11]])
+    elif edit == "nan":
+        scores.loc[[3, 5], "credit_restricted_mean"] = [np.nan, np.inf]
+    path = tmp_path / "scores.parquet"
+    scores.to_parquet(path, index=False)
+    assert _stress_scored(scored, tmp_path / "x", "--scores", str(path), *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("apcfair: error: --scores") and message in err and "\n" not in err
     assert not (tmp_path / "x").exists()
