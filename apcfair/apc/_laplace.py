@@ -46,8 +46,9 @@ class _Marginal:
     """Evaluates the Laplace log marginal posterior of the log-precisions, warm-started."""
 
     def __init__(self, par: Parametrisation, likelihood: str, shape: float, rate: float,
-                 fixed_precision: float, overdispersion: bool):
+                 fixed_precision: float, overdispersion: bool, account_lik=None):
         self.par, self.likelihood = par, likelihood
+        self.account_lik = account_lik
         self.shape, self.rate = shape, rate
         self.fixed_precision = fixed_precision
         self.od = overdispersion
@@ -70,7 +71,7 @@ class _Marginal:
     def __call__(self, phi) -> tuple[float, Mode]:
         tau = self.tau(phi)
         q = self.par.prior_diag(tau, self.fixed_precision)
-        mode = find_mode(self.par, self.likelihood, q, self.z0,
+        mode = find_mode(self.par, self.likelihood, q, self.z0, account_lik=self.account_lik,
                          tau_eps=tau.get("cell"), eps0=self.eps0)
         self.n_evals += 1
         self.newton_steps += mode.iterations
@@ -88,10 +89,10 @@ class _Marginal:
 
 def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions: dict | None,
                 shape: float, rate: float, fixed_precision: float, overdispersion: bool,
-                n_draws: int, rng: np.random.Generator, progress=None) -> LaplaceFit:
+                n_draws: int, rng: np.random.Generator, progress=None, account_lik=None) -> LaplaceFit:
     """Run the fast engine; see the module docstring."""
     t0 = time.perf_counter()
-    marg = _Marginal(par, likelihood, shape, rate, fixed_precision, overdispersion)
+    marg = _Marginal(par, likelihood, shape, rate, fixed_precision, overdispersion, account_lik)
     names = marg.names()
     dim = len(names)
     if hyper == "fixed":

@@ -115,6 +115,39 @@ def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict 
     return cd, t, lineage
 
 
+def _account_likelihood(portfolio, table: pd.DataFrame, cd: CellData, account_offset):
+    """Account-month rows (cell index, offset, outcome) for :class:`AccountLikelihood`."""
+    from apcfair.apc._design import AccountLikelihood
+
+    loans = portfolio.loans
+    s = np.asarray(account_offset, dtype=float)
+    if s.shape != (len(loans),):
+        raise ValueError(f"account_offset has {s.size} values; the portfolio has {len(loans)} accounts")
+    if not np.isfinite(s).all():
+        raise ValueError(f"account_offset has {int((~np.isfinite(s)).sum())} non-finite values")
+    grid = np.full((cd.n_vintage, cd.n_age), -1, dtype=np.int64)
+    grid[table["vintage"].to_numpy() - cd.vintage_min, table["age"].to_numpy() - cd.age_min] = np.arange(len(table))
+    if portfolio.panel is not None:
+        panel = portfolio.panel
+        acct = pd.Index(loans["account_id"]).get_indexer(panel["account_id"])
+        v, age = panel["vintage"].to_numpy(np.int64), panel["age"].to_numpy(np.int64)
+        y = panel["default"].to_numpy(float)
+    else:
+        v0 = loans["vintage"].to_numpy(np.int64)
+        a0 = loans["first_month"].to_numpy(np.int64) - v0
+        a1 = loans["last_month"].to_numpy(np.int64) - v0
+        lengths = np.maximum(a1 - a0 + 1, 0)
+        acct = np.repeat(np.arange(len(loans)), lengths)
+        starts = np.cumsum(lengths) - lengths
+        age = a0[acct] + (np.arange(len(acct)) - starts[acct])
+        v = v0[acct]
+        y = ((age == a1[acct]) & (loans["default"].to_numpy()[acct] == 1)).astype(float)
+    cell = grid[v - cd.vintage_min, age - cd.age_min]
+    if (cell < 0).any():  # pragma: no cover - cells come from the same portfolio
+        raise AssertionError("account-month outside the cell grid")
+    return AccountLikelihood(cell.astype(np.int32), s[acct], y, len(table))
+
+
 class APCModel:
     """Bayesian age-period-cohort model for vintage default rates.
 
@@ -244,7 +277,7 @@ class APCModel:
             raise ValueError(f"credible_level={self.credible_level!r} must be between 0 and 1")
         return tuple(int(o) for o in orders)
 
-    def fit(self, data, *, freq: str | None = None) -> APCModel:
+    def fit(self, data, *, freq: str | None = None, account_offset=None) -> APCModel:
         """Fit the model.
 
         Parameters
@@ -255,6 +288,15 @@ class APCModel:
             ``period = vintage + age``).
         freq : {"M", "Q"}, optional
             Period frequency for a raw DataFrame.
+        account_offset : array-like of float, optional
+            A fixed logit offset per account (one per row of ``portfolio.loans``), e.g.
+            the credit score of a score model fitted with this model's offsets. The
+            likelihood then runs over account-months (``eta = mu + F + G + H + s_i``)
+            instead of cells, which removes the frailty selection of cell-level fits:
+            riskier accounts leave a vintage first, so a cell-level lifecycle falls too
+            fast at high ages. Needs a Portfolio, the Laplace engine and the binomial
+            likelihood; precisions come from a cell-level empirical-Bayes fit (or
+            ``precisions`` with ``hyper="fixed"``) and are then held fixed.
 
         Returns
         -------
@@ -277,7 +319,19 @@ class APCModel:
         (100, 24, 24, 24)
         """
         orders = self._validate()
+        account_lik = None
+        if account_offset is not None:
+            from apcfair.portfolio import Portfolio
+
+            if not isinstance(data, Portfolio):
+                raise TypeError("account_offset needs a Portfolio (accounts), not cells")
+            if self.engine != "laplace" or self.likelihood != "binomial" or self.overdispersion:
+                raise ValueError("account_offset works with engine='laplace', likelihood='binomial' "
+                                 "and no overdispersion")
+            portfolio = data
         cd, table, lineage = _as_cell_data(data, freq)
+        if account_offset is not None:
+            account_lik = _account_likelihood(portfolio, table, cd, account_offset)
         if self.likelihood == "binomial" and (cd.events > cd.exposure).any():
             n = int((cd.events > cd.exposure).sum())
             raise DataValidationError([f"{n} cells have more defaults than accounts at risk; "
@@ -293,7 +347,18 @@ class APCModel:
         par = Parametrisation(cd, orders, seasonal_period=period if use_seasonal else None)
         t0 = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas"):
-            if self.engine == "laplace":
+            if self.engine == "laplace" and account_lik is not None:
+                precisions = self.precisions
+                if self.hyper != "fixed":
+                    cell_fit = self._fit_laplace(par, rng, hyper="eb")
+                    precisions = {k.replace("precision_", ""): float(np.mean(v)) for k, v in cell_fit[1].items()}
+                z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(
+                    par, rng, hyper="fixed", precisions=precisions, account_lik=account_lik)
+                diagnostics["account_offsets"] = {
+                    "accounts": int(len(np.asarray(account_offset))), "account_months": int(len(account_lik.c)),
+                    "precisions": precisions,
+                    "precisions_from": "given" if self.hyper == "fixed" else "cell-level empirical Bayes"}
+            elif self.engine == "laplace":
                 z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(par, rng)
             elif self.engine == "ml":
                 z_draws, hyper_draws, diagnostics, mode_z = self._fit_ml(par, rng)
@@ -310,7 +375,8 @@ class APCModel:
             self.inference_data_ = idata
         diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
         eta_hat = par.eta(mode_z)
-        diagnostics["deviance_at_mode"] = deviance(cd.events, cd.exposure, eta_hat, self.likelihood)
+        diagnostics["deviance_at_mode"] = (deviance(cd.events, cd.exposure, eta_hat, self.likelihood)
+                                           if account_lik is None else None)
         diagnostics["n_cells"] = cd.n_cells
         from apcfair.apc.results import build_result
 
@@ -319,6 +385,7 @@ class APCModel:
             identification=self.identification, period_slope=self.period_slope, engine=self.engine,
             credible_level=self.credible_level, diagnostics=diagnostics, lineage=lineage,
             provenance=provenance(self.get_params()), orders=orders,
+            cell_rate=account_lik.mean_rate if account_lik is not None else None,
         )
         return self
 
@@ -330,15 +397,17 @@ class APCModel:
         return self.result_
 
     # -- engines -----------------------------------------------------------------
-    def _fit_laplace(self, par, rng):
+    def _fit_laplace(self, par, rng, hyper=None, precisions=None, account_lik=None):
         from apcfair.apc._laplace import fit_laplace
 
+        hyper = hyper or self.hyper
+        precisions = precisions if precisions is not None else self.precisions
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=(4 if self.overdispersion else 3) ** 3, desc="APC hyperparameter grid", leave=False)
-        fit = fit_laplace(par, self.likelihood, hyper=self.hyper, precisions=self.precisions,
+        fit = fit_laplace(par, self.likelihood, hyper=hyper, precisions=precisions, account_lik=account_lik,
                           shape=self.precision_prior[0], rate=self.precision_prior[1],
                           fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
                           n_draws=self.n_draws, rng=rng, progress=bar)

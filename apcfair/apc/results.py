@@ -45,7 +45,7 @@ def _allocate_trend(funcs: dict[str, np.ndarray], b_t: np.ndarray, grid_offset: 
 def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict, table: pd.DataFrame,
                  likelihood: str, identification: str, period_slope: float, engine: str,
                  credible_level: float, diagnostics: dict, lineage: dict | None, provenance: dict,
-                 orders: tuple[int, int, int]) -> APCResult:
+                 orders: tuple[int, int, int], cell_rate=None) -> APCResult:
     """Turn engine draws of the latent vector into an :class:`APCResult`."""
     cd = par.data
     funcs = par.functions(z_draws)  # environment has no linear part here
@@ -78,13 +78,20 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     cells = table.copy()
     cells["observed_rate"] = cells["defaults"] / cells["at_risk"]
     cells["fitted_rate"] = inv(eta).mean(axis=0)
+    shift = 0.0
+    if cell_rate is not None:
+        # account offsets: a cell's rate averages its accounts, p(eta_cell + s_i); posterior
+        # mean over (at most) 25 draws, each a pass over the account-months
+        fr = np.mean([cell_rate(e) for e in eta[: min(len(eta), 25)]], axis=0)
+        cells["fitted_rate"] = fr
+        shift = np.log(fr / (1 - fr)) - np.log(inv(eta).mean(axis=0) / (1 - inv(eta).mean(axis=0)))
     # cell bands from (at most) the first 400 draws: the rate is monotone in eta, so its
     # quantiles are the transformed quantiles of eta; 400 draws put the Monte Carlo error
     # of a 95% band end at about 0.1 posterior SD, and sorting all draws for every cell
     # would double the fit time on paper-scale data
     sub = eta[: min(len(eta), 400)]
-    cells["fitted_lower"] = inv(np.quantile(sub, alpha, axis=0))
-    cells["fitted_upper"] = inv(np.quantile(sub, 1 - alpha, axis=0))
+    cells["fitted_lower"] = inv(np.quantile(sub, alpha, axis=0) + shift)
+    cells["fitted_upper"] = inv(np.quantile(sub, 1 - alpha, axis=0) + shift)
     identification_info = {
         "assumption": identification,
         "period_slope": float(period_slope) if identification == "fixed_period_slope" else None,

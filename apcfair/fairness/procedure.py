@@ -112,6 +112,12 @@ class UnbiasedByDesign:
         the vintage effects that the inputs do not explain (G(v) is not part of the offset).
         One dummy per vintage year; years with fewer than 10 estimation defaults are merged
         with a neighbour. The restricted offset keeps only the restricted inputs' part.
+    backfit : int
+        Rounds of backfitting (default 0): refit the APC functions over the estimation
+        account-months with the credit score (with restricted offset) as a fixed account
+        offset, then refit the score models on the new offsets. A cell-level APC fit mixes
+        accounts of different risk and the riskier ones leave first (frailty selection), so
+        its lifecycle falls too fast with age; one round removes most of that.
     random_state : int
         Seed for the split, the APC draws and the boosted trees.
     progress : bool
@@ -156,7 +162,7 @@ class UnbiasedByDesign:
     def __init__(self, restricted: Sequence[str], credit: Sequence[str], *, protected: Sequence[str] | None = None,
                  horizon: int = 36, bins: int | None = 10, test_size: float = 0.5, gbm: bool = True,
                  gbm_params: dict | None = None, apc_model=None, approval_rate: float = 0.8,
-                 vintage_dummies: bool = True, random_state: int = 0, progress: bool = False):
+                 vintage_dummies: bool = True, backfit: int = 0, random_state: int = 0, progress: bool = False):
         self.restricted = restricted
         self.credit = credit
         self.protected = protected
@@ -168,6 +174,7 @@ class UnbiasedByDesign:
         self.apc_model = apc_model
         self.approval_rate = approval_rate
         self.vintage_dummies = vintage_dummies
+        self.backfit = backfit
         self.random_state = random_state
         self.progress = progress
 
@@ -177,7 +184,7 @@ class UnbiasedByDesign:
             "restricted": self.restricted, "credit": self.credit, "protected": self.protected,
             "horizon": self.horizon, "bins": self.bins, "test_size": self.test_size, "gbm": self.gbm,
             "gbm_params": self.gbm_params, "approval_rate": self.approval_rate,
-            "vintage_dummies": self.vintage_dummies,
+            "vintage_dummies": self.vintage_dummies, "backfit": self.backfit,
             "random_state": self.random_state}.items()}
 
     def _check(self, portfolio):
@@ -258,18 +265,39 @@ class UnbiasedByDesign:
         def logit_model():
             return OffsetLogit(bins=self.bins, categorical=vint_cols, handle_unknown="reference")
 
-        m_restricted = logit_model().fit(data, restricted + vint_cols, offset=offsets, accounts=in_sample)
-        r_raw = _attribute_part(m_restricted, data, restricted, vint_cols)
-        r_centre = float(r_raw[in_sample].mean())
-        r = r_raw - r_centre
-        tick("restricted", t)
-        t = time.perf_counter()
-        m_credit = logit_model().fit(data, credit + vint_cols, offset=offsets, accounts=in_sample)
-        tick("credit", t)
-        t = time.perf_counter()
-        m_credit_r = logit_model().fit(data, credit + vint_cols, offset=offsets, account_offset=r,
-                                                      accounts=in_sample)
-        tick("credit + restricted offset", t)
+        def fit_logits(offsets, tick_stages):
+            t = time.perf_counter()
+            m_res = logit_model().fit(data, restricted + vint_cols, offset=offsets, accounts=in_sample)
+            r_raw = _attribute_part(m_res, data, restricted, vint_cols)
+            r_centre = float(r_raw[in_sample].mean())
+            r = r_raw - r_centre
+            if tick_stages:
+                tick("restricted", t)
+            t = time.perf_counter()
+            m_cr = logit_model().fit(data, credit + vint_cols, offset=offsets, accounts=in_sample)
+            if tick_stages:
+                tick("credit", t)
+            t = time.perf_counter()
+            m_cr_r = logit_model().fit(data, credit + vint_cols, offset=offsets, account_offset=r,
+                                       accounts=in_sample)
+            if tick_stages:
+                tick("credit + restricted offset", t)
+            return m_res, r, r_centre, m_cr, m_cr_r
+
+        m_restricted, r, r_centre, m_credit, m_credit_r = fit_logits(offsets, tick_stages=True)
+        # backfitting: refit the APC functions over the estimation account-months with the
+        # full score (credit model with restricted offset) as a fixed account offset, then
+        # refit the score models on the new offsets (removes the cells' frailty selection)
+        for _ in range(self.backfit):
+            t = time.perf_counter()
+            model = self.apc_model or APCModel(hyper="eb", n_draws=400, random_state=self.random_state)
+            est = portfolio.subset(in_sample, "estimation sample for the APC model", "held out (out-of-sample half)")
+            score = m_credit_r.predict_account_score(data) + r
+            apc_result = model.fit(est, account_offset=score[in_sample]).result_
+            offsets = apc_result.offset_table(include_intercept=True, max_age=self.horizon,
+                                              last_period=portfolio.window[1] + self.horizon)
+            m_restricted, r, r_centre, m_credit, m_credit_r = fit_logits(offsets, tick_stages=False)
+            timings["backfit"] = round(timings.get("backfit", 0.0) + time.perf_counter() - t, 3)
         scores = {
             "credit": m_credit.predict_account_score(data),
             # the restricted-only model forecasts with its own vintage effects

@@ -311,3 +311,25 @@ def test_cell_predictions_use_independent_innovations(fitted):
     # independent innovations: variances add (within Monte Carlo error of 600 draws)
     assert abs(np.var(eta) / independent - 1) < 0.25
     assert shared > 1.3 * independent  # what a shared seed would give
+
+
+def test_account_offsets_of_zero_reproduce_the_cell_fit():
+    from apcfair.portfolio import Portfolio
+    from data_synth import SynthConfig, generate_portfolio
+
+    p = Portfolio.from_loans(generate_portfolio(SynthConfig(n_accounts=4000, seed=2, start="2015-01")).loans)
+    prec = {"lifecycle": 800.0, "vintage": 3000.0, "environment": 1500.0}
+    kw = {"hyper": "fixed", "precisions": prec, "random_state": 0, "n_draws": 300}
+    cell = APCModel(**kw).fit(p.cells()).result_
+    acct = APCModel(**kw).fit(p, account_offset=np.zeros(p.n_accounts)).result_
+    for c in ("lifecycle", "vintage", "environment"):
+        np.testing.assert_allclose(acct.component(c)["mean"], cell.component(c)["mean"], atol=1e-6)
+    # cell rates: posterior means over 25 (account passes) vs 300 (cell) draws, so they
+    # agree up to Monte Carlo error (posteriors of sparse cells are wide at 4,000 accounts)
+    np.testing.assert_allclose(acct.cells["fitted_rate"], cell.cells["fitted_rate"], rtol=0.25)
+    assert abs(np.median(acct.cells["fitted_rate"] / cell.cells["fitted_rate"]) - 1) < 0.03
+    assert acct.diagnostics["account_offsets"]["account_months"] == p.n_account_months
+    with pytest.raises(ValueError, match="account_offset has 3 values"):
+        APCModel(**kw).fit(p, account_offset=np.zeros(3))
+    with pytest.raises(TypeError, match="needs a Portfolio"):
+        APCModel(**kw).fit(p.cells(), account_offset=np.zeros(p.n_accounts))
