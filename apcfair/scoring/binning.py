@@ -58,6 +58,37 @@ def _merge_empty_bins(cuts: list[float], x: np.ndarray) -> list[float]:
     return cuts
 
 
+def _fails(defaults: int, rows: int, m: int) -> bool:
+    """Whether a level has fewer than ``m`` defaults or fewer than ``m`` non-defaults."""
+    return defaults < m or rows - defaults < m
+
+
+def _sparse_groups(defaults: Sequence[int], counts: Sequence[int], m: int) -> list[list[int]]:
+    """Adjacent bins merged until each has ``m`` defaults and ``m`` non-defaults.
+
+    Repeatedly the sparsest failing group (smallest ``min(defaults, non-defaults)``,
+    the lowest one on ties) is merged with the adjacent group that has fewer of the
+    scarce outcome (fewer defaults if it lacks defaults, else fewer non-defaults; then
+    fewer rows; then the lower one), until every group qualifies or one is left.
+    """
+    groups = [[i] for i in range(len(counts))]
+    d = [int(x) for x in defaults]
+    n = [int(x) for x in counts]
+    while len(groups) > 1:
+        fail = [i for i in range(len(groups)) if _fails(d[i], n[i], m)]
+        if not fail:
+            break
+        i = min(fail, key=lambda g: (min(d[g], n[g] - d[g]), g))
+        scarce = d if d[i] < m else [nn - dd for nn, dd in zip(n, d, strict=True)]
+        nbrs = [j for j in (i - 1, i + 1) if 0 <= j < len(groups)]
+        j = min(nbrs, key=lambda g: (scarce[g], n[g], g))
+        lo, hi = min(i, j), max(i, j)
+        groups[lo:hi + 1] = [groups[lo] + groups[hi]]
+        d[lo:hi + 1] = [d[lo] + d[hi]]
+        n[lo:hi + 1] = [n[lo] + n[hi]]
+    return groups
+
+
 def _py(v: Any) -> Any:
     """A JSON-safe Python scalar for a category value."""
     if isinstance(v, np.generic):
@@ -138,6 +169,18 @@ class ColumnSpec:
         Code of the reference level (dropped from the design); ``-1`` for numeric.
     counts : list of int
         Training rows per level.
+    value_codes : list of int
+        Level code of each entry of ``values`` (``categorical`` after merging sparse
+        levels; empty means value ``i`` is level ``i``). The first ``n`` entries of
+        ``values`` are one member of each of the ``n`` non-NA levels, in code order.
+    na_into : int
+        Code that missing values take when a sparse NA level was merged into the
+        reference (then ``has_na`` is false); ``-1`` otherwise.
+    defaults : list of int
+        Training defaults per level (empty when fitted without outcomes).
+    merges : list of dict
+        ``{"level": label, "from": [training labels]}`` for each level made of merged
+        sparse levels (see ``min_bin_defaults`` of :class:`AttributeBinner`).
     """
 
     name: str
@@ -148,6 +191,10 @@ class ColumnSpec:
     has_na: bool = False
     reference: int = -1
     counts: list[int] = field(default_factory=list)
+    value_codes: list[int] = field(default_factory=list)
+    na_into: int = -1
+    defaults: list[int] = field(default_factory=list)
+    merges: list[dict] = field(default_factory=list)
 
     @property
     def n_levels(self) -> int:
@@ -172,6 +219,9 @@ class ColumnSpec:
                 "name": self.name, "kind": self.kind, "labels": self.labels, "cuts": self.cuts,
                 "values": [_py(v) for v in self.values], "has_na": self.has_na,
                 "reference": self.reference, "counts": self.counts,
+                "value_codes": self.value_codes, "na_into": self.na_into,
+                "defaults": self.defaults,
+                "merges": [{"level": m["level"], "from": list(m["from"])} for m in self.merges],
             }
         )
 
@@ -270,6 +320,19 @@ class AttributeBinner(ParamsMixin):
     digits : int
         Significant digits in bin labels (more are used where needed to keep labels
         distinct).
+    min_bin_defaults : int, default 5
+        Merge sparse levels when :meth:`fit` is given the outcomes (``y=``): a level
+        with fewer than ``min_bin_defaults`` defaults, or fewer than
+        ``min_bin_defaults`` non-defaults, among the training rows gets a coefficient
+        that runs off to infinity (quasi-separation). Quantile (or explicit) bins: the
+        sparsest bin is merged with the adjacent bin that has fewer of the scarce
+        outcome, repeatedly, until every bin qualifies or one bin is left. Categories:
+        the sparse levels are pooled into one level ``"other"``; if ``"other"`` is
+        itself sparse it is merged into the reference level (into the largest
+        remaining level, which becomes the reference, when the reference itself was
+        sparse). A sparse NA level is merged into the reference level (missing values
+        are then scored as the reference). An NA level chosen as the reference is
+        never merged. ``0`` disables merging; without ``y`` nothing is merged.
 
     Attributes
     ----------
@@ -279,11 +342,15 @@ class AttributeBinner(ParamsMixin):
         Encoding of each attribute.
     term_names_ : list of str
         Design column names, ``"<column> <level>"`` (``"<column>"`` for numeric).
+    merges_ : pandas.DataFrame
+        The merged sparse levels: ``attribute, level, merged_from, count, defaults``
+        (no rows when nothing was merged).
 
     Notes
     -----
     Values outside the training range fall in the outer bins, whose labels say
-    ``-Inf``/``Inf`` for that reason.
+    ``-Inf``/``Inf`` for that reason. A level that holds a single training value after
+    merging (one bin left) contributes no design column.
 
     Examples
     --------
@@ -292,13 +359,23 @@ class AttributeBinner(ParamsMixin):
     >>> b = AttributeBinner(bins=2).fit(df, ["x", "g"])
     >>> b.term_names_
     ['x (2, Inf]', 'x NA', 'g b']
+
+    With outcomes, sparse levels are merged (here every level needs one default and one
+    non-default):
+
+    >>> y = [0, 1, 0, 1, 0]
+    >>> b = AttributeBinner(bins=2, min_bin_defaults=1).fit(df, ["x", "g"], y=y)
+    >>> b.term_names_
+    ['x (2, Inf]', 'g b']
+    >>> b.merges_[["attribute", "level", "merged_from"]].to_numpy().tolist()
+    [['x', '(-Inf, 2]', '(-Inf, 2] + NA']]
     """
 
     def __init__(self, bins: int | None = 10, *, numeric: Sequence[str] = (),
                  categorical: Sequence[str] = (), cuts: Mapping[str, Sequence[float]] | None = None,
                  reference: Mapping[str, Any] | None = None,
                  handle_unknown: HandleUnknown = "error", na_label: str = "NA",
-                 digits: int = 3):
+                 digits: int = 3, min_bin_defaults: int = 5):
         self.bins = bins
         self.numeric = numeric
         self.categorical = categorical
@@ -307,9 +384,11 @@ class AttributeBinner(ParamsMixin):
         self.handle_unknown = handle_unknown
         self.na_label = na_label
         self.digits = digits
+        self.min_bin_defaults = min_bin_defaults
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, columns: Sequence[str] | None = None) -> AttributeBinner:
+    def fit(self, data: pd.DataFrame, columns: Sequence[str] | None = None, *,
+            y=None) -> AttributeBinner:
         """Learn bins and levels from training data.
 
         Parameters
@@ -318,6 +397,10 @@ class AttributeBinner(ParamsMixin):
             Training rows (usually one per account).
         columns : sequence of str, optional
             Attributes to encode, in design order. Default: every column of ``data``.
+        y : array-like of {0, 1}, optional
+            Outcome of each training row (``1`` = default). With it, levels with fewer
+            than ``min_bin_defaults`` defaults or non-defaults are merged; without it
+            nothing is merged.
 
         Returns
         -------
@@ -327,6 +410,18 @@ class AttributeBinner(ParamsMixin):
         check_option("handle_unknown", self.handle_unknown, HandleUnknown)
         if self.bins is not None and (not isinstance(self.bins, int | np.integer) or self.bins < 2):
             raise ValueError(f"bins={self.bins!r} must be an integer >= 2 or None.")
+        m = self.min_bin_defaults
+        if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 0:
+            raise ValueError(f"min_bin_defaults={m!r} must be an integer >= 0 (0: no merging).")
+        if y is not None:
+            y = np.asarray(y).reshape(-1)
+            if y.shape[0] != len(data):
+                raise ValueError(f"y has {y.shape[0]:,} values but the data have {len(data):,} "
+                                 "rows; pass one outcome per training row.")
+            yf = y.astype(np.float64)
+            if not np.isin(yf, (0.0, 1.0)).all():
+                raise ValueError("y must hold 0 (no default) or 1 (default) for every row.")
+            y = yf.astype(np.int64)
         columns = list(data.columns if columns is None else columns)
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
@@ -344,7 +439,7 @@ class AttributeBinner(ParamsMixin):
         problems: list[str] = []
         for col in columns:
             try:
-                specs[col] = self._fit_column(col, data[col])
+                specs[col] = self._fit_column(col, data[col], y)
             except DataValidationError as err:
                 problems.extend(err.problems)
         if problems:
@@ -367,7 +462,7 @@ class AttributeBinner(ParamsMixin):
             return "numeric" if self.bins is None else "binned"
         return "categorical"
 
-    def _fit_column(self, col: str, s: pd.Series) -> ColumnSpec:
+    def _fit_column(self, col: str, s: pd.Series, y: np.ndarray | None = None) -> ColumnSpec:
         kind = self._kind(col, s)
         na = s.isna().to_numpy()
         n = len(s)
@@ -391,7 +486,8 @@ class AttributeBinner(ParamsMixin):
                     [f"column {col!r}: constant ({x[0]!r}) in all {n:,} training rows; it "
                      f"carries no information. Fix: drop it from attributes=[...]."]
                 )
-            return ColumnSpec(col, "numeric", counts=[n])
+            return ColumnSpec(col, "numeric", counts=[n],
+                              defaults=[] if y is None else [int(y.sum())])
         if kind == "binned":
             x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
             bad_txt = ~na & np.isnan(x)
@@ -419,6 +515,11 @@ class AttributeBinner(ParamsMixin):
                 counts.append(int(na.sum()))
             spec = ColumnSpec(col, "binned", labels=labels, cuts=[float(c) for c in cuts],
                               has_na=has_na, counts=counts)
+            if y is not None:
+                spec.defaults = np.bincount(codes, weights=y[~na], minlength=len(cuts) + 1)
+                spec.defaults = [int(round(v)) for v in spec.defaults]
+                if has_na:
+                    spec.defaults.append(int(y[na].sum()))
         else:
             vals = s[~na]
             if isinstance(s.dtype, pd.CategoricalDtype):
@@ -450,24 +551,105 @@ class AttributeBinner(ParamsMixin):
                 counts.append(int(na.sum()))
             spec = ColumnSpec(col, "categorical", labels=labels, values=levels,
                               has_na=has_na, counts=counts)
+            if y is not None:
+                dv = np.bincount(idx[idx >= 0], weights=y[~na][idx >= 0], minlength=len(levels))
+                spec.defaults = [int(round(v)) for v in dv]
+                if has_na:
+                    spec.defaults.append(int(y[na].sum()))
         if len(spec.labels) < 2:
             raise DataValidationError(
                 [f"column {col!r}: a single value ({spec.labels[0]}) in all {n:,} training "
                  f"rows; it carries no information. Fix: drop it from attributes=[...]."]
             )
-        spec.reference = self._reference_code(col, spec)
+        ref = self._reference_code(col, spec, strict=y is None or not self.min_bin_defaults)
+        if y is not None and self.min_bin_defaults:
+            spec = self._merge_sparse(spec, ref)
+            if ref is None:  # a reference given by its label after merging
+                spec.reference = self._reference_code(col, spec)
+        else:
+            spec.reference = ref
         return spec
 
-    def _reference_code(self, col: str, spec: ColumnSpec) -> int:
+    def _reference_code(self, col: str, spec: ColumnSpec, strict: bool = True) -> int | None:
         ref = (self.reference or {}).get(col, None)
         if ref is None:
             return 0
         if spec.kind == "categorical" and _py(ref) in spec.values:
-            return spec.values.index(_py(ref))
+            i = spec.values.index(_py(ref))
+            return spec.value_codes[i] if spec.value_codes else i
         if str(ref) in spec.labels:
             return spec.labels.index(str(ref))
+        if not strict:
+            return None
         raise ValueError(f"reference[{col!r}]={ref!r} is not a level of {col!r}; levels are "
                          f"{spec.labels}.")
+
+    def _merge_sparse(self, spec: ColumnSpec, ref0: int | None) -> ColumnSpec:
+        """Merge levels with fewer than ``min_bin_defaults`` defaults or non-defaults.
+
+        ``ref0`` is the reference code among the unmerged levels (``None``: not known
+        yet; the first level is used for the merging rules). Returns a new spec with
+        its reference set.
+        """
+        m = int(self.min_bin_defaults)
+        k = len(spec.labels) - (1 if spec.has_na else 0)       # non-NA levels
+        ref_na = spec.has_na and ref0 == spec.na_code
+        r0 = 0 if ref0 is None or ref_na else ref0
+        d, n = spec.defaults[:k], spec.counts[:k]
+        new = ColumnSpec(spec.name, spec.kind, has_na=spec.has_na)
+        if spec.kind == "binned":
+            groups = _sparse_groups(d, n, m)
+            new.cuts = [spec.cuts[g[-1]] for g in groups[:-1]]
+            new.labels = (_interval_labels(new.cuts, self.digits) if len(groups) < k
+                          else spec.labels[:k])
+        else:
+            sparse = [i for i in range(k) if _fails(d[i], n[i], m)]
+            keep = [i for i in range(k) if i not in sparse]
+            groups = [[i] for i in keep]
+            other = None
+            if sparse:
+                if keep and (len(sparse) == 1 or _fails(sum(d[i] for i in sparse),
+                                                        sum(n[i] for i in sparse), m)):
+                    # "other" stays sparse: into the reference, or the largest level
+                    tgt = (keep.index(r0) if r0 in keep
+                           else max(range(len(keep)), key=lambda j: (n[keep[j]], -j)))
+                    groups[tgt] = groups[tgt] + sparse
+                else:
+                    groups.append(sparse)
+                    other = len(groups) - 1
+            kept_labels = {spec.labels[g[0]] for j, g in enumerate(groups) if j != other}
+            other_label = next(lab for lab in ("other", *(f"other ({i})" for i in range(1, k + 2)))
+                               if lab not in kept_labels and lab != self.na_label)
+            new.labels = [other_label if j == other else spec.labels[g[0]]
+                          for j, g in enumerate(groups)]
+            new.values = [spec.values[g[0]] for g in groups] + [
+                spec.values[i] for g in groups for i in g[1:]]
+            if len(groups) < k:
+                new.value_codes = list(range(len(groups))) + [
+                    j for j, g in enumerate(groups) for _ in g[1:]]
+        new.counts = [sum(n[i] for i in g) for g in groups]
+        new.defaults = [sum(d[i] for i in g) for g in groups]
+        members = [[spec.labels[i] for i in g] for g in groups]
+        group_of = {i: j for j, g in enumerate(groups) for i in g}
+        ref = group_of[r0]
+        if spec.has_na:
+            na_d, na_n = spec.defaults[k], spec.counts[k]
+            if not ref_na and _fails(na_d, na_n, m):
+                new.has_na = False
+                new.na_into = ref
+                new.counts[ref] += na_n
+                new.defaults[ref] += na_d
+                members[ref].append(spec.labels[k])
+            else:
+                new.labels.append(spec.labels[k])
+                new.counts.append(na_n)
+                new.defaults.append(na_d)
+                if ref_na:
+                    ref = new.na_code
+        new.reference = ref
+        new.merges = [{"level": new.labels[j], "from": mem}
+                      for j, mem in enumerate(members) if len(mem) > 1]
+        return new
 
     def _finalise(self) -> None:
         names, offsets, self._pos = [], {}, {}
@@ -511,8 +693,13 @@ class AttributeBinner(ParamsMixin):
         else:
             codes = lookup(s, spec.values).astype(np.int32)
             unknown = ~na & (codes < 0)
+            if spec.value_codes:
+                vc = np.asarray(spec.value_codes, dtype=np.int32)
+                codes = np.where(codes >= 0, vc[np.maximum(codes, 0)], -1).astype(np.int32)
         if spec.has_na:
             codes[na] = spec.na_code
+        elif spec.na_into >= 0:
+            codes[na] = spec.na_into
         else:
             unknown |= na
         return codes, unknown
@@ -615,10 +802,13 @@ class AttributeBinner(ParamsMixin):
         """Encoded rows as a DataFrame of categoricals with the reference level first.
 
         The layout glum expects with ``drop_first=True``; numeric attributes as floats.
+        Attributes left with a single level (no design column) are left out.
         """
         out = {}
         for j, col in enumerate(self._cat_cols):
             spec = self.specs_[col]
+            if spec.n_levels < 2:
+                continue
             order = [spec.reference] + [i for i in range(spec.n_levels) if i != spec.reference]
             perm = np.empty(spec.n_levels, dtype=np.int32)
             perm[order] = np.arange(spec.n_levels, dtype=np.int32)
@@ -626,20 +816,39 @@ class AttributeBinner(ParamsMixin):
                                                  categories=[spec.labels[i] for i in order])
         for j, col in enumerate(self._num_cols):
             out[col] = enc.numeric[:, j]
-        return pd.DataFrame({c: out[c] for c in self.columns_})
+        return pd.DataFrame({c: out[c] for c in self.columns_ if c in out},
+                            index=pd.RangeIndex(enc.n))
 
     def levels_table(self) -> pd.DataFrame:
-        """One row per level: ``attribute, kind, level, count, reference``."""
+        """One row per level: ``attribute, kind, level, count, reference, defaults, merged_from``.
+
+        ``defaults`` is missing when the binner was fitted without outcomes;
+        ``merged_from`` lists the training levels of a merged level (``" + "``-joined,
+        empty otherwise).
+        """
         check_fitted(self, "specs_")
         rows = []
         for col in self.columns_:
             spec = self.specs_[col]
             if spec.kind == "numeric":
-                rows.append((col, "numeric", "", spec.counts[0], False))
+                rows.append((col, "numeric", "", spec.counts[0], False,
+                             spec.defaults[0] if spec.defaults else None, ""))
                 continue
+            merged = {m["level"]: " + ".join(m["from"]) for m in spec.merges}
             for i, lab in enumerate(spec.labels):
-                rows.append((col, spec.kind, lab, spec.counts[i], i == spec.reference))
-        return pd.DataFrame(rows, columns=["attribute", "kind", "level", "count", "reference"])
+                rows.append((col, spec.kind, lab, spec.counts[i], i == spec.reference,
+                             spec.defaults[i] if spec.defaults else None, merged.get(lab, "")))
+        out = pd.DataFrame(rows, columns=["attribute", "kind", "level", "count", "reference",
+                                          "defaults", "merged_from"])
+        out["defaults"] = out["defaults"].astype("Int64")
+        return out
+
+    @property
+    def merges_(self) -> pd.DataFrame:
+        """Merged sparse levels: ``attribute, level, merged_from, count, defaults``."""
+        t = self.levels_table()
+        t = t.loc[t["merged_from"] != "", ["attribute", "level", "merged_from", "count", "defaults"]]
+        return t.reset_index(drop=True)
 
     # ------------------------------------------------------------------ io
     def to_dict(self) -> dict:

@@ -87,6 +87,15 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
         ``"accounts"`` unless a panel attribute changes within an account.
     handle_unknown : {"error", "reference"}
         Unseen levels (and unseen missing values) at prediction time.
+    min_bin_defaults : int, default 5
+        Before fitting, bins and levels with fewer than this many defaults (or
+        non-defaults) among the training rows the bins are learned from (accounts,
+        or account-months for time-varying attributes) are merged, so that no
+        coefficient runs off to infinity (quasi-separation): quantile bins with their
+        adjacent bin, sparse categories into ``"other"`` (or the reference), a sparse NA
+        bin into the reference level. Vintage dummies are levels like any other.
+        ``0`` disables merging. See :class:`~apcfair.scoring.AttributeBinner`; the
+        merges are in ``binner_.merges_`` and :meth:`summary`.
     tol : float
         Convergence tolerance on the largest Newton step (relative to ``1 + max|beta|``).
     max_iter : int
@@ -148,7 +157,8 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
                  categorical: Sequence[str] = (), cuts: Mapping[str, Sequence[float]] | None = None,
                  reference: Mapping[str, Any] | None = None, vintage_dummies: bool = False,
                  method: LogitMethod = "auto", handle_unknown: HandleUnknown = "error",
-                 tol: float = 1e-9, max_iter: int = 100, chunk_rows: int = 1 << 18):
+                 min_bin_defaults: int = 5, tol: float = 1e-9, max_iter: int = 100,
+                 chunk_rows: int = 1 << 18):
         self.bins = bins
         self.numeric = numeric
         self.categorical = categorical
@@ -157,6 +167,7 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
         self.vintage_dummies = vintage_dummies
         self.method = method
         self.handle_unknown = handle_unknown
+        self.min_bin_defaults = min_bin_defaults
         self.tol = tol
         self.max_iter = max_iter
         self.chunk_rows = chunk_rows
@@ -166,7 +177,8 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
         cat = tuple(self.categorical) + ((VINTAGE,) if self.vintage_dummies else ())
         return AttributeBinner(self.bins, numeric=tuple(self.numeric), categorical=cat,
                                cuts=self.cuts, reference=self.reference,
-                               handle_unknown=self.handle_unknown)
+                               handle_unknown=self.handle_unknown,
+                               min_bin_defaults=self.min_bin_defaults)
 
     def fit(self, data: Portfolio | pd.DataFrame, attributes: Sequence[str],
             offset: OffsetTable | None = None, account_offset=None,
@@ -219,10 +231,11 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
         if static:
             acc = attribute_frame(account_frame(src).iloc[idx], attributes, self.vintage_dummies,
                                   src.freq)
-            binner.fit(acc, cols)
+            binner.fit(acc, cols, y=d)
         else:
             rows_frame = src.panel.loc[mask[src.panel["account"].to_numpy()]]
-            binner.fit(attribute_frame(rows_frame, attributes, self.vintage_dummies, src.freq), cols)
+            binner.fit(attribute_frame(rows_frame, attributes, self.vintage_dummies, src.freq), cols,
+                       y=rows_frame["default"].to_numpy(np.int64))
         names = [INTERCEPT, *binner.term_names_]
         self.binner_ = binner
 
@@ -434,6 +447,11 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
             f"{r.p_value:>10.3g}"
             for r in t.itertuples()
         ]
+        merges = self.binner_.merges_
+        if len(merges):
+            body += ["", f"Merged sparse levels (fewer than {self.binner_.min_bin_defaults} "
+                         "training defaults or non-defaults):"]
+            body += [f"  {r.attribute} {r.level} <- {r.merged_from}" for r in merges.itertuples()]
         return "\n".join(head + body)
 
     def __str__(self) -> str:

@@ -117,3 +117,147 @@ def test_dict_roundtrip(frame):
     assert back.term_names_ == b.term_names_
     assert (back.design(frame) != b.design(frame)).nnz == 0
     assert b.levels_table()["reference"].sum() == 3
+
+
+# ---------------------------------------------------------------------- sparse levels
+@pytest.fixture
+def sparse_frame():
+    """x: deciles where the lowest bin has no defaults; grade: two rare grades; z with a
+    rare NA holding no default."""
+    rng = np.random.default_rng(8)
+    n = 2000
+    x = rng.uniform(0, 100, n)
+    y = (rng.random(n) < 0.1).astype(int)
+    y[x <= 10] = 0                                         # lowest decile: no defaults
+    grade = rng.choice(["A", "B"], n)
+    rare = rng.permutation(n)[:80]
+    grade[rare[:40]] = "D"
+    grade[rare[40:]] = "E"
+    y[rare] = 0
+    y[rare[:3]] = 1                                        # 3 + 3 defaults among D and E
+    y[rare[40:43]] = 1
+    z = rng.normal(size=n)
+    z_na = rng.permutation(np.flatnonzero(y == 0))[:30]
+    z[z_na] = np.nan
+    return pd.DataFrame({"x": x, "grade": grade, "z": z}), y
+
+
+def test_no_outcomes_or_zero_disables_merging(sparse_frame):
+    df, y = sparse_frame
+    plain = AttributeBinner().fit(df, ["x", "grade", "z"])
+    off = AttributeBinner(min_bin_defaults=0).fit(df, ["x", "grade", "z"], y=y)
+    assert plain.term_names_ == off.term_names_
+    assert len(plain.merges_) == 0 and len(off.merges_) == 0
+    assert (plain.design(df) != off.design(df)).nnz == 0
+    assert plain.levels_table()["defaults"].isna().all()
+    assert off.levels_table()["defaults"].sum() == 3 * y.sum()       # every level of x, grade, z
+
+
+def test_nothing_merged_when_every_level_has_enough(frame):
+    y = np.random.default_rng(1).random(len(frame)) < 0.3
+    a = AttributeBinner().fit(frame, ["x", "grade", "flag"])
+    b = AttributeBinner().fit(frame, ["x", "grade", "flag"], y=y)
+    assert a.term_names_ == b.term_names_ and len(b.merges_) == 0
+    for c in a.columns_:
+        assert a.specs_[c].labels == b.specs_[c].labels and a.specs_[c].cuts == b.specs_[c].cuts
+    assert (a.design(frame) != b.design(frame)).nnz == 0
+
+
+def test_zero_default_bin_merged_with_its_neighbour(sparse_frame):
+    df, y = sparse_frame
+    plain = AttributeBinner().fit(df, ["x"])
+    b = AttributeBinner().fit(df, ["x"], y=y)
+    old, new = plain.specs_["x"], b.specs_["x"]
+    assert len(new.labels) == len(old.labels) - 1
+    # the lowest two deciles form one bin; the other cuts are kept
+    assert new.cuts == old.cuts[1:]
+    assert new.labels[0] == f"(-Inf, {old.labels[1].split(', ')[1]}"
+    assert new.counts[0] == old.counts[0] + old.counts[1]
+    t = b.levels_table()
+    assert (t["defaults"] >= 5).all() and ((t["count"] - t["defaults"]) >= 5).all()
+    m = b.merges_
+    assert m.shape[0] == 1 and m.loc[0, "level"] == new.labels[0]
+    assert m.loc[0, "merged_from"] == f"{old.labels[0]} + {old.labels[1]}"
+    codes = b.encode(df).codes[:, 0]
+    np.testing.assert_array_equal(codes, np.maximum(plain.encode(df).codes[:, 0] - 1, 0))
+
+
+def test_sparse_categories_pooled_into_other(sparse_frame):
+    df, y = sparse_frame
+    b = AttributeBinner(handle_unknown="reference").fit(df, ["grade"], y=y)
+    spec = b.specs_["grade"]
+    assert spec.labels == ["A", "B", "other"]
+    assert b.term_names_ == ["grade B", "grade other"]
+    assert spec.counts[2] == 80 and spec.defaults[2] == 6
+    assert b.merges_["merged_from"].tolist() == ["D + E"]
+    enc = b.encode(pd.DataFrame({"grade": ["D", "E", "A", "B", "Z"]}))
+    assert enc.codes[:, 0].tolist() == [2, 2, 0, 1, 0]       # unseen -> reference
+    assert b.transform(df.iloc[:0])["grade"].cat.categories.tolist() == ["A", "B", "other"]
+    # a merged level is still found through one of its values (values[code] is a member)
+    assert spec.values[2] in ("D", "E")
+
+
+def test_sparse_other_goes_into_the_reference(sparse_frame):
+    df, y = sparse_frame
+    b = AttributeBinner(min_bin_defaults=7).fit(df, ["grade"], y=y)  # other: 6 defaults
+    spec = b.specs_["grade"]
+    assert spec.labels == ["A", "B"] and b.term_names_ == ["grade B"]
+    assert b.merges_["merged_from"].tolist() == ["A + D + E"]
+    assert b.encode(pd.DataFrame({"grade": ["D", "E", "B"]})).codes[:, 0].tolist() == [0, 0, 1]
+    # a sparse reference: everything sparse joins the largest remaining level
+    b = AttributeBinner(min_bin_defaults=7, reference={"grade": "D"}).fit(df, ["grade"], y=y)
+    spec = b.specs_["grade"]
+    big = "A" if (df["grade"] == "A").sum() >= (df["grade"] == "B").sum() else "B"
+    assert spec.labels[spec.reference] == big and len(spec.labels) == 2
+    assert spec.values[spec.reference] == big
+
+
+def test_sparse_na_bin_merged_into_reference(sparse_frame):
+    df, y = sparse_frame
+    plain = AttributeBinner(bins=4).fit(df, ["z"])
+    b = AttributeBinner(bins=4).fit(df, ["z"], y=y)
+    assert plain.specs_["z"].has_na and "z NA" in plain.term_names_
+    spec = b.specs_["z"]
+    assert not spec.has_na and spec.na_into == spec.reference == 0
+    assert "z NA" not in b.term_names_ and len(b.term_names_) == 3
+    assert b.merges_["merged_from"].tolist() == [f"{spec.labels[0]} + NA"]
+    assert b.encode(pd.DataFrame({"z": [np.nan, -5.0]})).codes[:, 0].tolist() == [0, 0]
+    # an NA level chosen as the reference is kept
+    b = AttributeBinner(bins=4, reference={"z": "NA"}).fit(df, ["z"], y=y)
+    assert b.specs_["z"].has_na and b.specs_["z"].reference == b.specs_["z"].na_code
+
+
+def test_merging_to_one_level_leaves_no_design_column():
+    df = pd.DataFrame({"x": np.arange(40.0), "g": ["a", "b"] * 20})
+    y = np.r_[np.ones(3), np.zeros(37)].astype(int)
+    b = AttributeBinner(bins=4).fit(df, ["x", "g"], y=y)
+    assert b.term_names_ == [] and b.specs_["x"].labels == ["(-Inf, Inf]"]
+    assert b.design(df).shape == (40, 0)
+    assert b.categorical_frame(b.encode(df)).shape == (40, 0)
+
+
+def test_merge_settings_and_outcomes_are_checked(sparse_frame):
+    df, y = sparse_frame
+    with pytest.raises(ValueError, match="min_bin_defaults"):
+        AttributeBinner(min_bin_defaults=-1).fit(df, ["x"], y=y)
+    with pytest.raises(ValueError, match="one outcome per training row"):
+        AttributeBinner().fit(df, ["x"], y=y[:5])
+    with pytest.raises(ValueError, match="0 .* or 1"):
+        AttributeBinner().fit(df, ["x"], y=y * 2)
+
+
+def test_dict_roundtrip_with_merges(sparse_frame):
+    import json
+
+    df, y = sparse_frame
+    b = AttributeBinner(reference={"grade": "B"}).fit(df, ["x", "grade", "z"], y=y)
+    assert len(b.merges_) == 3
+    back = AttributeBinner.from_dict(json.loads(json.dumps(b.to_dict())))
+    assert back.term_names_ == b.term_names_
+    pd.testing.assert_frame_equal(back.levels_table(), b.levels_table())
+    pd.testing.assert_frame_equal(back.merges_, b.merges_)
+    new = pd.concat([df, pd.DataFrame({"x": [np.nan], "grade": ["E"], "z": [np.nan]})])
+    with pytest.raises(DataValidationError, match="column 'x'"):
+        b.encode(new)
+    ok = new.fillna({"x": 1.0})
+    assert (back.design(ok) != b.design(ok)).nnz == 0

@@ -224,7 +224,84 @@ def test_separation_warns(sim_small):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning, match="quasi-separation"):
-            OffsetLogit(max_iter=25).fit(loans.assign(sep=sep), ["sep"], offset=off)
+            OffsetLogit(max_iter=25, min_bin_defaults=0).fit(loans.assign(sep=sep), ["sep"],
+                                                             offset=off)
+        # by default the level without defaults is merged (here: nothing is left of sep)
+        m = OffsetLogit(max_iter=25).fit(loans.assign(sep=sep), ["sep"], offset=off)
+    assert m.converged_ and list(m.coef_.index) == ["(Intercept)"]
+    assert m.binner_.merges_["merged_from"].tolist() == ["x + y"]
+
+
+def _sparse_loans(loans):
+    """sim_small plus a balance with a zero-default bin and a channel with rare levels."""
+    rng = np.random.default_rng(21)
+    n = len(loans)
+    dflt = loans["default"].to_numpy() == 1
+    bal = rng.uniform(1, 5000, n)
+    zero = ~dflt & (rng.random(n) < 0.2)         # like balance_transfer: 0 for some, never in default
+    bal[zero] = 0.0
+    channel = rng.choice(np.array(["branch", "web"], dtype=object), n)
+    d_pos, nd_pos = rng.permutation(np.flatnonzero(dflt)), rng.permutation(np.flatnonzero(~dflt))
+    channel[np.r_[d_pos[:2], nd_pos[:30]]] = "phone"     # 2 and 3 defaults: pooled, 5
+    channel[np.r_[d_pos[2:5], nd_pos[30:60]]] = "mail"
+    x2 = loans["x"].fillna(0.0).to_numpy()
+    x2[nd_pos[60:80]] = np.nan                           # NA: 20 accounts without default
+    return loans.assign(bal=bal, channel=channel, x2=x2)
+
+
+@pytest.mark.parametrize("method", ["accounts", "glm"])
+def test_sparse_bins_merged_and_fit_converges(sim_small, method):
+    loans, _, off = sim_small
+    data = _sparse_loans(loans)
+    old = OffsetLogit(bins=8, min_bin_defaults=0, method="accounts", max_iter=30)
+    with pytest.warns(ConvergenceWarning, match=r"quasi-separation.*'bal \(0, "):
+        old.fit(data, ["g", "bal"], offset=off)
+    assert not old.converged_ and abs(old.coef_).max() > 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m = OffsetLogit(bins=8, method=method).fit(data, ["g", "bal"], offset=off)
+    assert m.converged_ and abs(m.coef_).max() < 5
+    merges = m.binner_.merges_
+    assert merges["attribute"].tolist() == ["bal"]
+    assert merges.loc[0, "merged_from"].startswith("(-Inf, 0] + ")
+    assert len(m.coef_) == len(old.coef_) - 1
+    assert "Merged sparse levels" in m.summary() and "bal (-Inf, " in m.summary()
+    assert_matches(m, reference_glm(m, data, off))
+
+
+def test_sparse_categories_pooled_into_other_in_the_fit(sim_small):
+    loans, _, off = sim_small
+    data = _sparse_loans(loans)
+    m = OffsetLogit().fit(data, ["g", "channel"], offset=off)
+    assert [t for t in m.coef_.index if t.startswith("channel")] == ["channel web", "channel other"]
+    assert m.binner_.merges_["merged_from"].tolist() == ["mail + phone"]
+    s = m.predict_account_score(pd.DataFrame({"g": ["a", "a"], "channel": ["mail", "phone"]}))
+    assert s[0] == s[1] == m.intercept_ + m.coef_["channel other"]
+
+
+def test_min_bin_defaults_zero_reproduces_unmerged_fit(sim_small):
+    loans, _, off = sim_small
+    data = _sparse_loans(loans)
+    a = OffsetLogit(bins=4, min_bin_defaults=0).fit(data, ["g", "channel", "x"], offset=off)
+    assert len(a.binner_.merges_) == 0 and "channel mail" in a.coef_.index
+    # where every level has enough defaults the default setting changes nothing
+    b = OffsetLogit(bins=4).fit(data, ["g", "x"], offset=off)
+    c = OffsetLogit(bins=4, min_bin_defaults=0).fit(data, ["g", "x"], offset=off)
+    pd.testing.assert_frame_equal(b.coef_table_, c.coef_table_)
+    assert len(b.binner_.merges_) == 0 and "Merged" not in b.summary()
+
+
+def test_save_load_roundtrip_with_merges(sim_small, tmp_path):
+    loans, _, off = sim_small
+    data = _sparse_loans(loans)
+    m = OffsetLogit(bins=8).fit(data, ["bal", "channel", "x2"], offset=off)
+    assert set(m.binner_.merges_["attribute"]) == {"bal", "channel", "x2"}
+    back = OffsetLogit.load(m.save(tmp_path / "logit.json"))
+    assert back.min_bin_defaults == 5
+    pd.testing.assert_frame_equal(back.coef_table_, m.coef_table_)
+    pd.testing.assert_frame_equal(back.binner_.merges_, m.binner_.merges_)
+    np.testing.assert_array_equal(back.predict_pd(data), m.predict_pd(data))
+    assert back.summary() == m.summary()
 
 
 def test_offset_table_extrapolation_is_used(sim_small):
