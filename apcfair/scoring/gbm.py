@@ -28,7 +28,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from apcfair._options import check_option
 from apcfair._provenance import provenance
@@ -54,6 +53,7 @@ from apcfair.scoring._data import (
     resolve_method,
 )
 from apcfair.scoring._engine import MonthPass, collapse_units
+from apcfair.scoring._predict import OffsetPredictMixin
 from apcfair.scoring.binning import (
     _examples,
     _py,
@@ -164,7 +164,7 @@ class FeatureEncoder:
         return obj
 
 
-class OffsetGBM(JSONModelMixin, ParamsMixin):
+class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
     """LightGBM boosted trees on top of fixed offsets ``F(a) + H(t)`` (+ ``r_i``).
 
     Parameters
@@ -244,6 +244,8 @@ class OffsetGBM(JSONModelMixin, ParamsMixin):
     >>> gbm.predict_pd(loans).shape  # one PD per account-month
     (98880,)
     """
+
+    _fitted_attribute = "booster_"
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
                  max_depth: int = -1, min_child_samples: int = 20,
@@ -431,40 +433,6 @@ class OffsetGBM(JSONModelMixin, ParamsMixin):
         frame = account_frame(as_source(data)) if isinstance(data, Portfolio) else data
         X = self.encoder_.transform(frame)
         return self.booster_.predict(X, raw_score=True, num_threads=self.num_threads)
-
-    def predict_logit(self, data: Portfolio | pd.DataFrame, age=None, period=None, *,
-                      account_offset=None, offset: OffsetTable | None = None) -> np.ndarray:
-        """Log-odds per account-month, offsets added back; arguments as in OffsetLogit."""
-        check_fitted(self, "booster_")
-        offset = self.offset_ if offset is None else check_offset(offset)
-        if age is None or period is None:
-            if age is not None or period is not None:
-                raise ValueError("give both age= and period=, or neither.")
-            src = as_source(data)
-            r = per_account(account_offset, src.n_accounts, "account_offset")
-            if src.panel is None:
-                rows = expand_account_months(src.loans)
-                acct = rows["account"].to_numpy()
-                f = self.predict_account_score(src.loans)[acct]
-            else:
-                rows = expand_account_months(src.panel.drop(columns="account"),
-                                             attributes=self.attributes_)
-                acct = rows["account"].to_numpy()
-                f = self.predict_account_score(rows)
-            return offset(rows["age"].to_numpy(), rows["period"].to_numpy()) + f + r[acct]
-        frame = account_frame(as_source(data)) if isinstance(data, Portfolio) else data
-        age, period = np.asarray(age), np.asarray(period)
-        if age.shape != (len(frame),) or period.shape != (len(frame),):
-            raise ValueError(f"age and period need one value per data row ({len(frame):,}); "
-                             f"got {age.shape} and {period.shape}.")
-        r = per_account(account_offset, len(frame), "account_offset")
-        return offset(age, period) + self.predict_account_score(frame) + r
-
-    def predict_pd(self, data: Portfolio | pd.DataFrame, age=None, period=None, *,
-                   account_offset=None, offset: OffsetTable | None = None) -> np.ndarray:
-        """Monthly default probability per account-month; see :meth:`predict_logit`."""
-        return expit(self.predict_logit(data, age, period, account_offset=account_offset,
-                                        offset=offset))
 
     def summary(self) -> str:
         """Plain-text description of the fit and the feature importance."""

@@ -53,6 +53,7 @@ from apcfair.scoring._engine import (
     newton,
     weighted_gram,
 )
+from apcfair.scoring._predict import OffsetPredictMixin
 from apcfair.scoring.binning import AttributeBinner, HandleUnknown, unique_rows
 from apcfair.scoring.offsets import OffsetTable
 
@@ -60,7 +61,7 @@ LogitMethod = Literal["auto", "accounts", "glm"]
 INTERCEPT = "(Intercept)"
 
 
-class OffsetLogit(JSONModelMixin, ParamsMixin):
+class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
     """Logistic regression of account-month defaults with fixed APC offsets.
 
     Parameters
@@ -372,60 +373,6 @@ class OffsetLogit(JSONModelMixin, ParamsMixin):
         frame = account_frame(as_source(data)) if isinstance(data, Portfolio) else data
         return np.asarray(self._design(frame) @ self.coef_.to_numpy()).ravel()
 
-    def predict_logit(self, data: Portfolio | pd.DataFrame, age=None, period=None, *,
-                      account_offset=None, offset: OffsetTable | None = None) -> np.ndarray:
-        """Log-odds of default per account-month: ``F(a) + H(t) + r + s``.
-
-        Parameters
-        ----------
-        data : Portfolio or pandas.DataFrame
-            With ``age`` and ``period``: rows aligned with them (attribute columns
-            needed). Without: a portfolio (or loan/panel frame) whose account-months
-            are enumerated as in :func:`~apcfair.scoring.expand_account_months`.
-        age, period : array-like of int, optional
-            Age and period code of each row.
-        account_offset : array-like of float, optional
-            Extra offset: per row with ``age``/``period``, else per account.
-        offset : OffsetTable, optional
-            Offsets to use instead of :attr:`offset_` (e.g. a scenario for ``H``).
-
-        Returns
-        -------
-        numpy.ndarray
-        """
-        check_fitted(self)
-        offset = self.offset_ if offset is None else check_offset(offset)
-        if age is None or period is None:
-            if age is not None or period is not None:
-                raise ValueError("give both age= and period=, or neither.")
-            src = as_source(data)
-            r = per_account(account_offset, src.n_accounts, "account_offset")
-            if src.panel is None:
-                rows = expand_account_months(src.loans)
-                acct = rows["account"].to_numpy()
-                s = self.predict_account_score(src.loans)[acct]
-            else:  # panel rows carry their own (possibly time-varying) attributes
-                rows = expand_account_months(src.panel.drop(columns="account"),
-                                             attributes=self.attributes_)
-                acct = rows["account"].to_numpy()
-                s = self.predict_account_score(rows)
-            return offset(rows["age"].to_numpy(), rows["period"].to_numpy()) + s + r[acct]
-        frame = account_frame(as_source(data)) if isinstance(data, Portfolio) else data
-        age = np.asarray(age)
-        period = np.asarray(period)
-        if age.shape != (len(frame),) or period.shape != (len(frame),):
-            raise ValueError(f"age and period need one value per data row ({len(frame):,}); "
-                             f"got {age.shape} and {period.shape}.")
-        r = per_account(account_offset, len(frame), "account_offset")
-        return offset(age, period) + self.predict_account_score(frame) + r
-
-    def predict_pd(self, data: Portfolio | pd.DataFrame, age=None, period=None, *,
-                   account_offset=None, offset: OffsetTable | None = None) -> np.ndarray:
-        """Monthly default probability per account-month; see :meth:`predict_logit`."""
-        return expit(self.predict_logit(data, age, period, account_offset=account_offset,
-                                        offset=offset))
-
-    # ------------------------------------------------------------------ report
     def summary(self) -> str:
         """Plain-text coefficient table with fit statistics."""
         check_fitted(self)
