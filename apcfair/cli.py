@@ -203,7 +203,7 @@ def _run_apc(args) -> int:
 # ----------------------------------------------------------------------------- main
 _OPTIONAL_SUBCOMMANDS = (
     "apcfair.audit.cli",
-    "apcfair.fairness.cli",
+    "apcfair.unbiased.cli",
     "apcfair.forecast.cli",
     "apcfair.report.cli",
 )

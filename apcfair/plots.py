@@ -26,7 +26,7 @@ def _plt():
 def _x(result, name, comp):
     if name == "lifecycle":
         return comp["code"].to_numpy(), "months on book"
-    from apcfair.portfolio._time import period_to_timestamp
+    from apcfair.portfolio.periods import period_to_timestamp
 
     return period_to_timestamp(comp["code"].to_numpy(), result.freq), "vintage" if name == "vintage" else "calendar month"
 

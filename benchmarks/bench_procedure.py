@@ -16,7 +16,7 @@ import time
 from data_synth import SynthConfig, generate_portfolio
 
 from apcfair import load_portfolio
-from apcfair.fairness import UnbiasedByDesign
+from apcfair.unbiased import UnbiasedByDesign
 from apcfair.report.demo import DEMO_CREDIT, DEMO_PROTECTED, DEMO_RESTRICTED
 
 

@@ -14,7 +14,7 @@ from apcfair._io import to_jsonable
 from apcfair.apc._design import COMPONENTS, Parametrisation
 from apcfair.apc.basis import second_differences, split_linear
 from apcfair.apc.model import identification_text
-from apcfair.portfolio._time import format_period
+from apcfair.portfolio.periods import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
 _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid",
@@ -494,9 +494,9 @@ class APCResult:
 
         Returns
         -------
-        apcfair.scoring.offsets.OffsetTable
+        apcfair.offsets.OffsetTable
         """
-        from apcfair.scoring.offsets import OffsetTable
+        from apcfair.offsets import OffsetTable
 
         ages = self.labels["lifecycle"]
         periods = self.labels["environment"]

@@ -1,19 +1,23 @@
-"""The unbiased-by-design procedure (Breeden & Leonova 2021) and dependence measures."""
+"""Deprecated alias of :mod:`apcfair.unbiased` (the procedure is named after its command).
 
-from apcfair.fairness.dependence import (
-    adverse_impact_ratio,
-    auc_with_ci,
-    delong_auc_difference,
-    dependence,
+``import apcfair.fairness`` and ``from apcfair.fairness.procedure import ...`` keep working for
+one release and warn; import from :mod:`apcfair.unbiased` instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+from apcfair.unbiased import *  # noqa: F403
+from apcfair.unbiased import __all__  # noqa: F401
+
+warnings.warn(
+    "apcfair.fairness is renamed apcfair.unbiased; the old name will be removed in the next release",
+    DeprecationWarning,
+    stacklevel=2,
 )
-from apcfair.fairness.procedure import MODELS, UnbiasedByDesign, UnbiasedResult
 
-__all__ = [
-    "MODELS",
-    "UnbiasedByDesign",
-    "UnbiasedResult",
-    "adverse_impact_ratio",
-    "auc_with_ci",
-    "delong_auc_difference",
-    "dependence",
-]
+for _name in ("dependence", "procedure", "plots"):
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"apcfair.unbiased.{_name}")

@@ -26,7 +26,7 @@ from scipy.special import expit
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast.macro import MacroModel
 from apcfair.forecast.scenarios import random_walk_projection, read_macro_history
-from apcfair.portfolio._time import format_period, to_period_code
+from apcfair.portfolio.periods import format_period, to_period_code
 
 
 def _code(value, freq: str, name: str) -> int:

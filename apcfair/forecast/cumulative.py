@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_expit
 
+from apcfair.portfolio.spells import Spells
+from apcfair.portfolio.survival import kaplan_meier, kaplan_meier_at
+
 _CHUNK = 50_000
 
 
@@ -89,7 +92,7 @@ def cumulative_pd(vintage, score, offsets, horizon: int = 36, *, start_age=None,
         Account logit scores added to the offsets (0 for the APC level alone).
     offsets : callable
         ``offsets(age, period) -> logit offset`` (e.g. an
-        :class:`~apcfair.scoring.offsets.OffsetTable`).
+        :class:`~apcfair.offsets.OffsetTable`).
     horizon : int
         Months from origination.
     start_age, end_age : array-like of int, optional
@@ -138,14 +141,11 @@ def observed_default_within(loans: pd.DataFrame, horizon: int = 36, window_end: 
         ``eval_end_age``, ``exposure_end_age`` and ``complete`` (horizon fully inside the
         data window).
     """
-    v = loans["vintage"].to_numpy(np.int64)
-    last = loans["last_month"].to_numpy(np.int64)
-    window_end = int(last.max()) if window_end is None else int(window_end)
-    age_last = last - v
-    start = loans["first_month"].to_numpy(np.int64) - v
+    sp = Spells.from_loans(loans)
+    v, age_last, start = sp.vintage, sp.last_age, sp.first_age
+    window_end = int(sp.last_period.max()) if window_end is None else int(window_end)
     admin = np.minimum(window_end - v, horizon)
-    d = loans["default"].to_numpy().astype(bool)
-    defaulted = d & (age_last <= admin)
+    defaulted = sp.defaulted & (age_last <= admin)
     return pd.DataFrame(
         {
             "defaulted": defaulted.astype(np.int8),
@@ -174,23 +174,6 @@ def observed_cumulative_default(loans: pd.DataFrame, horizon: int = 36, groups=N
     pandas.DataFrame
         ``group``, ``n``, ``km_cum_default``, ``lower``, ``upper`` (95% pointwise).
     """
-    from lifelines import KaplanMeierFitter
-
-    v = loans["vintage"].to_numpy(np.int64)
-    dur = loans["last_month"].to_numpy(np.int64) - v
-    entry = loans["first_month"].to_numpy(np.int64) - v - 1
-    ev = loans["default"].to_numpy().astype(bool)
-    g = np.zeros(len(v), dtype=int) if groups is None else np.asarray(groups)
-    rows = []
-    for key in pd.unique(g):
-        m = g == key
-        kmf = KaplanMeierFitter().fit(dur[m], ev[m], entry=entry[m])
-        if kmf.timeline.max() < horizon:
-            continue
-        sf = float(kmf.survival_function_at_times(horizon).iloc[0])
-        ci = kmf.confidence_interval_survival_function_
-        idx = ci.index[ci.index <= horizon].max()
-        rows.append({"group": "all" if groups is None else key, "n": int(m.sum()),
-                     "km_cum_default": 1 - sf,
-                     "lower": 1 - float(ci.loc[idx].iloc[1]), "upper": 1 - float(ci.loc[idx].iloc[0])})
-    return pd.DataFrame(rows)
+    curves = kaplan_meier(Spells.from_loans(loans), groups, sort=False)
+    out = kaplan_meier_at(curves, horizon).rename(columns={"cum_default": "km_cum_default"})
+    return out[["group", "n", "km_cum_default", "lower", "upper"]]

@@ -72,7 +72,7 @@ from apcfair.forecast.scenarios import (
     read_scenarios,
     to_model_frequency,
 )
-from apcfair.portfolio._time import PERIODS_PER_YEAR, format_period
+from apcfair.portfolio.periods import PERIODS_PER_YEAR, format_period
 
 
 def _lag_name(driver: str, lag: int) -> str:

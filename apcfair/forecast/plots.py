@@ -11,7 +11,7 @@ from apcfair.plots import _plt
 
 
 def _ts(codes, freq):
-    from apcfair.portfolio._time import period_to_timestamp
+    from apcfair.portfolio.periods import period_to_timestamp
 
     return period_to_timestamp(np.asarray(codes, dtype=np.int64), freq)
 

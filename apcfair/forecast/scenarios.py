@@ -62,7 +62,7 @@ import pandas as pd
 
 from apcfair._options import check_option
 from apcfair.forecast._options import MacroFrequency, QuarterlyExpansion
-from apcfair.portfolio._time import format_period, to_period_code
+from apcfair.portfolio.periods import format_period, to_period_code
 
 _Q_RE = r"^(\d{4})-?[Qq]([1-4])$"
 _RESERVED = ("scenario", "month", "code")

@@ -46,7 +46,7 @@ from apcfair.errors import NotFittedError
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
-from apcfair.portfolio._time import format_period
+from apcfair.portfolio.periods import format_period
 
 FAN_LEVELS = (0.5, 0.8)
 _CHUNK_ELEMENTS = 2_000_000
@@ -594,7 +594,7 @@ class StressResult:
     @classmethod
     def load(cls, path: str | Path) -> StressResult:
         """Read a result written by :meth:`save` (without draws and account table)."""
-        from apcfair.portfolio._time import to_period_code
+        from apcfair.portfolio.periods import to_period_code
 
         d = json.loads(Path(path).read_text())
         freq = "Q" if "Q" in d["forecast_start"] else "M"

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from apcfair.portfolio._time import format_period
 from apcfair.portfolio.lineage import Lineage
+from apcfair.portfolio.periods import format_period
+from apcfair.portfolio.spells import Spells
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,8 @@ class Cells:
 
 
 def _loan_cells(loans: pd.DataFrame) -> pd.DataFrame:
-    v = loans["vintage"].to_numpy(np.int64)
-    a0 = loans["first_month"].to_numpy(np.int64) - v
-    a1 = loans["last_month"].to_numpy(np.int64) - v
-    d = loans["default"].to_numpy(np.int64)
+    sp = Spells.from_loans(loans)
+    v, a0, a1, d = sp.vintage, sp.first_age, sp.last_age, sp.defaulted.astype(np.int64)
     keep = a1 >= a0
     v, a0, a1, d = v[keep], a0[keep], a1[keep], d[keep]
     if len(v) == 0:

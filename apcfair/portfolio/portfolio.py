@@ -36,8 +36,9 @@ import pandas as pd
 
 from apcfair._options import Frequency, InputFormat, OnInvalid, check_option
 from apcfair.errors import DataValidationError
-from apcfair.portfolio._time import format_period, to_period_code
 from apcfair.portfolio.lineage import Lineage
+from apcfair.portfolio.periods import format_period, to_period_code
+from apcfair.portfolio.spells import Spells
 
 LOAN_REQUIRED = ("account_id", "origination", "last_month", "default")
 PANEL_REQUIRED = ("account_id", "month", "default")
@@ -417,7 +418,7 @@ class Portfolio:
         """Account-months at risk (computed, not materialised, for loan-level data)."""
         if self.panel is not None:
             return len(self.panel)
-        return int((self.loans["last_month"] - self.loans["first_month"] + 1).clip(lower=0).sum())
+        return self.spells().n_account_months
 
     @property
     def n_defaults(self) -> int:
@@ -444,6 +445,10 @@ class Portfolio:
             "window": format_period([lo, hi], self.freq),
             "attributes": list(self.attributes),
         }
+
+    def spells(self) -> Spells:
+        """Each account's ages at risk and default flag (see :class:`Spells`)."""
+        return Spells.from_loans(self.loans)
 
     def cells(self):
         """Aggregate to (vintage, age) cells; see :func:`apcfair.portfolio.cells.aggregate_cells`."""

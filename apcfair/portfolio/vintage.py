@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from apcfair.portfolio._time import PERIODS_PER_YEAR, format_period
+from apcfair.portfolio.periods import PERIODS_PER_YEAR, format_period
+from apcfair.portfolio.survival import kaplan_meier
 
 
 def _vintage_group(vintage: np.ndarray, freq: str, by: str) -> np.ndarray:
@@ -91,34 +92,10 @@ def cumulative_default_curves(portfolio, by: str = "year", alpha: float = 0.05) 
     0  2019    1         0.33        3
     1  2019    2         0.33        2
     """
-    from lifelines import KaplanMeierFitter
-
-    loans = portfolio.loans
-    v = loans["vintage"].to_numpy(np.int64)
-    dur = loans["last_month"].to_numpy(np.int64) - v
-    entry = loans["first_month"].to_numpy(np.int64) - v - 1
-    event = loans["default"].to_numpy().astype(bool)
-    groups = _vintage_group(v, portfolio.freq, by)
-    frames = []
-    for grp in np.unique(groups):
-        m = groups == grp
-        kmf = KaplanMeierFitter(alpha=alpha)
-        kmf.fit(dur[m], event_observed=event[m], entry=entry[m])
-        sf = kmf.survival_function_.iloc[:, 0]
-        ci = kmf.confidence_interval_survival_function_
-        ages = sf.index.to_numpy()
-        keep = ages >= 1
-        label = str(grp) if by == "year" else format_period([grp], portfolio.freq)[0]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "group": label,
-                    "age": ages[keep].astype(int),
-                    "cum_default": 1 - sf.to_numpy()[keep],
-                    "lower": 1 - ci.iloc[:, 1].to_numpy()[keep],
-                    "upper": 1 - ci.iloc[:, 0].to_numpy()[keep],
-                    "at_risk": kmf.event_table["at_risk"].reindex(ages).to_numpy()[keep],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    spells = portfolio.spells()
+    groups = _vintage_group(spells.vintage, portfolio.freq, by)
+    km = kaplan_meier(spells, groups, alpha=alpha)
+    km = km[km["age"] >= 1].reset_index(drop=True)
+    labels = {g: str(g) if by == "year" else format_period([g], portfolio.freq)[0] for g in km["group"].unique()}
+    km["group"] = km["group"].map(labels)
+    return km[["group", "age", "cum_default", "lower", "upper", "at_risk"]]

@@ -116,10 +116,10 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair._provenance import provenance
     from apcfair.apc import APCModel
     from apcfair.cli import write_apc_outputs, write_vintage_outputs
-    from apcfair.fairness import UnbiasedByDesign
-    from apcfair.fairness.cli import write_unbiased_outputs
     from apcfair.portfolio import Portfolio, read_table
     from apcfair.report import write_report
+    from apcfair.unbiased import UnbiasedByDesign
+    from apcfair.unbiased.cli import write_unbiased_outputs
     from data_synth import SynthConfig, write_portfolio
 
     steps = ["synthetic portfolio", "validation and vintage curves", "APC", "unbiased by design", "fairness audit",

@@ -6,12 +6,12 @@ The APC stage gives an :class:`OffsetTable` ``F(a) + H(t)``; :class:`OffsetLogit
 restricted model's score.
 """
 
+from apcfair.offsets import OffsetTable
 from apcfair.scoring._data import expand_account_months
 from apcfair.scoring._engine import ConvergenceWarning
 from apcfair.scoring.binning import AttributeBinner
 from apcfair.scoring.gbm import OffsetGBM
 from apcfair.scoring.logit import OffsetLogit
-from apcfair.scoring.offsets import OffsetTable
 
 __all__ = [
     "AttributeBinner",

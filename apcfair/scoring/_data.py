@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from apcfair.errors import DataValidationError
+from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Lineage, Portfolio
-from apcfair.portfolio._time import format_period, to_period_code
+from apcfair.portfolio.periods import format_period, to_period_code
 from apcfair.scoring.binning import require_columns
-from apcfair.scoring.offsets import OffsetTable
 
 LOAN_COLUMNS = ("vintage", "first_month", "last_month", "default")
 PANEL_COLUMNS = ("account_id", "vintage", "month", "age", "default")

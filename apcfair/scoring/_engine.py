@@ -25,8 +25,8 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from apcfair.errors import DataValidationError
+from apcfair.offsets import OffsetTable
 from apcfair.scoring.binning import compose_key, unique_rows
-from apcfair.scoring.offsets import OffsetTable
 
 _ETA_MAX = 700.0  # exp overflows above ~709; p = 1 to machine precision long before
 

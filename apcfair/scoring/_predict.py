@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from apcfair._base import check_fitted
+from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio
-from apcfair.scoring._base import check_fitted
 from apcfair.scoring._data import (
     account_frame,
     as_source,
@@ -15,7 +16,6 @@ from apcfair.scoring._data import (
     expand_account_months,
     per_account,
 )
-from apcfair.scoring.offsets import OffsetTable
 
 
 class OffsetPredictMixin:

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from apcfair._base import ParamsMixin, check_fitted, check_kind, jsonable
 from apcfair._options import check_option
 from apcfair.errors import DataValidationError
-from apcfair.scoring._base import ParamsMixin, check_fitted, check_kind, jsonable
 
 HandleUnknown = Literal["error", "reference"]
 ColumnKind = Literal["binned", "categorical", "numeric"]

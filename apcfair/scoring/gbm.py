@@ -29,19 +29,20 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from apcfair._options import check_option
-from apcfair._provenance import provenance
-from apcfair.errors import DataValidationError
-from apcfair.portfolio import Portfolio
-from apcfair.scoring._base import (
+from apcfair._base import (
     FORMAT_VERSION,
     JSONModelMixin,
     ParamsMixin,
     check_fitted,
     check_kind,
     jsonable,
-    restore_fit_counts,
 )
+from apcfair._options import check_option
+from apcfair._provenance import provenance
+from apcfair.errors import DataValidationError
+from apcfair.offsets import OffsetTable
+from apcfair.portfolio import Portfolio
+from apcfair.scoring._base import restore_fit_counts
 from apcfair.scoring._data import (
     account_frame,
     account_mask,
@@ -62,7 +63,6 @@ from apcfair.scoring.binning import (
     require_columns,
     unique_rows,
 )
-from apcfair.scoring.offsets import OffsetTable
 
 GBMMethod = Literal["auto", "accounts", "rows"]
 GBMUnknown = Literal["error", "missing"]

@@ -20,19 +20,20 @@ from scipy.special import expit
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
-from apcfair._options import check_option
-from apcfair._provenance import provenance
-from apcfair.errors import DataValidationError
-from apcfair.portfolio import Portfolio
-from apcfair.scoring._base import (
+from apcfair._base import (
     FORMAT_VERSION,
     JSONModelMixin,
     ParamsMixin,
     check_fitted,
     check_kind,
     jsonable,
-    restore_fit_counts,
 )
+from apcfair._options import check_option
+from apcfair._provenance import provenance
+from apcfair.errors import DataValidationError
+from apcfair.offsets import OffsetTable
+from apcfair.portfolio import Portfolio
+from apcfair.scoring._base import restore_fit_counts
 from apcfair.scoring._data import (
     VINTAGE,
     Source,
@@ -55,7 +56,6 @@ from apcfair.scoring._engine import (
 )
 from apcfair.scoring._predict import OffsetPredictMixin
 from apcfair.scoring.binning import AttributeBinner, HandleUnknown, unique_rows
-from apcfair.scoring.offsets import OffsetTable
 
 LogitMethod = Literal["auto", "accounts", "glm"]
 INTERCEPT = "(Intercept)"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apcfair.portfolio import Portfolio, cumulative_default_curves, monthly_pd_curves
-from apcfair.portfolio._time import format_period
+from apcfair.portfolio.periods import format_period
 
 
 @st.composite

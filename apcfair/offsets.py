@@ -58,7 +58,7 @@ class OffsetTable:
         ``F(age_min + k)`` for ``k = 0 .. len - 1`` on the log-odds scale.
     period_min : int
         Period code of ``environment[0]`` (``year * 12 + month - 1`` for monthly data,
-        see :mod:`apcfair.portfolio._time`).
+        see :mod:`apcfair.portfolio.periods`).
     environment : array-like of float
         ``H(period_min + k)`` on the log-odds scale.
 

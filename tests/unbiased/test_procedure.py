@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apcfair.fairness import MODELS, UnbiasedByDesign, delong_auc_difference, dependence
+from apcfair.unbiased import MODELS, UnbiasedByDesign, delong_auc_difference, dependence
 from apcfair.portfolio import Portfolio
 from data_synth import SynthConfig, generate_portfolio
 

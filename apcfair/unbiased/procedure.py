@@ -39,12 +39,12 @@ from scipy import optimize
 
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError, NotFittedError
-from apcfair.fairness.dependence import auc_with_ci, delong_auc_difference, dependence
 from apcfair.forecast.cumulative import (
     HorizonGrid,
     observed_cumulative_default,
     observed_default_within,
 )
+from apcfair.unbiased.dependence import auc_with_ci, delong_auc_difference, dependence
 
 #: Names of the compared models, in report order (the keys of
 #: :attr:`UnbiasedResult.comparison`'s ``model`` column; the ``gbm_*`` ones only with
@@ -136,7 +136,7 @@ class UnbiasedByDesign:
 
     >>> from data_synth import SynthConfig, generate_portfolio
     >>> from apcfair import load_portfolio
-    >>> from apcfair.fairness import UnbiasedByDesign
+    >>> from apcfair.unbiased import UnbiasedByDesign
     >>> portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=3000, seed=0)).loans)
     >>> ubd = UnbiasedByDesign(restricted=["minority", "sex"],
     ...                        credit=["bureau_score", "total_deposits"], gbm=False).fit(portfolio)
@@ -544,7 +544,7 @@ class UnbiasedResult:
     --------
     >>> from data_synth import SynthConfig, generate_portfolio
     >>> from apcfair import load_portfolio
-    >>> from apcfair.fairness import UnbiasedByDesign
+    >>> from apcfair.unbiased import UnbiasedByDesign
     >>> portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=3000, seed=0)).loans)
     >>> result = UnbiasedByDesign(restricted=["minority", "sex"],
     ...                           credit=["bureau_score", "total_deposits"],
@@ -616,18 +616,18 @@ class UnbiasedResult:
 
     def plot_roc(self, axes=None):
         """ROC curves of the cumulative forecasts, in and out of sample."""
-        from apcfair.fairness.plots import plot_roc_curves
+        from apcfair.unbiased.plots import plot_roc_curves
 
         return plot_roc_curves(self, axes=axes)
 
     def plot_dependence(self, ax=None, metric: str = "corr"):
         """Bars of the dependence metric per model and restricted attribute (out of sample)."""
-        from apcfair.fairness.plots import plot_dependence_bars
+        from apcfair.unbiased.plots import plot_dependence_bars
 
         return plot_dependence_bars(self, ax=ax, metric=metric)
 
     def plot_calibration(self, ax=None, model: str = "credit_restricted_mean"):
         """Predicted vs Kaplan–Meier cumulative default by vintage year."""
-        from apcfair.fairness.plots import plot_calibration_by_year
+        from apcfair.unbiased.plots import plot_calibration_by_year
 
         return plot_calibration_by_year(self, ax=ax, model=model)

@@ -73,7 +73,7 @@ def run(args) -> int:
     from apcfair._io import atomic_output_dir
     from apcfair.apc import APCResult
     from apcfair.cli import UserError, load_from_args
-    from apcfair.fairness import UnbiasedByDesign
+    from apcfair.unbiased import UnbiasedByDesign
 
     portfolio = load_from_args(args)
     apc = None

@@ -53,7 +53,7 @@ def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:
     Examples
     --------
     >>> import numpy as np
-    >>> from apcfair.fairness import delong_auc_difference
+    >>> from apcfair.unbiased import delong_auc_difference
     >>> rng = np.random.default_rng(0)
     >>> y = rng.binomial(1, 0.2, 500)
     >>> sharp = y + rng.normal(0, 1, 500)   # a good risk score
@@ -99,7 +99,7 @@ def auc_with_ci(y, score, alpha: float = 0.05) -> dict:
     Examples
     --------
     >>> import numpy as np
-    >>> from apcfair.fairness import auc_with_ci
+    >>> from apcfair.unbiased import auc_with_ci
     >>> rng = np.random.default_rng(0)
     >>> y = rng.binomial(1, 0.2, 500)
     >>> res = auc_with_ci(y, y + rng.normal(0, 1, 500))
@@ -151,7 +151,7 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
     Examples
     --------
     >>> import numpy as np
-    >>> from apcfair.fairness import adverse_impact_ratio
+    >>> from apcfair.unbiased import adverse_impact_ratio
     >>> rng = np.random.default_rng(0)
     >>> group = rng.choice(["a", "b"], 500)
     >>> pd_forecast = np.where(group == "b", 0.10, 0.05) + rng.uniform(0, 0.02, 500)
@@ -203,7 +203,7 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     Examples
     --------
     >>> import numpy as np
-    >>> from apcfair.fairness import dependence
+    >>> from apcfair.unbiased import dependence
     >>> rng = np.random.default_rng(0)
     >>> minority = rng.binomial(1, 0.3, 500)
     >>> forecast = 0.05 + 0.02 * minority + rng.uniform(0, 0.02, 500)  # depends on status

@@ -1,0 +1,62 @@
+"""The output layout: every file name a command writes, in one place.
+
+Writers (``apcfair.cli`` commands, :func:`apcfair.report.write_report`, ``apcfair demo``)
+and readers (the HTML report) refer to files only through these names, so a file is named
+once. The names are product contracts that users and scripts rely on: never rename one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# synth
+LOANS: Final = "loans.parquet"
+PANEL: Final = "panel.parquet"
+TRUTH: Final = "truth.json"
+MACRO_HISTORY: Final = "macro_history.csv"
+SCENARIOS: Final = "scenarios.csv"
+
+# vintage
+CELLS: Final = "cells.csv"
+LINEAGE: Final = "lineage.json"
+VINTAGE_MONTHLY_PD_PLOT: Final = "vintage_monthly_pd.png"
+VINTAGE_CUMULATIVE_PLOT: Final = "vintage_cumulative_default.png"
+
+# apc
+APC_JSON: Final = "apc.json"
+APC_RESULT: Final = "apc_result.nc"
+APC_SUMMARY: Final = "apc_summary.txt"
+APC_COMPONENTS_PLOT: Final = "apc_components.png"
+APC_FITTED_CURVES_PLOT: Final = "apc_fitted_vintage_curves.png"
+APC_RESIDUALS_PLOT: Final = "apc_residuals.png"
+
+# unbiased
+COMPARISON: Final = "comparison.json"
+COST_OF_FAIRNESS: Final = "cost_of_fairness.json"
+FORECASTS: Final = "forecasts.parquet"
+ACCOUNT_SCORES: Final = "account_scores.parquet"
+DEPENDENCE_CSV: Final = "dependence.csv"
+UNBIASED_SUMMARY: Final = "unbiased_summary.txt"
+ROC_PLOT: Final = "roc.png"
+DEPENDENCE_PLOT: Final = "dependence.png"
+CALIBRATION_PLOT: Final = "calibration.png"
+
+# audit
+AUDIT_JSON: Final = "audit.json"
+AUDIT_HTML: Final = "audit.html"
+AUDIT_FAIRNESS_PLOT: Final = "audit_fairness.png"
+AUDIT_GAPS_PLOT: Final = "audit_gaps.png"
+
+# stress
+STRESS_JSON: Final = "stress.json"
+STRESS_MONTHS: Final = "stress_months.csv"
+ACCOUNT_CUMULATIVE_PD: Final = "account_cumulative_pd.parquet"
+MACRO_MODEL_TXT: Final = "macro_model.txt"
+MACRO_MODEL_FIT_PLOT: Final = "macro_model_fit.png"
+ENVIRONMENT_SCENARIOS_PLOT: Final = "environment_scenarios.png"
+FAN_CHART_PLOT: Final = "fan_chart.png"
+FAN_CHART_BY_SCENARIO_PLOT: Final = "fan_chart_by_scenario.png"
+
+# report / demo
+REPORT_HTML: Final = "report.html"
+RESULTS_JSON: Final = "results.json"
