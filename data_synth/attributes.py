@@ -177,7 +177,7 @@ def centre_within(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
 
 
 def generate_accounts(rng: np.random.Generator, n: int, zips: pd.DataFrame,
-                      proxy_strength: float) -> dict[str, np.ndarray]:
+                      proxy_strength: float, latent_shift: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Draw the attributes of ``n`` accounts.
 
     Credit attributes given the latent creditworthiness ``L`` and independent standard
@@ -192,6 +192,9 @@ def generate_accounts(rng: np.random.Generator, n: int, zips: pd.DataFrame,
     - ``balance_transfer``: 0 for 80%, else log-normal (median 2,000)
     - ``total_loan_balance``: NaN for 30% (at random), else ``exp(9 + 1.8 (0.35 L + 0.94 e3)) - 1``
     - ``total_deposits``: 0 for 12%, else ``exp(6.5 + 2.2 (0.5 L + 0.87 e2)) - 1``
+
+    ``latent_shift`` (optional, one value per account) is added to ``L`` before the credit
+    attributes are drawn: a credit mix that drifts across vintages.
 
     Returns
     -------
@@ -216,6 +219,8 @@ def generate_accounts(rng: np.random.Generator, n: int, zips: pd.DataFrame,
     p_idx = (p_raw - p_raw.mean()) / sd if sd > 0 else np.zeros(n)
     lam = PROXY_LOADING * proxy_strength
     latent = -lam * p_idx + np.sqrt(1.0 - lam**2) * rng.standard_normal(n)
+    if latent_shift is not None:
+        latent = latent + np.asarray(latent_shift, dtype=float)
 
     e = rng.standard_normal((6, n))
     score = np.round(np.clip(630 + 40 * (0.8 * latent + 0.6 * e[0]), 480, 760)).astype(np.int64)

@@ -88,6 +88,22 @@ class SynthConfig:
         Multiplies the seasonal pattern of the environment (0 removes seasonality).
     lifecycle_scale, vintage_scale : float
         Multiply the shapes of ``F`` and ``G`` (0 makes them flat).
+    environment_trend : float
+        A true linear trend in the environment, in logit per year: ``H`` is the detrended
+        macro and seasonal parts plus ``environment_trend * (t - t0) / 12`` (so ``H`` then
+        has mean ``environment_trend * (n - 1) / 24`` and slope ``environment_trend / 12``
+        per month over the window, and the trend continues in scenario months). 0 (default)
+        keeps the zero-trend convention. A truth that does not share the APC engine's
+        identification convention.
+    credit_mix_drift : float
+        Change per year of origination in the mean latent creditworthiness of new accounts
+        (standard-deviation units; positive = better later vintages). The quality of
+        vintages then drifts through the credit attributes, not through ``G``. Requires
+        ``score_centring="portfolio"`` (centring within vintage would remove the drift).
+    score_centring : {"vintage", "portfolio"}
+        Centre each part of the account score ``s_i`` to mean zero within each vintage
+        (default; ``G(v)`` is then the effect at the vintage-average score) or over the whole
+        portfolio (the vintage averages of ``s_i`` then differ, e.g. with ``credit_mix_drift``).
     n_zips : int
         Number of 5-digit zip codes carrying census proxies.
     scenario_horizon : int
@@ -111,6 +127,9 @@ class SynthConfig:
     seasonal_scale: float = 1.0
     lifecycle_scale: float = 1.0
     vintage_scale: float = 1.0
+    environment_trend: float = 0.0
+    credit_mix_drift: float = 0.0
+    score_centring: str = "vintage"
     n_zips: int = 3000
     scenario_horizon: int = 60
 
@@ -159,6 +178,13 @@ class SynthConfig:
         if unknown:
             raise ValueError(
                 f"protected_effect has unknown key(s) {unknown}; allowed: {list(PROTECTED_EFFECT_KEYS)}"
+            )
+        if self.score_centring not in ("vintage", "portfolio"):
+            raise ValueError(f"score_centring={self.score_centring!r}: use 'vintage' or 'portfolio'")
+        if self.credit_mix_drift != 0 and self.score_centring == "vintage":
+            raise ValueError(
+                f"credit_mix_drift={self.credit_mix_drift} with score_centring='vintage' would centre the "
+                "drift away; pass score_centring='portfolio'"
             )
         if int(self.n_zips) < 1:
             raise ValueError(f"n_zips={self.n_zips} must be at least 1")

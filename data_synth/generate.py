@@ -28,6 +28,12 @@ Identification conventions (what the ``truth`` reports)
   vintage effect for an account with the vintage-average score: it equals the average over
   vintage-``v`` accounts of ``logit PD_i(a, t) - mu - F(a) - H(t)``.
 
+Truths that do not share the APC engine's conventions (for end-to-end tests of hand-offs):
+``environment_trend`` gives ``H`` a true linear trend (logit per year) that the zero-trend
+convention above does not have; ``credit_mix_drift`` with ``score_centring="portfolio"`` makes
+vintage quality drift through the credit attributes (the vintage means of ``s_i``), not
+through ``G``.
+
 ``G``, ``F`` and ``H`` are conditional (account-level) effects. With
 ``credit_effect_scale = 0`` all accounts of a vintage share one hazard and the aggregate
 monthly default rate of every (vintage, age) cell is exactly ``expit(mu + F + G + H)``.
@@ -293,10 +299,13 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
     macro_raw, seas_raw = raw_parts(hist)
     line_m, line_s = linear_fit(tt, macro_raw), linear_fit(tt, seas_raw)
 
+    trend_per_month = float(cfg.environment_trend) / 12.0
+
     def detrended(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Macro part (detrended, plus the true trend of ``environment_trend``) and seasonal part."""
         m, s = raw_parts(frame)
         x = frame["code"].to_numpy(np.int64) - t0
-        return m - (line_m[0] + line_m[1] * x), s - (line_s[0] + line_s[1] * x)
+        return m - (line_m[0] + line_m[1] * x) + trend_per_month * x, s - (line_s[0] + line_s[1] * x)
 
     macro_part, seasonal_part = detrended(hist)
     env = macro_part + seasonal_part
@@ -321,12 +330,16 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
     vintage = np.repeat(vint_codes, counts)
     vidx = vintage - c0
     zips = attr.generate_zips(rng_zip, int(cfg.n_zips))
-    a = attr.generate_accounts(rng_acct, n, zips, cfg.proxy_strength)
+    shift = None
+    if cfg.credit_mix_drift:
+        shift = float(cfg.credit_mix_drift) * (vidx - (n_window - 1) / 2.0) / 12.0
+    a = attr.generate_accounts(rng_acct, n, zips, cfg.proxy_strength, latent_shift=shift)
     scale = float(cfg.credit_effect_scale)
     effects = cfg.resolved_protected_effect()
-    cp = scale * attr.centre_within(attr.credit_part(a), vidx, n_window)
+    centre_groups = (vidx, n_window) if cfg.score_centring == "vintage" else (np.zeros(n, np.int64), 1)
+    cp = scale * attr.centre_within(attr.credit_part(a), *centre_groups)
     pp = scale * attr.centre_within(
-        attr.protected_part(a["_race"], a["_male"], a["age"], effects), vidx, n_window)
+        attr.protected_part(a["_race"], a["_male"], a["age"], effects), *centre_groups)
     score = cp + pp
     offset = g[vidx] + score
 
@@ -382,6 +395,7 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
                         "macro_part": _floats(macro_part), "seasonal_part": _floats(seasonal_part)},
         "environment_line": {
             "origin_month": format_month(t0),
+            "true_trend_per_month": trend_per_month,
             "macro": {"intercept": line_m[0], "slope": line_m[1]},
             "seasonal": {"intercept": line_s[0], "slope": line_s[1]},
         },
@@ -405,13 +419,24 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
                    "censored": n_censored},
         "conventions": {
             "age": "a = months since origination; a = 1 is the first performance month; t = v + a",
-            "G": "mean zero over vintages start..end-1; s_i has mean zero within each vintage, "
-                 "so G(v) is the vintage effect at the vintage-average score",
-            "H": "mean zero and zero least-squares linear trend over months start+1..end; "
-                 "H = macro_part + seasonal_part, each detrended by its own line "
-                 "(environment_line), the same lines extrapolated in scenario months",
+            "G": "mean zero over vintages start..end-1; "
+                 + ("s_i has mean zero within each vintage, so G(v) is the vintage effect at the "
+                    "vintage-average score" if cfg.score_centring == "vintage" else
+                    "s_i has mean zero over the portfolio, so G(v) is the vintage effect at the "
+                    "portfolio-average score and vintage means of s_i add to it"),
+            "H": ("mean zero and zero least-squares linear trend over months start+1..end; "
+                  "H = macro_part + seasonal_part, each detrended by its own line "
+                  "(environment_line), the same lines extrapolated in scenario months")
+            if not cfg.environment_trend else
+                 (f"H = macro_part + seasonal_part, each detrended by its own line (environment_line), "
+                  f"plus a true trend of {cfg.environment_trend} logit per year "
+                  f"(environment_trend * (t - origin_month) / 12, in macro_part), continued in scenario months"),
             "F": "mean zero over ages 1..end-start (only mu + F is identified besides the G/H constraints)",
-            "s": "s_i = credit_effect_scale * (x_i'b + d_i'gamma), each part centred within vintage",
+            "s": "s_i = credit_effect_scale * (x_i'b + d_i'gamma), each part centred "
+                 + ("within vintage" if cfg.score_centring == "vintage" else
+                    "over the portfolio (vintage means of s_i differ"
+                    + (f"; latent credit quality drifts {cfg.credit_mix_drift} SD per vintage year" if cfg.credit_mix_drift else "")
+                    + ")"),
             "default": "first 90+ DPD; the account leaves at default; payoff is a competing exit "
                        "decided after default in the same month",
             "pd36": "1 - prod_{a=1..36}(1 - PD_i(a)), payoff ignored, H after end from the baseline scenario",

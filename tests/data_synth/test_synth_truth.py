@@ -169,3 +169,58 @@ def test_user_macro_drives_environment():
     with pytest.raises(ValueError, match="cover"):
         generate_portfolio(SynthConfig(n_accounts=10, start="2008-01", end="2012-12", macro=macro,
                                        macro_beta={"stress": 0.5}))
+
+
+# ---------------------------------------------------------------- truths with other conventions
+def _slope(values) -> float:
+    y = np.asarray(values, dtype=float)
+    x = np.arange(len(y), dtype=float)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def test_environment_trend_is_a_true_trend_and_outcomes_follow_it():
+    cfg = dict(n_accounts=8_000, seed=5, start="2007-01", end="2011-12", mu=-4.2,
+               credit_effect_scale=0.0)
+    flat = generate_portfolio(SynthConfig(**cfg))
+    trended = generate_portfolio(SynthConfig(**cfg, environment_trend=0.3))
+    h0, h1 = (np.array(sp.truth["environment"]["value"]) for sp in (flat, trended))
+    # the truth reports H with the trend: the same detrended H plus 0.3/12 per month
+    assert abs(_slope(h0)) < 1e-10
+    assert _slope(h1) == pytest.approx(0.3 / 12, rel=1e-9)
+    np.testing.assert_allclose(h1 - h0, 0.3 / 12 * np.arange(len(h0)), atol=1e-12)
+    assert trended.truth["environment_line"]["true_trend_per_month"] == pytest.approx(0.025)
+    # scenario months continue the trend
+    s0 = np.array(flat.truth["scenario_environment"]["baseline"]["value"])
+    s1 = np.array(trended.truth["scenario_environment"]["baseline"]["value"])
+    np.testing.assert_allclose(s1 - s0, 0.3 / 12 * np.arange(len(h0), len(h0) + len(s0)), atol=1e-12)
+    assert "true trend" in trended.truth["conventions"]["H"]
+    # the outcomes are simulated from the reported (trended) truth
+    df = _panel_with_truth(trended)
+    df["year"] = df["period"] // 12
+    for by in ("age", "year", "vintage"):
+        assert _consistent(_z_scores(df, by)), by
+    # and the trend is visible in the data: later years default more than under the flat truth
+    assert trended.loans["default"].sum() > flat.loans["default"].sum()
+
+
+def test_credit_mix_drift_moves_vintage_quality_through_attributes_not_g():
+    cfg = dict(n_accounts=12_000, seed=6, start="2007-01", end="2011-12", mu=-4.5)
+    drift = generate_portfolio(SynthConfig(**cfg, credit_mix_drift=0.4, score_centring="portfolio"))
+    base = generate_portfolio(SynthConfig(**cfg))
+    # G is the same shape; the vintage means of the true score now trend down (better vintages)
+    np.testing.assert_allclose(drift.truth["vintage"]["value"], base.truth["vintage"]["value"])
+    year = _codes(drift.loans["origination"]) // 12
+    mean_score = drift.account_truth["true_score"].groupby(year).mean()
+    assert mean_score.iloc[-1] < mean_score.iloc[0] - 0.3
+    assert base.account_truth["true_score"].groupby(year).mean().abs().max() < 1e-9
+    bureau = drift.loans["bureau_score"].groupby(year).mean()
+    assert bureau.iloc[-1] > bureau.iloc[0] + 15
+    # outcomes follow the reported truth
+    df = _panel_with_truth(drift)
+    for by in ("vintage", "age"):
+        assert _consistent(_z_scores(df, by)), by
+
+
+def test_credit_mix_drift_needs_portfolio_centring():
+    with pytest.raises(ValueError, match="score_centring"):
+        SynthConfig(credit_mix_drift=0.2)
