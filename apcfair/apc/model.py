@@ -27,6 +27,9 @@ result:
     G(v) has no linear trend.
 ``"fixed_period_slope"``
     H(t) has the user's slope ``period_slope`` (logit per period).
+
+The wording, the trend algebra and the identification-invariant offsets live in
+:mod:`apcfair.apc.identification`.
 """
 
 from __future__ import annotations
@@ -48,51 +51,8 @@ from apcfair.apc._design import (
     find_mode,
     loglik_constant,
 )
+from apcfair.apc.results import build_result
 from apcfair.errors import DataValidationError, NotFittedError
-
-_TREND_TEXT = {
-    "no_period_trend": "the environment H(t) has no linear trend over the fit window; "
-    "the common age-period-vintage trend is carried by the lifecycle and vintage functions",
-    "no_vintage_trend": "the vintage function G(v) has no linear trend; the common trend is "
-    "carried by the lifecycle and environment functions",
-    "fixed_period_slope": "the environment H(t) has a fixed linear slope of {slope:+.5f} "
-    "logit per period over the fit window, set by the user",
-}
-
-
-def identification_text(assumption: str, period_slope: float = 0.0) -> str:
-    """Plain-language statement of the linear-trend assumption.
-
-    Parameters
-    ----------
-    assumption : {"no_period_trend", "no_vintage_trend", "fixed_period_slope"}
-        How the unidentified linear trend is allocated (see the module docstring).
-    period_slope : float
-        The environment's slope per period, used with ``"fixed_period_slope"``.
-
-    Returns
-    -------
-    str
-        One paragraph, stored with every :class:`~apcfair.apc.APCResult` and shown in
-        its summary and the report.
-
-    Examples
-    --------
-    >>> from apcfair.apc import identification_text
-    >>> text = identification_text("no_vintage_trend")
-    >>> text.startswith("Linear trends are not identified by data")
-    True
-    >>> "G(v) has no linear trend" in text
-    True
-    >>> "+0.00100 logit per period" in identification_text("fixed_period_slope", 0.001)
-    True
-    """
-    body = _TREND_TEXT[assumption].format(slope=period_slope)
-    return (
-        "Linear trends are not identified by data (period = vintage + age). "
-        f"Assumption: {body}. Nonlinear parts, second differences and fitted rates do not "
-        "depend on this choice; levels and slopes of F, G and H do."
-    )
 
 
 def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict | None]:
@@ -378,8 +338,6 @@ class APCModel:
         diagnostics["deviance_at_mode"] = (deviance(cd.events, cd.exposure, eta_hat, self.likelihood)
                                            if account_lik is None else None)
         diagnostics["n_cells"] = cd.n_cells
-        from apcfair.apc.results import build_result
-
         self.result_ = build_result(
             par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood,
             identification=self.identification, period_slope=self.period_slope, engine=self.engine,

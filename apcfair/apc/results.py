@@ -13,33 +13,19 @@ from scipy.special import expit
 from apcfair._io import to_jsonable
 from apcfair.apc._design import COMPONENTS, Parametrisation
 from apcfair.apc.basis import second_differences, split_linear
-from apcfair.apc.model import identification_text
+from apcfair.apc.identification import (
+    HOLD_WINDOW,
+    allocate_trend,
+    hold_level,
+    identification_text,
+    invariant_offset_draws,
+    period_trend,
+)
 from apcfair.portfolio.periods import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
 _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid",
                "seasonal": "season"}
-
-
-def _allocate_trend(funcs: dict[str, np.ndarray], b_t: np.ndarray, grid_offset: int) -> dict[str, np.ndarray]:
-    """Move a linear trend of slope ``b_t`` per period into H (and out of F and G).
-
-    Cell predictors ``mu + F[a] + G[v] + H[t]`` are unchanged because ``t = v + a``;
-    all three functions stay mean-zero and ``mu`` absorbs the constant.
-    """
-    out = dict(funcs)
-    b = np.asarray(b_t, dtype=float)[:, None]
-    cent = {}
-    for c in COMPONENTS:
-        n = funcs[c].shape[1]
-        cent[c] = (n - 1) / 2
-        idx = np.arange(n) - cent[c]
-        sign = 1.0 if c == "environment" else -1.0
-        out[c] = funcs[c] + sign * b * idx
-    out["intercept"] = funcs["intercept"] - b[:, 0] * (
-        grid_offset - cent["environment"] + cent["lifecycle"] + cent["vintage"]
-    )
-    return out
 
 
 def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict, table: pd.DataFrame,
@@ -49,18 +35,12 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     """Turn engine draws of the latent vector into an :class:`APCResult`."""
     cd = par.data
     funcs = par.functions(z_draws)  # environment has no linear part here
-    _, slope_F, _ = split_linear(funcs["lifecycle"])
-    _, slope_G, _ = split_linear(funcs["vintage"])
-    if identification == "no_period_trend":
-        b_t = np.zeros(len(z_draws))
-    elif identification == "no_vintage_trend":
-        b_t = slope_G
-    else:
-        b_t = np.full(len(z_draws), float(period_slope))
-    funcs = _allocate_trend(funcs, b_t, cd.grid_offset)
+    _, slope_lifecycle, _ = split_linear(funcs["lifecycle"])
+    _, slope_vintage, _ = split_linear(funcs["vintage"])
+    funcs = allocate_trend(funcs, period_trend(identification, period_slope, slope_vintage), cd.grid_offset)
     draws = {"intercept": funcs["intercept"], **{c: funcs[c] for c in COMPONENTS}}
-    draws["slope_age_plus_period"] = slope_F  # identified: F slope + H slope
-    draws["slope_vintage_plus_period"] = slope_G  # identified: G slope + H slope
+    draws["slope_age_plus_period"] = slope_lifecycle  # identified: F slope + H slope
+    draws["slope_vintage_plus_period"] = slope_vintage  # identified: G slope + H slope
     for k, v in hyper_draws.items():
         draws[k] = np.asarray(v, dtype=float)
     seasonal = par.seasonal_effects(z_draws)
@@ -504,43 +484,39 @@ class APCResult:
         last_period = int(last_period or periods[-1])
         n_age_after = max(max_age - int(ages[-1]), 0)
         n_per_after = max(last_period - int(periods[-1]), 0)
-        f = self.invariant_offset_draws()
-        F = f["lifecycle"].mean(axis=0)
-        H = f["environment"].mean(axis=0)
-        hold = 12 if len(H) >= 12 else len(H)
+        moved = self.invariant_offset_draws()
+        lifecycle = moved["lifecycle"].mean(axis=0)
+        environment = moved["environment"].mean(axis=0)
+        window = min(HOLD_WINDOW, len(environment))
         if n_age_after:
-            F = np.concatenate([F, np.full(n_age_after, F[-min(hold, len(F)):].mean())])
+            # beyond the last age the lifecycle holds the mean of its last values (flat)
+            after = np.arange(ages[-1] + 1, ages[-1] + 1 + n_age_after)
+            lifecycle = np.concatenate([lifecycle, hold_level(lifecycle, ages, after, window=window)])
         if n_per_after:
             smooth, seas_future = self._smooth_and_future_seasonal("environment", n_per_after)
-            # the environment's smooth part is held at its mean over the last 12 periods
-            shift = (f["environment"] - self.draws["environment"]).mean(axis=0)  # the re-allocated trend
-            level = (smooth.mean(axis=0) + shift)[-hold:].mean()
-            slope_t = float(np.mean(f["trend_per_period"]))
-            steps = np.arange(1, n_per_after + 1)
-            future = level + slope_t * (steps + (hold - 1) / 2)
+            # the environment's smooth part (plus the trend moved from G) holds its detrended
+            # level over the last 12 periods and continues the moved trend
+            shift = (moved["environment"] - self.draws["environment"]).mean(axis=0)  # the re-allocated trend
+            after = np.arange(periods[-1] + 1, periods[-1] + 1 + n_per_after)
+            future = hold_level(smooth.mean(axis=0) + shift, periods, after,
+                                trend=float(np.mean(moved["trend_per_period"])), window=window)
             if seas_future is not None:
                 future = future + seas_future.mean(axis=0)
-            H = np.concatenate([H, future])
+            environment = np.concatenate([environment, future])
         if include_intercept:
-            F = F + float(np.mean(f["intercept"]))
-        return OffsetTable(age_min=int(ages[0]), lifecycle=F, period_min=int(periods[0]), environment=H)
+            lifecycle = lifecycle + float(np.mean(moved["intercept"]))
+        return OffsetTable(age_min=int(ages[0]), lifecycle=lifecycle, period_min=int(periods[0]),
+                           environment=environment)
 
     def invariant_offset_draws(self) -> dict:
         """Draws of ``mu``, F and H with G's linear trend moved into F + H.
 
-        ``mu + F(a) + H(t)`` then equals ``mu + F(a) + H(t) + G_lin(v)``, the part of the
-        linear predictor that does not depend on the identification assumption (G's
-        nonlinear part stays with the vintages; account scores or vintage effects carry
-        it). Score models that take F + H as their offset are therefore the same whatever
-        trend assumption the APC fit used. ``trend_per_period`` is the slope that H
+        See :func:`apcfair.apc.identification.invariant_offset_draws` (this method delegates
+        to it): ``mu + F(a) + H(t)`` is then the part of the linear predictor that does not
+        depend on the identification assumption, and ``trend_per_period`` is the slope that H
         carries after the move (used to continue H beyond the window).
         """
-        _, slope_g, _ = split_linear(self.draws["vintage"])
-        funcs = {"intercept": self.draws["intercept"], **{c: self.draws[c] for c in COMPONENTS}}
-        moved = _allocate_trend(funcs, slope_g, int(self.settings["grid_offset"]))
-        _, slope_h, _ = split_linear(moved["environment"])
-        moved["trend_per_period"] = slope_h
-        return moved
+        return invariant_offset_draws(self)
 
     def predict_cells(self, table: pd.DataFrame, *, random_state: int | None = None) -> np.ndarray:
         """Draws of the rate of arbitrary (age, vintage, period) cells, shape (S, cells)."""

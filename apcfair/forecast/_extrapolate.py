@@ -10,6 +10,11 @@ per-draw H slope ``b`` is added back as ``-b * label``, so forecasts
 (:meth:`APCResult.component_draws`); an RW2 continues the noisy local slope at the edge of the
 grid, where the data are thinnest, and its bands explode with the distance (see the backtest
 in :mod:`apcfair.forecast.backtest`).
+
+The hold rule, its window and the environment slope have one home,
+:mod:`apcfair.apc.identification` (:func:`~apcfair.apc.identification.hold_level`,
+``HOLD_WINDOW``, :func:`~apcfair.apc.identification.environment_slope`); ``HOLD_WINDOW`` and
+``environment_slope`` stay importable from here.
 """
 
 from __future__ import annotations
@@ -17,17 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from apcfair._options import check_option
+from apcfair.apc.identification import HOLD_WINDOW, environment_slope, hold_level
 from apcfair.forecast._options import Extrapolation
 
-HOLD_WINDOW = 12
-
-
-def environment_slope(apc_result) -> np.ndarray:
-    """Least-squares slope of each H draw over the period grid (0 under ``no_period_trend``)."""
-    t = np.asarray(apc_result.labels["environment"], dtype=float)
-    tc = t - t.mean()
-    H = np.asarray(apc_result.draws["environment"], dtype=float)
-    return (H - H.mean(axis=1, keepdims=True)) @ tc / (tc @ tc)
+__all__ = ["HOLD_WINDOW", "environment_slope", "function_draws"]
 
 
 def function_draws(apc_result, name: str, labels, *, extrapolation: str = "hold",
@@ -43,12 +41,11 @@ def function_draws(apc_result, name: str, labels, *, extrapolation: str = "hold"
     if extrapolation == "random_walk":
         return apc_result.component_draws(name, labels, random_state=random_state)
     grid = np.asarray(apc_result.labels[name], dtype=np.int64)
-    d = np.asarray(apc_result.draws[name], dtype=float)
+    draws = np.asarray(apc_result.draws[name], dtype=float)
     n_after = int(max(labels.max() - grid[-1], 0)) if len(labels) else 0
     if n_after:
-        b = environment_slope(apc_result)[:, None]
-        k = min(hold_window, d.shape[1])
-        tail = (d[:, -k:] + b * grid[-k:]).mean(axis=1, keepdims=True)
-        ext = np.arange(grid[-1] + 1, grid[-1] + n_after + 1)
-        d = np.hstack([d, tail - b * ext])
-    return d[:, np.clip(labels - grid[0], 0, d.shape[1] - 1)]
+        # F and G carry -b * label relative to the frame where H has no linear trend
+        after = np.arange(grid[-1] + 1, grid[-1] + n_after + 1)
+        tail = hold_level(draws, grid, after, trend=-environment_slope(apc_result), window=hold_window)
+        draws = np.hstack([draws, tail])
+    return draws[:, np.clip(labels - grid[0], 0, draws.shape[1] - 1)]
