@@ -127,10 +127,12 @@ class Parametrisation:
             # fixed month-of-year effects (sum-to-zero contrasts), projected onto the
             # environment's nonlinear subspace so H keeps zero mean and zero trend
             self.seasonal_contrasts = seasonal_contrasts(seasonal_period)
-            moy = (data.labels("environment") % seasonal_period)
-            S = self.seasonal_contrasts[moy]
-            C = np.column_stack([np.ones(len(S)) / np.sqrt(len(S)), bH.linear / np.linalg.norm(bH.linear)])
-            env = np.column_stack([env, S - C @ (C.T @ S)])
+            month_of_year = data.labels("environment") % seasonal_period
+            seasonal_design = self.seasonal_contrasts[month_of_year]
+            n_period = len(seasonal_design)
+            null_space = np.column_stack([np.ones(n_period) / np.sqrt(n_period),
+                                          bH.linear / np.linalg.norm(bH.linear)])
+            env = np.column_stack([env, seasonal_design - null_space @ (null_space.T @ seasonal_design)])
             self.n_seasonal = seasonal_period - 1
         self.X = {
             "lifecycle": np.column_stack([bF.linear, bF.nonlinear]),
@@ -203,22 +205,24 @@ class Parametrisation:
 
     def hessian(self, w: np.ndarray) -> np.ndarray:
         """``X_z' diag(w) X_z`` assembled blockwise from natural coordinates."""
-        H = np.empty((self.p, self.p))
+        hess = np.empty((self.p, self.p))
         sizes = dict(zip(COMPONENTS, self.data.grid_sizes, strict=True))
-        H[0, 0] = w.sum()
-        wk = {c: np.bincount(self.idx[c], w, sizes[c]) for c in COMPONENTS}
+        hess[0, 0] = w.sum()
+        weight_on_grid = {c: np.bincount(self.idx[c], w, sizes[c]) for c in COMPONENTS}
         for c in COMPONENTS:
-            s, X = self.slices[c], self.X[c]
-            H[0, s] = wk[c] @ X
-            H[s, 0] = H[0, s]
-            H[s, s] = X.T @ (wk[c][:, None] * X)
+            block, design = self.slices[c], self.X[c]
+            hess[0, block] = weight_on_grid[c] @ design
+            hess[block, 0] = hess[0, block]
+            hess[block, block] = design.T @ (weight_on_grid[c][:, None] * design)
         for i, c in enumerate(COMPONENTS):
-            for o in COMPONENTS[i + 1:]:
-                M = np.bincount(self.idx[c] * sizes[o] + self.idx[o], w, sizes[c] * sizes[o]).reshape(sizes[c], sizes[o])
-                B = self.X[c].T @ M @ self.X[o]
-                H[self.slices[c], self.slices[o]] = B
-                H[self.slices[o], self.slices[c]] = B.T
-        return H
+            for other in COMPONENTS[i + 1:]:
+                # weights summed over cells of each (c, other) grid pair
+                pair_weight = np.bincount(self.idx[c] * sizes[other] + self.idx[other], w,
+                                          sizes[c] * sizes[other]).reshape(sizes[c], sizes[other])
+                cross = self.X[c].T @ pair_weight @ self.X[other]
+                hess[self.slices[c], self.slices[other]] = cross
+                hess[self.slices[other], self.slices[c]] = cross.T
+        return hess
 
 
 def seasonal_contrasts(period: int) -> np.ndarray:
@@ -260,6 +264,15 @@ def deviance(d: np.ndarray, n: np.ndarray, eta: np.ndarray, likelihood: str) -> 
         return float(2 * np.sum(t1 - (d - mu)))
 
 
+def initial_latent(par: Parametrisation, likelihood: str) -> np.ndarray:
+    """Starting latent vector for Newton: the overall rate as intercept, everything else 0."""
+    events, exposure = par.data.events, par.data.exposure
+    rate0 = max(events.sum(), 0.5) / exposure.sum()
+    z0 = np.zeros(par.p)
+    z0[0] = np.log(rate0 / (1 - rate0)) if likelihood == "binomial" else np.log(rate0)
+    return z0
+
+
 @dataclass
 class Mode:
     """Posterior mode of the latent field at fixed hyperparameters."""
@@ -286,11 +299,13 @@ class AccountLikelihood:
     row in compact arrays).
     """
 
-    def __init__(self, cell_index: np.ndarray, offset: np.ndarray, outcome: np.ndarray, n_cells: int):
+    def __init__(self, cell_index: np.ndarray, offset: np.ndarray, outcome: np.ndarray, n_cells: int,
+                 n_accounts: int | None = None):
         self.c = cell_index
         self.s = offset
         self.y = outcome
         self.n_cells = n_cells
+        self.n_accounts = n_accounts
 
     def __call__(self, eta_cell: np.ndarray):
         eta = eta_cell[self.c] + self.s
@@ -314,14 +329,14 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
     Maximises ``loglik(X z + eps) - z'diag(q)z/2 - tau_eps * eps'eps/2``. Cell effects
     are eliminated blockwise (Schur complement), so each step solves a ``p x p`` system.
     """
-    d, n = par.data.events, par.data.exposure
+    defaults, at_risk = par.data.events, par.data.exposure
     z = z0.copy()
     od = tau_eps is not None
     eps = (eps0.copy() if eps0 is not None else np.zeros(par.data.n_cells)) if od else None
 
     def objective(z, eps):
         eta = par.eta(z) + (eps if od else 0.0)
-        ll, g, w = loglik_terms(eta, d, n, likelihood) if account_lik is None else account_lik(eta)
+        ll, g, w = loglik_terms(eta, defaults, at_risk, likelihood) if account_lik is None else account_lik(eta)
         pen = 0.5 * float(np.sum(q * z * z)) + (0.5 * tau_eps * float(eps @ eps) if od else 0.0)
         return ll, pen, g, w
 
@@ -330,22 +345,22 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         if od:
-            D = w + tau_eps
+            cell_diag = w + tau_eps  # the cell block of the Hessian (diagonal)
             r = g - tau_eps * eps
-            w_eff = w * tau_eps / D
+            w_eff = w * tau_eps / cell_diag
             # Schur complement of the cell block: X'(g - W D^-1 r) is the z-gradient after
             # eliminating the cell effects (r is the cell-block gradient g - tau * eps)
-            g_eff = g - w * r / D
+            g_eff = g - w * r / cell_diag
         else:
             w_eff, g_eff = w, g
-        Hm = par.hessian(w_eff)
-        Hm[np.diag_indices_from(Hm)] += q
+        hess = par.hessian(w_eff)
+        hess[np.diag_indices_from(hess)] += q
         grad = par.gradient(g_eff) - q * z
-        chol = linalg.cho_factor(Hm, lower=False, check_finite=False)
+        chol = linalg.cho_factor(hess, lower=False, check_finite=False)
         dz = linalg.cho_solve(chol, grad, check_finite=False)
         if od:
-            Xdz = par.eta(dz)  # X_z dz, intercept included
-            deps = (r - w * Xdz) / D
+            x_dz = par.eta(dz)  # X_z dz, intercept included
+            deps = (r - w * x_dz) / cell_diag
         step = 1.0
         old = ll - pen
         for _ in range(30):
@@ -356,19 +371,15 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
                 break
             step *= 0.5
         z, eps, ll, pen, g, w = z_new, eps_new, ll_n, pen_n, g_n, w_n
-        dec = float(grad @ dz)
-        if dec < tol * max(1.0, abs(old)) or np.max(np.abs(step * dz)) < 1e-9:
+        decrement = float(grad @ dz)
+        if decrement < tol * max(1.0, abs(old)) or np.max(np.abs(step * dz)) < 1e-9:
             converged = True
             break
     # Hessian at the mode
-    if od:
-        D = w + tau_eps
-        w_eff = w * tau_eps / D
-    else:
-        w_eff = w
-    Hm = par.hessian(w_eff)
-    Hm[np.diag_indices_from(Hm)] += q
-    chol = linalg.cho_factor(Hm, lower=False, check_finite=False)
+    w_eff = w * tau_eps / (w + tau_eps) if od else w
+    hess = par.hessian(w_eff)
+    hess[np.diag_indices_from(hess)] += q
+    chol = linalg.cho_factor(hess, lower=False, check_finite=False)
     logdet = 2.0 * float(np.sum(np.log(np.diag(chol[0]))))
     if od:
         logdet += float(np.sum(np.log(w + tau_eps)))
@@ -376,7 +387,8 @@ def find_mode(par: Parametrisation, likelihood: str, q: np.ndarray, z0: np.ndarr
 
 
 def draw_latent(mode: Mode, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws from ``N(z_mode, H^{-1})`` using the Cholesky factor at the mode."""
-    U = mode.chol[0]
-    u = rng.standard_normal((len(mode.z), n_draws))
-    return (mode.z[:, None] + linalg.solve_triangular(U, u, lower=False, check_finite=False)).T
+    """Draws from ``N(z_mode, Q^{-1})`` (``Q`` the posterior precision, the negative Hessian of
+    the log posterior at the mode) using its Cholesky factor."""
+    upper = mode.chol[0]
+    noise = rng.standard_normal((len(mode.z), n_draws))
+    return (mode.z[:, None] + linalg.solve_triangular(upper, noise, lower=False, check_finite=False)).T

@@ -3,9 +3,10 @@ INLA-like grid around their empirical-Bayes mode (or fixed).
 
 For log-precisions ``phi`` the marginal posterior is approximated by
 
-    log p(phi | y) ~ loglik(z*) - z*'Q z*/2 + log|Q|/2 - log|Q + H|/2 + log p(phi),
+    log p(phi | y) ~ loglik(z*) - z*'Q z*/2 + log|Q|/2 - log|Q + K|/2 + log p(phi),
 
-with ``z*`` the conditional mode and ``H`` the likelihood Hessian there. The mode of
+with ``z*`` the conditional mode, ``Q`` the prior precision and ``K`` the negative Hessian of
+the log-likelihood there. The mode of
 ``phi`` is found with L-BFGS-B; the grid follows the eigenvectors of the curvature at
 the mode (steps of one standard deviation, 3 points per dimension) and its points are
 weighted by their approximate posterior density. Draws of the latent field come from
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +29,7 @@ from apcfair.apc._design import (
     Parametrisation,
     draw_latent,
     find_mode,
+    initial_latent,
     loglik_constant,
 )
 
@@ -52,12 +55,8 @@ class _Marginal:
         self.shape, self.rate = shape, rate
         self.fixed_precision = fixed_precision
         self.od = overdispersion
-        d, n = par.data.events, par.data.exposure
-        self.const = loglik_constant(d, n, likelihood)
-        rate0 = max(d.sum(), 0.5) / n.sum()
-        z0 = np.zeros(par.p)
-        z0[0] = np.log(rate0 / (1 - rate0)) if likelihood == "binomial" else np.log(rate0)
-        self.z0 = z0
+        self.const = loglik_constant(par.data.events, par.data.exposure, likelihood)
+        self.z0 = initial_latent(par, likelihood)
         self.eps0 = np.zeros(par.data.n_cells) if overdispersion else None
         self.n_evals = 0
         self.newton_steps = 0
@@ -119,54 +118,56 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
         points, values, modes = [phi_hat], [val], [mode]
         if hyper == "grid":
             # curvature of the log marginal at the mode by central differences
-            h = 0.15
-            Hs = np.zeros((dim, dim))
+            step = 0.15
+            curvature = np.zeros((dim, dim))
             f0 = val
-            fp = {}
+            shifted = {}  # (i, +-1) -> log marginal at phi_hat +- step along axis i
             for i in range(dim):
-                for s in (1, -1):
+                for sign in (1, -1):
                     e = np.zeros(dim)
-                    e[i] = s * h
-                    fp[(i, s)] = marg(phi_hat + e)[0]
-                Hs[i, i] = (fp[(i, 1)] - 2 * f0 + fp[(i, -1)]) / h**2
+                    e[i] = sign * step
+                    shifted[(i, sign)] = marg(phi_hat + e)[0]
+                curvature[i, i] = (shifted[(i, 1)] - 2 * f0 + shifted[(i, -1)]) / step**2
             for i, j in itertools.combinations(range(dim), 2):
                 e_i = np.zeros(dim)
                 e_j = np.zeros(dim)
-                e_i[i] = h
-                e_j[j] = h
-                fpp = marg(phi_hat + e_i + e_j)[0]
-                fmm = marg(phi_hat - e_i - e_j)[0]
-                Hs[i, j] = Hs[j, i] = (fpp - fp[(i, 1)] - fp[(j, 1)] + 2 * f0 - fp[(i, -1)] - fp[(j, -1)] + fmm) / (2 * h**2)
-            negH = -0.5 * (Hs + Hs.T)
-            vals, vecs = np.linalg.eigh(negH)
+                e_i[i] = step
+                e_j[j] = step
+                f_pp = marg(phi_hat + e_i + e_j)[0]
+                f_mm = marg(phi_hat - e_i - e_j)[0]
+                curvature[i, j] = curvature[j, i] = (
+                    f_pp - shifted[(i, 1)] - shifted[(j, 1)] + 2 * f0 - shifted[(i, -1)] - shifted[(j, -1)] + f_mm
+                ) / (2 * step**2)
+            neg_curvature = -0.5 * (curvature + curvature.T)
+            vals, vecs = np.linalg.eigh(neg_curvature)
             vals = np.clip(vals, 0.25, None)  # flat directions: at most 2 log-units of spread
             sd_axes = vecs / np.sqrt(vals)
             points, values, modes = [], [], []
             for delta in itertools.product((-1.0, 0.0, 1.0), repeat=dim):
                 phi = phi_hat + sd_axes @ np.asarray(delta)
                 phi = np.clip(phi, -2.0, 18.0)
-                v, m = marg(phi) if any(delta) else (val, mode)
+                point_value, point_mode = marg(phi) if any(delta) else (val, mode)
                 points.append(phi)
-                values.append(v)
-                modes.append(m)
+                values.append(point_value)
+                modes.append(point_mode)
                 if progress is not None:
                     progress.update(1)
             opt_info["grid_points"] = len(points)
-            opt_info["log_marginal_curvature_sd"] = (1 / np.sqrt(np.diag(negH).clip(1e-6))).tolist()
+            opt_info["log_marginal_curvature_sd"] = (1 / np.sqrt(np.diag(neg_curvature).clip(1e-6))).tolist()
     values = np.asarray(values)
     weights = np.exp(values - values.max())
     weights /= weights.sum()
     counts = rng.multinomial(n_draws, weights)
-    z_draws, hyper_rows = [], []
-    for phi, m, k in zip(points, modes, counts, strict=True):
-        if k == 0:
+    z_blocks, hyper_blocks = [], []
+    for phi, point_mode, count in zip(points, modes, counts, strict=True):
+        if count == 0:
             continue
-        z_draws.append(draw_latent(m, int(k), rng))
-        hyper_rows.append(np.repeat(np.exp(phi)[None, :], k, axis=0))
-    z = np.vstack(z_draws)
-    hy = np.vstack(hyper_rows)
+        z_blocks.append(draw_latent(point_mode, int(count), rng))
+        hyper_blocks.append(np.repeat(np.exp(phi)[None, :], count, axis=0))
+    z = np.vstack(z_blocks)
+    precision_draws = np.vstack(hyper_blocks)
     perm = rng.permutation(len(z))
-    z, hy = z[perm], hy[perm]
+    z, precision_draws = z[perm], precision_draws[perm]
     best = int(np.argmax(values))
     diagnostics = {
         "engine": "laplace",
@@ -176,20 +177,18 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
         "grid_weights": weights.round(6).tolist(),
         "grid_log_precisions": np.asarray(points).round(4).tolist(),
         "max_grid_weight": float(weights.max()),
-        "newton_converged": bool(all(m.converged for m in modes)),
+        "newton_converged": bool(all(point_mode.converged for point_mode in modes)),
         "marginal_evaluations": marg.n_evals,
         "newton_steps": marg.newton_steps,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     if not diagnostics["newton_converged"]:
-        import warnings
-
         warnings.warn("Laplace engine: the latent-field Newton iterations did not converge at every "
                       "hyperparameter value; treat the bands with caution (diagnostics['newton_converged'])",
                       RuntimeWarning, stacklevel=3)
     return LaplaceFit(
         z_draws=z,
-        hyper_draws={f"precision_{c}": hy[:, i] for i, c in enumerate(names)},
+        hyper_draws={f"precision_{c}": precision_draws[:, i] for i, c in enumerate(names)},
         mode=modes[best],
         hyper_mode=dict(zip(names, np.exp(points[best]).tolist(), strict=True)),
         diagnostics=diagnostics,

@@ -40,24 +40,30 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from apcfair._base import FittedResultMixin, ParamsMixin
 from apcfair._options import Engine, HyperMethod, Likelihood, TrendAssumption, check_option
 from apcfair._provenance import provenance
 from apcfair.apc._design import (
     COMPONENTS,
+    AccountLikelihood,
     CellData,
     Parametrisation,
     cell_data_from_table,
     deviance,
+    draw_latent,
     find_mode,
+    initial_latent,
     loglik_constant,
 )
+from apcfair.apc._laplace import fit_laplace
 from apcfair.apc.results import build_result
-from apcfair.errors import DataValidationError, NotFittedError
+from apcfair.errors import DataValidationError
+from apcfair.portfolio import Cells, Portfolio
+from apcfair.portfolio.periods import PERIODS_PER_YEAR
 
 
 def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict | None]:
-    from apcfair.portfolio import Cells, Portfolio
-
+    """Engine cells, the tidy cell table (positive exposure only) and the lineage of ``data``."""
     lineage = None
     if isinstance(data, Portfolio):
         data = data.cells()
@@ -69,46 +75,45 @@ def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict 
         table = data
     else:
         raise TypeError(f"APCModel.fit expects a Portfolio, Cells or DataFrame, got {type(data).__name__}")
-    cd = cell_data_from_table(table, freq or "M")
-    t = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
-    t = t[t["at_risk"] > 0][["vintage", "age", "period", "defaults", "at_risk"]].reset_index(drop=True)
-    return cd, t, lineage
+    cell_data = cell_data_from_table(table, freq or "M")
+    tidy = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
+    tidy = tidy[tidy["at_risk"] > 0][["vintage", "age", "period", "defaults", "at_risk"]].reset_index(drop=True)
+    return cell_data, tidy, lineage
 
 
-def _account_likelihood(portfolio, table: pd.DataFrame, cd: CellData, account_offset):
+def _account_likelihood(portfolio: Portfolio, table: pd.DataFrame, cell_data: CellData,
+                        account_offset) -> AccountLikelihood:
     """Account-month rows (cell index, offset, outcome) for :class:`AccountLikelihood`."""
-    from apcfair.apc._design import AccountLikelihood
-
     loans = portfolio.loans
-    s = np.asarray(account_offset, dtype=float)
-    if s.shape != (len(loans),):
-        raise ValueError(f"account_offset has {s.size} values; the portfolio has {len(loans)} accounts")
-    if not np.isfinite(s).all():
-        raise ValueError(f"account_offset has {int((~np.isfinite(s)).sum())} non-finite values")
-    grid = np.full((cd.n_vintage, cd.n_age), -1, dtype=np.int64)
-    grid[table["vintage"].to_numpy() - cd.vintage_min, table["age"].to_numpy() - cd.age_min] = np.arange(len(table))
+    offset = np.asarray(account_offset, dtype=float)
+    if offset.shape != (len(loans),):
+        raise ValueError(f"account_offset has {offset.size} values; the portfolio has {len(loans)} accounts")
+    if not np.isfinite(offset).all():
+        raise ValueError(f"account_offset has {int((~np.isfinite(offset)).sum())} non-finite values")
+    cell_of = np.full((cell_data.n_vintage, cell_data.n_age), -1, dtype=np.int64)
+    cell_of[table["vintage"].to_numpy() - cell_data.vintage_min,
+            table["age"].to_numpy() - cell_data.age_min] = np.arange(len(table))
     if portfolio.panel is not None:
         panel = portfolio.panel
-        acct = pd.Index(loans["account_id"]).get_indexer(panel["account_id"])
-        v, age = panel["vintage"].to_numpy(np.int64), panel["age"].to_numpy(np.int64)
-        y = panel["default"].to_numpy(float)
+        account = pd.Index(loans["account_id"]).get_indexer(panel["account_id"])
+        vintage, age = panel["vintage"].to_numpy(np.int64), panel["age"].to_numpy(np.int64)
+        outcome = panel["default"].to_numpy(float)
     else:
-        v0 = loans["vintage"].to_numpy(np.int64)
-        a0 = loans["first_month"].to_numpy(np.int64) - v0
-        a1 = loans["last_month"].to_numpy(np.int64) - v0
-        lengths = np.maximum(a1 - a0 + 1, 0)
-        acct = np.repeat(np.arange(len(loans)), lengths)
-        starts = np.cumsum(lengths) - lengths
-        age = a0[acct] + (np.arange(len(acct)) - starts[acct])
-        v = v0[acct]
-        y = ((age == a1[acct]) & (loans["default"].to_numpy()[acct] == 1)).astype(float)
-    cell = grid[v - cd.vintage_min, age - cd.age_min]
+        spells = portfolio.spells()
+        months = spells.n_months
+        account = np.repeat(np.arange(len(spells)), months)
+        starts = np.cumsum(months) - months
+        age = spells.first_age[account] + (np.arange(len(account)) - starts[account])
+        vintage = spells.vintage[account]
+        outcome = ((age == spells.last_age[account]) & spells.defaulted[account]).astype(float)
+    cell = cell_of[vintage - cell_data.vintage_min, age - cell_data.age_min]
     if (cell < 0).any():  # pragma: no cover - cells come from the same portfolio
         raise AssertionError("account-month outside the cell grid")
-    return AccountLikelihood(cell.astype(np.int32), s[acct], y, len(table))
+    return AccountLikelihood(cell.astype(np.int32), offset[account], outcome, len(table),
+                             n_accounts=len(loans))
 
 
-class APCModel:
+class APCModel(ParamsMixin, FittedResultMixin):
     """Bayesian age-period-cohort model for vintage default rates.
 
     Parameters
@@ -135,6 +140,9 @@ class APCModel:
         Fixed precisions ``{"lifecycle": .., "vintage": .., "environment": .., "cell": ..}``.
     precision_prior : tuple of float
         Gamma ``(shape, rate)`` hyperprior of each precision.
+    fixed_effect_precision : float
+        Prior precision of the effects without random-walk prior (intercept, the lifecycle and
+        vintage slopes, seasonal effects): vague by default.
     overdispersion : bool
         Add a cell-level random effect.
     seasonal : bool, optional
@@ -218,12 +226,11 @@ class APCModel:
         self.random_state = random_state
         self.progress = progress
 
-    def get_params(self) -> dict:
-        """Settings as a dictionary (stored with every result)."""
-        keys = ("likelihood", "rw_order", "identification", "period_slope", "engine", "hyper",
-                "precisions", "precision_prior", "overdispersion", "n_draws", "credible_level",
-                "nuts_tune", "nuts_chains", "target_accept", "fixed_effect_precision", "seasonal", "random_state")
-        return {k: getattr(self, k) for k in keys}
+    def _result_settings(self) -> dict:
+        """Settings stored with every result (all parameters except ``progress``)."""
+        settings = self.get_params(deep=False)
+        settings.pop("progress")
+        return settings
 
     def _validate(self):
         check_option("likelihood", self.likelihood, Likelihood)
@@ -281,48 +288,65 @@ class APCModel:
         orders = self._validate()
         account_lik = None
         if account_offset is not None:
-            from apcfair.portfolio import Portfolio
-
             if not isinstance(data, Portfolio):
                 raise TypeError("account_offset needs a Portfolio (accounts), not cells")
             if self.engine != "laplace" or self.likelihood != "binomial" or self.overdispersion:
                 raise ValueError("account_offset works with engine='laplace', likelihood='binomial' "
                                  "and no overdispersion")
-            portfolio = data
-        cd, table, lineage = _as_cell_data(data, freq)
+        cell_data, table, lineage = _as_cell_data(data, freq)
         if account_offset is not None:
-            account_lik = _account_likelihood(portfolio, table, cd, account_offset)
-        if self.likelihood == "binomial" and (cd.events > cd.exposure).any():
-            n = int((cd.events > cd.exposure).sum())
-            raise DataValidationError([f"{n} cells have more defaults than accounts at risk; "
-                                       "use likelihood='poisson' for counts with exposure"])
-        for c, n_grid in zip(COMPONENTS, cd.grid_sizes, strict=True):
-            if n_grid < 3:
-                raise DataValidationError([f"the {c} grid has {n_grid} points; an APC model needs at least 3"])
+            account_lik = _account_likelihood(data, table, cell_data, account_offset)
+        self._check_cells(cell_data)
+        par = self._parametrisation(cell_data, orders)
         rng = np.random.default_rng(self.random_state)
-        period = {"M": 12, "Q": 4}.get(cd.freq)
-        use_seasonal = self.seasonal if self.seasonal is not None else (period is not None and cd.n_period >= 3 * period)
+        t0 = time.perf_counter()
+        z_draws, hyper_draws, diagnostics, mode_z = self._run_engine(par, rng, account_lik)
+        diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
+        diagnostics["deviance_at_mode"] = (
+            deviance(cell_data.events, cell_data.exposure, par.eta(mode_z), self.likelihood)
+            if account_lik is None else None)
+        diagnostics["n_cells"] = cell_data.n_cells
+        self._result = build_result(
+            par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood,
+            identification=self.identification, period_slope=self.period_slope, engine=self.engine,
+            credible_level=self.credible_level, diagnostics=diagnostics, lineage=lineage,
+            provenance=provenance(self._result_settings()), orders=orders,
+            cell_rate=account_lik.mean_rate if account_lik is not None else None,
+        )
+        return self
+
+    @property
+    def result(self):
+        """The fitted :class:`~apcfair.apc.APCResult` (the same as :attr:`result_`)."""
+        return self.result_
+
+    # -- fit stages ----------------------------------------------------------------
+    def _check_cells(self, cell_data: CellData) -> None:
+        """Data errors the engines cannot handle: too many defaults, too short grids."""
+        if self.likelihood == "binomial" and (cell_data.events > cell_data.exposure).any():
+            n_bad = int((cell_data.events > cell_data.exposure).sum())
+            raise DataValidationError([f"{n_bad} cells have more defaults than accounts at risk; "
+                                       "use likelihood='poisson' for counts with exposure"])
+        for name, n_grid in zip(COMPONENTS, cell_data.grid_sizes, strict=True):
+            if n_grid < 3:
+                raise DataValidationError([f"the {name} grid has {n_grid} points; an APC model needs at least 3"])
+
+    def _parametrisation(self, cell_data: CellData, orders: tuple[int, int, int]) -> Parametrisation:
+        """The latent-field layout, with month-of-year effects where they apply."""
+        season_length = PERIODS_PER_YEAR.get(cell_data.freq)
+        if self.seasonal is not None:
+            use_seasonal = self.seasonal
+        else:
+            use_seasonal = season_length is not None and cell_data.n_period >= 3 * season_length
         if self.engine == "ml":
             use_seasonal = False  # the factor model's period dummies already contain any seasonal pattern
-        par = Parametrisation(cd, orders, seasonal_period=period if use_seasonal else None)
-        t0 = time.perf_counter()
-        with threadpool_limits(limits=1, user_api="blas"):
-            if self.engine == "laplace" and account_lik is not None:
-                precisions = self.precisions
-                if self.hyper != "fixed":
-                    cell_fit = self._fit_laplace(par, rng, hyper="eb")
-                    precisions = {k.replace("precision_", ""): float(np.mean(v)) for k, v in cell_fit[1].items()}
-                z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(
-                    par, rng, hyper="fixed", precisions=precisions, account_lik=account_lik)
-                diagnostics["account_offsets"] = {
-                    "accounts": int(len(np.asarray(account_offset))), "account_months": int(len(account_lik.c)),
-                    "precisions": precisions,
-                    "precisions_from": "given" if self.hyper == "fixed" else "cell-level empirical Bayes"}
-            elif self.engine == "laplace":
-                z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(par, rng)
-            elif self.engine == "ml":
-                z_draws, hyper_draws, diagnostics, mode_z = self._fit_ml(par, rng)
+        return Parametrisation(cell_data, orders, seasonal_period=season_length if use_seasonal else None)
+
+    def _run_engine(self, par: Parametrisation, rng: np.random.Generator,
+                    account_lik: AccountLikelihood | None):
+        """Latent draws, hyperparameter draws, diagnostics and the mode from the chosen engine."""
         if self.engine == "nuts":
+            # PyMC compiles on import: loaded only for this engine
             from apcfair.apc._pymc import fit_nuts
 
             z_draws, hyper_draws, diagnostics, idata = fit_nuts(
@@ -331,37 +355,32 @@ class APCModel:
                 draws=self.n_draws, tune=self.nuts_tune, chains=self.nuts_chains,
                 target_accept=self.target_accept, random_seed=self.random_state, progress=self.progress,
             )
-            mode_z = z_draws.mean(axis=0)
             self.inference_data_ = idata
-        diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
-        eta_hat = par.eta(mode_z)
-        diagnostics["deviance_at_mode"] = (deviance(cd.events, cd.exposure, eta_hat, self.likelihood)
-                                           if account_lik is None else None)
-        diagnostics["n_cells"] = cd.n_cells
-        self.result_ = build_result(
-            par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood,
-            identification=self.identification, period_slope=self.period_slope, engine=self.engine,
-            credible_level=self.credible_level, diagnostics=diagnostics, lineage=lineage,
-            provenance=provenance(self.get_params()), orders=orders,
-            cell_rate=account_lik.mean_rate if account_lik is not None else None,
-        )
-        return self
-
-    @property
-    def result(self):
-        """The fitted :class:`~apcfair.apc.APCResult`."""
-        if not hasattr(self, "result_"):
-            raise NotFittedError("APCModel is not fitted yet: call fit(cells) first")
-        return self.result_
+            return z_draws, hyper_draws, diagnostics, z_draws.mean(axis=0)
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.engine == "ml":
+                return self._fit_ml(par, rng)
+            if account_lik is None:
+                return self._fit_laplace(par, rng)
+            precisions = self.precisions
+            if self.hyper != "fixed":
+                cell_fit = self._fit_laplace(par, rng, hyper="eb")
+                precisions = {k.replace("precision_", ""): float(np.mean(v)) for k, v in cell_fit[1].items()}
+            z_draws, hyper_draws, diagnostics, mode_z = self._fit_laplace(
+                par, rng, hyper="fixed", precisions=precisions, account_lik=account_lik)
+            diagnostics["account_offsets"] = {
+                "accounts": account_lik.n_accounts, "account_months": int(len(account_lik.c)),
+                "precisions": precisions,
+                "precisions_from": "given" if self.hyper == "fixed" else "cell-level empirical Bayes"}
+            return z_draws, hyper_draws, diagnostics, mode_z
 
     # -- engines -----------------------------------------------------------------
     def _fit_laplace(self, par, rng, hyper=None, precisions=None, account_lik=None):
-        from apcfair.apc._laplace import fit_laplace
-
         hyper = hyper or self.hyper
         precisions = precisions if precisions is not None else self.precisions
         bar = None
         if self.progress:
+            # optional progress bars: tqdm is loaded only when asked for
             from tqdm.auto import tqdm
 
             bar = tqdm(total=(4 if self.overdispersion else 3) ** 3, desc="APC hyperparameter grid", leave=False)
@@ -374,25 +393,19 @@ class APCModel:
         return fit.z_draws, fit.hyper_draws, fit.diagnostics, fit.mode.z
 
     def _fit_ml(self, par, rng):
-        cd = par.data
-        q = np.zeros(par.p)
-        rate0 = max(cd.events.sum(), 0.5) / cd.exposure.sum()
-        z0 = np.zeros(par.p)
-        z0[0] = np.log(rate0 / (1 - rate0)) if self.likelihood == "binomial" else np.log(rate0)
-        q[par.fixed_mask] = 0.0
-        mode = find_mode(par, self.likelihood, q, z0, tol=1e-12, max_iter=100)
-        from apcfair.apc._design import draw_latent
-
+        cell_data = par.data
+        no_prior = np.zeros(par.p)
+        mode = find_mode(par, self.likelihood, no_prior, initial_latent(par, self.likelihood), tol=1e-12,
+                         max_iter=100)
         z_draws = draw_latent(mode, self.n_draws, rng)
-        dev = deviance(cd.events, cd.exposure, par.eta(mode.z), self.likelihood)
         diagnostics = {
             "engine": "ml",
             "converged": mode.converged,
             "iterations": mode.iterations,
-            "deviance": dev,
-            "df_residual": int(cd.n_cells - par.p),
+            "deviance": deviance(cell_data.events, cell_data.exposure, par.eta(mode.z), self.likelihood),
+            "df_residual": int(cell_data.n_cells - par.p),
             "n_parameters": int(par.p),
-            "loglik": mode.loglik + loglik_constant(cd.events, cd.exposure, self.likelihood),
+            "loglik": mode.loglik + loglik_constant(cell_data.events, cell_data.exposure, self.likelihood),
             "note": "classical factor APC model by maximum likelihood; bands from the "
                     "asymptotic normal distribution of the estimates",
         }
@@ -415,8 +428,6 @@ class APCModel:
             ``attrs["scores"]`` holds the MAE of rates, the log score of the defaults
             and the coverage of the bands.
         """
-        from apcfair.portfolio import Cells, Portfolio
-
         if isinstance(data, Portfolio):
             data = data.cells()
         table = data.table if isinstance(data, Cells) else data

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.special import expit
 
 from apcfair._io import to_jsonable
+from apcfair._summary import Summary
 from apcfair.apc._design import COMPONENTS, Parametrisation
 from apcfair.apc.basis import second_differences, split_linear
 from apcfair.apc.identification import (
@@ -20,6 +21,13 @@ from apcfair.apc.identification import (
     identification_text,
     invariant_offset_draws,
     period_trend,
+)
+from apcfair.offsets import OffsetTable
+from apcfair.plots import (
+    plot_apc_component,
+    plot_apc_components,
+    plot_fitted_vintage_curves,
+    plot_residual_heatmap,
 )
 from apcfair.portfolio.periods import format_period
 
@@ -33,52 +41,53 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
                  credible_level: float, diagnostics: dict, lineage: dict | None, provenance: dict,
                  orders: tuple[int, int, int], cell_rate=None) -> APCResult:
     """Turn engine draws of the latent vector into an :class:`APCResult`."""
-    cd = par.data
+    cell_data = par.data
     funcs = par.functions(z_draws)  # environment has no linear part here
     _, slope_lifecycle, _ = split_linear(funcs["lifecycle"])
     _, slope_vintage, _ = split_linear(funcs["vintage"])
-    funcs = allocate_trend(funcs, period_trend(identification, period_slope, slope_vintage), cd.grid_offset)
+    funcs = allocate_trend(funcs, period_trend(identification, period_slope, slope_vintage), cell_data.grid_offset)
     draws = {"intercept": funcs["intercept"], **{c: funcs[c] for c in COMPONENTS}}
     draws["slope_age_plus_period"] = slope_lifecycle  # identified: F slope + H slope
     draws["slope_vintage_plus_period"] = slope_vintage  # identified: G slope + H slope
-    for k, v in hyper_draws.items():
-        draws[k] = np.asarray(v, dtype=float)
+    for name, values in hyper_draws.items():
+        draws[name] = np.asarray(values, dtype=float)
     seasonal = par.seasonal_effects(z_draws)
     if seasonal is not None:
         draws["seasonal"] = seasonal
-    labels = {c: cd.labels(c) for c in COMPONENTS}
+    labels = {c: cell_data.labels(c) for c in COMPONENTS}
     # fitted cell rates
-    ai = table["age"].to_numpy() - cd.age_min
-    vi = table["vintage"].to_numpy() - cd.vintage_min
-    ti = table["period"].to_numpy() - cd.period_min
-    eta = (draws["intercept"][:, None] + draws["lifecycle"][:, ai] + draws["vintage"][:, vi]
-           + draws["environment"][:, ti])
-    inv = expit if likelihood == "binomial" else np.exp
+    age_pos = table["age"].to_numpy() - cell_data.age_min
+    vintage_pos = table["vintage"].to_numpy() - cell_data.vintage_min
+    period_pos = table["period"].to_numpy() - cell_data.period_min
+    eta = (draws["intercept"][:, None] + draws["lifecycle"][:, age_pos] + draws["vintage"][:, vintage_pos]
+           + draws["environment"][:, period_pos])
+    inverse_link = expit if likelihood == "binomial" else np.exp
     alpha = (1 - credible_level) / 2
     cells = table.copy()
     cells["observed_rate"] = cells["defaults"] / cells["at_risk"]
-    cells["fitted_rate"] = inv(eta).mean(axis=0)
+    cells["fitted_rate"] = inverse_link(eta).mean(axis=0)
     shift = 0.0
     if cell_rate is not None:
         # account offsets: a cell's rate averages its accounts, p(eta_cell + s_i); posterior
         # mean over (at most) 25 draws, each a pass over the account-months
-        fr = np.mean([cell_rate(e) for e in eta[: min(len(eta), 25)]], axis=0)
-        cells["fitted_rate"] = fr
-        shift = np.log(fr / (1 - fr)) - np.log(inv(eta).mean(axis=0) / (1 - inv(eta).mean(axis=0)))
+        account_rate = np.mean([cell_rate(e) for e in eta[: min(len(eta), 25)]], axis=0)
+        cells["fitted_rate"] = account_rate
+        mean_rate = inverse_link(eta).mean(axis=0)
+        shift = np.log(account_rate / (1 - account_rate)) - np.log(mean_rate / (1 - mean_rate))
     # cell bands from (at most) the first 400 draws: the rate is monotone in eta, so its
     # quantiles are the transformed quantiles of eta; 400 draws put the Monte Carlo error
     # of a 95% band end at about 0.1 posterior SD, and sorting all draws for every cell
     # would double the fit time on paper-scale data
-    sub = eta[: min(len(eta), 400)]
-    cells["fitted_lower"] = inv(np.quantile(sub, alpha, axis=0) + shift)
-    cells["fitted_upper"] = inv(np.quantile(sub, 1 - alpha, axis=0) + shift)
+    band_draws = eta[: min(len(eta), 400)]
+    cells["fitted_lower"] = inverse_link(np.quantile(band_draws, alpha, axis=0) + shift)
+    cells["fitted_upper"] = inverse_link(np.quantile(band_draws, 1 - alpha, axis=0) + shift)
     identification_info = {
         "assumption": identification,
         "period_slope": float(period_slope) if identification == "fixed_period_slope" else None,
         "text": identification_text(identification, period_slope),
     }
     settings = {"likelihood": likelihood, "rw_orders": list(orders), "engine": engine,
-                "credible_level": credible_level, "freq": cd.freq, "grid_offset": cd.grid_offset,
+                "credible_level": credible_level, "freq": cell_data.freq, "grid_offset": cell_data.grid_offset,
                 "seasonal_period": par.seasonal_period}
     return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
                      identification=identification_info, diagnostics=diagnostics,
@@ -271,41 +280,45 @@ class APCResult:
         return pd.DataFrame(rows)
 
     # -- text ---------------------------------------------------------------------
-    def summary(self) -> str:
-        """Plain-text summary: data, engine, identification, scalars, function ranges."""
-        d = self.diagnostics
+    def summary(self) -> Summary:
+        """Summary of the fit: data, engine, identification, scalars, function ranges.
+
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as HTML in a notebook.
+        """
+        diag = self.diagnostics
         cells = self.cells
-        lines = [
+        vintages = self.format_labels("vintage")
+        periods = self.format_labels("environment")
+        header = "\n".join([
             "Bayesian age-period-cohort model",
             "=" * 72,
             f"Likelihood: {self.settings['likelihood']}   random-walk orders (F, G, H): {self.settings['rw_orders']}",
-            f"Engine: {self.settings['engine']}   draws: {self.n_draws}   fit time: {d.get('fit_seconds', float('nan'))} s",
+            f"Engine: {self.settings['engine']}   draws: {self.n_draws}   "
+            f"fit time: {diag.get('fit_seconds', float('nan'))} s",
             f"Cells: {len(cells):,}   defaults: {int(cells['defaults'].sum()):,}   "
             f"at risk: {int(cells['at_risk'].sum()):,}",
             f"Ages {self.labels['lifecycle'][0]}-{self.labels['lifecycle'][-1]}, vintages "
-            f"{self.format_labels('vintage')[0]} to {self.format_labels('vintage')[-1]}, periods "
-            f"{self.format_labels('environment')[0]} to {self.format_labels('environment')[-1]}",
-            "",
-            "Identification: " + self.identification["text"],
-            "",
-            self.scalars().to_string(index=False, float_format=lambda x: f"{x:.4g}"),
-            "",
-        ]
-        for c in COMPONENTS:
-            comp = self.component(c)
+            f"{vintages[0]} to {vintages[-1]}, periods {periods[0]} to {periods[-1]}",
+        ])
+        lines = []
+        for name in COMPONENTS:
+            comp = self.component(name)
             i_max = int(comp["mean"].idxmax())
             i_min = int(comp["mean"].idxmin())
             lines.append(
-                f"{c:12s} range {comp['mean'].min():+.3f} ({comp['index'][i_min]}) to "
+                f"{name:12s} range {comp['mean'].min():+.3f} ({comp['index'][i_min]}) to "
                 f"{comp['mean'].max():+.3f} ({comp['index'][i_max]}); mean band width "
                 f"{(comp['upper'] - comp['lower']).mean():.3f}"
             )
-        for k in ("deviance", "df_residual", "deviance_at_mode", "max_rhat", "min_ess_bulk", "divergences"):
-            if k in d:
-                lines.append(f"{k}: {d[k]}")
-        for w in d.get("warnings", []):
-            lines.append(f"WARNING: {w}")
-        return "\n".join(lines)
+        for key in ("deviance", "df_residual", "deviance_at_mode", "max_rhat", "min_ess_bulk", "divergences"):
+            if key in diag:
+                lines.append(f"{key}: {diag[key]}")
+        lines += [f"WARNING: {w}" for w in diag.get("warnings", [])]
+        return Summary.from_blocks("", [header, "Identification: " + self.identification["text"],
+                                        self.scalars(), "\n".join(lines)])
 
     def __repr__(self) -> str:
         return (f"APCResult(engine={self.settings['engine']!r}, cells={len(self.cells)}, "
@@ -402,18 +415,18 @@ class APCResult:
         ndarray, shape (S, steps)
         """
         rng = np.random.default_rng(random_state)
-        d, seasonal_future = self._smooth_and_future_seasonal(name, steps)
+        smooth, seasonal_future = self._smooth_and_future_seasonal(name, steps)
         order = self.settings["rw_orders"][COMPONENTS.index(name)]
-        S = d.shape[0]
-        tau = np.asarray(self.draws.get(f"precision_{name}", np.full(S, np.inf)), dtype=float)
-        sd = np.where(np.isfinite(tau), 1 / np.sqrt(tau), 0.0) if include_noise else np.zeros(S)
-        out = np.empty((S, steps))
-        x1, x0 = d[:, -1].copy(), d[:, -2].copy()
+        n_draws = smooth.shape[0]
+        tau = np.asarray(self.draws.get(f"precision_{name}", np.full(n_draws, np.inf)), dtype=float)
+        sd = np.where(np.isfinite(tau), 1 / np.sqrt(tau), 0.0) if include_noise else np.zeros(n_draws)
+        out = np.empty((n_draws, steps))
+        last, before_last = smooth[:, -1].copy(), smooth[:, -2].copy()
         for k in range(steps):
-            innov = sd * rng.standard_normal(S)
-            nxt = (2 * x1 - x0 if order == 2 else x1) + innov
+            innovation = sd * rng.standard_normal(n_draws)
+            nxt = (2 * last - before_last if order == 2 else last) + innovation
             out[:, k] = nxt
-            x0, x1 = x1, nxt
+            before_last, last = last, nxt
         return out if seasonal_future is None else out + seasonal_future
 
     def _smooth_and_future_seasonal(self, name: str, steps: int):
@@ -476,8 +489,6 @@ class APCResult:
         -------
         apcfair.offsets.OffsetTable
         """
-        from apcfair.offsets import OffsetTable
-
         ages = self.labels["lifecycle"]
         periods = self.labels["environment"]
         max_age = int(max_age or ages[-1])
@@ -530,22 +541,23 @@ class APCResult:
     def score_cells(self, table: pd.DataFrame, *, random_state: int | None = 0) -> pd.DataFrame:
         """Project held-out cells and compare with what happened, by period."""
         rate = self.predict_cells(table, random_state=random_state)
-        n = table["at_risk"].to_numpy(float)
-        pred_def = rate * n
+        at_risk = table["at_risk"].to_numpy(float)
+        defaults = table["defaults"].to_numpy()
+        expected_defaults = rate * at_risk
         periods = table["period"].to_numpy()
-        uniq = np.unique(periods)
         lo, hi = self._q()
         rows = []
         rng = np.random.default_rng(random_state)
-        for p in uniq:
-            m = periods == p
-            N = n[m].sum()
-            D = table["defaults"].to_numpy()[m].sum()
-            exp_def = pred_def[:, m].sum(axis=1)
+        for period in np.unique(periods):
+            in_period = periods == period
+            n_at_risk = at_risk[in_period].sum()
+            n_defaults = defaults[in_period].sum()
+            exp_def = expected_defaults[:, in_period].sum(axis=1)
             # predictive draws include binomial noise
-            sim = rng.binomial(int(N), np.clip(exp_def / N, 0, 1)) / N
-            rows.append({"period": format_period([p], self.freq)[0], "at_risk": int(N), "defaults": int(D),
-                         "observed_rate": D / N, "predicted_rate": float(exp_def.mean() / N),
+            sim = rng.binomial(int(n_at_risk), np.clip(exp_def / n_at_risk, 0, 1)) / n_at_risk
+            rows.append({"period": format_period([period], self.freq)[0], "at_risk": int(n_at_risk),
+                         "defaults": int(n_defaults), "observed_rate": n_defaults / n_at_risk,
+                         "predicted_rate": float(exp_def.mean() / n_at_risk),
                          "predicted_defaults": float(exp_def.mean()),
                          "lower": float(np.quantile(sim, lo)), "upper": float(np.quantile(sim, hi))})
         out = pd.DataFrame(rows)
@@ -559,26 +571,22 @@ class APCResult:
         return out
 
     # -- plots ---------------------------------------------------------------------------
-    def plot_components(self, axes=None, scale: str = "logit"):
-        """Three panels (lifecycle, vintage, environment) with credible bands."""
-        from apcfair.plots import plot_apc_components
+    def plot_components(self, ax=None, scale: str = "logit", *, axes=None):
+        """Three panels (lifecycle, vintage, environment) with credible bands.
 
-        return plot_apc_components(self, axes=axes, scale=scale)
+        ``ax`` (or ``axes``, its older name): three matplotlib Axes, or ``None`` for a new
+        figure. Returns the three Axes.
+        """
+        return plot_apc_components(self, axes=ax if ax is not None else axes, scale=scale)
 
     def plot_component(self, name: str, ax=None, scale: str = "logit"):
-        """One function with its band."""
-        from apcfair.plots import plot_apc_component
-
+        """One function with its band; returns the Axes."""
         return plot_apc_component(self, name, ax=ax, scale=scale)
 
     def plot_fitted_vintage_curves(self, ax=None, n_vintages: int = 6):
-        """Observed vs fitted monthly default rate by age for a few vintages."""
-        from apcfair.plots import plot_fitted_vintage_curves
-
+        """Observed vs fitted monthly default rate by age for a few vintages; returns the Axes."""
         return plot_fitted_vintage_curves(self, ax=ax, n_vintages=n_vintages)
 
     def plot_residual_heatmap(self, ax=None):
-        """Pearson residuals over age x vintage."""
-        from apcfair.plots import plot_residual_heatmap
-
+        """Pearson residuals over age x vintage; returns the Axes."""
         return plot_residual_heatmap(self, ax=ax)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from apcfair.errors import DataValidationError
-from apcfair.scoring import OffsetTable
+from apcfair.offsets import OffsetTable
 
 
 def test_evaluates_sum_of_lifecycle_and_environment():
