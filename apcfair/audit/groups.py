@@ -18,6 +18,8 @@ from apcfair.audit.metrics import (
     brier,
     cell_counts,
     expected_calibration_error,
+    highest_and_lowest,
+    impact_ratio,
     rates,
     roc_auc,
 )
@@ -152,13 +154,6 @@ def score_metrics(inp, labels: pd.Categorical, *, n_bins: int = 10,
 
 # ---------------------------------------------------------------------------------------
 # gaps from confusion cells
-def _pair(x: np.ndarray, ok: np.ndarray) -> tuple[int, int] | None:
-    idx = np.flatnonzero(ok & np.isfinite(x))
-    if idx.size < 2:
-        return None
-    return int(idx[np.argmax(x[idx])]), int(idx[np.argmin(x[idx])])
-
-
 def _range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """max - min over eligible groups along the last axis (NaN-aware)."""
     v = np.where(ok, x, np.nan)
@@ -167,6 +162,61 @@ def _range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
         fin = np.sum(np.isfinite(v), axis=-1)
         out = np.nanmax(v, axis=-1) - np.nanmin(v, axis=-1)
     return np.where(fin >= 2, out, np.nan)
+
+
+def _equalized_odds_gap(r: dict, rb: dict | None, groups: list[str], eligible: np.ndarray, ci: float) -> dict:
+    """The larger of the TPR and FPR gaps; its interval is that of the statistic itself."""
+    tpr_r, fpr_r = _range(r["tpr"], eligible), _range(r["fpr"], eligible)
+    out = {}
+    if np.isfinite(tpr_r) and np.isfinite(fpr_r):
+        which = "tpr" if tpr_r >= fpr_r else "fpr"
+        hi, lo = highest_and_lowest(r[which], eligible)
+        out.update(value=float(max(tpr_r, fpr_r)), high_group=groups[hi], low_group=groups[lo],
+                   n_groups=int(np.sum(eligible & np.isfinite(r["tpr"]) & np.isfinite(r["fpr"]))),
+                   note=f"attained by the {which.upper()} gap")
+        if rb is not None:
+            draws = np.fmax(_range(rb["tpr"], eligible), _range(rb["fpr"], eligible))
+            out["ci_low"], out["ci_high"] = percentile_interval(draws, ci)
+    return out
+
+
+def _pair_gap(metric: str, kind: str, r: dict, rb: dict | None, groups: list[str], eligible: np.ndarray,
+              ci: float) -> dict:
+    """Highest minus lowest group (a difference) or lowest over highest (the impact ratio).
+
+    The interval is that of the same pair's difference or ratio across the replicates.
+    """
+    x = r[metric]
+    out = {"n_groups": int(np.sum(eligible & np.isfinite(x)))}
+    pair = highest_and_lowest(x, eligible)
+    if pair is None:
+        return out
+    hi, lo = pair
+    out.update(high_group=groups[hi], low_group=groups[lo])
+    if kind == "ratio":
+        out["value"] = impact_ratio(x[lo], x[hi])
+        draws = None if rb is None else impact_ratio(rb[metric][:, lo], rb[metric][:, hi])
+    else:
+        out["value"] = float(x[hi] - x[lo])
+        draws = None if rb is None else rb[metric][:, hi] - rb[metric][:, lo]
+    if draws is not None:
+        out["ci_low"], out["ci_high"] = percentile_interval(draws, ci)
+    return out
+
+
+def _judge(row: dict) -> dict:
+    """Pass/fail against the threshold, significance from the interval, or why there is no value."""
+    v, kind, thr = row["value"], row["kind"], row["threshold"]
+    if np.isfinite(v):
+        ok = v >= thr if kind == "ratio" else abs(v) <= thr
+        row["passed"], row["status"] = bool(ok), ("PASS" if ok else "FAIL")
+        lo, hi = row["ci_low"], row["ci_high"]
+        if np.isfinite(lo) and kind != "max_difference":
+            null = 1.0 if kind == "ratio" else 0.0
+            row["significant"] = bool(lo > null or hi < null)
+    elif row["n_groups"] < 2:
+        row["note"] = "fewer than two groups with n >= min_group_size and a defined rate"
+    return row
 
 
 def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
@@ -195,57 +245,21 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
         One row per gap: ``gap, kind, value, ci_low, ci_high, threshold, passed, status,
         significant, low_group, high_group, n_groups, note``. For differences the value is
         ``highest - lowest`` and its interval is that of the same pair's difference; for
-        the ratio it is ``lowest / highest``; for equalized odds the interval is that of
-        the statistic itself.
+        the ratio (``dir``, :func:`~apcfair.audit.metrics.impact_ratio`) it is
+        ``lowest / highest``; for equalized odds the interval is that of the statistic itself.
     """
     r = rates(counts)
     rb = rates(boot) if boot is not None else None
     rows = []
     for name, (metric, kind) in GAP_SPECS.items():
-        thr = thresholds[name]
         row = {"gap": name, "kind": kind, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-               "threshold": thr, "passed": None, "status": "N/A", "significant": None,
+               "threshold": thresholds[name], "passed": None, "status": "N/A", "significant": None,
                "low_group": None, "high_group": None, "n_groups": 0, "note": ""}
         if kind == "max_difference":
-            tpr_r, fpr_r = _range(r["tpr"], eligible), _range(r["fpr"], eligible)
-            n_ok = int(np.sum(eligible & np.isfinite(r["tpr"]) & np.isfinite(r["fpr"])))
-            if np.isfinite(tpr_r) and np.isfinite(fpr_r):
-                which = "tpr" if tpr_r >= fpr_r else "fpr"
-                hi, lo = _pair(r[which], eligible)
-                row.update(value=float(max(tpr_r, fpr_r)), high_group=groups[hi], low_group=groups[lo],
-                           n_groups=n_ok, note=f"attained by the {which.upper()} gap")
-                if rb is not None:
-                    draws = np.fmax(_range(rb["tpr"], eligible), _range(rb["fpr"], eligible))
-                    row["ci_low"], row["ci_high"] = percentile_interval(draws, ci)
+            row.update(_equalized_odds_gap(r, rb, groups, eligible, ci))
         else:
-            x = r[metric]
-            pair = _pair(x, eligible)
-            row["n_groups"] = int(np.sum(eligible & np.isfinite(x)))
-            if pair is not None:
-                hi, lo = pair
-                row.update(high_group=groups[hi], low_group=groups[lo])
-                if kind == "ratio":
-                    row["value"] = float(x[lo] / x[hi]) if x[hi] > 0 else np.nan
-                    if rb is not None:
-                        with np.errstate(divide="ignore", invalid="ignore"):
-                            d = rb[metric][:, lo] / rb[metric][:, hi]
-                        row["ci_low"], row["ci_high"] = percentile_interval(d, ci)
-                else:
-                    row["value"] = float(x[hi] - x[lo])
-                    if rb is not None:
-                        row["ci_low"], row["ci_high"] = percentile_interval(
-                            rb[metric][:, hi] - rb[metric][:, lo], ci)
-        v = row["value"]
-        if np.isfinite(v):
-            ok = v >= thr if kind == "ratio" else abs(v) <= thr
-            row["passed"], row["status"] = bool(ok), ("PASS" if ok else "FAIL")
-            lo_, hi_ = row["ci_low"], row["ci_high"]
-            if np.isfinite(lo_) and kind != "max_difference":
-                null = 1.0 if kind == "ratio" else 0.0
-                row["significant"] = bool(lo_ > null or hi_ < null)
-        elif row["n_groups"] < 2:
-            row["note"] = "fewer than two groups with n >= min_group_size and a defined rate"
-        rows.append(row)
+            row.update(_pair_gap(metric, kind, r, rb, groups, eligible, ci))
+        rows.append(_judge(row))
     return rows
 
 

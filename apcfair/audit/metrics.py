@@ -80,6 +80,109 @@ def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def highest_and_lowest(values: np.ndarray, eligible: np.ndarray | None = None) -> tuple[int, int] | None:
+    """Positions of the highest and the lowest value among eligible entries with a finite value.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One value per group (e.g. approval rates).
+    eligible : numpy.ndarray of bool, optional
+        Groups allowed into the comparison (default: all).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(highest, lowest)``; the first position wins ties; ``None`` when fewer than two
+        groups qualify.
+    """
+    x = np.asarray(values, dtype=float)
+    ok = np.isfinite(x) if eligible is None else eligible & np.isfinite(x)
+    idx = np.flatnonzero(ok)
+    if idx.size < 2:
+        return None
+    return int(idx[np.argmax(x[idx])]), int(idx[np.argmin(x[idx])])
+
+
+def impact_ratio(low, high):
+    """The adverse impact ratio of two approval rates: ``low / high``, NaN where ``high`` is not positive.
+
+    The one place where the ratio is taken: :func:`adverse_impact_ratio`, the audit's
+    ``dir`` gap (value and bootstrap replicates) and :meth:`AuditResult.ratio` all use it.
+
+    Parameters
+    ----------
+    low, high : float or numpy.ndarray
+        Approval rates of the lowest and the highest group (arrays: one per replicate).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The ratio (the four-fifths rule flags values below 0.8).
+
+    Examples
+    --------
+    >>> from apcfair.audit.metrics import impact_ratio
+    >>> round(impact_ratio(0.6, 0.8), 4)
+    0.75
+    >>> impact_ratio(0.0, 0.0)
+    nan
+    """
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(high > 0, low / high, np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
+    """Approval rates by group when the ``approval_rate`` share with the lowest PD is approved.
+
+    The ratio is the lowest group's approval rate over the highest group's (four-fifths
+    rule: below 0.8 is flagged). The audit's ``dir`` gap is the same ratio, taken on the
+    decisions it is given (:func:`impact_ratio`).
+
+    Parameters
+    ----------
+    forecast : array-like
+        PD (or any risk score, lower = better) per applicant.
+    groups : array-like
+        Group label per applicant; missing labels form the group ``"NA"``.
+    approval_rate : float, default 0.8
+        Share approved overall: applicants with a forecast at or below the
+        ``approval_rate`` quantile.
+
+    Returns
+    -------
+    dict
+        ``cutoff_pd``, ``approval_rate``, ``group_approval_rates`` (by group, in order of
+        appearance), ``air`` (adverse impact ratio), ``lowest_group`` and
+        ``four_fifths_pass``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.audit.metrics import adverse_impact_ratio
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.choice(["a", "b"], 500)
+    >>> pd_forecast = np.where(group == "b", 0.10, 0.05) + rng.uniform(0, 0.02, 500)
+    >>> res = adverse_impact_ratio(pd_forecast, group, approval_rate=0.8)
+    >>> {g: round(r, 2) for g, r in sorted(res["group_approval_rates"].items())}
+    {'a': 1.0, 'b': 0.64}
+    >>> round(res["air"], 2), res["lowest_group"], res["four_fifths_pass"]
+    (0.64, 'b', False)
+    """
+    f = np.asarray(forecast, dtype=float)
+    g = pd.Series(groups).astype("string").fillna("NA").to_numpy()
+    cut = float(np.quantile(f, approval_rate))
+    approved = f <= cut
+    group_rates = {str(k): float(approved[g == k].mean()) for k in pd.unique(g)}
+    names, values = list(group_rates), np.fromiter(group_rates.values(), dtype=float)
+    high, low = int(np.argmax(values)), int(np.argmin(values))
+    ratio = impact_ratio(values[low], values[high])
+    return {"cutoff_pd": cut, "approval_rate": approval_rate, "group_approval_rates": group_rates,
+            "air": ratio, "lowest_group": names[low], "four_fifths_pass": bool(ratio >= 0.8)}
+
+
 def roc_auc(y: np.ndarray, risk: np.ndarray) -> float:
     """AUC with defaults as the event and ``risk`` increasing with risk; NaN for one class."""
     from sklearn.metrics import roc_auc_score
