@@ -12,12 +12,38 @@ import numpy as np
 
 
 @contextlib.contextmanager
-def atomic_output_dir(out: str | Path):
-    """Yield a temporary folder beside ``out``; move it to ``out`` only on success.
+def atomic_output_dir(out: str | Path, *, replace: bool = False):
+    """Yield a temporary folder beside ``out``; move its files into ``out`` only on success.
 
-    Existing files in ``out`` that the command does not write are kept (so several
-    subcommands may share one folder); files it writes are replaced as a whole at the
-    end. On error the temporary folder is removed and ``out`` is left untouched.
+    The temporary folder is ``.NAME.partial-*`` next to ``out``. On error it is removed and
+    ``out`` is left untouched, so an output folder never looks complete when half-written.
+
+    Parameters
+    ----------
+    out : path
+        The output folder (created with its parents if needed).
+    replace : bool
+        ``False`` (default): existing files in ``out`` that the command does not write are
+        kept (so several commands may share one folder); files it writes replace their
+        namesakes as a whole. ``True``: the whole folder is swapped for the new one, so
+        ``out`` holds exactly the files written (the old folder is renamed aside to
+        ``.NAME.old-*`` and then removed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp()) / "results"
+    >>> with atomic_output_dir(out) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("a")
+    >>> with atomic_output_dir(out) as tmp:
+    ...     _ = (tmp / "b.txt").write_text("b")
+    >>> sorted(p.name for p in out.iterdir())
+    ['a.txt', 'b.txt']
+    >>> with atomic_output_dir(out, replace=True) as tmp:
+    ...     _ = (tmp / "c.txt").write_text("c")
+    >>> sorted(p.name for p in out.parent.iterdir()), sorted(p.name for p in out.iterdir())
+    (['results'], ['c.txt'])
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +53,21 @@ def atomic_output_dir(out: str | Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if replace:
+        old = None
+        try:
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+                out.rename(old)
+            tmp.rename(out)
+        except BaseException:
+            if old is not None and not out.exists():
+                old.rename(out)  # put the previous folder back
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
     out.mkdir(parents=True, exist_ok=True)
     for item in tmp.iterdir():
         target = out / item.name

@@ -1,10 +1,15 @@
 """The command line: contracts of output files, one-line errors, atomic folders."""
 
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import apcfair
 from apcfair.cli import build_parser, main
 
 
@@ -107,3 +112,66 @@ def test_demo_end_to_end(tmp_path):
     assert main(["demo", "--out", str(out), "--accounts", "6000", "--seed", "1"]) == 0
     for f in ("report.html", "results.json", "comparison.json", "audit.json", "stress.json", "apc.json"):
         assert (out / f).exists(), f
+
+
+def test_stress_takes_the_period_slope_to_the_apc_model(synth_dir, tmp_path, monkeypatch):
+    # the APC options are declared once: `stress` with fixed_period_slope gets --period-slope
+    # (it once had none and silently meant slope 0)
+    from apcfair.apc import APCModel
+
+    fitted = []
+    fit = APCModel.fit
+
+    def spy(self, *args, **kwargs):
+        fitted.append(fit(self, *args, **kwargs))
+        return fitted[-1]
+
+    monkeypatch.setattr(APCModel, "fit", spy)
+    out = tmp_path / "stress"
+    assert main(["stress", "--data", str(synth_dir / "loans.parquet"), "--out", str(out), "--horizon", "6",
+                 "--draws", "50", "--no-new-vintages", "--identification", "fixed_period_slope",
+                 "--period-slope", "0.01"]) == 0
+    (model,) = fitted
+    assert model.get_params()["identification"] == "fixed_period_slope"
+    assert model.get_params()["period_slope"] == 0.01
+    assert model.result_.identification["period_slope"] == 0.01
+    assert (out / "stress.json").exists()
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("synth", "validate", "vintage", "apc", "audit", "unbiased", "stress", "demo", "report"):
+        assert f"\n    {name} " in text, name
+
+
+def test_help_imports_no_heavy_library():
+    # command modules import the library inside their run function, so --help stays fast
+    code = ("import sys; from apcfair.cli import build_parser; build_parser().format_help(); "
+            "print(','.join(m for m in ('matplotlib', 'pymc', 'sklearn', 'apcfair.apc', 'apcfair.scoring', "
+            "'apcfair.forecast', 'apcfair.unbiased', 'apcfair.audit', 'apcfair.report') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == ""
+
+
+def test_no_library_module_imports_the_cli():
+    root = Path(apcfair.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "cli":
+            continue
+        package = ["apcfair", *rel.parts[:-1]]  # for relative imports
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names = [module, *(f"{module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            offenders += [f"{rel}: {n}" for n in names if n == "apcfair.cli" or n.startswith("apcfair.cli.")]
+    assert offenders == []

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from apcfair.audit import cli
+from apcfair.cli import audit as cli
 
 
 def _ns(**kw):

@@ -1,19 +1,14 @@
 """``apcfair audit``: fairness audit of a scored file, written as JSON and HTML.
 
-The main CLI (``apcfair/cli.py``) registers this subcommand with :func:`add_parser` and
-calls :func:`run`; user mistakes raise ``ValueError`` with one clear message.
+User mistakes raise ``ValueError`` with one clear message.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from apcfair.cli._common import add_out_argument, split_names
 
 EXAMPLE = """\
 example:
@@ -30,12 +25,12 @@ difference exceeds 0.10 in absolute value.
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(sub) -> argparse.ArgumentParser:
     """Add the ``audit`` subcommand to an ``argparse`` subparsers object.
 
     Parameters
     ----------
-    subparsers : argparse._SubParsersAction
+    sub : argparse._SubParsersAction
         From ``parser.add_subparsers()``.
 
     Returns
@@ -43,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The subcommand's parser (``func`` default set to :func:`run`).
     """
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "audit",
         help="fairness audit of credit scores or decisions (JSON + HTML)",
         description="Audit a scored applicant file for group fairness: performance (AUC, Gini, KS, Brier), "
@@ -77,7 +72,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="data caveat to carry into the outputs (repeatable)")
     p.add_argument("--fail-on-gap", action="store_true",
                    help="exit with status 1 when any gap fails its threshold")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
+    add_out_argument(p, "output folder (replaced atomically)", metavar="DIR")
     p.set_defaults(func=run)
     return p
 
@@ -89,17 +84,34 @@ def _need(df, col, what):
     return df[col]
 
 
-def _prepare_out(out: Path) -> Path:
+def _check_out(out: Path) -> None:
+    """``--out`` may be new, empty or an earlier audit folder (it is replaced as a whole)."""
+    from apcfair import layout
+
     if out.exists():
         if not out.is_dir():
             raise ValueError(f"--out {str(out)!r} exists and is a file; give a folder path.")
         entries = list(out.iterdir())
-        if entries and not (out / "audit.json").exists() and not (out / "audit.html").exists():
+        if entries and not (out / layout.AUDIT_JSON).exists() and not (out / layout.AUDIT_HTML).exists():
             raise ValueError(f"--out {str(out)!r} exists and is not an apcfair audit folder; refusing to replace "
                              "it. Choose a new folder.")
-    parent = out.parent if str(out.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
+
+
+def _read_data(path: Path, in_fmt: str):
+    import pandas as pd
+
+    from apcfair.portfolio import read_table
+
+    try:
+        if in_fmt == "auto":
+            return read_table(path)
+        if not path.exists():
+            raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+        return pd.read_csv(path) if in_fmt == "csv" else pd.read_parquet(path)
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from None
+    except (OSError, ImportError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f"cannot read --data {str(path)!r} as {in_fmt}: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,10 +134,14 @@ def run(args: argparse.Namespace) -> int:
     ValueError
         For user mistakes (missing file or column, bad values), with one clear message.
     """
+    import numpy as np
+
+    from apcfair import layout
+    from apcfair._io import atomic_output_dir
+    from apcfair.audit import audit
     from apcfair.audit._options import InputFormat, OutputFormat, Polarity, check_option
     from apcfair.audit._validate import check_outcome, check_score
-    from apcfair.audit.core import audit
-    from apcfair.portfolio import read_table
+    from apcfair.outputs import write_audit_outputs
 
     g = lambda name, default=None: getattr(args, name, default)  # noqa: E731
     for req in ("data", "outcome", "group", "out"):
@@ -139,18 +155,7 @@ def run(args: argparse.Namespace) -> int:
     check_option("--outputs", fmt, OutputFormat)
     in_fmt = g("format", "auto") or "auto"
     check_option("--format", in_fmt, InputFormat)
-    path = Path(g("data"))
-    try:
-        if in_fmt == "auto":
-            df = read_table(path)
-        elif not path.exists():
-            raise FileNotFoundError(f"data file {str(path)!r} does not exist")
-        else:
-            df = pd.read_csv(path) if in_fmt == "csv" else pd.read_parquet(path)
-    except FileNotFoundError as e:
-        raise ValueError(str(e)) from None
-    except (OSError, ImportError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise ValueError(f"cannot read --data {str(path)!r} as {in_fmt}: {e}") from None
+    df = _read_data(Path(g("data")), in_fmt)
     if len(df) == 0:
         raise ValueError(f"--data {g('data')!r} has no rows.")
     y_col = _need(df, g("outcome"), "--outcome")
@@ -160,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         score = check_score(_need(df, g("score"), "--score").to_numpy(), polarity,
                             name=f"score column {g('score')!r}")
     decision = _need(df, g("decision"), "--decision").to_numpy() if g("decision") else None
-    group_cols = [c.strip() for c in str(g("group")).split(",") if c.strip()]
+    group_cols = split_names(g("group"))
     if not group_cols:
         raise ValueError("--group needs at least one column name.")
     if len(set(group_cols)) != len(group_cols):
@@ -170,30 +175,16 @@ def run(args: argparse.Namespace) -> int:
     res = audit(score, y, groups, decision=decision, cutoff=g("cutoff", 0.5), polarity=polarity, control=control,
                 intersections=not g("no_intersections", False), min_group_size=g("min_group_size", 30),
                 n_boot=g("n_boot", 1000), random_state=g("seed", 0), caveats=g("caveat") or ())
-    d = res.to_dict()
-    d["input"] = {"data": str(g("data")), "rows": int(len(df)), "score": g("score"), "decision": g("decision"),
-                  "outcome": g("outcome"), "group": group_cols, "control": g("control")}
-
+    given = {"data": str(g("data")), "rows": int(len(df)), "score": g("score"), "decision": g("decision"),
+             "outcome": g("outcome"), "group": group_cols, "control": g("control")}
+    files = {"both": (layout.AUDIT_JSON, layout.AUDIT_HTML), "json": (layout.AUDIT_JSON,),
+             "html": (layout.AUDIT_HTML,)}[fmt]
     out = Path(g("out"))
-    parent = _prepare_out(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    try:
-        if fmt in ("both", "json"):
-            (tmp / "audit.json").write_text(json.dumps(d, indent=2, allow_nan=False))
-        if fmt in ("both", "html"):
-            (tmp / "audit.html").write_text(res.to_html(title=f"Fairness audit: {Path(g('data')).name}"),
-                                            encoding="utf-8")
-        old = None
-        if out.exists():
-            old = parent / f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _check_out(out)
+    with atomic_output_dir(out, replace=True) as tmp:
+        write_audit_outputs(res, tmp, files=files, title=f"Fairness audit: {Path(g('data')).name}",
+                            extra={"input": given})
     n_fail = int(np.sum(res.gaps["status"] == "FAIL"))
-    written = " and ".join(f"{out / f}" for f in ("audit.json", "audit.html") if (out / f).exists())
+    written = " and ".join(f"{out / f}" for f in (layout.AUDIT_JSON, layout.AUDIT_HTML) if (out / f).exists())
     print(f"wrote {written}: {n_fail} of {len(res.gaps)} gaps fail their threshold")
     return 1 if (g("fail_on_gap", False) and n_fail) else 0

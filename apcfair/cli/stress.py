@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from apcfair.cli import add_data_arguments, load_from_args
+from apcfair.cli._common import (
+    add_apc_arguments,
+    add_data_arguments,
+    add_out_argument,
+    apc_model_from_args,
+    load_apc_result,
+    load_from_args,
+    split_names,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,24 +48,20 @@ fan_chart_by_scenario.png, environment_scenarios.png, macro_model.txt (and macro
 HELP = "Stress test: macro scenarios for the environment H(t) and PD paths of the book with bands."
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``stress`` subcommand."""
-    p = subparsers.add_parser("stress", help=HELP, description=HELP, epilog=EXAMPLE,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``stress``."""
+    p = sub.add_parser("stress", help=HELP, description=HELP, epilog=EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(p)
     p.add_argument("--macro", metavar="FILE", help="macro history: month, <driver columns>")
     p.add_argument("--scenarios", metavar="FILE", help="scenarios: scenario, month, <driver columns>")
-    p.add_argument("--out", required=True, help="output folder")
+    add_out_argument(p)
     p.add_argument("--horizon", type=int, default=36, help="forecast months (default 36)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--apc", metavar="DIR", help="reuse apc_result.nc written by `apcfair apc --out DIR` "
                    "(a folder or the .nc file) instead of fitting the APC model")
-    p.add_argument("--engine", default="laplace", choices=["laplace", "nuts", "ml"],
-                   help="APC engine when fitting (default laplace)")
-    p.add_argument("--draws", type=int, default=1000, help="APC posterior draws when fitting")
-    p.add_argument("--identification", default="no_period_trend",
-                   choices=["no_period_trend", "no_vintage_trend", "fixed_period_slope"],
-                   help="APC trend assumption when fitting (the macro model detrends consistently)")
+    add_apc_arguments(p, ["--engine", "--draws", "--identification", "--period-slope"],
+                      note="when fitting the APC model (the macro model detrends consistently)")
     p.add_argument("--drivers", help="comma-separated driver columns (default: all columns of --macro)")
     p.add_argument("--lags", default="0", help="comma-separated driver lags in months (default 0)")
     p.add_argument("--no-seasonality", action="store_true", help="no month-of-year dummies")
@@ -148,37 +152,25 @@ def _read_scores(path: str, column: str, loans: pd.DataFrame) -> tuple[np.ndarra
     return values, info
 
 
-def _load_apc(path: str):
-    from apcfair.apc import APCResult
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "apc_result.nc"
-    if not p.exists():
-        raise FileNotFoundError(f"--apc: {str(p)!r} does not exist (run `apcfair apc --out DIR` first)")
-    return APCResult.load(p)
-
-
 def run(args) -> int:
     """Run ``apcfair stress``."""
-    import matplotlib.pyplot as plt
-
-    from apcfair._io import atomic_output_dir, write_json
-    from apcfair.apc import APCModel
-    from apcfair.forecast.macro import MacroModel
-    from apcfair.forecast.scenarios import (
+    from apcfair import layout
+    from apcfair._io import atomic_output_dir
+    from apcfair.forecast import (
+        MacroModel,
+        StressTest,
         random_walk_projection,
         read_macro_history,
         read_scenarios,
     )
-    from apcfair.forecast.stress import StressTest
+    from apcfair.outputs import write_stress_outputs
 
     if args.horizon < 1:
         raise ValueError(f"--horizon {args.horizon}: must be at least 1")
     if bool(args.macro) != bool(args.scenarios):
         raise ValueError("give both --macro and --scenarios, or neither (random-walk scenario only)")
     lags = _int_list(args.lags, "--lags")
-    drivers = [d.strip() for d in args.drivers.split(",") if d.strip()] if args.drivers else None
+    drivers = split_names(args.drivers) if args.drivers else None
     # read the small files first so that their mistakes surface before any fitting
     history = scenarios = None
     if args.macro:
@@ -189,12 +181,11 @@ def run(args) -> int:
     if args.scores:  # matched before any fitting so that a wrong file fails fast
         scores, scores_info = _read_scores(args.scores, args.score_column, portfolio.loans)
     if args.apc:
-        apc = _load_apc(args.apc)
+        apc = load_apc_result(args.apc)
     else:
         if args.draws < 10:
             raise ValueError(f"--draws {args.draws}: use at least 10")
-        apc = APCModel(engine=args.engine, identification=args.identification, n_draws=args.draws,
-                       random_state=args.seed).fit(portfolio.cells()).result_
+        apc = apc_model_from_args(args).fit(portfolio.cells()).result_
     macro = None
     if history is not None:
         macro = MacroModel(drivers=drivers, lags=lags, seasonality=not args.no_seasonality, method=args.method,
@@ -208,30 +199,10 @@ def run(args) -> int:
     result = stress.run(portfolio, apc, projection, account_scores=scores)
     out = Path(args.out)
     with atomic_output_dir(out) as tmp:
-        write_json(tmp / "stress.json", {**result.to_json_dict(), "scores": scores_info})
-        result.table().to_csv(tmp / "stress_months.csv", index=False)
-        result.account_pd.to_parquet(tmp / "account_cumulative_pd.parquet", index=False)
-        ax = result.plot_fan_chart()
-        ax.figure.savefig(tmp / "fan_chart.png", dpi=110, bbox_inches="tight")
-        plt.close(ax.figure)
-        axes = result.plot_fan_charts()
-        axes[0].figure.savefig(tmp / "fan_chart_by_scenario.png", dpi=110, bbox_inches="tight")
-        plt.close(axes[0].figure)
-        ax = projection.plot()
-        ax.figure.savefig(tmp / "environment_scenarios.png", dpi=110, bbox_inches="tight")
-        plt.close(ax.figure)
-        if macro is not None:
-            (tmp / "macro_model.txt").write_text(macro.summary() + "\n")
-            ax = macro.plot_fit()
-            ax.figure.savefig(tmp / "macro_model_fit.png", dpi=110, bbox_inches="tight")
-            plt.close(ax.figure)
-        else:
-            (tmp / "macro_model.txt").write_text(
-                "No macro data given (--macro/--scenarios): the environment H(t) is continued by the APC "
-                "engine's random walk (scenario 'random_walk').\n" + projection.notes.get("method", "") + "\n")
+        write_stress_outputs(result, tmp, projection=projection, macro=macro, extra={"scores": scores_info})
     print(result.summary())
     if scores_info is not None:
         print(f"account scores: {scores_info['column']!r} from {scores_info['file']} for "
               f"{scores_info['matched']:,} accounts ({scores_info['ignored']:,} extra in the file ignored)")
-    print(f"wrote {out / 'stress.json'}")
+    print(f"wrote {out / layout.STRESS_JSON}")
     return 0

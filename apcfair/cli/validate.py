@@ -1,0 +1,26 @@
+"""``apcfair validate``: check data against the data contract and print the lineage."""
+
+from __future__ import annotations
+
+from apcfair.cli._common import add_data_arguments, load_from_args, parser_kwargs
+
+EXAMPLE = "apcfair validate --data synth/loans.parquet"
+
+
+def add_parser(sub):
+    """Register ``validate``."""
+    p = sub.add_parser("validate", **parser_kwargs(
+        "Check data against the data contract and print the lineage report.", example=EXAMPLE))
+    add_data_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Run ``apcfair validate``."""
+    import json
+
+    portfolio = load_from_args(args)
+    print(portfolio.lineage.summary())
+    print(json.dumps(portfolio.describe(), indent=2))
+    return 0

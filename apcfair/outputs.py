@@ -1,0 +1,294 @@
+"""The output writers: one function per stage result, every file named from :mod:`apcfair.layout`.
+
+The command line (:mod:`apcfair.cli`) and ``apcfair demo`` write results only through
+these functions, and the HTML report (:func:`apcfair.report.write_report`) reads the same
+names back, so each file is named in one place. A writer takes a result object and a
+folder (usually the temporary folder of :func:`apcfair._io.atomic_output_dir`) and returns
+the paths it wrote. The file names are product contracts: see :mod:`apcfair.layout`.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from data_synth import SynthConfig, generate_portfolio
+>>> from apcfair import load_portfolio
+>>> portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=300, seed=1)).loans)
+>>> folder = Path(tempfile.mkdtemp())
+>>> paths = write_vintage_outputs(portfolio, folder)
+>>> sorted(p.name for p in paths)
+['cells.csv', 'lineage.json', 'vintage_cumulative_default.png', 'vintage_monthly_pd.png']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from apcfair import layout
+from apcfair._io import write_json
+from apcfair.plots import plot_cumulative_default_curves, plot_monthly_pd_curves
+from apcfair.portfolio import cumulative_default_curves, monthly_pd_curves
+
+if TYPE_CHECKING:
+    from apcfair.apc import APCResult
+    from apcfair.audit import AuditResult
+    from apcfair.forecast import ScenarioProjection, StressResult
+    from apcfair.portfolio import Cells, Portfolio
+    from apcfair.unbiased import UnbiasedResult
+
+#: Resolution of every PNG the commands write.
+DPI = 110
+
+# TODO(layout): these two names belong in apcfair.layout (the report globs "coefficients_*.csv").
+#: One CSV per model of the unbiased procedure, ``name`` being the model.
+COEFFICIENTS = "coefficients_{name}.csv"
+#: Sub-folder of ``apcfair demo`` with the synthetic input data.
+DEMO_DATA = "data"
+
+#: Every file :func:`write_audit_outputs` can write (its default).
+AUDIT_FILES = (layout.AUDIT_JSON, layout.AUDIT_HTML, layout.AUDIT_FAIRNESS_PLOT, layout.AUDIT_GAPS_PLOT)
+#: Every file :func:`write_stress_outputs` can write (its default; the macro-fit plot only
+#: when a macro model is given).
+STRESS_FILES = (layout.STRESS_JSON, layout.STRESS_MONTHS, layout.ACCOUNT_CUMULATIVE_PD, layout.FAN_CHART_PLOT,
+                layout.FAN_CHART_BY_SCENARIO_PLOT, layout.ENVIRONMENT_SCENARIOS_PLOT, layout.MACRO_MODEL_TXT,
+                layout.MACRO_MODEL_FIT_PLOT)
+
+#: ``macro_model.txt`` when the environment is continued by the random walk.
+_RANDOM_WALK_NOTE = ("No macro data given (--macro/--scenarios): the environment H(t) is continued by the APC "
+                     "engine's random walk (scenario 'random_walk').\n")
+
+
+def save_figure(plot, path: str | Path, *, dpi: int = DPI) -> Path:
+    """Save the figure holding ``plot`` to ``path`` and close it.
+
+    Parameters
+    ----------
+    plot : matplotlib Figure, Axes or array of Axes
+        What a ``plot_*`` method returned.
+    path : path
+        The PNG file.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib.pyplot as plt  # heavy: only when a figure is written
+    import numpy as np
+
+    if hasattr(plot, "savefig"):
+        fig = plot
+    elif hasattr(plot, "figure"):
+        fig = plot.figure
+    else:
+        fig = np.ravel(plot)[0].figure
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def _check_files(files: Collection[str], allowed: Collection[str], writer: str) -> None:
+    unknown = sorted(set(files) - set(allowed))
+    if unknown:
+        raise ValueError(f"{writer}: files={unknown} are not among its outputs; allowed: {', '.join(allowed)}")
+
+
+def write_vintage_outputs(portfolio: Portfolio, folder: str | Path, cells: Cells | None = None) -> list[Path]:
+    """``cells.csv``, ``lineage.json`` and the two vintage-curve plots of ``portfolio``.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The validated portfolio.
+    folder : path
+        Output folder.
+    cells : Cells, optional
+        ``portfolio.cells()`` when already aggregated.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(folder)
+    cells = portfolio.cells() if cells is None else cells
+    cells.to_csv(folder / layout.CELLS)
+    written = [folder / layout.CELLS, write_json(folder / layout.LINEAGE, {
+        **cells.lineage.to_dict(), "portfolio": portfolio.describe(), "cells": cells.n_cells})]
+    written.append(save_figure(plot_monthly_pd_curves(monthly_pd_curves(cells)),
+                               folder / layout.VINTAGE_MONTHLY_PD_PLOT))
+    written.append(save_figure(plot_cumulative_default_curves(cumulative_default_curves(portfolio)),
+                               folder / layout.VINTAGE_CUMULATIVE_PLOT))
+    return written
+
+
+def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
+    """``apc.json``, ``apc_result.nc``, ``apc_summary.txt`` and three PNG plots.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(folder)
+    written = [write_json(folder / layout.APC_JSON, result.to_json_dict())]
+    result.save(folder / layout.APC_RESULT)
+    written.append(folder / layout.APC_RESULT)
+    (folder / layout.APC_SUMMARY).write_text(result.summary() + "\n")
+    written.append(folder / layout.APC_SUMMARY)
+    for name, plot in ((layout.APC_COMPONENTS_PLOT, result.plot_components),
+                       (layout.APC_FITTED_CURVES_PLOT, result.plot_fitted_vintage_curves),
+                       (layout.APC_RESIDUALS_PLOT, result.plot_residual_heatmap)):
+        written.append(save_figure(plot(), folder / name))
+    return written
+
+
+def write_unbiased_outputs(result: UnbiasedResult, folder: str | Path) -> list[Path]:
+    """``comparison.json``, ``cost_of_fairness.json``, forecasts, account scores, coefficient
+    tables, ``dependence.csv``, ``unbiased_summary.txt`` and three PNG plots.
+
+    ``account_scores.parquet`` holds the logit scores relative to the APC offset, one column
+    per model (e.g. for ``apcfair stress --scores``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(folder)
+    written = [
+        write_json(folder / layout.COMPARISON, result.comparison_records()),
+        write_json(folder / layout.COST_OF_FAIRNESS, {
+            "cost_of_fairness": result.cost_of_fairness, "calibrating_constant": result.calibrating_constant,
+            "restricted_centre": result.restricted_centre, "settings": result.settings,
+            "timings": result.timings, "lineage": result.lineage, "provenance": result.provenance,
+            "apc_identification": result.apc_result.identification["text"]}),
+    ]
+    tables = [(layout.FORECASTS, result.forecasts), (layout.ACCOUNT_SCORES, result.account_scores)]
+    for name, table in tables:
+        table.to_parquet(folder / name, index=False)
+        written.append(folder / name)
+    csvs = [(COEFFICIENTS.format(name=name), table) for name, table in result.coefficient_tables.items()]
+    for name, table in [*csvs, (layout.DEPENDENCE_CSV, result.dependence_table)]:
+        table.to_csv(folder / name, index=False)
+        written.append(folder / name)
+    (folder / layout.UNBIASED_SUMMARY).write_text(result.summary() + "\n")
+    written.append(folder / layout.UNBIASED_SUMMARY)
+    for name, plot in ((layout.ROC_PLOT, result.plot_roc), (layout.DEPENDENCE_PLOT, result.plot_dependence),
+                       (layout.CALIBRATION_PLOT, result.plot_calibration)):
+        written.append(save_figure(plot(), folder / name))
+    return written
+
+
+def write_audit_outputs(result: AuditResult, folder: str | Path, *, files: Collection[str] = AUDIT_FILES,
+                        title: str | None = None, extra: Mapping[str, Any] | None = None,
+                        dpi: int = DPI) -> list[Path]:
+    """``audit.json``, ``audit.html`` and the two audit plots (those named in ``files``).
+
+    Parameters
+    ----------
+    result : AuditResult
+        The audit.
+    folder : path
+        Output folder.
+    files : collection of str
+        Which of :data:`AUDIT_FILES` to write (default all). A plot that cannot be drawn
+        for this audit is left out.
+    title : str, optional
+        Title of ``audit.html`` (default: the result's own).
+    extra : mapping, optional
+        Keys added to ``audit.json`` (e.g. the command's input).
+    dpi : int
+        Resolution of the plots.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    _check_files(files, AUDIT_FILES, "write_audit_outputs")
+    folder = Path(folder)
+    written = []
+    if layout.AUDIT_JSON in files:
+        written.append(write_json(folder / layout.AUDIT_JSON, {**result.to_dict(), **(extra or {})}))
+    if layout.AUDIT_HTML in files:
+        html = result.to_html() if title is None else result.to_html(title=title)
+        (folder / layout.AUDIT_HTML).write_text(html, encoding="utf-8")
+        written.append(folder / layout.AUDIT_HTML)
+    for name, plot in ((layout.AUDIT_FAIRNESS_PLOT, result.plot_fairness),
+                       (layout.AUDIT_GAPS_PLOT, result.plot_gaps)):
+        if name in files:
+            try:
+                figure = plot()
+            except Exception:  # noqa: BLE001 - an extra plot must never sink the run
+                continue
+            written.append(save_figure(figure, folder / name, dpi=dpi))
+    return written
+
+
+def write_stress_outputs(result: StressResult, folder: str | Path, *, projection: ScenarioProjection,
+                         macro=None, files: Collection[str] = STRESS_FILES,
+                         extra: Mapping[str, Any] | None = None, dpi: int = DPI) -> list[Path]:
+    """``stress.json``, the monthly table, account cumulative PDs, fan charts, the
+    environment scenarios and the macro model (those named in ``files``).
+
+    Parameters
+    ----------
+    result : StressResult
+        The stress test.
+    folder : path
+        Output folder.
+    projection : ScenarioProjection
+        The environment paths the stress test used (``environment_scenarios.png``).
+    macro : fitted macro model, optional
+        Anything with ``summary()`` and ``plot_fit()``; without it ``macro_model.txt`` says
+        that the environment was continued by its random walk.
+    files : collection of str
+        Which of :data:`STRESS_FILES` to write (default all).
+    extra : mapping, optional
+        Keys added to ``stress.json`` (e.g. where the account scores came from).
+    dpi : int
+        Resolution of the plots.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    _check_files(files, STRESS_FILES, "write_stress_outputs")
+    folder = Path(folder)
+    written = []
+
+    def want(name: str) -> bool:
+        return name in files
+
+    if want(layout.STRESS_JSON):
+        written.append(write_json(folder / layout.STRESS_JSON, {**result.to_json_dict(), **(extra or {})}))
+    if want(layout.STRESS_MONTHS):
+        result.table().to_csv(folder / layout.STRESS_MONTHS, index=False)
+        written.append(folder / layout.STRESS_MONTHS)
+    if want(layout.ACCOUNT_CUMULATIVE_PD):
+        result.account_pd.to_parquet(folder / layout.ACCOUNT_CUMULATIVE_PD, index=False)
+        written.append(folder / layout.ACCOUNT_CUMULATIVE_PD)
+    plots = [(layout.FAN_CHART_PLOT, result.plot_fan_chart),
+             (layout.FAN_CHART_BY_SCENARIO_PLOT, result.plot_fan_charts),
+             (layout.ENVIRONMENT_SCENARIOS_PLOT, projection.plot)]
+    if macro is not None:
+        plots.append((layout.MACRO_MODEL_FIT_PLOT, macro.plot_fit))
+    for name, plot in plots:
+        if want(name):
+            written.append(save_figure(plot(), folder / name, dpi=dpi))
+    if want(layout.MACRO_MODEL_TXT):
+        text = (macro.summary() if macro is not None
+                else _RANDOM_WALK_NOTE + projection.notes.get("method", ""))
+        (folder / layout.MACRO_MODEL_TXT).write_text(text + "\n")
+        written.append(folder / layout.MACRO_MODEL_TXT)
+    return written
+
+
+def write_results(results: Mapping[str, Any], folder: str | Path) -> Path:
+    """``results.json``: the headline numbers of a whole run (``apcfair demo``)."""
+    return write_json(Path(folder) / layout.RESULTS_JSON, results)
