@@ -1,7 +1,7 @@
 """Forecasts and stress tests: macro models of the environment, scenarios, PD paths, backtests."""
 
 from apcfair.forecast.backtest import BacktestResult, macro_backtest, truncate_portfolio
-from apcfair.forecast.macro import MacroModel
+from apcfair.forecast.macro import MacroModel, MacroResult
 from apcfair.forecast.scenarios import (
     ScenarioProjection,
     random_walk_projection,
@@ -13,6 +13,7 @@ from apcfair.forecast.stress import StressResult, StressTest
 __all__ = [
     "BacktestResult",
     "MacroModel",
+    "MacroResult",
     "ScenarioProjection",
     "StressResult",
     "StressTest",

@@ -18,14 +18,23 @@ counts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from apcfair._base import FORMAT_VERSION, jsonable, load_json, save_json
+from apcfair._summary import Summary
+from apcfair.apc import APCModel
 from apcfair.forecast._extrapolate import function_draws
-from apcfair.forecast.macro import MacroModel
-from apcfair.forecast.scenarios import random_walk_projection, read_macro_history
+from apcfair.forecast.macro import MacroModel, frame_from_json, frame_to_json
+from apcfair.forecast.scenarios import (
+    ScenarioProjection,
+    random_walk_projection,
+    read_macro_history,
+)
+from apcfair.portfolio import Portfolio
 from apcfair.portfolio.periods import format_period, to_period_code
 
 
@@ -74,13 +83,12 @@ def truncate_portfolio(portfolio, end):
     >>> early.lineage.total_excluded
     {'originated at or after 2019-06': 1}
     """
-    from apcfair.portfolio import Portfolio
-
     end = _code(end, portfolio.freq, "end")
     loans = portfolio.loans
-    keep = (loans["vintage"].to_numpy(np.int64) < end) & (loans["first_month"].to_numpy(np.int64) <= end)
+    spells = portfolio.spells()
+    keep = (spells.vintage < end) & (spells.first_period <= end)
     out = loans.loc[keep].copy()
-    late = out["last_month"].to_numpy(np.int64) > end
+    late = spells.last_period[keep] > end
     out.loc[late, "default"] = 0
     out.loc[late, "last_month"] = end
     out = out.reset_index(drop=True)
@@ -114,16 +122,19 @@ class BacktestResult:
     freq : str
     fit_end : str
     apc_result : APCResult
+        The APC fit up to ``fit_end`` (not saved).
     macro_model : MacroModel
+        The fitted macro model (not saved; its :class:`MacroResult` is ``macro_result``).
     projections : dict
-        The two :class:`ScenarioProjection` objects.
+        The two :class:`ScenarioProjection` objects (not saved).
 
     Examples
     --------
+    >>> import pathlib, tempfile
     >>> from data_synth import SynthConfig, generate_portfolio
     >>> from apcfair import load_portfolio
     >>> from apcfair.apc import APCModel
-    >>> from apcfair.forecast import MacroModel, macro_backtest
+    >>> from apcfair.forecast import BacktestResult, MacroModel, macro_backtest
     >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
     ...                                        start="2006-01", end="2012-12"))
     >>> portfolio = load_portfolio(synth.loans)
@@ -138,6 +149,13 @@ class BacktestResult:
      'macro_upper', 'random_walk', 'random_walk_lower', 'random_walk_upper']
     >>> print(bt.summary().splitlines()[0])  # doctest: +ELLIPSIS
     Backtest: fit up to 2010-12, projected 2011-01 to 2012-12 (24 periods), observed mean rate ...
+
+    Table and scores are saved as JSON:
+
+    >>> path = bt.save(pathlib.Path(tempfile.mkdtemp()) / "backtest.json")
+    >>> back = BacktestResult.load(path)
+    >>> back.table.equals(bt.table), back.scores == bt.scores
+    (True, True)
     """
 
     table: pd.DataFrame
@@ -148,21 +166,103 @@ class BacktestResult:
     macro_model: object = None
     projections: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        """Error table of both methods."""
-        sc = pd.DataFrame(self.scores).T
+    @property
+    def macro_result(self):
+        """The :class:`MacroResult` of the fitted macro model (``None`` after :meth:`load`)."""
+        return None if self.macro_model is None else self.macro_model.result_
+
+    def summary(self) -> Summary:
+        """Error table of both methods (text and HTML)."""
         t = self.table
-        return "\n".join([
-            f"Backtest: fit up to {self.fit_end}, projected {t['month'].iloc[0]} to {t['month'].iloc[-1]} "
-            f"({len(t)} periods), observed mean rate {t['observed_rate'].mean():.4%}",
-            sc.to_string(float_format=lambda x: f"{x:.4g}"),
-        ])
+        title = (f"Backtest: fit up to {self.fit_end}, projected {t['month'].iloc[0]} to "
+                 f"{t['month'].iloc[-1]} ({len(t)} periods), observed mean rate "
+                 f"{t['observed_rate'].mean():.4%}")
+        sc = pd.DataFrame(self.scores).T.rename_axis("method").reset_index()
+        return Summary.from_blocks(title, [("Errors of the projected monthly default rate", sc)])
+
+    def to_json_dict(self) -> dict:
+        """``fit_end``, ``freq``, ``scores`` and the ``table`` as column lists (JSON-ready)."""
+        return jsonable({
+            "kind": type(self).__name__, "format_version": FORMAT_VERSION, "fit_end": self.fit_end,
+            "freq": self.freq, "scores": self.scores, "table": frame_to_json(self.table),
+        })
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_json_dict` as JSON (the fitted models and draws are not saved)."""
+        return save_json(self.to_json_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BacktestResult:
+        """Read a result written by :meth:`save`."""
+        d = load_json(path, cls.__name__)
+        return cls(table=frame_from_json(d["table"]), scores=d["scores"], freq=d["freq"], fit_end=d["fit_end"])
 
     def plot(self, ax=None):
         """Observed rate and both projections with bands."""
         from apcfair.forecast.plots import plot_backtest
 
         return plot_backtest(self, ax=ax)
+
+
+def observed_rates(cells: pd.DataFrame, end: int, horizon: int, freq: str
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The test cells after ``end``, their forecast period index and the observed table.
+
+    Returns ``(test cells, table, period index of every cell)``; the table has ``month,
+    code, at_risk, defaults, observed_rate`` per test period.
+    """
+    test = cells[(cells["period"] > end) & (cells["period"] <= end + horizon)]
+    per = test["period"].to_numpy(np.int64) - end - 1
+    onehot = _period_onehot(per, horizon)
+    at_risk = test["at_risk"].to_numpy(float) @ onehot
+    defaults = test["defaults"].to_numpy(float) @ onehot
+    codes = np.arange(end + 1, end + horizon + 1)
+    table = pd.DataFrame({"month": format_period(codes, freq), "code": codes,
+                          "at_risk": at_risk.astype(np.int64), "defaults": defaults.astype(np.int64)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["observed_rate"] = defaults / at_risk
+    return test, table, per
+
+
+def _period_onehot(per: np.ndarray, horizon: int) -> np.ndarray:
+    onehot = np.zeros((len(per), horizon))
+    onehot[np.arange(len(per)), per] = 1.0
+    return onehot
+
+
+def projected_rate(res, test: pd.DataFrame, per: np.ndarray, projection: ScenarioProjection,
+                   lifecycle: np.ndarray, vintage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the projected rate and of the expected defaults per test period.
+
+    The rate of a period is ``sum_cells n PD / sum_cells n`` over its observed cells, with
+    ``PD = expit(mu + F + G + H)`` on the projection's draws.
+    """
+    horizon = projection.horizon
+    onehot = _period_onehot(per, horizon)
+    n = test["at_risk"].to_numpy(float)
+    idx = projection.draw_index
+    mu = np.asarray(res.draws["intercept"], dtype=float)
+    env = projection.draws[next(iter(projection.draws))][:, per]
+    rate_cells = expit(mu[idx, None] + lifecycle[idx] + vintage[idx] + env)
+    exp_def = (rate_cells * n) @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = exp_def / (n @ onehot)
+    return rate, exp_def
+
+
+def error_scores(observed: np.ndarray, predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                 expected_defaults: np.ndarray, defaults: np.ndarray) -> dict:
+    """MAE, RMSE, mean absolute % error, bias, band coverage and total-defaults error."""
+    err = predicted - observed
+    cov = (observed >= lower) & (observed <= upper)
+    return {
+        "mae_rate": float(np.mean(np.abs(err))),
+        "rmse_rate": float(np.sqrt(np.mean(err**2))),
+        "mean_abs_pct_error": float(np.mean(np.abs(err) / np.maximum(observed, 1e-12))),
+        "bias_rate": float(np.mean(err)),
+        "coverage": float(np.mean(cov)),
+        "total_defaults_pct_error": float((expected_defaults.sum() - defaults.sum()) / max(defaults.sum(), 1)),
+    }
 
 
 def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int = 36, apc_model=None,
@@ -221,8 +321,6 @@ def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int 
     >>> 0 <= bt.scores["random_walk"]["coverage"] <= 1
     True
     """
-    from apcfair.apc import APCModel
-
     freq = portfolio.freq
     end = _code(fit_end, freq, "fit_end")
     horizon = int(horizon)
@@ -240,53 +338,30 @@ def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int 
         raise ValueError(f"the macro history ends in {hist['month'].iloc[-1]}: it must cover the test months "
                          f"after {format_period([end], freq)[0]} (the actual path)")
     macro_model = macro_model if macro_model is not None else MacroModel(random_state=random_state)
-    macro_model.fit(res, hist_fit)
-    proj = {"macro": macro_model.project(actual.drop(columns="code"), horizon, random_state=random_state),
+    macro = macro_model.fit(res, hist_fit).result_
+    proj = {"macro": macro.project(actual.drop(columns="code"), horizon, random_state=random_state),
             "random_walk": random_walk_projection(res, horizon, random_state=random_state)}
-    cells = portfolio.cells().table
-    test = cells[(cells["period"] > end) & (cells["period"] <= end + horizon)]
-    per = test["period"].to_numpy(np.int64) - end - 1
-    n = test["at_risk"].to_numpy(float)
-    F = function_draws(res, "lifecycle", test["age"].to_numpy(), extrapolation=extrapolation,
-                       random_state=random_state)
-    G = function_draws(res, "vintage", test["vintage"].to_numpy(), extrapolation=extrapolation,
-                       random_state=random_state)
-    mu = np.asarray(res.draws["intercept"], dtype=float)
-    onehot = np.zeros((len(test), horizon))
-    onehot[np.arange(len(test)), per] = 1.0
-    N = n @ onehot
-    D = test["defaults"].to_numpy(float) @ onehot
-    codes = np.arange(end + 1, end + horizon + 1)
-    table = pd.DataFrame({"month": format_period(codes, freq), "code": codes, "at_risk": N.astype(np.int64),
-                          "defaults": D.astype(np.int64)})
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["observed_rate"] = D / N
+    test, table, per = observed_rates(portfolio.cells().table, end, horizon, freq)
+    lifecycle = function_draws(res, "lifecycle", test["age"].to_numpy(), extrapolation=extrapolation,
+                               random_state=random_state)
+    vintage = function_draws(res, "vintage", test["vintage"].to_numpy(), extrapolation=extrapolation,
+                             random_state=random_state)
     rng = np.random.default_rng(random_state)
     a = (1 - credible_level) / 2
+    at_risk = table["at_risk"].to_numpy(float)
+    defaults = table["defaults"].to_numpy(float)
+    valid = at_risk > 0
     scores = {}
-    valid = N > 0
     for key, p in proj.items():
-        idx = p.draw_index
-        Hd = p.draws[next(iter(p.draws))][:, per]
-        rate_cells = expit(mu[idx, None] + F[idx] + G[idx] + Hd)
-        exp_def = (rate_cells * n) @ onehot
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = exp_def / N
-        sim = rng.binomial(N.astype(np.int64)[None, :], np.clip(np.nan_to_num(rate), 0, 1)) / np.maximum(N, 1)
+        rate, exp_def = projected_rate(res, test, per, p, lifecycle, vintage)
+        sim = (rng.binomial(at_risk.astype(np.int64)[None, :], np.clip(np.nan_to_num(rate), 0, 1))
+               / np.maximum(at_risk, 1))
         table[key] = rate.mean(axis=0)
         table[f"{key}_lower"] = np.quantile(sim, a, axis=0)
         table[f"{key}_upper"] = np.quantile(sim, 1 - a, axis=0)
-        obs, pred = table["observed_rate"].to_numpy()[valid], table[key].to_numpy()[valid]
-        err = pred - obs
-        cov = (obs >= table[f"{key}_lower"].to_numpy()[valid]) & (obs <= table[f"{key}_upper"].to_numpy()[valid])
-        scores[key] = {
-            "mae_rate": float(np.mean(np.abs(err))),
-            "rmse_rate": float(np.sqrt(np.mean(err**2))),
-            "mean_abs_pct_error": float(np.mean(np.abs(err) / np.maximum(obs, 1e-12))),
-            "bias_rate": float(np.mean(err)),
-            "coverage": float(np.mean(cov)),
-            "total_defaults_pct_error": float((exp_def.mean(axis=0)[valid].sum() - D[valid].sum())
-                                              / max(D[valid].sum(), 1)),
-        }
+        scores[key] = error_scores(table["observed_rate"].to_numpy()[valid], table[key].to_numpy()[valid],
+                                   table[f"{key}_lower"].to_numpy()[valid],
+                                   table[f"{key}_upper"].to_numpy()[valid],
+                                   exp_def.mean(axis=0)[valid], defaults[valid])
     return BacktestResult(table=table, scores=scores, freq=freq, fit_end=format_period([end], freq)[0],
                           apc_result=res, macro_model=macro_model, projections=proj)

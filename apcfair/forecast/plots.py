@@ -51,18 +51,21 @@ def plot_environment_scenarios(projection, ax=None, history_months: int | None =
     return ax
 
 
-def plot_macro_fit(model, ax=None):
-    """H posterior mean and band over the fit window with the macro model's fitted values."""
+def plot_macro_fit(result, ax=None):
+    """H posterior mean and band over the fit window with the macro model's fitted values.
+
+    ``result`` is a :class:`~apcfair.forecast.MacroResult`.
+    """
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    f = model.fitted_
-    x = _ts(f["code"], model.freq_)
+    f = result.fitted
+    x = _ts(f["code"], result.freq)
     ax.fill_between(x, f["lower"], f["upper"], color="grey", alpha=0.3, label="H(t) band (APC)")
     ax.plot(x, f["mean"], color="black", lw=1.2, label="H(t) posterior mean")
     ax.fill_between(x, f["fitted_lower"], f["fitted_upper"], color="C1", alpha=0.2)
     ax.plot(x, f["fitted"], color="C1", lw=1.4, label="macro model")
-    d = model.diagnostics_
+    d = result.diagnostics
     ax.set_title(f"Macro model of H(t): R2 {d['r2']:.2f}, DW {d['durbin_watson']:.2f}")
     ax.set_ylabel("log-odds")
     ax.set_xlabel("calendar month")

@@ -8,8 +8,9 @@ For every posterior draw ``s`` and scenario, the monthly PD of account ``i`` of 
 ``score_i`` is the account's logit score from the credit model (``account_scores``; the
 restricted term zeroed, the APC offset excluded) or, without scores, the APC vintage
 effect ``G_s(v)``. Beyond the fitted ranges (older ages, new vintages) F and G are held at
-the mean of their last 12 values per draw (``extrapolation="hold"``, default) or continued
-by their random walks (``"random_walk"``; see :mod:`apcfair.forecast._extrapolate`). The **book at risk** evolves month by month: an account that
+the mean of their last 12 values per draw (``extrapolation="hold"``, default; the hold rule
+of :mod:`apcfair.apc.identification`) or continued by their random walks
+(``"random_walk"``). The **book at risk** evolves month by month: an account that
 does not default leaves with the attrition probability of its age (``attrition=
 "observed"``: closures / accounts at risk by age in the data), so
 ``n(t+1) = n(t) (1 - PD) (1 - q)``. New vintages (``new_vintages=True``) enter at the
@@ -39,17 +40,24 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from apcfair._base import FittedResultMixin, ParamsMixin
 from apcfair._io import to_jsonable
 from apcfair._options import check_option
 from apcfair._provenance import provenance
-from apcfair.errors import NotFittedError
+from apcfair._summary import Summary
+from apcfair.apc.identification import HOLD_WINDOW
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
+from apcfair.layout import STRESS_JSON
 from apcfair.portfolio.periods import format_period
+from apcfair.portfolio.spells import Spells
 
 FAN_LEVELS = (0.5, 0.8)
 _CHUNK_ELEMENTS = 2_000_000
+#: New vintages look like the recent ones: volume and score mix of the last ``RECENT_VINTAGES``
+#: vintages, the same window over which G is held for new vintages (the APC hold rule).
+RECENT_VINTAGES = HOLD_WINDOW
 
 
 def _aligned_scores(account_scores, loans: pd.DataFrame) -> np.ndarray:
@@ -70,28 +78,31 @@ def _aligned_scores(account_scores, loans: pd.DataFrame) -> np.ndarray:
     return s
 
 
-def _attrition_by_age(portfolio, t_end: int, max_age: int, min_exposure: float = 200.0) -> tuple[np.ndarray, float]:
+def _recent(vintage: np.ndarray, t_end: int) -> np.ndarray:
+    """Accounts of the last :data:`RECENT_VINTAGES` vintages before ``t_end``."""
+    return (vintage >= t_end - RECENT_VINTAGES) & (vintage < t_end)
+
+
+def attrition_by_age(spells: Spells, t_end: int, max_age: int, min_exposure: float = 200.0
+                     ) -> tuple[np.ndarray, float]:
     """Monthly closure probability by age (index = age) and the pooled rate.
 
     Closures are accounts leaving without default before the last data month (leaving in
     the last month is indistinguishable from censoring); the denominator is the accounts
     at risk that did not default in that month.
     """
-    loans = portfolio.loans
-    v = loans["vintage"].to_numpy(np.int64)
-    last = loans["last_month"].to_numpy(np.int64)
-    first = loans["first_month"].to_numpy(np.int64)
-    d = loans["default"].to_numpy(np.int64)
-    closed = (d == 0) & (last < t_end)
-    n = int(max(last.max() - v.min(), max_age)) + 2
-    closures = np.bincount((last - v)[closed], minlength=n)[:n].astype(float)
-    # exposure: at risk and not defaulting, over ages first-v .. min(last, t_end-1)-v
-    a0 = first - v
-    a1 = np.minimum(last, t_end - 1) - v
+    last_age = spells.last_age
+    before_end = spells.last_period < t_end
+    closed = ~spells.defaulted & before_end
+    n = int(max(spells.last_period.max() - spells.vintage.min(), max_age)) + 2
+    closures = np.bincount(last_age[closed], minlength=n)[:n].astype(float)
+    # exposure: at risk and not defaulting, over ages first_age .. min(last, t_end-1) - vintage
+    a0 = spells.first_age
+    a1 = np.minimum(spells.last_period, t_end - 1) - spells.vintage
     ok = a1 >= a0
     diff = np.bincount(a0[ok], minlength=n + 1)[: n + 1] - np.bincount(a1[ok] + 1, minlength=n + 1)[: n + 1]
     at_risk = np.cumsum(diff)[:n].astype(float)
-    defaults = np.bincount((last - v)[(d == 1) & (last < t_end)], minlength=n)[:n].astype(float)
+    defaults = np.bincount(last_age[spells.defaulted & before_end], minlength=n)[:n].astype(float)
     expo = np.maximum(at_risk - defaults, 0)
     pooled = closures.sum() / expo.sum() if expo.sum() > 0 else 0.0
     q = np.where(expo >= min_exposure, closures / np.maximum(expo, 1), pooled)
@@ -103,16 +114,225 @@ def _attrition_by_age(portfolio, t_end: int, max_age: int, min_exposure: float =
     return out, float(pooled)
 
 
+# ---------------------------------------------------------------------------- the book
 @dataclass
 class _Groups:
-    vintage: np.ndarray        # (G,)
-    count: np.ndarray          # (G,) accounts at the start (existing) or per vintage (new)
-    centre: np.ndarray | None  # (G,) fixed score, or None: G(v) draws
-    existing: np.ndarray       # (G,) bool
+    vintage: np.ndarray        # (n_groups,)
+    count: np.ndarray          # (n_groups,) accounts at the start (existing) or per vintage (new)
+    centre: np.ndarray | None  # (n_groups,) fixed score, or None: G(v) draws
 
 
-class StressTest:
+@dataclass
+class Book:
+    """The book grouped for projection: the existing accounts and the new vintages.
+
+    ``account_group`` is each account's group in ``existing`` (-1 when not open at the end
+    of the data).
+    """
+
+    existing: _Groups
+    new: _Groups
+    account_group: np.ndarray
+
+    @property
+    def vintage(self) -> np.ndarray:
+        """Vintage of every group (existing first)."""
+        return np.concatenate([self.existing.vintage, self.new.vintage]).astype(np.int64)
+
+    @property
+    def count(self) -> np.ndarray:
+        """Accounts of every group at entry."""
+        return np.concatenate([self.existing.count, self.new.count])
+
+    @property
+    def n_existing(self) -> int:
+        """Number of existing groups."""
+        return len(self.existing.vintage)
+
+
+def book_by_vintage(vintage: np.ndarray, is_open: np.ndarray, volume: np.ndarray,
+                    new_codes: np.ndarray) -> Book:
+    """Without scores: one group per vintage of the open book, one per new vintage."""
+    account_group = np.full(len(vintage), -1)
+    gv, inv, gn = np.unique(vintage[is_open], return_inverse=True, return_counts=True)
+    account_group[is_open] = inv
+    return Book(_Groups(gv, gn.astype(float), None), _Groups(new_codes, volume, None), account_group)
+
+
+def book_by_score(vintage: np.ndarray, is_open: np.ndarray, scores: np.ndarray, volume: np.ndarray,
+                  new_codes: np.ndarray, t_end: int, score_bins: int, new_vintages: bool) -> Book:
+    """With scores: groups by (vintage, score quantile bin), each at its mean score.
+
+    New vintages take the recent vintages' score mix (bin shares and bin means).
+    """
+    account_group = np.full(len(vintage), -1)
+    recent = _recent(vintage, t_end)
+    pool = scores[is_open | recent]
+    edges = np.unique(np.quantile(pool, np.linspace(0, 1, int(score_bins) + 1)[1:-1]))
+    b = np.searchsorted(edges, scores, side="right")
+    n_bins = len(edges) + 1
+    key = vintage[is_open] * n_bins + b[is_open]
+    uk, inv, gn = np.unique(key, return_inverse=True, return_counts=True)
+    account_group[is_open] = inv
+    centre = np.bincount(inv, weights=scores[is_open]) / gn
+    existing = _Groups(uk // n_bins, gn.astype(float), centre)
+    if not new_vintages:
+        return Book(existing, _Groups(np.zeros(0, np.int64), np.zeros(0), np.zeros(0)), account_group)
+    bw = np.bincount(b[recent], minlength=n_bins).astype(float)
+    bc = np.bincount(b[recent], weights=scores[recent], minlength=n_bins) / np.maximum(bw, 1)
+    bw = bw / bw.sum() if bw.sum() > 0 else np.full(n_bins, 1 / n_bins)
+    keep = bw > 0
+    nv = np.repeat(new_codes, keep.sum())
+    new = _Groups(nv, (volume[:, None] * bw[keep][None, :]).ravel(), np.tile(bc[keep], len(new_codes)))
+    return Book(existing, new, account_group)
+
+
+@dataclass
+class _Paths:
+    """Draws over one scenario: expected defaults and at risk ``(draws, horizon)``, and the
+    cumulative PD of every existing group ``(draws, n_existing)``."""
+
+    expected_defaults: np.ndarray
+    at_risk: np.ndarray
+    cumulative: np.ndarray
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Portfolio PD draws: expected defaults / expected accounts at risk."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.expected_defaults / self.at_risk
+
+
+def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environment: np.ndarray, *,
+               age_idx: np.ndarray, active: np.ndarray, attrition: np.ndarray, count: np.ndarray,
+               n_existing: int) -> _Paths:
+    """Run the grouped book through one scenario, per chunk of draws.
+
+    ``mu (S,)``, ``lifecycle (S, ages)``, ``term (S or 1, n_groups)`` (G(v) draws or fixed
+    scores), ``environment (S, horizon)``; ``age_idx``, ``active`` and ``attrition`` are
+    ``(n_groups, horizon)``. The book at risk evolves as ``n(t+1) = n(t) (1 - PD) (1 - q)``.
+    """
+    n_draws, horizon = environment.shape
+    exp_def = np.empty((n_draws, horizon))
+    at_risk = np.empty((n_draws, horizon))
+    cum_ex = np.empty((n_draws, n_existing))
+    chunk = max(1, _CHUNK_ELEMENTS // max(len(count) * horizon, 1))
+    for c0 in range(0, n_draws, chunk):
+        c = slice(c0, min(c0 + chunk, n_draws))
+        tc = term[c] if term.shape[0] > 1 else term
+        eta = mu[c, None, None] + lifecycle[c][:, age_idx] + tc[:, :, None] + environment[c][:, None, :]
+        p = expit(eta) * active
+        step = (1 - p) * (1 - attrition)
+        alive = np.cumprod(np.concatenate([np.ones(step.shape[:2] + (1,)), step[..., :-1]], axis=2), axis=2)
+        alive *= count[None, :, None]
+        exp_def[c] = (alive * p).sum(axis=1)
+        at_risk[c] = (alive * active).sum(axis=1)
+        cum_ex[c] = 1 - np.prod(1 - p[:, :n_existing, :], axis=2)
+    return _Paths(exp_def, at_risk, cum_ex)
+
+
+def scenario_table(paths: _Paths, codes: np.ndarray, freq: str, credible_level: float) -> pd.DataFrame:
+    """Monthly portfolio PD with fan bands, expected defaults with band, accounts at risk."""
+    rate = paths.rate
+    tab = {"month": format_period(codes, freq), "code": codes, "pd": rate.mean(axis=0)}
+    for lev in sorted({*FAN_LEVELS, credible_level}):
+        lo, hi = np.quantile(rate, [(1 - lev) / 2, (1 + lev) / 2], axis=0)
+        suffix = "" if lev == credible_level else f"_{int(round(lev * 100))}"
+        tab[f"pd_lower{suffix}"], tab[f"pd_upper{suffix}"] = lo, hi
+    a = (1 - credible_level) / 2
+    exp_def = paths.expected_defaults
+    tab["expected_defaults"] = exp_def.mean(axis=0)
+    tab["expected_defaults_lower"] = np.quantile(exp_def, a, axis=0)
+    tab["expected_defaults_upper"] = np.quantile(exp_def, 1 - a, axis=0)
+    tab["at_risk"] = paths.at_risk.mean(axis=0)
+    return pd.DataFrame(tab)
+
+
+def cumulative_summary(paths: _Paths, existing_count: np.ndarray, credible_level: float) -> dict:
+    """Cumulative PD of the existing book and expected defaults over the horizon, with bands."""
+    a = (1 - credible_level) / 2
+    n_book = float(existing_count.sum())
+    n_draws = paths.expected_defaults.shape[0]
+    port = ((paths.cumulative * existing_count[None, :]).sum(axis=1) / n_book if n_book > 0
+            else np.full(n_draws, np.nan))
+    tot = paths.expected_defaults.sum(axis=1)
+    return {
+        "cumulative_pd": float(np.mean(port)), "cumulative_pd_lower": float(np.quantile(port, a)),
+        "cumulative_pd_upper": float(np.quantile(port, 1 - a)),
+        "expected_defaults_total": float(tot.mean()),
+        "expected_defaults_total_lower": float(np.quantile(tot, a)),
+        "expected_defaults_total_upper": float(np.quantile(tot, 1 - a)),
+    }
+
+
+def _interp_linear_ends(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Linear interpolation, extended linearly beyond the end points (slope 1 with one point)."""
+    if len(xs) == 1:
+        return ys[0] + (x - xs[0])
+    out = np.interp(x, xs, ys)
+    lo, hi = x < xs[0], x > xs[-1]
+    s_lo = (ys[1] - ys[0]) / max(xs[1] - xs[0], 1e-12)
+    s_hi = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-12)
+    out[lo] = ys[0] + s_lo * (x[lo] - xs[0])
+    out[hi] = ys[-1] + s_hi * (x[hi] - xs[-1])
+    return out
+
+
+def _interpolate_scores(stats: dict, existing: _Groups, vintage: np.ndarray, scores: np.ndarray) -> dict:
+    """Per-account values within each vintage, interpolated on the logit scale between the
+    score groups' mean scores."""
+    vals = {k: np.empty(len(scores)) for k in stats}
+    order = np.argsort(existing.vintage, kind="stable")
+    gv = existing.vintage[order]
+    starts = np.searchsorted(gv, np.unique(gv))
+    bounds = [*starts, len(gv)]
+    for j in range(len(starts)):
+        gidx = order[bounds[j]:bounds[j + 1]]
+        m = vintage == existing.vintage[gidx[0]]
+        xs = existing.centre[gidx]
+        srt = np.argsort(xs)
+        xs, gidx = xs[srt], gidx[srt]
+        for k, arr in stats.items():
+            ys = logit(np.clip(arr[gidx], 1e-12, 1 - 1e-12))
+            vals[k][m] = expit(_interp_linear_ends(scores[m], xs, ys))
+    return vals
+
+
+def account_table(loans: pd.DataFrame, vintage: np.ndarray, is_open: np.ndarray, book: Book,
+                  scores: np.ndarray | None, cumulative_by_group: dict, freq: str,
+                  credible_level: float) -> pd.DataFrame:
+    """``account_id, vintage, scenario, cumulative_pd, lower, upper`` for the existing book."""
+    a = (1 - credible_level) / 2
+    ids = loans["account_id"].to_numpy()[is_open]
+    vint = vintage[is_open]
+    grp = book.account_group[is_open]
+    frames = []
+    for name, cg in cumulative_by_group.items():
+        stats = {"cumulative_pd": cg.mean(axis=0), "lower": np.quantile(cg, a, axis=0),
+                 "upper": np.quantile(cg, 1 - a, axis=0)}
+        if scores is None:
+            vals = {k: v[grp] for k, v in stats.items()}
+        else:
+            vals = _interpolate_scores(stats, book.existing, vint, scores[is_open])
+        frames.append(pd.DataFrame({"account_id": ids, "vintage": format_period(vint, freq),
+                                    "scenario": name, **vals}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def observed_history(cells: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Observed portfolio default rate per period of the APC window."""
+    hist = cells.groupby("period")[["defaults", "at_risk"]].sum().reset_index()
+    hist = hist.assign(observed_rate=hist["defaults"] / hist["at_risk"],
+                       month=format_period(hist["period"].to_numpy(), freq)).rename(columns={"period": "code"})
+    return hist[["month", "code", "defaults", "at_risk", "observed_rate"]]
+
+
+# ---------------------------------------------------------------------------- the estimator
+class StressTest(ParamsMixin, FittedResultMixin):
     """Monthly PD of the book by scenario, with expected defaults and cumulative PDs.
+
+    ``StressTest(settings).fit(portfolio, apc_result, projection)`` returns the estimator;
+    the :class:`StressResult` is ``result_``.
 
     Parameters
     ----------
@@ -141,7 +361,8 @@ class StressTest:
     Attributes
     ----------
     result_ : StressResult
-        The projection of the last :meth:`fit`.
+        The projection of the last :meth:`fit` (raises
+        :class:`~apcfair.errors.NotFittedError` before it).
 
     Examples
     --------
@@ -156,8 +377,9 @@ class StressTest:
     >>> portfolio = load_portfolio(synth.loans)
     >>> apc_result = APCModel(hyper="eb", n_draws=200, random_state=0).fit(portfolio).result_
     >>> from apcfair.forecast import MacroModel, StressTest
-    >>> mm = MacroModel(drivers=["unemployment_change", "gdp_growth"], random_state=0)
-    >>> proj = mm.fit(apc_result, synth.macro_history).project(synth.scenarios, horizon=36)
+    >>> macro = MacroModel(drivers=["unemployment_change", "gdp_growth"], random_state=0)
+    >>> macro_result = macro.fit(apc_result, synth.macro_history).result_
+    >>> proj = macro_result.project(synth.scenarios, horizon=36)
     >>> stress = StressTest(horizon=36).fit(portfolio, apc_result, proj).result_
     >>> stress.scenarios, stress.months[0], stress.months[-1]
     (['baseline', 'adverse', 'severely_adverse'], '2013-01', '2015-12')
@@ -183,14 +405,8 @@ class StressTest:
         self.credible_level = credible_level
         self.random_state = random_state
 
-    def get_params(self) -> dict:
-        """Settings as a dictionary."""
-        keys = ("horizon", "new_vintages", "new_volume", "attrition", "extrapolation", "score_bins",
-                "credible_level", "random_state")
-        return {k: getattr(self, k) for k in keys}
-
-    # ------------------------------------------------------------------ helpers
-    def _check(self):
+    # ------------------------------------------------------------------ stages
+    def _check(self) -> None:
         check_option("extrapolation", self.extrapolation, Extrapolation)
         if int(self.horizon) != self.horizon or self.horizon < 1:
             raise ValueError(f"horizon={self.horizon!r} must be a positive integer")
@@ -202,23 +418,64 @@ class StressTest:
         if int(self.score_bins) < 1:
             raise ValueError(f"score_bins={self.score_bins!r} must be at least 1")
 
-    def _new_volume(self, loans: pd.DataFrame, t_end: int, H: int) -> np.ndarray:
+    @staticmethod
+    def _data_end(portfolio, spells: Spells, apc_result) -> int:
+        """Last period of the APC window, checked against the portfolio's data."""
+        freq = apc_result.freq
+        if portfolio.freq != freq:
+            raise ValueError(f"the portfolio has frequency {portfolio.freq!r} but the APC result {freq!r}")
+        t_end = int(apc_result.labels["environment"][-1])
+        p_end = int(spells.last_period.max())
+        if p_end != t_end:
+            raise ValueError(
+                f"the APC result ends in {format_period([t_end], freq)[0]} but the portfolio's data end in "
+                f"{format_period([p_end], freq)[0]}: fit the APC model on this portfolio")
+        return t_end
+
+    @staticmethod
+    def _projection(apc_result, projection: ScenarioProjection | None, t_end: int, horizon: int,
+                    seed: int) -> ScenarioProjection:
+        """The scenarios of H over the horizon (default: the random-walk continuation)."""
+        freq = apc_result.freq
+        if projection is None:
+            projection = random_walk_projection(apc_result, horizon, random_state=seed)
+        if projection.freq != freq:
+            raise ValueError(f"the projection has frequency {projection.freq!r} but the APC result {freq!r}")
+        if int(projection.codes[0]) != t_end + 1:
+            raise ValueError(f"the projection starts in {projection.months[0]}; the forecast must start right "
+                             f"after the APC window, in {format_period([t_end + 1], freq)[0]}")
+        return projection.truncate(horizon)
+
+    def _new_volume(self, vintage: np.ndarray, t_end: int, horizon: int) -> np.ndarray:
         if self.new_volume is None:
-            v = loans["vintage"].to_numpy(np.int64)
-            recent = (v >= t_end - 12) & (v < t_end)
-            n_months = max(len(np.unique(v[recent])), 1)
-            return np.full(H, recent.sum() / n_months)
+            recent = _recent(vintage, t_end)
+            n_months = max(len(np.unique(vintage[recent])), 1)
+            return np.full(horizon, recent.sum() / n_months)
         vol = np.asarray(self.new_volume, dtype=float)
         if vol.ndim == 0:
-            vol = np.full(H, float(vol))
-        if vol.shape != (H,) or (vol < 0).any() or not np.isfinite(vol).all():
-            raise ValueError(f"new_volume must be a non-negative number or {H} numbers (one per forecast month)")
+            vol = np.full(horizon, float(vol))
+        if vol.shape != (horizon,) or (vol < 0).any() or not np.isfinite(vol).all():
+            raise ValueError(f"new_volume must be a non-negative number or {horizon} numbers "
+                             "(one per forecast month)")
         return vol
+
+    def _attrition(self, spells: Spells, t_end: int, max_age: int) -> tuple[np.ndarray, float]:
+        """Closure probability by age ``0..max_age+1`` and the pooled rate."""
+        if self.attrition == "observed":
+            return attrition_by_age(spells, t_end, max_age)
+        if self.attrition == "none":
+            return np.zeros(max_age + 2), 0.0
+        return np.full(max_age + 2, float(self.attrition)), float(self.attrition)
 
     # ------------------------------------------------------------------ fit
     def fit(self, portfolio, apc_result, projection: ScenarioProjection | None = None,
             account_scores=None) -> StressTest:
         """Project the book under every scenario of ``projection``.
+
+        Stages: check the inputs and the projection, group the book (:func:`book_by_vintage`
+        or :func:`book_by_score`), draw mu, F and the score term, run every scenario
+        (:func:`book_paths`), then tables (:func:`scenario_table`,
+        :func:`cumulative_summary`, :func:`account_table`).
 
         Parameters
         ----------
@@ -227,7 +484,7 @@ class StressTest:
         apc_result : APCResult
             The APC fit on that portfolio.
         projection : ScenarioProjection, optional
-            H per scenario (from :meth:`MacroModel.project`); default: the random-walk
+            H per scenario (from :meth:`MacroResult.project`); default: the random-walk
             continuation of H (:func:`random_walk_projection`), scenario ``"random_walk"``.
         account_scores : array-like or pandas.Series, optional
             Logit score per account (rows of ``portfolio.loans``, or a Series indexed by
@@ -236,226 +493,92 @@ class StressTest:
         Returns
         -------
         StressTest
-            ``self`` with ``result_``.
+            ``self``, with the :class:`StressResult` in ``result_``.
         """
         self._check()
-        H = int(self.horizon)
+        horizon = int(self.horizon)
         freq = apc_result.freq
-        if portfolio.freq != freq:
-            raise ValueError(f"the portfolio has frequency {portfolio.freq!r} but the APC result {freq!r}")
-        t_end = int(apc_result.labels["environment"][-1])
-        p_end = int(portfolio.loans["last_month"].max())
-        if p_end != t_end:
-            raise ValueError(
-                f"the APC result ends in {format_period([t_end], freq)[0]} but the portfolio's data end in "
-                f"{format_period([p_end], freq)[0]}: fit the APC model on this portfolio")
-        rng = np.random.default_rng(self.random_state)
-        seeds = rng.integers(0, 2**31, size=4)
-        if projection is None:
-            projection = random_walk_projection(apc_result, H, random_state=int(seeds[0]))
-        if projection.freq != freq:
-            raise ValueError(f"the projection has frequency {projection.freq!r} but the APC result {freq!r}")
-        if int(projection.codes[0]) != t_end + 1:
-            raise ValueError(f"the projection starts in {projection.months[0]}; the forecast must start right "
-                             f"after the APC window, in {format_period([t_end + 1], freq)[0]}")
-        projection = projection.truncate(H)
-        idx = np.asarray(projection.draw_index)
-        S = len(idx)
+        spells = portfolio.spells()
+        t_end = self._data_end(portfolio, spells, apc_result)
+        seeds = np.random.default_rng(self.random_state).integers(0, 2**31, size=4)
+        projection = self._projection(apc_result, projection, t_end, horizon, int(seeds[0]))
         loans = portfolio.loans
-        v_all = loans["vintage"].to_numpy(np.int64)
-        is_open = (loans["default"].to_numpy() == 0) & (loans["last_month"].to_numpy(np.int64) == t_end)
+        vintage = spells.vintage
+        is_open = ~spells.defaulted & (spells.last_period == t_end)
         scores = None if account_scores is None else _aligned_scores(account_scores, loans)
-        volume = self._new_volume(loans, t_end, H) if self.new_vintages else np.zeros(0)
+        volume = self._new_volume(vintage, t_end, horizon) if self.new_vintages else np.zeros(0)
         if not is_open.any() and not self.new_vintages:
             raise ValueError("no account is open at the end of the data and new_vintages=False: nothing to project")
 
-        # ---- groups: existing book by (vintage[, score bin]) and new vintages
-        new_codes = np.arange(t_end, t_end + H, dtype=np.int64) if self.new_vintages else np.zeros(0, np.int64)
-        acct_group = np.full(len(loans), -1)
+        new_codes = (np.arange(t_end, t_end + horizon, dtype=np.int64) if self.new_vintages
+                     else np.zeros(0, np.int64))
         if scores is None:
-            gv, inv, gn = np.unique(v_all[is_open], return_inverse=True, return_counts=True)
-            acct_group[is_open] = inv
-            ex = _Groups(gv, gn.astype(float), None, np.ones(len(gv), bool))
-            new = _Groups(new_codes, volume, None, np.zeros(len(new_codes), bool))
-            edges = None
+            book = book_by_vintage(vintage, is_open, volume, new_codes)
         else:
-            recent = (v_all >= t_end - 12) & (v_all < t_end)
-            pool = scores[is_open | recent]
-            edges = np.unique(np.quantile(pool, np.linspace(0, 1, int(self.score_bins) + 1)[1:-1]))
-            b = np.searchsorted(edges, scores, side="right")
-            nb = len(edges) + 1
-            key = v_all[is_open] * nb + b[is_open]
-            uk, inv, gn = np.unique(key, return_inverse=True, return_counts=True)
-            acct_group[is_open] = inv
-            centre = np.bincount(inv, weights=scores[is_open]) / gn
-            ex = _Groups(uk // nb, gn.astype(float), centre, np.ones(len(uk), bool))
-            if self.new_vintages:
-                bw = np.bincount(b[recent], minlength=nb).astype(float)
-                bc = np.bincount(b[recent], weights=scores[recent], minlength=nb) / np.maximum(bw, 1)
-                bw = bw / bw.sum() if bw.sum() > 0 else np.full(nb, 1 / nb)
-                keep = bw > 0
-                nv = np.repeat(new_codes, keep.sum())
-                new = _Groups(nv, (volume[:, None] * bw[keep][None, :]).ravel(),
-                              np.tile(bc[keep], len(new_codes)), np.zeros(len(nv), bool))
-            else:
-                new = _Groups(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool))
-        gvint = np.concatenate([ex.vintage, new.vintage]).astype(np.int64)
-        gcount = np.concatenate([ex.count, new.count])
-        n_ex = len(ex.vintage)
-        hh = np.arange(1, H + 1)
-        ages = t_end + hh[None, :] - gvint[:, None]  # (G, H)
+            book = book_by_score(vintage, is_open, scores, volume, new_codes, t_end, self.score_bins,
+                                 self.new_vintages)
+        group_vintage = book.vintage
+        ages = t_end + np.arange(1, horizon + 1)[None, :] - group_vintage[:, None]  # (n_groups, horizon)
         active = ages >= 1
-        amax = int(max(ages.max(), 1))
+        max_age = int(max(ages.max(), 1))
 
-        # ---- draws of mu, F and the score term
+        # draws of mu, F and the score term
+        idx = np.asarray(projection.draw_index)
         mu = np.asarray(apc_result.draws["intercept"], dtype=float)[idx]
         ext = {"extrapolation": self.extrapolation}
-        F = function_draws(apc_result, "lifecycle", np.arange(1, amax + 1), random_state=int(seeds[1]), **ext)[idx]
+        lifecycle = function_draws(apc_result, "lifecycle", np.arange(1, max_age + 1),
+                                   random_state=int(seeds[1]), **ext)[idx]
         if scores is None:
-            term = function_draws(apc_result, "vintage", gvint, random_state=int(seeds[2]), **ext)[idx]  # (S, G)
+            term = function_draws(apc_result, "vintage", group_vintage, random_state=int(seeds[2]),
+                                  **ext)[idx]  # (S, n_groups)
         else:
-            term = np.concatenate([ex.centre, new.centre])[None, :]  # (1, G)
-        if self.attrition == "observed":
-            q_age, pooled_q = _attrition_by_age(portfolio, t_end, amax)
-        elif self.attrition == "none":
-            q_age, pooled_q = np.zeros(amax + 2), 0.0
-        else:
-            q_age, pooled_q = np.full(amax + 2, float(self.attrition)), float(self.attrition)
-        q = np.where(active, q_age[np.clip(ages, 0, amax + 1)], 0.0)
-        age_idx = np.clip(ages, 1, amax) - 1
+            term = np.concatenate([book.existing.centre, book.new.centre])[None, :]  # (1, n_groups)
+        q_age, pooled_q = self._attrition(spells, t_end, max_age)
+        attrition = np.where(active, q_age[np.clip(ages, 0, max_age + 1)], 0.0)
+        age_idx = np.clip(ages, 1, max_age) - 1
 
-        # ---- per scenario, per chunk of draws
         cl = float(self.credible_level)
-        levels = sorted({*FAN_LEVELS, cl})
         tables, cumulative, pd_draws, cum_groups = {}, {}, {}, {}
-        n_book = float(ex.count.sum())
-        chunk = max(1, _CHUNK_ELEMENTS // max(len(gvint) * H, 1))
         for name in projection.scenarios:
-            Hs = projection.draws[name]
-            exp_def = np.empty((S, H))
-            at_risk = np.empty((S, H))
-            cum_ex = np.empty((S, n_ex))
-            for c0 in range(0, S, chunk):
-                c = slice(c0, min(c0 + chunk, S))
-                tc = term[c] if term.shape[0] > 1 else term
-                eta = mu[c, None, None] + F[c][:, age_idx] + tc[:, :, None] + Hs[c][:, None, :]
-                p = expit(eta) * active
-                step = (1 - p) * (1 - q)
-                alive = np.cumprod(np.concatenate([np.ones(step.shape[:2] + (1,)), step[..., :-1]], axis=2), axis=2)
-                alive *= gcount[None, :, None]
-                exp_def[c] = (alive * p).sum(axis=1)
-                at_risk[c] = (alive * active).sum(axis=1)
-                cum_ex[c] = 1 - np.prod(1 - p[:, :n_ex, :], axis=2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = exp_def / at_risk
-            pd_draws[name] = rate
-            cum_groups[name] = cum_ex
-            tab = {"month": format_period(projection.codes, freq), "code": projection.codes,
-                   "pd": rate.mean(axis=0)}
-            for lev in levels:
-                lo, hi = np.quantile(rate, [(1 - lev) / 2, (1 + lev) / 2], axis=0)
-                suffix = "" if lev == cl else f"_{int(round(lev * 100))}"
-                tab[f"pd_lower{suffix}"], tab[f"pd_upper{suffix}"] = lo, hi
-            a = (1 - cl) / 2
-            tab["expected_defaults"] = exp_def.mean(axis=0)
-            tab["expected_defaults_lower"] = np.quantile(exp_def, a, axis=0)
-            tab["expected_defaults_upper"] = np.quantile(exp_def, 1 - a, axis=0)
-            tab["at_risk"] = at_risk.mean(axis=0)
-            tables[name] = pd.DataFrame(tab)
-            port = (cum_ex * ex.count[None, :]).sum(axis=1) / n_book if n_book > 0 else np.full(S, np.nan)
-            tot = exp_def.sum(axis=1)
-            cumulative[name] = {
-                "cumulative_pd": float(np.mean(port)), "cumulative_pd_lower": float(np.quantile(port, a)),
-                "cumulative_pd_upper": float(np.quantile(port, 1 - a)),
-                "expected_defaults_total": float(tot.mean()),
-                "expected_defaults_total_lower": float(np.quantile(tot, a)),
-                "expected_defaults_total_upper": float(np.quantile(tot, 1 - a)),
-            }
+            paths = book_paths(mu, lifecycle, term, projection.draws[name], age_idx=age_idx, active=active,
+                               attrition=attrition, count=book.count, n_existing=book.n_existing)
+            pd_draws[name] = paths.rate
+            cum_groups[name] = paths.cumulative
+            tables[name] = scenario_table(paths, projection.codes, freq, cl)
+            cumulative[name] = cumulative_summary(paths, book.existing.count, cl)
 
-        # ---- per-account cumulative PD (existing book)
-        account_pd = self._account_table(loans, is_open, acct_group, ex, scores, cum_groups, freq, cl)
-        cells = apc_result.cells
-        hist = cells.groupby("period")[["defaults", "at_risk"]].sum().reset_index()
-        hist = hist.assign(observed_rate=hist["defaults"] / hist["at_risk"],
-                           month=format_period(hist["period"].to_numpy(), freq)).rename(columns={"period": "code"})
         settings = {**self.get_params(), "new_volume": None if self.new_volume is None else
                     to_jsonable(np.asarray(self.new_volume).tolist())}
-        notes = {
+        notes = self._notes(freq, t_end, horizon, float(book.existing.count.sum()), scores is not None,
+                            pooled_q, volume, projection)
+        self._result = StressResult(
+            codes=np.asarray(projection.codes), freq=freq, tables=tables, cumulative=cumulative,
+            account_pd=account_table(loans, vintage, is_open, book, scores, cum_groups, freq, cl),
+            history=observed_history(apc_result.cells, freq), credible_level=cl, settings=settings,
+            notes=notes, provenance=provenance(settings), pd_draws=pd_draws)
+        return self
+
+    def _notes(self, freq: str, t_end: int, horizon: int, n_book: float, with_scores: bool,
+               pooled_q: float, volume: np.ndarray, projection: ScenarioProjection) -> dict:
+        """The definitions written with the result."""
+        return {
             "pd": "mean monthly default rate of the book at risk: expected defaults / expected accounts at "
                   "risk (existing book and, if enabled, new vintages); bands over posterior draws",
             "cumulative_pd": f"average over the {int(n_book):,} accounts open at "
-                             f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {H} forecast "
-                             f"{'months' if freq == 'M' else 'quarters'} (conditional on staying open)",
-            "score": "account scores from the credit model" if scores is not None else
-                     "APC vintage effect G(v)",
+                             f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {horizon} "
+                             f"forecast {'months' if freq == 'M' else 'quarters'} (conditional on staying open)",
+            "score": "account scores from the credit model" if with_scores else "APC vintage effect G(v)",
             "extrapolation": f"F beyond the APC ages and G of new vintages: {self.extrapolation}",
             "attrition": f"{self.attrition} (pooled closure rate per period {pooled_q:.4f})",
             "new_volume_per_month": float(volume.mean()) if len(volume) else 0.0,
             "environment": projection.source,
             "environment_method": projection.notes.get("method", ""),
         }
-        self.result_ = StressResult(
-            codes=np.asarray(projection.codes), freq=freq, tables=tables, cumulative=cumulative,
-            account_pd=account_pd, history=hist[["month", "code", "defaults", "at_risk", "observed_rate"]],
-            credible_level=cl, settings=settings, notes=notes, provenance=provenance(settings),
-            pd_draws=pd_draws)
-        return self
-
-    def _account_table(self, loans, is_open, acct_group, ex: _Groups, scores, cum_groups, freq, cl):
-        a = (1 - cl) / 2
-        ids = loans["account_id"].to_numpy()[is_open]
-        vint = loans["vintage"].to_numpy(np.int64)[is_open]
-        grp = acct_group[is_open]
-        frames = []
-        for name, cg in cum_groups.items():
-            stats = {"cumulative_pd": cg.mean(axis=0), "lower": np.quantile(cg, a, axis=0),
-                     "upper": np.quantile(cg, 1 - a, axis=0)}
-            if scores is None:
-                vals = {k: v[grp] for k, v in stats.items()}
-            else:
-                s = scores[is_open]
-                vals = {k: np.empty(len(s)) for k in stats}
-                order = np.argsort(ex.vintage, kind="stable")
-                gv = ex.vintage[order]
-                starts = np.searchsorted(gv, np.unique(gv))
-                bounds = list(starts) + [len(gv)]
-                for j in range(len(starts)):
-                    gidx = order[bounds[j]:bounds[j + 1]]
-                    m = vint == ex.vintage[gidx[0]]
-                    xs = ex.centre[gidx]
-                    srt = np.argsort(xs)
-                    xs, gidx = xs[srt], gidx[srt]
-                    for k, arr in stats.items():
-                        ys = logit(np.clip(arr[gidx], 1e-12, 1 - 1e-12))
-                        vals[k][m] = expit(_interp_linear_ends(s[m], xs, ys))
-            frames.append(pd.DataFrame({"account_id": ids, "vintage": format_period(vint, freq),
-                                        "scenario": name, **vals}))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def run(self, portfolio, apc_result, projection: ScenarioProjection | None = None,
             account_scores=None) -> StressResult:
-        """:meth:`fit` and return the :class:`StressResult`."""
+        """``fit(...).result_`` in one call (kept for existing scripts)."""
         return self.fit(portfolio, apc_result, projection, account_scores).result_
-
-    @property
-    def result(self) -> StressResult:
-        """The fitted result."""
-        if not hasattr(self, "result_"):
-            raise NotFittedError("StressTest is not fitted yet: call fit(portfolio, apc_result, projection)")
-        return self.result_
-
-
-def _interp_linear_ends(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Linear interpolation, extended linearly beyond the end points (slope 1 with one point)."""
-    if len(xs) == 1:
-        return ys[0] + (x - xs[0])
-    out = np.interp(x, xs, ys)
-    lo, hi = x < xs[0], x > xs[-1]
-    s_lo = (ys[1] - ys[0]) / max(xs[1] - xs[0], 1e-12)
-    s_hi = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-12)
-    out[lo] = ys[0] + s_lo * (x[lo] - xs[0])
-    out[hi] = ys[-1] + s_hi * (x[hi] - xs[-1])
-    return out
 
 
 @dataclass(frozen=True)
@@ -512,7 +635,12 @@ class StressResult:
     True
     >>> list(result.account_pd.columns)
     ['account_id', 'vintage', 'scenario', 'cumulative_pd', 'lower', 'upper']
-    >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "stress.json")
+
+    Saved into a folder, the file takes its layout name (``stress.json``):
+
+    >>> path = result.save(tempfile.mkdtemp())
+    >>> path.name
+    'stress.json'
     >>> StressResult.load(path).months == result.months
     True
     """
@@ -544,15 +672,16 @@ class StressResult:
         return pd.concat([t.assign(scenario=k)[["scenario", *t.columns]] for k, t in self.tables.items()],
                          ignore_index=True)
 
-    def summary(self) -> str:
-        """Plain-text summary per scenario."""
-        lines = ["Stress test", "=" * 72,
-                 f"Forecast {self.months[0]} to {self.months[-1]} ({len(self.codes)} periods); environment: "
-                 f"{self.notes.get('environment', '')}",
-                 f"Score: {self.notes.get('score', '')}; attrition: {self.notes.get('attrition', '')}",
-                 f"PD: {self.notes['pd']}", f"Cumulative PD: {self.notes['cumulative_pd']}", ""]
+    def summary(self) -> Summary:
+        """Summary per scenario (text and HTML)."""
+        setup = "\n".join([
+            f"Forecast {self.months[0]} to {self.months[-1]} ({len(self.codes)} periods); environment: "
+            f"{self.notes.get('environment', '')}",
+            f"Score: {self.notes.get('score', '')}; attrition: {self.notes.get('attrition', '')}",
+            f"PD: {self.notes['pd']}", f"Cumulative PD: {self.notes['cumulative_pd']}"])
         cl = int(round(self.credible_level * 100))
         unit = "monthly" if self.freq == "M" else "quarterly"
+        lines = []
         for name, t in self.tables.items():
             c = self.cumulative[name]
             lines.append(
@@ -560,7 +689,7 @@ class StressResult:
                 f"{t['month'].iloc[int(t['pd'].idxmax())]}); expected defaults "
                 f"{c['expected_defaults_total']:,.0f}; cumulative PD {c['cumulative_pd']:.3%} "
                 f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}]")
-        return "\n".join(lines)
+        return Summary.from_blocks("Stress test", [setup, "\n".join(lines)])
 
     def to_json_dict(self) -> dict:
         """The ``stress.json`` layout.
@@ -584,8 +713,13 @@ class StressResult:
         })
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`to_json_dict` plus the observed history as JSON (account table not included)."""
+        """Write :meth:`to_json_dict` plus the observed history as JSON (account table not included).
+
+        ``path`` is a file, or an existing folder (the file is then ``stress.json`` in it).
+        """
         path = Path(path)
+        if path.is_dir():
+            path = path / STRESS_JSON
         d = self.to_json_dict()
         d["history"] = to_jsonable(self.history.to_dict(orient="list"))
         path.write_text(json.dumps(d, indent=2))
@@ -593,10 +727,16 @@ class StressResult:
 
     @classmethod
     def load(cls, path: str | Path) -> StressResult:
-        """Read a result written by :meth:`save` (without draws and account table)."""
+        """Read a result written by :meth:`save` (without draws and account table).
+
+        ``path`` is a file, or a folder holding ``stress.json``.
+        """
         from apcfair.portfolio.periods import to_period_code
 
-        d = json.loads(Path(path).read_text())
+        path = Path(path)
+        if path.is_dir():
+            path = path / STRESS_JSON
+        d = json.loads(path.read_text())
         freq = "Q" if "Q" in d["forecast_start"] else "M"
         tables, cumulative = {}, {}
         for name, sd in d["scenarios"].items():

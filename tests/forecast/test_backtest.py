@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from apcfair._summary import Summary
 from apcfair.apc import APCModel
-from apcfair.forecast import MacroModel, macro_backtest, truncate_portfolio
+from apcfair.forecast import (
+    BacktestResult,
+    MacroModel,
+    MacroResult,
+    macro_backtest,
+    truncate_portfolio,
+)
 from tests.forecast.conftest import DRIVERS
 
 
@@ -21,10 +31,14 @@ def test_truncate_censors_at_the_cut(synth):
     assert tr.lineage.to_dict() != pf.lineage.to_dict()
 
 
-def test_macro_projection_beats_random_walk_on_macro_driven_data(synth):
-    bt = macro_backtest(synth.portfolio, synth.sp.macro_history, fit_end="2016-12", horizon=36,
-                        apc_model=APCModel(hyper="eb", n_draws=300, random_state=0),
-                        macro_model=MacroModel(drivers=DRIVERS, random_state=0))
+@pytest.fixture(scope="module")
+def bt(synth):
+    return macro_backtest(synth.portfolio, synth.sp.macro_history, fit_end="2016-12", horizon=36,
+                          apc_model=APCModel(hyper="eb", n_draws=300, random_state=0),
+                          macro_model=MacroModel(drivers=DRIVERS, random_state=0))
+
+
+def test_macro_projection_beats_random_walk_on_macro_driven_data(bt):
     t = bt.table
     assert len(t) == 36 and t["month"].iloc[0] == "2017-01" and t["month"].iloc[-1] == "2019-12"
     m, rw = bt.scores["macro"], bt.scores["random_walk"]
@@ -45,3 +59,17 @@ def test_backtest_needs_data_and_macro_beyond_the_cut(synth):
     with pytest.raises(ValueError, match="must cover the test months"):
         macro_backtest(synth.portfolio, hist[hist["month"] <= "2016-12"], fit_end="2016-12",
                        apc_model=APCModel(hyper="eb", n_draws=50, random_state=0))
+
+
+def test_result_protocol_and_save_load_round_trip(bt, tmp_path):
+    summary = bt.summary()
+    assert isinstance(summary, Summary) and "<table" in summary._repr_html_()
+    assert summary.splitlines()[0].startswith("Backtest: fit up to 2016-12, projected 2017-01 to 2019-12")
+    assert isinstance(bt.macro_result, MacroResult)
+    d = json.loads(json.dumps(bt.to_json_dict()))
+    assert d["fit_end"] == "2016-12" and d["table"]["columns"][:3] == ["month", "code", "at_risk"]
+    back = BacktestResult.load(bt.save(tmp_path / "backtest.json"))
+    pd.testing.assert_frame_equal(back.table, bt.table, check_exact=True)
+    assert back.scores == bt.scores and back.freq == bt.freq and back.fit_end == bt.fit_end
+    assert back.macro_result is None and back.summary() == summary
+    assert len(back.plot().get_lines()) == 3

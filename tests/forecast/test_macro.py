@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
+from apcfair._summary import Summary
 from apcfair.errors import NotFittedError
-from apcfair.forecast import MacroModel
+from apcfair.forecast import MacroModel, MacroResult
 from apcfair.portfolio import format_period
 from tests.forecast.conftest import DRIVERS, fake_apc, simulate_environment
 
@@ -161,3 +165,45 @@ def test_band_coverage_over_replications():
         mm = MacroModel(random_state=seed).fit(apc, hist)
         hits.append([_ci(mm, k)[0] <= b <= _ci(mm, k)[2] for k, b in beta.items()])
     assert np.mean(hits) >= 0.85
+
+
+def test_estimator_and_result_protocol(tmp_path):
+    apc, hist, _ = simulate_environment(seed=6, S=60)
+    model = MacroModel(drivers=["x1"], lags=(0, 3), seasonality=False, random_state=2)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and twin is not model
+    assert repr(twin) == "MacroModel(drivers=['x1'], lags=(0, 3), seasonality=False, random_state=2)"
+    with pytest.raises(NotFittedError):
+        _ = twin.result_
+    assert not hasattr(twin, "coefficients_")  # fitted attributes appear with fit
+    assert model.fit(apc, hist) is model
+    result = model.result_
+    assert isinstance(result, MacroResult)
+    assert model.coefficients_ is result.coefficients and model.terms_ == result.terms
+    assert list(result.coefficients.columns) == ["term", "estimate", "std_error", "p_value", "mean", "sd",
+                                                 "lower", "upper"]
+    summary = result.summary()
+    assert isinstance(summary, Summary) and "<table" in summary._repr_html_()
+    assert str(model.summary()) == str(summary)
+    assert result.plot_fit().get_title().startswith("Macro model")
+
+
+def test_result_save_load_round_trip(tmp_path):
+    apc, hist, _ = simulate_environment(seed=7, S=80)
+    result = MacroModel(lags=(0, 2), method="arimax", random_state=0).fit(apc, hist).result_
+    path = result.save(tmp_path / "macro.json")
+    assert json.loads(path.read_text())["kind"] == "MacroResult"  # plain JSON, no pickle
+    back = MacroResult.load(path)
+    for name in ("coefficients", "coef_draws", "fitted", "macro_history"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(result, name), check_exact=True)
+    for name in ("settings", "diagnostics", "driver_lines", "environment_line", "residual_process",
+                 "identification", "terms", "drivers", "lags", "freq", "last_period", "t_centre"):
+        assert json.dumps(getattr(back, name), default=list) == json.dumps(getattr(result, name), default=list)
+    codes = np.arange(result.last_period + 1, result.last_period + 13)
+    sc = pd.DataFrame({"scenario": "s", "month": format_period(codes), "x1": 0.5, "x2": 1.0})
+    np.testing.assert_array_equal(back.project(sc, random_state=3)["s"], result.project(sc, random_state=3)["s"])
+    assert back.summary() == result.summary()
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"kind": "BacktestResult"}))
+    with pytest.raises(ValueError, match="not a 'MacroResult'"):
+        MacroResult.load(other)

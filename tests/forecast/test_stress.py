@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
+from sklearn.base import clone
 
+from apcfair import layout
+from apcfair._summary import Summary
 from apcfair.apc import APCModel
+from apcfair.errors import NotFittedError
 from apcfair.forecast import MacroModel, StressResult, StressTest, random_walk_projection
 from tests.forecast.conftest import DRIVERS
 
@@ -17,7 +21,7 @@ from tests.forecast.conftest import DRIVERS
 @pytest.fixture(scope="module")
 def stress(synth, synth_macro):
     _, proj = synth_macro
-    return StressTest(horizon=36, random_state=0).run(synth.portfolio, synth.apc, proj)
+    return StressTest(horizon=36, random_state=0).fit(synth.portfolio, synth.apc, proj).result_
 
 
 def _brute_force(portfolio, apc, proj, scores=None):
@@ -26,16 +30,16 @@ def _brute_force(portfolio, apc, proj, scores=None):
     t_end = int(apc.labels["environment"][-1])
     book = loans[(loans["default"] == 0) & (loans["last_month"] == t_end)]
     v = book["vintage"].to_numpy()
-    H = proj.horizon
-    ages = t_end + np.arange(1, H + 1)[None, :] - v[:, None]
-    F = apc.draws["lifecycle"][:, ages - apc.labels["lifecycle"][0]]  # (S, n, H)
+    horizon = proj.horizon
+    ages = t_end + np.arange(1, horizon + 1)[None, :] - v[:, None]
+    F = apc.draws["lifecycle"][:, ages - apc.labels["lifecycle"][0]]  # (S, n, horizon)
     term = (apc.draws["vintage"][:, v - apc.labels["vintage"][0]][:, :, None] if scores is None
             else scores[book.index.to_numpy()][None, :, None])
     name = proj.scenarios[0]
     p = expit(apc.draws["intercept"][:, None, None] + F + term + proj[name][:, None, :])
     alive = np.ones(p.shape[:2])
-    exp_def, at_risk = np.zeros((p.shape[0], H)), np.zeros((p.shape[0], H))
-    for h in range(H):
+    exp_def, at_risk = np.zeros((p.shape[0], horizon)), np.zeros((p.shape[0], horizon))
+    for h in range(horizon):
         exp_def[:, h] = (alive * p[:, :, h]).sum(axis=1)
         at_risk[:, h] = alive.sum(axis=1)
         alive = alive * (1 - p[:, :, h])
@@ -167,3 +171,60 @@ def test_save_load_summary_and_plots(stress, tmp_path):
     assert len(ax.get_lines()) == 4  # observed + three scenarios
     axes = stress.plot_fan_charts()
     assert len(axes) == 3
+
+
+# Pinned numbers of the pre-renovation code (commit afc2f9b, where MacroModel was estimator and
+# result in one and StressTest had fit and run) on the session fixture: 20,000 synthetic
+# accounts (seed 1), APC eb with 300 draws (random_state 0), macro model on DRIVERS
+# (random_state 0), scenarios projected over 36 months (random_state 1).
+PINNED_CUMULATIVE_PD = {"baseline": 0.05368196476527425, "adverse": 0.06836569158504835,
+                        "severely_adverse": 0.08476381390957563}
+PINNED_EXPECTED_DEFAULTS = {"baseline": 427.61026078643386, "adverse": 534.9671031649514,
+                            "severely_adverse": 657.6284836372973}
+PINNED_PD_MONTHS_1_12_36 = {
+    "baseline": [0.0011948788537801212, 0.0012354868626151085, 0.0015353224002567709],
+    "adverse": [0.0012582814805090139, 0.0025897045897021855, 0.0012428658244804014],
+    "severely_adverse": [0.001302151472223872, 0.004115823436435808, 0.0010892151180183958],
+}
+
+
+def test_old_and_new_call_paths_give_the_pinned_stress_numbers(synth):
+    """Estimator -> result (new) and the kept one-object calls (old) agree with the old code."""
+    macro = MacroModel(drivers=DRIVERS, random_state=0).fit(synth.apc, synth.sp.macro_history)
+    new_proj = macro.result_.project(synth.sp.scenarios, 36, random_state=1)
+    new = StressTest(horizon=36, random_state=0).fit(synth.portfolio, synth.apc, new_proj).result_
+    old_proj = MacroModel(drivers=DRIVERS, random_state=0).fit(
+        synth.apc, synth.sp.macro_history).project(synth.sp.scenarios, 36, random_state=1)
+    old = StressTest(horizon=36, random_state=0).run(synth.portfolio, synth.apc, old_proj)
+    for name in old.scenarios:
+        np.testing.assert_array_equal(new_proj[name], old_proj[name])
+        pd.testing.assert_frame_equal(new.tables[name], old.tables[name], check_exact=True)
+        assert new.cumulative[name] == old.cumulative[name]
+        c = new.cumulative[name]
+        assert c["cumulative_pd"] == pytest.approx(PINNED_CUMULATIVE_PD[name], rel=1e-9)
+        assert c["expected_defaults_total"] == pytest.approx(PINNED_EXPECTED_DEFAULTS[name], rel=1e-9)
+        np.testing.assert_allclose(new.tables[name]["pd"].iloc[[0, 11, 35]], PINNED_PD_MONTHS_1_12_36[name],
+                                   rtol=1e-9)
+    pd.testing.assert_frame_equal(new.account_pd, old.account_pd, check_exact=True)
+    coef = macro.result_.coefficients.set_index("term").loc["unemployment_change"]
+    assert coef["estimate"] == pytest.approx(0.237264289827162, rel=1e-9)
+    assert coef["mean"] == pytest.approx(0.2378315696676402, rel=1e-9)
+
+
+def test_estimator_and_result_protocol(synth, stress, tmp_path):
+    est = StressTest(horizon=12, score_bins=10, random_state=5)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and twin is not est
+    assert repr(twin) == "StressTest(horizon=12, score_bins=10, random_state=5)"
+    with pytest.raises(NotFittedError):
+        _ = twin.result_
+    assert est.fit(synth.portfolio, synth.apc, random_walk_projection(synth.apc, 12)) is est
+    assert isinstance(est.result_, StressResult)
+    summary = stress.summary()
+    assert isinstance(summary, Summary) and summary.startswith("Stress test")
+    assert "severely_adverse" in summary._repr_html_()
+    path = stress.save(tmp_path)  # a folder: the layout's file name
+    assert path == tmp_path / layout.STRESS_JSON
+    back = StressResult.load(tmp_path)
+    assert back.to_json_dict()["scenarios"] == json.loads(json.dumps(stress.to_json_dict()))["scenarios"]
+    pd.testing.assert_frame_equal(back.history, stress.history, check_dtype=False)
