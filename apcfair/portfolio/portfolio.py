@@ -132,16 +132,47 @@ class _Checker:
         return self.keep_mask()
 
 
-def _require_columns(df: pd.DataFrame, required, kind: str) -> None:
-    missing = [c for c in required if c not in df.columns]
+def require_columns(df: pd.DataFrame, columns: list[str] | tuple[str, ...], *, what: str = "attribute",
+                    where: str = "not found in the data",
+                    fix: str = "add the column(s) or remove them from attributes=[...].") -> None:
+    """Raise :class:`~apcfair.errors.DataValidationError` naming every missing column and the fix.
+
+    The one column check of the package (portfolio validation, the score models, the binner).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The data.
+    columns : sequence of str
+        Columns that must be present.
+    what, where : str
+        Wording of the message: ``"{what} column(s) [...] {where}; found columns [...]"``.
+    fix : str
+        What the user can do about it (after ``"Fix: "``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio.portfolio import require_columns
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a"])  # nothing missing: no error
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"])
+    Traceback (most recent call last):
+    ...
+    apcfair.errors.DataValidationError: attribute column(s) ['b'] not found in the data; found columns ['a']. Fix: add the column(s) or remove them from attributes=[...].
+    """
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataValidationError(
-            [
-                f"missing required column(s) {missing} for {kind} data; found columns "
-                f"{list(df.columns)[:12]}. Fix: rename the columns or map them with "
-                f"columns={{'your_name': '{missing[0]}'}} (CLI: --map your_name={missing[0]})."
-            ]
+            [f"{what} column(s) {missing} {where}; found columns {list(df.columns)[:15]}. Fix: {fix}"]
         )
+
+
+def _require_columns(df: pd.DataFrame, required, kind: str) -> None:
+    """:func:`require_columns` worded for the data contract (the fix is a column mapping)."""
+    first = next((c for c in required if c not in df.columns), "")
+    require_columns(df, required, what="missing required", where=f"for {kind} data",
+                    fix=f"rename the columns or map them with columns={{'your_name': '{first}'}} "
+                        f"(CLI: --map your_name={first}).")
 
 
 def _check_binary(chk: _Checker, col: str = "default") -> np.ndarray:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from apcfair.errors import DataValidationError
 from apcfair.offsets import OffsetTable
-from apcfair.portfolio import Lineage, Portfolio
+from apcfair.portfolio import Lineage, Portfolio, Spells
 from apcfair.portfolio.periods import format_period, to_period_code
-from apcfair.scoring.binning import require_columns
+from apcfair.portfolio.portfolio import require_columns
 
 LOAN_COLUMNS = ("vintage", "first_month", "last_month", "default")
 PANEL_COLUMNS = ("account_id", "vintage", "month", "age", "default")
@@ -36,6 +37,11 @@ class Source:
     @property
     def n_accounts(self) -> int:
         return len(self.loans)
+
+    @cached_property
+    def spells(self) -> Spells:
+        """Each account's ages at risk (aligned with ``loans``)."""
+        return Spells.from_loans(self.loans)
 
 
 def as_source(data, freq: str = "M") -> Source:
@@ -77,16 +83,14 @@ def as_source(data, freq: str = "M") -> Source:
     if panel is not None:
         acct = pd.Index(loans["account_id"]).get_indexer(panel["account_id"])
         panel = panel.assign(account=acct.astype(np.intp))
-    v = loans["vintage"].to_numpy(np.int64)
-    a0 = loans["first_month"].to_numpy(np.int64) - v
-    a1 = loans["last_month"].to_numpy(np.int64) - v
-    bad = a1 < a0
+    src = Source(loans, panel, freq, lineage)
+    bad = src.spells.last_age < src.spells.first_age
     if bad.any():
         raise DataValidationError(
             [f"column 'last_month': {int(bad.sum()):,} accounts have last_month before "
              "first_month (no month at risk). Fix: validate with Portfolio.from_loans(...)."]
         )
-    return Source(loans, panel, freq, lineage)
+    return src
 
 
 def account_mask(accounts, n: int) -> np.ndarray:
@@ -172,7 +176,7 @@ def attribute_frame(frame: pd.DataFrame, attributes: list[str], vintage: bool,
     require_columns(frame, attributes)
     out = frame[attributes].reset_index(drop=True)
     if vintage:
-        require_columns(frame, [VINTAGE], "vintage")
+        require_columns(frame, [VINTAGE], what="vintage")
         out[VINTAGE] = vintage_labels(frame[VINTAGE], freq)
     return out
 
@@ -253,15 +257,13 @@ def expand_account_months(data, attributes: Sequence[str] = (),
         return out
     loans = src.loans
     idx_acc = np.flatnonzero(mask)
-    v = loans["vintage"].to_numpy(np.int64)[idx_acc]
-    a0 = loans["first_month"].to_numpy(np.int64)[idx_acc] - v
-    a1 = loans["last_month"].to_numpy(np.int64)[idx_acc] - v
-    d = loans["default"].to_numpy(np.int64)[idx_acc]
-    n = a1 - a0 + 1
+    spells = src.spells.take(idx_acc)
+    v, a0, a1 = spells.vintage, spells.first_age, spells.last_age
+    n = spells.n_months
     rep = np.repeat(np.arange(len(idx_acc)), n)
     starts = np.cumsum(n) - n
     age = a0[rep] + (np.arange(int(n.sum())) - starts[rep])
-    y = ((age == a1[rep]) & (d[rep] == 1)).astype(np.int64)
+    y = ((age == a1[rep]) & spells.defaulted[rep]).astype(np.int64)
     out = pd.DataFrame({"account": idx_acc[rep]})
     if "account_id" in loans.columns:
         out["account_id"] = loans["account_id"].to_numpy()[idx_acc][rep]

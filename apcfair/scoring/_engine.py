@@ -5,7 +5,7 @@ is ``o(a, v_i + a) + r_i + s_i`` with a fixed offset ``o``, a fixed per-account 
 ``r_i`` and the score ``s_i = x_i' beta``. The log-likelihood, its gradient and its
 Hessian in ``beta`` depend on the months only through per-account sums:
 
-    grad = sum_i x_i (d_i - sum_a p_ia),   H = sum_i (sum_a p_ia (1 - p_ia)) x_i x_i'.
+    grad = sum_i x_i (d_i - sum_a p_ia),   hessian = sum_i (sum_a p_ia (1 - p_ia)) x_i x_i'.
 
 :class:`MonthPass` computes those sums in one vectorised pass over the account-months,
 chunk by chunk, without an account-month design matrix; the Newton step is then a small
@@ -188,8 +188,8 @@ def weighted_gram(D: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
     return np.asarray((D.T @ Dw).todense())
 
 
-def _aliased(H: np.ndarray, names: list[str]) -> list[str]:
-    vals, vecs = np.linalg.eigh(H)
+def _aliased(hessian: np.ndarray, names: list[str]) -> list[str]:
+    vals, vecs = np.linalg.eigh(hessian)
     tol = max(vals.max(), 1.0) * 1e-10
     bad = np.flatnonzero(vals <= tol)
     terms: set[int] = set()
@@ -199,12 +199,12 @@ def _aliased(H: np.ndarray, names: list[str]) -> list[str]:
     return [names[i] for i in sorted(terms)]
 
 
-def cholesky_or_raise(H: np.ndarray, names: list[str]) -> tuple:
-    """Cholesky factor of ``H``; a clear error naming aliased terms if singular."""
+def cholesky_or_raise(hessian: np.ndarray, names: list[str]) -> tuple:
+    """Cholesky factor of ``hessian``; a clear error naming aliased terms if singular."""
     try:
-        return la.cho_factor(H, lower=True, check_finite=True)
+        return la.cho_factor(hessian, lower=True, check_finite=True)
     except (la.LinAlgError, ValueError):
-        aliased = _aliased(H, names) if np.all(np.isfinite(H)) else names
+        aliased = _aliased(hessian, names) if np.all(np.isfinite(hessian)) else names
         raise DataValidationError(
             [
                 "the design is rank deficient: the terms "
@@ -265,8 +265,8 @@ def newton(D: sp.csr_matrix, units: Units, mpass: MonthPass, beta0: np.ndarray,
     ll, grad, w = state(beta)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
-        H = weighted_gram(D, w)
-        step = la.cho_solve(cholesky_or_raise(H, names), grad)
+        hessian = weighted_gram(D, w)
+        step = la.cho_solve(cholesky_or_raise(hessian, names), grad)
         t = 1.0
         while True:
             cand = beta + t * step
@@ -283,7 +283,7 @@ def newton(D: sp.csr_matrix, units: Units, mpass: MonthPass, beta0: np.ndarray,
         if size <= tol * (1.0 + float(np.max(np.abs(beta)))):
             converged = True
             break
-    H = weighted_gram(D, w)
+    hessian = weighted_gram(D, w)
     if not converged:
         big = [names[i] for i in np.argsort(-np.abs(beta))[:5] if abs(beta[i]) > 10]
         hint = (f" Terms with very large coefficients (quasi-separation: a level with no "
@@ -293,4 +293,4 @@ def newton(D: sp.csr_matrix, units: Units, mpass: MonthPass, beta0: np.ndarray,
             f"{size:.2e}).{hint} Merge sparse levels or raise max_iter.",
             ConvergenceWarning, stacklevel=3,
         )
-    return NewtonResult(beta, H, grad, ll, it, converged)
+    return NewtonResult(beta, hessian, grad, ll, it, converged)

@@ -9,6 +9,7 @@ levels are learned in :meth:`AttributeBinner.fit` and applied unchanged to new d
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 from apcfair._base import ParamsMixin, check_fitted, check_kind, jsonable
 from apcfair._options import check_option
 from apcfair.errors import DataValidationError
+from apcfair.portfolio.portfolio import require_columns
 
 HandleUnknown = Literal["error", "reference"]
 ColumnKind = Literal["binned", "categorical", "numeric"]
@@ -131,19 +133,6 @@ def compose_key(columns: Sequence[np.ndarray]) -> np.ndarray:
 def _examples(values) -> str:
     vals = pd.unique(pd.Series(values).astype("string").fillna("<NA>"))[:_N_EXAMPLES]
     return ", ".join(repr(str(v)) for v in vals)
-
-
-def require_columns(data: pd.DataFrame, columns: Sequence[str], what: str = "attribute") -> None:
-    """Raise :class:`DataValidationError` naming every missing column."""
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DataValidationError(
-            [
-                f"{what} column(s) {missing} not found in the data; available columns: "
-                f"{list(data.columns)[:15]}. Fix: add the column(s) or remove them from "
-                f"attributes=[...]."
-            ]
-        )
 
 
 @dataclass
@@ -296,6 +285,9 @@ class AttributeBinner(ParamsMixin):
         Number of quantile bins for numeric attributes (cut points are training values,
         so no bin is empty; ties can give fewer bins). ``None`` passes every numeric
         attribute through linearly.
+    columns : sequence of str, optional
+        Attributes to encode, in design order. Default: every column of the data given
+        to :meth:`fit`.
     numeric : sequence of str
         Numeric attributes that enter linearly instead of being binned (like
         ``original.score`` in the paper's Table 2). They must have no missing values.
@@ -321,7 +313,7 @@ class AttributeBinner(ParamsMixin):
         Significant digits in bin labels (more are used where needed to keep labels
         distinct).
     min_bin_defaults : int, default 5
-        Merge sparse levels when :meth:`fit` is given the outcomes (``y=``): a level
+        Merge sparse levels when :meth:`fit` is given the outcomes (``y``): a level
         with fewer than ``min_bin_defaults`` defaults, or fewer than
         ``min_bin_defaults`` non-defaults, among the training rows gets a coefficient
         that runs off to infinity (quasi-separation). Quantile (or explicit) bins: the
@@ -352,31 +344,38 @@ class AttributeBinner(ParamsMixin):
     ``-Inf``/``Inf`` for that reason. A level that holds a single training value after
     merging (one bin left) contributes no design column.
 
+    A scikit-learn transformer: ``fit(X, y=None)``, :meth:`transform` (bin labels) and
+    :meth:`get_feature_names_out`, so it works inside a :class:`~sklearn.pipeline.Pipeline`.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
     >>> df = pd.DataFrame({"x": [1.0, 2, 3, 4, np.nan], "g": list("abbab")})
-    >>> b = AttributeBinner(bins=2).fit(df, ["x", "g"])
+    >>> b = AttributeBinner(bins=2, columns=["x", "g"]).fit(df)
     >>> b.term_names_
     ['x (2, Inf]', 'x NA', 'g b']
+    >>> b.transform(df)["x"].tolist()
+    ['(-Inf, 2]', '(-Inf, 2]', '(2, Inf]', '(2, Inf]', 'NA']
 
     With outcomes, sparse levels are merged (here every level needs one default and one
     non-default):
 
     >>> y = [0, 1, 0, 1, 0]
-    >>> b = AttributeBinner(bins=2, min_bin_defaults=1).fit(df, ["x", "g"], y=y)
+    >>> b = AttributeBinner(bins=2, columns=["x", "g"], min_bin_defaults=1).fit(df, y)
     >>> b.term_names_
     ['x (2, Inf]', 'g b']
     >>> b.merges_[["attribute", "level", "merged_from"]].to_numpy().tolist()
     [['x', '(-Inf, 2]', '(-Inf, 2] + NA']]
     """
 
-    def __init__(self, bins: int | None = 10, *, numeric: Sequence[str] = (),
-                 categorical: Sequence[str] = (), cuts: Mapping[str, Sequence[float]] | None = None,
+    def __init__(self, bins: int | None = 10, *, columns: Sequence[str] | None = None,
+                 numeric: Sequence[str] = (), categorical: Sequence[str] = (),
+                 cuts: Mapping[str, Sequence[float]] | None = None,
                  reference: Mapping[str, Any] | None = None,
                  handle_unknown: HandleUnknown = "error", na_label: str = "NA",
                  digits: int = 3, min_bin_defaults: int = 5):
         self.bins = bins
+        self.columns = columns
         self.numeric = numeric
         self.categorical = categorical
         self.cuts = cuts
@@ -387,16 +386,13 @@ class AttributeBinner(ParamsMixin):
         self.min_bin_defaults = min_bin_defaults
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, columns: Sequence[str] | None = None, *,
-            y=None) -> AttributeBinner:
+    def fit(self, X: pd.DataFrame, y=None) -> AttributeBinner:
         """Learn bins and levels from training data.
 
         Parameters
         ----------
-        data : pandas.DataFrame
-            Training rows (usually one per account).
-        columns : sequence of str, optional
-            Attributes to encode, in design order. Default: every column of ``data``.
+        X : pandas.DataFrame
+            Training rows (usually one per account) with the ``columns`` to encode.
         y : array-like of {0, 1}, optional
             Outcome of each training row (``1`` = default). With it, levels with fewer
             than ``min_bin_defaults`` defaults or non-defaults are merged; without it
@@ -407,6 +403,8 @@ class AttributeBinner(ParamsMixin):
         AttributeBinner
             ``self``.
         """
+        data = X
+        y, columns = self._columns_and_outcome(data, y)
         check_option("handle_unknown", self.handle_unknown, HandleUnknown)
         if self.bins is not None and (not isinstance(self.bins, int | np.integer) or self.bins < 2):
             raise ValueError(f"bins={self.bins!r} must be an integer >= 2 or None.")
@@ -422,7 +420,6 @@ class AttributeBinner(ParamsMixin):
             if not np.isin(yf, (0.0, 1.0)).all():
                 raise ValueError("y must hold 0 (no default) or 1 (default) for every row.")
             y = yf.astype(np.int64)
-        columns = list(data.columns if columns is None else columns)
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
             raise ValueError(f"attributes {dup} are listed more than once.")
@@ -449,6 +446,24 @@ class AttributeBinner(ParamsMixin):
         self.n_rows_ = len(data)
         self._finalise()
         return self
+
+    def _columns_and_outcome(self, data: pd.DataFrame, y) -> tuple[Any, list[str]]:
+        """The outcome and the attributes to encode (``columns``, default every column).
+
+        Before ``columns`` was a setting, the attribute names were the second argument
+        of :meth:`fit`; a list of column names there still works for one release, with a
+        warning (scikit-learn passes the outcome in that place).
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"AttributeBinner needs a pandas DataFrame (the attributes by name), "
+                            f"got {type(data).__name__}.")
+        if (isinstance(y, list | tuple) and y and all(isinstance(c, str) for c in y)
+                and set(y) <= set(data.columns)):
+            warnings.warn("AttributeBinner.fit(data, columns) is deprecated: give the attributes as "
+                          "AttributeBinner(columns=[...]); the second argument of fit is the outcome y.",
+                          DeprecationWarning, stacklevel=3)
+            return None, list(y)
+        return y, list(data.columns if self.columns is None else self.columns)
 
     def _kind(self, col: str, s: pd.Series) -> str:
         if col in self.numeric:
@@ -784,8 +799,10 @@ class AttributeBinner(ParamsMixin):
         """Sparse design matrix of new data; see :meth:`design_from`."""
         return self.design_from(self.encode(data), intercept=intercept)
 
-    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
-        """Bin labels (pandas ``Categorical``) and numeric passthrough values."""
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Bin labels (pandas ``Categorical``) and numeric passthrough values, one column per
+        attribute (:meth:`get_feature_names_out`)."""
+        data = X
         enc = self.encode(data)
         out = {}
         for j, col in enumerate(self._cat_cols):
@@ -794,9 +811,14 @@ class AttributeBinner(ParamsMixin):
             out[col] = enc.numeric[:, j]
         return pd.DataFrame({c: out[c] for c in self.columns_}, index=data.index)
 
-    def fit_transform(self, data: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def fit_transform(self, X: pd.DataFrame, y=None) -> pd.DataFrame:
         """:meth:`fit` then :meth:`transform`."""
-        return self.fit(data, columns).transform(data)
+        return self.fit(X, y).transform(X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the :meth:`transform` columns: the attributes, in design order."""
+        check_fitted(self, "specs_")
+        return np.asarray(self.columns_, dtype=object)
 
     def categorical_frame(self, enc: Encoded) -> pd.DataFrame:
         """Encoded rows as a DataFrame of categoricals with the reference level first.
@@ -855,6 +877,7 @@ class AttributeBinner(ParamsMixin):
         """JSON-ready dictionary of settings and fitted encodings."""
         check_fitted(self, "specs_")
         settings = self.get_params()
+        settings["columns"] = None if settings["columns"] is None else list(settings["columns"])
         settings["numeric"] = list(settings["numeric"])
         settings["categorical"] = list(settings["categorical"])
         settings["cuts"] = {k: list(v) for k, v in (settings["cuts"] or {}).items()} or None

@@ -42,6 +42,7 @@ from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
 from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio
+from apcfair.portfolio.portfolio import require_columns
 from apcfair.scoring._base import restore_fit_counts
 from apcfair.scoring._data import (
     account_frame,
@@ -60,7 +61,6 @@ from apcfair.scoring.binning import (
     _py,
     compose_key,
     lookup,
-    require_columns,
     unique_rows,
 )
 
@@ -335,10 +335,9 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         static, method = resolve_method(src, mask, attributes, self.method, "rows")
         idx = np.flatnonzero(mask)
         loans = src.loans
-        v = loans["vintage"].to_numpy(np.int64)[idx]
-        a0 = loans["first_month"].to_numpy(np.int64)[idx] - v
-        a1 = loans["last_month"].to_numpy(np.int64)[idx] - v
-        d = loans["default"].to_numpy(np.int64)[idx]
+        spells = src.spells.take(idx)
+        v, a0, a1 = spells.vintage, spells.first_age, spells.last_age
+        d = spells.defaulted.astype(np.int64)
         r = r_all[idx]
         enc = FeatureEncoder(self.categorical, self.handle_unknown)
         params = self._lgb_params()

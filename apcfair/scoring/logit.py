@@ -174,9 +174,9 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         self.chunk_rows = chunk_rows
 
     # ------------------------------------------------------------------ fit
-    def _new_binner(self) -> AttributeBinner:
+    def _new_binner(self, columns: list[str]) -> AttributeBinner:
         cat = tuple(self.categorical) + ((VINTAGE,) if self.vintage_dummies else ())
-        return AttributeBinner(self.bins, numeric=tuple(self.numeric), categorical=cat,
+        return AttributeBinner(self.bins, columns=columns, numeric=tuple(self.numeric), categorical=cat,
                                cuts=self.cuts, reference=self.reference,
                                handle_unknown=self.handle_unknown,
                                min_bin_defaults=self.min_bin_defaults)
@@ -219,24 +219,21 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
             raise DataValidationError(["accounts= selects no account; nothing to fit."])
         static, method = resolve_method(src, mask, attributes, self.method, "glm")
 
-        loans = src.loans
         idx = np.flatnonzero(mask)
-        v = loans["vintage"].to_numpy(np.int64)[idx]
-        a0 = loans["first_month"].to_numpy(np.int64)[idx] - v
-        a1 = loans["last_month"].to_numpy(np.int64)[idx] - v
-        d = loans["default"].to_numpy(np.int64)[idx]
+        spells = src.spells.take(idx)
+        v, a0, a1 = spells.vintage, spells.first_age, spells.last_age
+        d = spells.defaulted.astype(np.int64)
         r = r_all[idx]
 
-        binner = self._new_binner()
-        cols = attributes + ([VINTAGE] if self.vintage_dummies else [])
+        binner = self._new_binner(attributes + ([VINTAGE] if self.vintage_dummies else []))
         if static:
             acc = attribute_frame(account_frame(src).iloc[idx], attributes, self.vintage_dummies,
                                   src.freq)
-            binner.fit(acc, cols, y=d)
+            binner.fit(acc, d)
         else:
             rows_frame = src.panel.loc[mask[src.panel["account"].to_numpy()]]
-            binner.fit(attribute_frame(rows_frame, attributes, self.vintage_dummies, src.freq), cols,
-                       y=rows_frame["default"].to_numpy(np.int64))
+            binner.fit(attribute_frame(rows_frame, attributes, self.vintage_dummies, src.freq),
+                       rows_frame["default"].to_numpy(np.int64))
         names = [INTERCEPT, *binner.term_names_]
         self.binner_ = binner
 
@@ -253,15 +250,15 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
                 mean_off = float(np.mean(mpass.offsets)) if mpass.n_rows else 0.0
                 beta0[0] = np.log(rate / (1 - rate)) - mean_off
                 res = newton(D, units, mpass, beta0, names, tol=self.tol, max_iter=self.max_iter)
-                beta, H, ll, n_iter, conv = res.beta, res.hessian, res.loglik, res.n_iter, res.converged
+                beta, hessian, ll, n_iter, conv = res.beta, res.hessian, res.loglik, res.n_iter, res.converged
                 n_rows = int(rows_total)
                 self.n_units_ = units.n_units
                 self.n_design_rows_ = D.shape[0]
             else:
-                beta, H, ll, n_iter, conv, n_rows = self._fit_glm(
+                beta, hessian, ll, n_iter, conv, n_rows = self._fit_glm(
                     src, mask, static, binner, attributes, offset, r_all, names)
         with threadpool_limits(limits=1, user_api="blas"):
-            cov = la.cho_solve(cholesky_or_raise(H, names), np.eye(len(names)))
+            cov = la.cho_solve(cholesky_or_raise(hessian, names), np.eye(len(names)))
         self._set_results(names, beta, cov, ll, n_iter, conv, method, offset, src.freq)
         self.attributes_ = attributes
         self.n_accounts_ = int(mask.sum())
@@ -325,12 +322,12 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         eta = off + (D @ beta)[inv]
         pr = expit(eta)
         w = np.bincount(inv, weights=pr * (1 - pr), minlength=D.shape[0])
-        H = weighted_gram(D, w)
+        hessian = weighted_gram(D, w)
         ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
         n_iter = int(np.max(np.atleast_1d(getattr(glm, "n_iter_", 0))))
         conv = n_iter < self.max_iter
         self.n_design_rows_ = D.shape[0]
-        return beta, H, ll, n_iter, conv, len(y)
+        return beta, hessian, ll, n_iter, conv, len(y)
 
     def _set_results(self, names, beta, cov, ll, n_iter, conv, method, offset, freq) -> None:
         se = np.sqrt(np.clip(np.diag(cov), 0, None))

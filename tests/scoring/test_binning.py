@@ -18,7 +18,7 @@ def frame():
 
 
 def test_quantile_bins_with_na_bin(frame):
-    b = AttributeBinner(bins=10).fit(frame, ["x"])
+    b = AttributeBinner(bins=10, columns=["x"]).fit(frame)
     spec = b.specs_["x"]
     assert spec.kind == "binned" and spec.has_na
     assert len(spec.labels) == 11 and spec.labels[-1] == "NA"
@@ -34,7 +34,7 @@ def test_quantile_bins_with_na_bin(frame):
 
 
 def test_labels_look_like_the_paper(frame):
-    b = AttributeBinner(bins=4).fit(frame, ["x"])
+    b = AttributeBinner(bins=4, columns=["x"]).fit(frame)
     mid = b.specs_["x"].labels[1]
     lo, hi = mid.strip("(]").split(", ")
     assert float(lo) < float(hi)
@@ -42,25 +42,25 @@ def test_labels_look_like_the_paper(frame):
 
 
 def test_categorical_levels_reference_and_explicit_reference(frame):
-    b = AttributeBinner().fit(frame, ["grade"])
+    b = AttributeBinner(columns=["grade"]).fit(frame)
     assert b.specs_["grade"].labels == ["A", "B", "C"]
     assert b.term_names_ == ["grade B", "grade C"]
-    b2 = AttributeBinner(reference={"grade": "C"}).fit(frame, ["grade"])
+    b2 = AttributeBinner(reference={"grade": "C"}, columns=["grade"]).fit(frame)
     assert b2.term_names_ == ["grade A", "grade B"]
     D = b2.design(frame).toarray()
     np.testing.assert_array_equal(D[:, 0], (frame["grade"] == "A").to_numpy())
 
 
 def test_binary_numeric_column_gets_two_bins(frame):
-    b = AttributeBinner().fit(frame, ["flag"])
+    b = AttributeBinner(columns=["flag"]).fit(frame)
     assert b.specs_["flag"].labels == ["(-Inf, 0]", "(0, Inf]"]
-    b = AttributeBinner(categorical=["flag"]).fit(frame, ["flag"])
+    b = AttributeBinner(categorical=["flag"], columns=["flag"]).fit(frame)
     assert b.specs_["flag"].labels == ["0", "1"]
 
 
 def test_explicit_cuts_merge_empty_bins():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 10.0]})
-    b = AttributeBinner(cuts={"x": [2.5, 5, 7, 20]}).fit(df, ["x"])
+    b = AttributeBinner(cuts={"x": [2.5, 5, 7, 20]}, columns=["x"]).fit(df)
     # (5, 7] and (20, Inf] hold no training value -> merged with a neighbour
     assert b.specs_["x"].labels == ["(-Inf, 2.5]", "(2.5, 5]", "(5, Inf]"]
     assert b.specs_["x"].counts == [2, 1, 1]
@@ -68,21 +68,21 @@ def test_explicit_cuts_merge_empty_bins():
 
 def test_numeric_passthrough(frame):
     df = frame.assign(z=np.arange(1000.0))
-    b = AttributeBinner(numeric=["z"]).fit(df, ["z", "grade"])
+    b = AttributeBinner(numeric=["z"], columns=["z", "grade"]).fit(df)
     assert b.term_names_ == ["z", "grade B", "grade C"]
     np.testing.assert_array_equal(b.design(df).toarray()[:, 0], df["z"])
     with pytest.raises(DataValidationError, match="column 'x'.*enters linearly"):
-        AttributeBinner(numeric=["x"]).fit(frame, ["x"])
-    b = AttributeBinner(bins=None).fit(df, ["z"])
+        AttributeBinner(numeric=["x"], columns=["x"]).fit(frame)
+    b = AttributeBinner(bins=None, columns=["z"]).fit(df)
     assert b.specs_["z"].kind == "numeric"
 
 
 def test_unseen_levels_error_or_reference(frame):
-    b = AttributeBinner().fit(frame, ["grade", "x"])
+    b = AttributeBinner(columns=["grade", "x"]).fit(frame)
     new = pd.DataFrame({"grade": ["A", "Z", None], "x": [0.0, 5.0, np.nan]})
     with pytest.raises(DataValidationError, match="column 'grade': 2 rows .* not seen"):
         b.encode(new)
-    b = AttributeBinner(handle_unknown="reference").fit(frame, ["grade", "x"])
+    b = AttributeBinner(handle_unknown="reference", columns=["grade", "x"]).fit(frame)
     enc = b.encode(new)
     assert enc.codes[:, 0].tolist() == [0, 0, 0]
     # NA in x is a training level
@@ -92,27 +92,27 @@ def test_unseen_levels_error_or_reference(frame):
 
 
 def test_unseen_missing_value_without_na_level(frame):
-    b = AttributeBinner().fit(frame.dropna(), ["x"])
+    b = AttributeBinner(columns=["x"]).fit(frame.dropna())
     with pytest.raises(DataValidationError, match="1 of them missing"):
         b.encode(pd.DataFrame({"x": [np.nan]}))
 
 
 def test_bad_columns(frame):
     with pytest.raises(DataValidationError, match=r"\['nope'\] not found"):
-        AttributeBinner().fit(frame, ["x", "nope"])
+        AttributeBinner(columns=["x", "nope"]).fit(frame)
     df = frame.assign(empty=np.nan, const="k")
     with pytest.raises(DataValidationError, match="all 1,000 training rows are missing") as err:
-        AttributeBinner().fit(df, ["empty", "const"])
+        AttributeBinner(columns=["empty", "const"]).fit(df)
     assert len(err.value.problems) == 2
     assert "single value" in err.value.problems[1]
     with pytest.raises(ValueError, match="reference"):
-        AttributeBinner(reference={"grade": "Q"}).fit(frame, ["grade"])
+        AttributeBinner(reference={"grade": "Q"}, columns=["grade"]).fit(frame)
     with pytest.raises(NotFittedError):
         AttributeBinner().transform(frame)
 
 
 def test_dict_roundtrip(frame):
-    b = AttributeBinner(bins=5, reference={"grade": "B"}).fit(frame, ["x", "grade", "flag"])
+    b = AttributeBinner(bins=5, reference={"grade": "B"}, columns=["x", "grade", "flag"]).fit(frame)
     back = AttributeBinner.from_dict(b.to_dict())
     assert back.term_names_ == b.term_names_
     assert (back.design(frame) != b.design(frame)).nnz == 0
@@ -144,8 +144,8 @@ def sparse_frame():
 
 def test_no_outcomes_or_zero_disables_merging(sparse_frame):
     df, y = sparse_frame
-    plain = AttributeBinner().fit(df, ["x", "grade", "z"])
-    off = AttributeBinner(min_bin_defaults=0).fit(df, ["x", "grade", "z"], y=y)
+    plain = AttributeBinner(columns=["x", "grade", "z"]).fit(df)
+    off = AttributeBinner(min_bin_defaults=0, columns=["x", "grade", "z"]).fit(df, y)
     assert plain.term_names_ == off.term_names_
     assert len(plain.merges_) == 0 and len(off.merges_) == 0
     assert (plain.design(df) != off.design(df)).nnz == 0
@@ -155,8 +155,8 @@ def test_no_outcomes_or_zero_disables_merging(sparse_frame):
 
 def test_nothing_merged_when_every_level_has_enough(frame):
     y = np.random.default_rng(1).random(len(frame)) < 0.3
-    a = AttributeBinner().fit(frame, ["x", "grade", "flag"])
-    b = AttributeBinner().fit(frame, ["x", "grade", "flag"], y=y)
+    a = AttributeBinner(columns=["x", "grade", "flag"]).fit(frame)
+    b = AttributeBinner(columns=["x", "grade", "flag"]).fit(frame, y)
     assert a.term_names_ == b.term_names_ and len(b.merges_) == 0
     for c in a.columns_:
         assert a.specs_[c].labels == b.specs_[c].labels and a.specs_[c].cuts == b.specs_[c].cuts
@@ -165,8 +165,8 @@ def test_nothing_merged_when_every_level_has_enough(frame):
 
 def test_zero_default_bin_merged_with_its_neighbour(sparse_frame):
     df, y = sparse_frame
-    plain = AttributeBinner().fit(df, ["x"])
-    b = AttributeBinner().fit(df, ["x"], y=y)
+    plain = AttributeBinner(columns=["x"]).fit(df)
+    b = AttributeBinner(columns=["x"]).fit(df, y)
     old, new = plain.specs_["x"], b.specs_["x"]
     assert len(new.labels) == len(old.labels) - 1
     # the lowest two deciles form one bin; the other cuts are kept
@@ -184,7 +184,7 @@ def test_zero_default_bin_merged_with_its_neighbour(sparse_frame):
 
 def test_sparse_categories_pooled_into_other(sparse_frame):
     df, y = sparse_frame
-    b = AttributeBinner(handle_unknown="reference").fit(df, ["grade"], y=y)
+    b = AttributeBinner(handle_unknown="reference", columns=["grade"]).fit(df, y)
     spec = b.specs_["grade"]
     assert spec.labels == ["A", "B", "other"]
     assert b.term_names_ == ["grade B", "grade other"]
@@ -199,13 +199,13 @@ def test_sparse_categories_pooled_into_other(sparse_frame):
 
 def test_sparse_other_goes_into_the_reference(sparse_frame):
     df, y = sparse_frame
-    b = AttributeBinner(min_bin_defaults=7).fit(df, ["grade"], y=y)  # other: 6 defaults
+    b = AttributeBinner(min_bin_defaults=7, columns=["grade"]).fit(df, y)  # other: 6 defaults
     spec = b.specs_["grade"]
     assert spec.labels == ["A", "B"] and b.term_names_ == ["grade B"]
     assert b.merges_["merged_from"].tolist() == ["A + D + E"]
     assert b.encode(pd.DataFrame({"grade": ["D", "E", "B"]})).codes[:, 0].tolist() == [0, 0, 1]
     # a sparse reference: everything sparse joins the largest remaining level
-    b = AttributeBinner(min_bin_defaults=7, reference={"grade": "D"}).fit(df, ["grade"], y=y)
+    b = AttributeBinner(min_bin_defaults=7, reference={"grade": "D"}, columns=["grade"]).fit(df, y)
     spec = b.specs_["grade"]
     big = "A" if (df["grade"] == "A").sum() >= (df["grade"] == "B").sum() else "B"
     assert spec.labels[spec.reference] == big and len(spec.labels) == 2
@@ -214,8 +214,8 @@ def test_sparse_other_goes_into_the_reference(sparse_frame):
 
 def test_sparse_na_bin_merged_into_reference(sparse_frame):
     df, y = sparse_frame
-    plain = AttributeBinner(bins=4).fit(df, ["z"])
-    b = AttributeBinner(bins=4).fit(df, ["z"], y=y)
+    plain = AttributeBinner(bins=4, columns=["z"]).fit(df)
+    b = AttributeBinner(bins=4, columns=["z"]).fit(df, y)
     assert plain.specs_["z"].has_na and "z NA" in plain.term_names_
     spec = b.specs_["z"]
     assert not spec.has_na and spec.na_into == spec.reference == 0
@@ -223,14 +223,14 @@ def test_sparse_na_bin_merged_into_reference(sparse_frame):
     assert b.merges_["merged_from"].tolist() == [f"{spec.labels[0]} + NA"]
     assert b.encode(pd.DataFrame({"z": [np.nan, -5.0]})).codes[:, 0].tolist() == [0, 0]
     # an NA level chosen as the reference is kept
-    b = AttributeBinner(bins=4, reference={"z": "NA"}).fit(df, ["z"], y=y)
+    b = AttributeBinner(bins=4, reference={"z": "NA"}, columns=["z"]).fit(df, y)
     assert b.specs_["z"].has_na and b.specs_["z"].reference == b.specs_["z"].na_code
 
 
 def test_merging_to_one_level_leaves_no_design_column():
     df = pd.DataFrame({"x": np.arange(40.0), "g": ["a", "b"] * 20})
     y = np.r_[np.ones(3), np.zeros(37)].astype(int)
-    b = AttributeBinner(bins=4).fit(df, ["x", "g"], y=y)
+    b = AttributeBinner(bins=4, columns=["x", "g"]).fit(df, y)
     assert b.term_names_ == [] and b.specs_["x"].labels == ["(-Inf, Inf]"]
     assert b.design(df).shape == (40, 0)
     assert b.categorical_frame(b.encode(df)).shape == (40, 0)
@@ -239,18 +239,18 @@ def test_merging_to_one_level_leaves_no_design_column():
 def test_merge_settings_and_outcomes_are_checked(sparse_frame):
     df, y = sparse_frame
     with pytest.raises(ValueError, match="min_bin_defaults"):
-        AttributeBinner(min_bin_defaults=-1).fit(df, ["x"], y=y)
+        AttributeBinner(min_bin_defaults=-1, columns=["x"]).fit(df, y)
     with pytest.raises(ValueError, match="one outcome per training row"):
-        AttributeBinner().fit(df, ["x"], y=y[:5])
+        AttributeBinner(columns=["x"]).fit(df, y[:5])
     with pytest.raises(ValueError, match="0 .* or 1"):
-        AttributeBinner().fit(df, ["x"], y=y * 2)
+        AttributeBinner(columns=["x"]).fit(df, y * 2)
 
 
 def test_dict_roundtrip_with_merges(sparse_frame):
     import json
 
     df, y = sparse_frame
-    b = AttributeBinner(reference={"grade": "B"}).fit(df, ["x", "grade", "z"], y=y)
+    b = AttributeBinner(reference={"grade": "B"}, columns=["x", "grade", "z"]).fit(df, y)
     assert len(b.merges_) == 3
     back = AttributeBinner.from_dict(json.loads(json.dumps(b.to_dict())))
     assert back.term_names_ == b.term_names_
@@ -261,3 +261,42 @@ def test_dict_roundtrip_with_merges(sparse_frame):
         b.encode(new)
     ok = new.fillna({"x": 1.0})
     assert (back.design(ok) != b.design(ok)).nnz == 0
+
+
+# ---------------------------------------------------------------------- scikit-learn contract
+def test_works_in_a_pipeline_with_logistic_regression(frame):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(len(frame)) < np.where(frame["grade"] == "C", 0.4, 0.1)).astype(int)
+    pipe = Pipeline([("bin", AttributeBinner(bins=4, columns=["x", "grade"])),
+                     ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                     ("logit", LogisticRegression())])
+    pipe.fit(frame, y)  # the binner receives y as the outcome (sparse levels merged)
+    assert pipe.predict_proba(frame).shape == (len(frame), 2)
+    binner = pipe.named_steps["bin"]
+    assert binner.columns_ == ["x", "grade"] and binner.levels_table()["defaults"].notna().all()
+    assert binner.get_feature_names_out().tolist() == ["x", "grade"]
+    out = Pipeline([("bin", AttributeBinner(bins=4, columns=["x"]))]).fit_transform(frame)
+    assert list(out.columns) == ["x"] and out["x"].isna().sum() == 0  # NA has its own level
+    assert set(out["x"].cat.categories) == set(binner.specs_["x"].labels)
+
+
+def test_clone_and_set_params():
+    from sklearn.base import clone
+
+    b = AttributeBinner(bins=4, columns=["x"], cuts={"x": [0.0]}, reference={"x": "(0, Inf]"})
+    twin = clone(b)
+    assert twin.get_params() == b.get_params() and twin is not b
+    assert twin.set_params(bins=6, columns=["x", "grade"]) is twin
+    assert (twin.bins, twin.columns) == (6, ["x", "grade"])
+
+
+def test_columns_as_second_fit_argument_still_works_with_a_warning(frame):
+    with pytest.warns(DeprecationWarning, match="columns"):
+        old = AttributeBinner(bins=4).fit(frame, ["x", "grade"])
+    new = AttributeBinner(bins=4, columns=["x", "grade"]).fit(frame)
+    assert old.term_names_ == new.term_names_
+    assert AttributeBinner(bins=4).fit(frame).columns_ == ["x", "grade", "flag"]  # default: all
