@@ -18,6 +18,10 @@ HyperMethod = Literal["grid", "eb", "fixed"]
 RWOrder = Literal[1, 2]
 TrendAssumption = Literal["no_period_trend", "no_vintage_trend", "fixed_period_slope"]
 Polarity = Literal["pd", "approval"]
+# how a date column is read (see apcfair.portfolio.periods.DATE_FORMATS); a strftime
+# pattern such as "%d.%m.%Y" is accepted too
+DateFormat = Literal["auto", "iso", "yyyymm", "yyyymmdd", "quarter", "dd/mm/yyyy", "mm/dd/yyyy",
+                     "month-name", "code", "excel", "unix", "unix_ms"]
 
 
 def check_option(name: str, value, alias) -> None:
