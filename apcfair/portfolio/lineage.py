@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ class Lineage:
         Where the data came from.
     steps : tuple of LineageStep, optional
         Initial steps; usually empty, steps are appended with :meth:`add`.
+    date_formats : dict, optional
+        ``{column: how it was read}``, e.g. ``{"origination": "iso (detected)"}``.
+    column_types : dict, optional
+        ``{column: type}`` for the attributes, e.g. ``{"zip5": "text (leading zeros kept)"}``.
+    notes : tuple of str, optional
+        Anything the reader changed or decided (a dropped column, the encoding used).
 
     Attributes
     ----------
@@ -50,6 +56,8 @@ class Lineage:
         Where the data came from (a file path or ``"<DataFrame>"``).
     steps : tuple of LineageStep
         Steps in order. Each step accounts for every row lost with a reason.
+    date_formats, column_types, notes
+        How the input was read (see Parameters); added with :meth:`annotate`.
 
     Examples
     --------
@@ -65,16 +73,47 @@ class Lineage:
     (10, {'duplicate id': 2})
     >>> Lineage.from_dict(lin.to_dict()) == lin
     True
+    >>> lin = lin.annotate(date_formats={"origination": "iso (detected)"},
+    ...                    column_types={"zip5": "text (leading zeros kept)"})
+    >>> print(lin.summary().splitlines()[-2])
+      dates read: origination iso (detected)
+    >>> Lineage.from_dict(lin.to_dict()) == lin
+    True
     """
 
     source: str
     steps: tuple[LineageStep, ...] = ()
+    date_formats: dict[str, str] = field(default_factory=dict)
+    column_types: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def add(self, stage: str, unit: str, rows_in: int, rows_out: int,
             excluded: dict[str, int] | None = None) -> Lineage:
         """Return a new lineage with one more step."""
         excluded = {k: int(v) for k, v in (excluded or {}).items() if v}
-        return Lineage(self.source, self.steps + (LineageStep(stage, unit, int(rows_in), int(rows_out), excluded),))
+        step = LineageStep(stage, unit, int(rows_in), int(rows_out), excluded)
+        return replace(self, steps=self.steps + (step,))
+
+    def annotate(self, *, date_formats: dict[str, str] | None = None,
+                 column_types: dict[str, str] | None = None, notes=()) -> Lineage:
+        """Return a new lineage with more reading information (later entries win).
+
+        Parameters
+        ----------
+        date_formats : dict, optional
+            ``{column: how its dates were read}``.
+        column_types : dict, optional
+            ``{column: how it was typed}``.
+        notes : iterable of str
+            Notes appended (duplicates are dropped).
+
+        Returns
+        -------
+        Lineage
+        """
+        new_notes = tuple(dict.fromkeys((*self.notes, *notes)))
+        return replace(self, date_formats={**self.date_formats, **(date_formats or {})},
+                       column_types={**self.column_types, **(column_types or {})}, notes=new_notes)
 
     @property
     def rows_in(self) -> int:
@@ -97,6 +136,9 @@ class Lineage:
             "rows_in": self.rows_in,
             "steps": [s.to_dict() for s in self.steps],
             "excluded": self.total_excluded,
+            "date_formats": dict(self.date_formats),
+            "column_types": dict(self.column_types),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -106,7 +148,8 @@ class Lineage:
             LineageStep(s["stage"], s["unit"], s["rows_in"], s["rows_out"], dict(s["excluded"]))
             for s in d.get("steps", [])
         )
-        return cls(d.get("source", ""), steps)
+        return cls(d.get("source", ""), steps, dict(d.get("date_formats") or {}),
+                   dict(d.get("column_types") or {}), tuple(d.get("notes") or ()))
 
     def summary(self) -> str:
         """Plain-text report: one line per step and one per exclusion reason."""
@@ -117,6 +160,11 @@ class Lineage:
                 lines.append(f"      excluded {v:,}: {k}")
         if not any(s.excluded for s in self.steps):
             lines.append("  no rows excluded")
+        if self.date_formats:
+            lines.append("  dates read: " + ", ".join(f"{k} {v}" for k, v in self.date_formats.items()))
+        if self.column_types:
+            lines.append("  attributes typed: " + ", ".join(f"{k} {v}" for k, v in self.column_types.items()))
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:
