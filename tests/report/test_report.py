@@ -4,9 +4,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from apcfair.cli import main
+from tests.report.conftest import external_refs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +26,7 @@ def test_report_is_self_contained_and_has_every_section(demo_dir):
                     "the cost of fairness", "Fairness audit scorecard", "Stress scenarios", "Model documentation"):
         assert section in html, section
     assert "<script src" not in html and 'src="http' not in html  # nothing fetched from outside
+    assert external_refs(html) == []  # only data: URIs and in-page anchors
     assert html.count("data:image/png;base64,") >= 8
 
 
@@ -52,4 +55,4 @@ def test_report_renders_in_headless_chromium(demo_dir, tmp_path):
     im = Image.open(png).convert("L")
     assert im.size == (1200, 1600)
     # a rendered page, not a blank one: many distinct grey levels
-    assert len(set(im.getdata())) > 50
+    assert len(np.unique(np.asarray(im))) > 50
