@@ -841,7 +841,8 @@ class MacroModel(ParamsMixin, FittedResultMixin):
 
         rng = np.random.default_rng(self.random_state)
         idx = draw_subset(apc_result.n_draws, self.n_draws, rng)
-        env_draws = np.asarray(apc_result.draws["environment"], dtype=float)[idx][:, np.searchsorted(periods, codes)]
+        in_window = np.searchsorted(periods, codes)
+        env_draws = np.asarray(apc_result.draws["environment"], dtype=float)[idx][:, in_window]
         y = env_draws.mean(axis=0)
         point = fit_ols(y, X, self.cov_type, self.hac_maxlags) if self.method == "ols" else fit_arimax(y, X)
 
