@@ -33,7 +33,7 @@ def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float
         blocks = {}
         taus = {}
         for c in COMPONENTS:
-            X = par.X[c]
+            design = par.X[c]
             lam = par.prior_diag_unit[c]
             has_slope = c != "environment"
             tau = pm.Gamma(f"precision_{c}", alpha=shape, beta=rate)
@@ -50,19 +50,18 @@ def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float
                 coef = pt.concatenate([theta, gamma])
             else:
                 coef = theta
-            f = pt.dot(X, coef)
+            values = pt.dot(design, coef)
             blocks[c] = coef
-            eta = eta + f[par.idx[c]]
+            eta = eta + values[par.idx[c]]
         if overdispersion:
             tau_c = pm.Gamma("precision_cell", alpha=shape, beta=rate)
-            e = pm.Normal("u_cell", 0.0, 1.0, shape=cd.n_cells)
-            eta = eta + e / pt.sqrt(tau_c)
-        d = cd.events
-        n = cd.exposure
+            u_cell = pm.Normal("u_cell", 0.0, 1.0, shape=cd.n_cells)
+            eta = eta + u_cell / pt.sqrt(tau_c)
+        defaults, at_risk = cd.events, cd.exposure
         if likelihood == "binomial":
-            pm.Potential("loglik", pt.sum(d * eta - n * pt.softplus(eta)))
+            pm.Potential("loglik", pt.sum(defaults * eta - at_risk * pt.softplus(eta)))
         else:
-            pm.Potential("loglik", pt.sum(d * eta - n * pt.exp(eta)))
+            pm.Potential("loglik", pt.sum(defaults * eta - at_risk * pt.exp(eta)))
         for c in COMPONENTS:
             pm.Deterministic(f"z_{c}", blocks[c])
         sampler = "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
@@ -72,13 +71,13 @@ def fit_nuts(par: Parametrisation, likelihood: str, *, shape: float, rate: float
                               target_accept=target_accept, random_seed=random_seed,
                               progressbar=progress, nuts_sampler=sampler, compute_convergence_checks=False)
     post = idata.posterior
-    S = post.sizes["chain"] * post.sizes["draw"]
+    n_samples = post.sizes["chain"] * post.sizes["draw"]
 
     def flat(name):
-        v = post[name].to_numpy()
-        return v.reshape(S, *v.shape[2:])
+        values = post[name].to_numpy()
+        return values.reshape(n_samples, *values.shape[2:])
 
-    z = np.empty((S, par.p))
+    z = np.empty((n_samples, par.p))
     z[:, 0] = flat("mu")
     for c in COMPONENTS:
         z[:, par.slices[c]] = flat(f"z_{c}")

@@ -72,23 +72,22 @@ def function_basis(n: int, order: int = 2) -> FunctionBasis:
     centre = idx.mean()
     scale = max(idx.std(), 1.0)
     lin = (idx - centre) / scale
-    D = difference_matrix(n, order)
-    K = D.T @ D
+    diff = difference_matrix(n, order)
+    rw_precision = diff.T @ diff
     # project out constants and linear functions
-    C = np.column_stack([np.ones(n) / np.sqrt(n), lin / np.linalg.norm(lin)])
-    P = np.eye(n) - C @ C.T
-    Kp = P @ K @ P
-    Kp = 0.5 * (Kp + Kp.T)
-    vals, vecs = np.linalg.eigh(Kp)
+    null_space = np.column_stack([np.ones(n) / np.sqrt(n), lin / np.linalg.norm(lin)])
+    projector = np.eye(n) - null_space @ null_space.T
+    projected = projector @ rw_precision @ projector
+    projected = 0.5 * (projected + projected.T)
+    vals, vecs = np.linalg.eigh(projected)
     # the two smallest eigenvalues belong to the null space (constant and linear)
-    order_idx = np.argsort(vals)
-    keep = order_idx[2:]
-    N = vecs[:, keep]
+    keep = np.argsort(vals)[2:]
+    nonlinear = vecs[:, keep]
     # re-orthogonalise against the null space numerically
-    N = N - C @ (C.T @ N)
-    N, _ = np.linalg.qr(N)
-    lam_fixed = np.einsum("ij,jk,ki->i", N.T, K, N)
-    return FunctionBasis(n, order, centre, scale, lin, N, lam_fixed)
+    nonlinear = nonlinear - null_space @ (null_space.T @ nonlinear)
+    nonlinear, _ = np.linalg.qr(nonlinear)
+    eigenvalues = np.einsum("ij,jk,ki->i", nonlinear.T, rw_precision, nonlinear)
+    return FunctionBasis(n, order, centre, scale, lin, nonlinear, eigenvalues)
 
 
 def split_linear(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -465,16 +465,18 @@ class APCResult:
         return full[:, pos]
 
     def offset_table(self, *, include_intercept: bool = True, max_age: int | None = None,
-                     last_period: int | None = None):
+                     last_period: int | None = None) -> OffsetTable:
         """Posterior-mean offsets ``[mu +] F(a) + H(t)`` for the score models.
 
         The offsets are identification-invariant: G's linear trend is moved into F + H
         (see :meth:`invariant_offset_draws`), so score models and forecasts do not depend
         on the linear-trend assumption. Beyond the data window (``last_period``) the
-        environment's smooth part is held at its mean over the last 12 periods (plus the
-        trend moved from G, so that known vintages keep their trend) and the month-of-year
-        pattern continues; beyond the last age the lifecycle holds the mean of its last 12
-        values. For random-walk continuation with widening bands use :meth:`extrapolate`.
+        environment's smooth part is held at its mean over the last 12 periods with the
+        trend moved from G taken out, and that trend continues (so known vintages keep it);
+        the month-of-year pattern continues too. Beyond the last age the lifecycle holds the
+        mean of its last 12 values. Both use the one hold rule,
+        :func:`apcfair.apc.identification.hold_level`. For random-walk continuation with
+        widening bands use :meth:`extrapolate`.
 
         Parameters
         ----------

@@ -212,6 +212,12 @@ def test_plots_return_axes(fitted):
     assert len(axes) == 3
     assert result.plot_fitted_vintage_curves() is not None
     assert result.plot_residual_heatmap() is not None
+    import matplotlib.pyplot as plt
+
+    fig, given = plt.subplots(1, 4)
+    assert list(result.plot_components(ax=given[:3])) == list(given[:3])
+    assert result.plot_component("vintage", ax=given[3]) is given[3]
+    plt.close(fig)
 
 
 def test_bad_input_and_options(apc_cells):
@@ -282,19 +288,6 @@ def test_overdispersed_mode_matches_a_joint_optimiser(apc_cells):
     assert np.max(np.abs(g)) < 1e-4
 
 
-def test_offsets_and_predictions_do_not_depend_on_the_trend_assumption(apc_cells):
-    cells, _ = apc_cells
-    tabs = []
-    for ident in ("no_period_trend", "no_vintage_trend", "fixed_period_slope"):
-        res = APCModel(random_state=4, n_draws=200, hyper="eb", identification=ident, period_slope=0.02).fit(cells).result_
-        last = int(res.labels["environment"][-1])
-        tab = res.offset_table(max_age=60, last_period=last + 36)
-        a = np.arange(1, 61)
-        tabs.append(np.concatenate([tab(a, np.full(60, last - 5)), tab(np.full(36, 12), last + np.arange(1, 37))]))
-    np.testing.assert_allclose(tabs[1], tabs[0], atol=1e-8)
-    np.testing.assert_allclose(tabs[2], tabs[0], atol=1e-8)
-
-
 def test_cell_predictions_use_independent_innovations(fitted):
     from scipy.special import logit
 
@@ -333,3 +326,36 @@ def test_account_offsets_of_zero_reproduce_the_cell_fit():
         APCModel(**kw).fit(p, account_offset=np.zeros(3))
     with pytest.raises(TypeError, match="needs a Portfolio"):
         APCModel(**kw).fit(p.cells(), account_offset=np.zeros(p.n_accounts))
+
+
+def test_clone_copies_settings_and_fits_the_same(apc_cells):
+    from sklearn.base import clone
+
+    cells, _ = apc_cells
+    cells = cells[cells["vintage"] < V0 + 20]
+    model = APCModel(rw_order=(2, 1, 2), identification="fixed_period_slope", period_slope=0.01,
+                     hyper="eb", n_draws=100, random_state=7)
+    twin = clone(model)
+    assert twin is not model
+    assert twin.get_params() == model.get_params()
+    assert twin.get_params(deep=False)["rw_order"] == (2, 1, 2)
+    assert not hasattr(twin, "result_")
+    a, b = model.fit(cells).result_, twin.fit(cells).result_
+    for key in ("intercept", "lifecycle", "vintage", "environment"):
+        np.testing.assert_array_equal(a.draws[key], b.draws[key])
+    assert a.provenance["settings_hash"] == b.provenance["settings_hash"]
+    # settings are stored unchanged and checked in fit
+    bad = APCModel(rw_order=3).set_params(n_draws=5)
+    assert bad.rw_order == 3 and bad.n_draws == 5
+    with pytest.raises(ValueError, match="rw_order"):
+        bad.fit(cells)
+
+
+def test_summary_renders_as_text_and_html(fitted):
+    result, _, _ = fitted
+    summary = result.summary()
+    assert isinstance(summary, str)
+    lines = summary.splitlines()
+    assert lines[0] == "Bayesian age-period-cohort model" and lines[1] == "=" * 72
+    html = summary._repr_html_()
+    assert "<table" in html and "slope_age_plus_period" in html and "Identification" in html
