@@ -33,7 +33,7 @@ from apcfair.portfolio import cumulative_default_curves, monthly_pd_curves
 if TYPE_CHECKING:
     from apcfair.apc import APCResult
     from apcfair.audit import AuditResult
-    from apcfair.forecast import ScenarioProjection, StressResult
+    from apcfair.forecast import MacroResult, ScenarioProjection, StressResult
     from apcfair.portfolio import Cells, Portfolio
     from apcfair.unbiased import UnbiasedResult
 
@@ -49,7 +49,7 @@ DEMO_DATA = "data"
 #: Every file :func:`write_audit_outputs` can write (its default).
 AUDIT_FILES = (layout.AUDIT_JSON, layout.AUDIT_HTML, layout.AUDIT_FAIRNESS_PLOT, layout.AUDIT_GAPS_PLOT)
 #: Every file :func:`write_stress_outputs` can write (its default; the macro-fit plot only
-#: when a macro model is given).
+#: with a macro result).
 STRESS_FILES = (layout.STRESS_JSON, layout.STRESS_MONTHS, layout.ACCOUNT_CUMULATIVE_PD, layout.FAN_CHART_PLOT,
                 layout.FAN_CHART_BY_SCENARIO_PLOT, layout.ENVIRONMENT_SCENARIOS_PLOT, layout.MACRO_MODEL_TXT,
                 layout.MACRO_MODEL_FIT_PLOT)
@@ -230,7 +230,7 @@ def write_audit_outputs(result: AuditResult, folder: str | Path, *, files: Colle
 
 
 def write_stress_outputs(result: StressResult, folder: str | Path, *, projection: ScenarioProjection,
-                         macro=None, files: Collection[str] = STRESS_FILES,
+                         macro: MacroResult | None = None, files: Collection[str] = STRESS_FILES,
                          extra: Mapping[str, Any] | None = None, dpi: int = DPI) -> list[Path]:
     """``stress.json``, the monthly table, account cumulative PDs, fan charts, the
     environment scenarios and the macro model (those named in ``files``).
@@ -243,9 +243,9 @@ def write_stress_outputs(result: StressResult, folder: str | Path, *, projection
         Output folder.
     projection : ScenarioProjection
         The environment paths the stress test used (``environment_scenarios.png``).
-    macro : fitted macro model, optional
-        Anything with ``summary()`` and ``plot_fit()``; without it ``macro_model.txt`` says
-        that the environment was continued by its random walk.
+    macro : MacroResult, optional
+        The fitted macro model of the environment; without it ``macro_model.txt`` says that
+        the environment was continued by its random walk.
     files : collection of str
         Which of :data:`STRESS_FILES` to write (default all).
     extra : mapping, optional

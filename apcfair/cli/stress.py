@@ -189,14 +189,13 @@ def run(args) -> int:
     macro = None
     if history is not None:
         macro = MacroModel(drivers=drivers, lags=lags, seasonality=not args.no_seasonality, method=args.method,
-                           random_state=args.seed).fit(apc, history)
+                           random_state=args.seed).fit(apc, history).result_
         projection = macro.project(scenarios, args.horizon, random_state=args.seed)
     else:
         projection = random_walk_projection(apc, args.horizon, random_state=args.seed)
-    stress = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages, new_volume=args.new_volume,
+    result = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages, new_volume=args.new_volume,
                         extrapolation=args.extrapolation, credible_level=apc.credible_level,
-                        random_state=args.seed)
-    result = stress.run(portfolio, apc, projection, account_scores=scores)
+                        random_state=args.seed).fit(portfolio, apc, projection, account_scores=scores).result_
     out = Path(args.out)
     with atomic_output_dir(out) as tmp:
         write_stress_outputs(result, tmp, projection=projection, macro=macro, extra={"scores": scores_info})

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from apcfair.apc import APCResult
     from apcfair.audit import AuditResult
-    from apcfair.forecast import ScenarioProjection, StressResult
+    from apcfair.forecast import MacroResult, ScenarioProjection, StressResult
     from apcfair.portfolio import Portfolio
     from apcfair.unbiased import UnbiasedResult
 
@@ -83,17 +83,17 @@ def demo_stress(result: UnbiasedResult, portfolio: Portfolio, apc: APCResult, ma
     Returns
     -------
     tuple
-        ``(macro_model, projection, stress_result)``.
+        ``(macro_result, projection, stress_result)``.
     """
     from apcfair.forecast import MacroModel, StressTest, read_macro_history, read_scenarios
 
     history = read_macro_history(macro_history)
-    model = MacroModel(drivers=DEMO_DRIVERS, random_state=seed).fit(apc, history)
-    projection: ScenarioProjection = model.project(read_scenarios(scenarios))
+    macro: MacroResult = MacroModel(drivers=DEMO_DRIVERS, random_state=seed).fit(apc, history).result_
+    projection: ScenarioProjection = macro.project(read_scenarios(scenarios))
     scores = result.account_scores["credit_restricted_mean"].to_numpy()
     stress: StressResult = StressTest(horizon=horizon, random_state=seed).fit(
         portfolio, apc, projection, account_scores=scores).result_
-    return model, projection, stress
+    return macro, projection, stress
 
 
 def demo_results(portfolio: Portfolio, apc: APCResult, result: UnbiasedResult, audit: AuditResult,
