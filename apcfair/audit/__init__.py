@@ -12,12 +12,21 @@ audit
     pass/fail flags, tests, power notes, intersections, strata -> :class:`AuditResult`.
 performance
     AUC, Gini, KS, Brier, ECE of a score.
+adverse_impact_ratio
+    Group approval rates and their lowest / highest ratio when a share of the lowest PDs is
+    approved (the arithmetic of the audit's ``dir`` gap, used by :mod:`apcfair.unbiased`).
 EqualOpportunityThresholds, GroupCalibrator, ReviewRouter
     Post-processing what-if tools (they use the protected attribute at decision time).
 shap_contributions, reason_codes, counterfactuals
     Explanations and adverse-action reasons (never a protected attribute).
 revenue_foregone, intervention_roi
     Business impact with consistent arithmetic.
+
+Every result (:class:`AuditResult`, :class:`InterventionReport`, :class:`RevenueForegone`,
+:class:`ROIResult`, :class:`Contributions`, :class:`ReasonCodes`) has tidy frames,
+``summary()`` (an :class:`apcfair._summary.Summary`: text that renders as HTML),
+``to_json_dict()``, ``save()``/``load()`` (JSON) and, where it draws, ``plot_*(ax=None)``.
+The post-processors follow scikit-learn's estimator contract (``sklearn.base.clone`` works).
 """
 
 from apcfair.audit.core import AuditResult, audit
@@ -44,6 +53,7 @@ from apcfair.audit.impact import (
 )
 from apcfair.audit.metrics import (
     CONVENTIONS,
+    adverse_impact_ratio,
     calibration_table,
     expected_calibration_error,
     ks_statistic,
@@ -71,6 +81,7 @@ __all__ = [
     "ReasonCodes",
     "RevenueForegone",
     "ReviewRouter",
+    "adverse_impact_ratio",
     "audit",
     "balance_after",
     "borderline_rejections",

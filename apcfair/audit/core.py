@@ -1,19 +1,26 @@
-"""The fairness audit: arrays in, an immutable :class:`AuditResult` out."""
+"""The fairness audit: arrays in, an immutable :class:`AuditResult` out.
+
+:func:`audit` runs in named stages -- the attributes and their intersections, the group
+tables and gaps of each attribute, the population row and score performance, the
+calibration and ROC curves, the strata of the control feature and the comparison with
+other scores -- each a function of validated arrays (:class:`~apcfair.audit._validate.AuditInput`).
+"""
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from apcfair._io import to_jsonable
 from apcfair._provenance import provenance
+from apcfair._summary import Summary
+from apcfair.audit import plots as audit_plots
 from apcfair.audit._options import GapMethod, Polarity, check_option
+from apcfair.audit._result import JSONResultMixin, frame, nulls_to_nan
 from apcfair.audit._validate import (
     INTERSECTION_SEP,
     AuditInput,
@@ -34,9 +41,12 @@ from apcfair.audit.groups import (
     score_metrics,
     tests_rows,
 )
+from apcfair.audit.html import audit_html
 from apcfair.audit.metrics import (
     CONVENTIONS,
     calibration_table,
+    highest_and_lowest,
+    impact_ratio,
     performance,
     rates,
     roc_points,
@@ -48,11 +58,9 @@ _GROUP_COLS = ["attribute", "group", "n", "n_default", "n_creditworthy", "base_r
                "precision", "accuracy", "default_rate_approved", "avg_score", "auc", "ece", "brier", "small"]
 _RATE_METRICS = ("approval_rate", "tpr", "fpr", "precision", "accuracy", "base_rate",
                  "default_rate_approved", "avg_score", "auc", "ece", "brier")
-
-
-def _jsonable(obj):
-    """Recursively convert to JSON-ready Python objects (NaN -> None)."""
-    return to_jsonable(obj)
+_OVERALL_RATES = ("base_rate", "approval_rate", "tpr", "fpr", "precision", "accuracy", "default_rate_approved")
+_SCORE_METRICS = ("auc", "gini", "ks", "brier", "ece")
+_TITLE = "Fairness audit (favourable outcome: creditworthy = no default; favourable decision: approved)"
 
 
 def _check_settings(min_group_size, n_boot, ci, n_bins):
@@ -71,14 +79,18 @@ def _intersections(attrs: dict, intersections) -> list[tuple[str, ...]]:
     if intersections is True:
         if len(names) < 2:
             return []
-        combos = [c for k in range(2, len(names) + 1) for c in itertools.combinations(names, k)]
-        return combos
+        return [c for k in range(2, len(names) + 1) for c in itertools.combinations(names, k)]
     if not intersections:
         return []
     if isinstance(intersections, str):
         raise ValueError("intersections must be True/False or a list of attribute-name tuples, "
                          f"got the string {intersections!r}.")
     return [tuple(c) for c in intersections]
+
+
+def _one_group(n: int) -> pd.Categorical:
+    """Every applicant in one group (the population row)."""
+    return pd.Categorical(np.zeros(n, dtype=int).astype(str))
 
 
 def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min_group_size, thresholds,
@@ -119,8 +131,137 @@ def _merge_fairlearn(rows: pd.DataFrame, mf_by_group: pd.DataFrame) -> pd.DataFr
     return out.reset_index()
 
 
+# ---------------------------------------------------------------------------------------
+# contrasts of a group rate (AuditResult.difference / ratio)
+def _contrast_value(value: float, reference: float, ratio: bool) -> float:
+    return impact_ratio(value, reference) if ratio else float(value - reference)
+
+
+def _between_groups(attr: str, metric: str, x: pd.Series, ratio: bool) -> dict:
+    """Highest minus lowest group, or lowest over highest."""
+    pair = highest_and_lowest(x.to_numpy())
+    if pair is None:
+        return {"attribute": attr, "metric": metric, "value": np.nan, "high_group": None, "low_group": None}
+    hi, lo = pair
+    value = impact_ratio(x.iloc[lo], x.iloc[hi]) if ratio else float(x.iloc[hi] - x.iloc[lo])
+    return {"attribute": attr, "metric": metric, "value": value, "high_group": x.index[hi],
+            "low_group": x.index[lo]}
+
+
+def _reference_group(attr: str, x: pd.Series, reference, attribute: str | None) -> str | None:
+    """The reference group of ``attr``; None where it is absent and the attribute is skipped."""
+    if reference is None:
+        raise ValueError("method='to_reference' needs reference=<group> or {attribute: group}.")
+    name = reference.get(attr) if isinstance(reference, Mapping) else reference
+    if name is not None and name in x.index:
+        return name
+    if isinstance(reference, Mapping) and attr not in reference:
+        return None
+    if not isinstance(reference, Mapping) and attribute is None:
+        return None
+    raise ValueError(f"reference group {name!r} not found for attribute {attr!r}; groups: {list(x.index)}.")
+
+
+# ---------------------------------------------------------------------------------------
+# the audit.json layout
+def _by_attribute(df: pd.DataFrame) -> dict:
+    """``{attribute: records without the attribute column}``."""
+    return {a: to_jsonable(sub.drop(columns=["attribute"])) for a, sub in df.groupby("attribute", sort=False)}
+
+
+def _from_by_attribute(by_attr: Mapping | None) -> pd.DataFrame:
+    parts = [pd.DataFrame(rows).assign(attribute=a) for a, rows in (by_attr or {}).items()]
+    if not parts:
+        return pd.DataFrame()
+    df = pd.concat(parts, ignore_index=True)
+    return df[["attribute"] + [c for c in df.columns if c != "attribute"]]
+
+
+_GAP_JSON_ONLY = ("ci", "ci_level", "rule", "description")
+
+
+def _gaps_to_json(gaps: pd.DataFrame, ci_level) -> dict:
+    """``{attribute: {gap: {value, ci: [low, high], ci_level, rule, description, ...}}}``."""
+    out: dict = {}
+    for attr, sub in gaps.groupby("attribute", sort=False):
+        out[attr] = {}
+        for _, r in sub.iterrows():
+            d = to_jsonable(r.drop(labels=["attribute", "gap"]).to_dict())
+            d["ci"] = [d.pop("ci_low"), d.pop("ci_high")]
+            d["ci_level"] = ci_level
+            d["rule"] = "fails if value < threshold" if r["kind"] == "ratio" else "fails if |value| > threshold"
+            d["description"] = GAP_LABELS[r["gap"]]
+            out[attr][r["gap"]] = d
+    return out
+
+
+def _gaps_from_json(gaps: Mapping) -> pd.DataFrame:
+    rows = []
+    for attr, by_name in gaps.items():
+        for name, g in by_name.items():
+            r = {k: v for k, v in g.items() if k not in _GAP_JSON_ONLY}
+            r.update(attribute=attr, gap=name, ci_low=g["ci"][0], ci_high=g["ci"][1])
+            rows.append(r)
+    out = pd.DataFrame(rows)
+    for c in ("value", "ci_low", "ci_high", "threshold"):
+        out[c] = out[c].astype(float)
+    # the column order of compute_gaps: the interval right after the value
+    first = ["attribute", "gap", "kind", "value", "ci_low", "ci_high"]
+    return out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]
+
+
+def _strata_to_json(by_stratum: pd.DataFrame, gaps_by_stratum: pd.DataFrame, control) -> dict:
+    def per_stratum(df):
+        return {str(st): _by_attribute(sub.drop(columns=["stratum"])) for st, sub in df.groupby("stratum", sort=False)}
+
+    return {"control": control, "groups": per_stratum(by_stratum), "gaps": per_stratum(gaps_by_stratum)}
+
+
+def _strata_from_json(strata: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def stacked(per_stratum):
+        df = pd.concat([_from_by_attribute(v).assign(stratum=s) for s, v in per_stratum.items()],
+                       ignore_index=True)
+        # audit() orders the rows by attribute, then stratum; the file by stratum, then attribute
+        order = {a: i for i, a in enumerate(dict.fromkeys(df["attribute"]))}
+        df = df.iloc[np.argsort(df["attribute"].map(order).to_numpy(), kind="stable")].reset_index(drop=True)
+        return nulls_to_nan(df[["stratum"] + [c for c in df.columns if c != "stratum"]])
+
+    return stacked(strata["groups"]), stacked(strata["gaps"])
+
+
+# ---------------------------------------------------------------------------------------
+# summary blocks
+def _decision_rule_text(settings: Mapping) -> str:
+    cutoff = settings.get("cutoff")
+    if cutoff is None:
+        return "decisions given"
+    return f"approved iff PD < {cutoff}" if settings.get("polarity") == "pd" else f"approved iff score >= {cutoff}"
+
+
+def _gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
+    def ci(r):
+        return f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if np.isfinite(r["ci_low"]) else ""
+
+    return pd.DataFrame({
+        "gap": gaps["gap"],
+        "value": [f"{v:.3f}" if np.isfinite(v) else "n/a" for v in gaps["value"]],
+        "ci": [ci(r) for _, r in gaps.iterrows()],
+        "status": gaps["status"],
+        "compared": [f"{r['low_group']} vs {r['high_group']}" if r["low_group"] is not None else ""
+                     for _, r in gaps.iterrows()],
+    })
+
+
+def _test_and_power_lines(tests: pd.DataFrame, power: pd.DataFrame) -> list[str]:
+    lines = [f"test {r['outcome']}: {r['test']} stat {r['statistic']:.3f}, p {r['p_value']:.4g}, "
+             f"Cramer's V {r['cramers_v']:.3f}" for _, r in tests.iterrows()]
+    lines += [f"power: {r['group']} (n={r['n']}): min detectable approval gap {r['mde_approval_rate']:.3f}, "
+              f"TPR gap {r['mde_tpr']:.3f}" for _, r in power[power["note"] != ""].iterrows()]
+    return lines
+
+
 @dataclass(frozen=True)
-class AuditResult:
+class AuditResult(JSONResultMixin):
     """Result of :func:`audit`: tidy tables, gaps with intervals, tests, plots, JSON and HTML.
 
     Parameters
@@ -180,6 +321,8 @@ class AuditResult:
     0     group  approval_rate   0.14          A         B
     >>> print(result.summary().splitlines()[0])
     Fairness audit (favourable outcome: creditworthy = no default; favourable decision: approved)
+    >>> sorted(result.to_json_dict())[:4]
+    ['calibration', 'caveats', 'comparison', 'conventions']
     >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "audit.json")
     >>> AuditResult.load(path).gaps.shape == result.gaps.shape
     True
@@ -202,6 +345,7 @@ class AuditResult:
     settings: dict = field(default_factory=dict)
     conventions: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -258,6 +402,7 @@ class AuditResult:
         """Ratios of a group rate (``between_groups``: lowest / highest, the disparate impact ratio).
 
         Parameters are as for :meth:`difference`; signed methods give ``group / reference``.
+        The ratio is :func:`~apcfair.audit.metrics.impact_ratio`, as in the ``dir`` gap.
         """
         return self._contrast(metric, method, reference, attribute, include_small, ratio=True)
 
@@ -265,217 +410,208 @@ class AuditResult:
         check_option("method", method, GapMethod)
         if metric not in self.by_group.columns or metric in ("attribute", "group", "small"):
             raise ValueError(f"metric={metric!r} is not a group rate; choose one of {list(_RATE_METRICS)}.")
-        df = self._groups_of(attribute, include_small)
         rows = []
-        for attr, sub in df.groupby("attribute", sort=False):
+        for attr, sub in self._groups_of(attribute, include_small).groupby("attribute", sort=False):
             x = sub.set_index("group")[metric].astype(float).dropna()
             if method == "between_groups":
-                if len(x) < 2:
-                    rows.append({"attribute": attr, "metric": metric, "value": np.nan,
-                                 "high_group": None, "low_group": None})
-                    continue
-                hi, lo = x.idxmax(), x.idxmin()
-                val = (x[lo] / x[hi] if x[hi] > 0 else np.nan) if ratio else x[hi] - x[lo]
-                rows.append({"attribute": attr, "metric": metric, "value": float(val),
-                             "high_group": hi, "low_group": lo})
+                rows.append(_between_groups(attr, metric, x, ratio))
                 continue
             if method == "to_overall":
-                ref_val, ref_name = float(self.overall[metric].iloc[0]), "overall"
+                ref_name, ref_val = "overall", float(self.overall[metric].iloc[0])
             else:
-                if reference is None:
-                    raise ValueError("method='to_reference' needs reference=<group> or {attribute: group}.")
-                ref_name = reference.get(attr) if isinstance(reference, Mapping) else reference
-                if ref_name is None or ref_name not in x.index:
-                    if isinstance(reference, Mapping) and attr not in reference:
-                        continue
-                    if not isinstance(reference, Mapping) and attribute is None:
-                        continue
-                    raise ValueError(f"reference group {ref_name!r} not found for attribute {attr!r}; "
-                                     f"groups: {list(x.index)}.")
+                ref_name = _reference_group(attr, x, reference, attribute)
+                if ref_name is None:
+                    continue
                 ref_val = float(x[ref_name])
-            for g, v in x.items():
-                val = (v / ref_val if ref_val > 0 else np.nan) if ratio else v - ref_val
-                rows.append({"attribute": attr, "group": g, "metric": metric, "value": float(val),
-                             "reference": ref_name})
+            rows += [{"attribute": attr, "group": g, "metric": metric, "value": _contrast_value(v, ref_val, ratio),
+                      "reference": ref_name} for g, v in x.items()]
         return pd.DataFrame(rows)
 
-    # ------------------------------------------------------------------ text / JSON
-    def summary(self) -> str:
-        """A plain-text report: performance, groups, gaps with intervals, tests, caveats."""
-        s = self.settings
-        lines = ["Fairness audit (favourable outcome: creditworthy = no default; favourable decision: approved)"]
-        ov = self.overall.iloc[0]
-        rule = (f"approved iff PD < {s.get('cutoff')}" if s.get("polarity") == "pd"
-                else f"approved iff score >= {s.get('cutoff')}") if s.get("cutoff") is not None \
-            else "decisions given"
-        lines.append(f"{int(ov['n']):,} applicants, default rate {ov['base_rate']:.1%}, approval rate "
-                     f"{ov['approval_rate']:.1%}; {rule}; min group size {s.get('min_group_size')}")
-        p = self.performance
+    # ------------------------------------------------------------------ summary / JSON
+    def summary(self) -> Summary:
+        """Performance, groups, gaps with intervals, tests and caveats.
+
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as HTML tables in a notebook.
+        """
+        s, ov, p = self.settings, self.overall.iloc[0], self.performance
+        head = [f"{int(ov['n']):,} applicants, default rate {ov['base_rate']:.1%}, approval rate "
+                f"{ov['approval_rate']:.1%}; {_decision_rule_text(s)}; min group size {s.get('min_group_size')}"]
         if np.isfinite(p.get("auc", np.nan)):
-            lines.append("Performance: " + "  ".join(
-                f"{k.upper()} {p[k]:.4f}" for k in ("auc", "gini", "ks", "brier", "ece")
-                if p.get(k) is not None and np.isfinite(p[k])))
-        for c in self.caveats:
-            lines.append(f"CAVEAT: {c}")
+            head.append("Performance: " + "  ".join(f"{k.upper()} {p[k]:.4f}" for k in _SCORE_METRICS
+                                                    if p.get(k) is not None and np.isfinite(p[k])))
+        head += [f"CAVEAT: {c}" for c in self.caveats]
+        blocks: list = ["\n".join(head)]
         cols = ["group", "n", "base_rate", "approval_rate", "tpr", "fpr", "precision", "accuracy"]
         for attr in self.attributes:
-            lines.append("")
-            lines.append(f"== {attr} ==")
             sub = self.by_group[self.by_group["attribute"] == attr]
-            tab = sub[cols].copy()
-            tab["small"] = np.where(sub["small"], "SMALL", "")
-            lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-            g = self.gaps[self.gaps["attribute"] == attr]
-            for _, r in g.iterrows():
-                ci_ = (f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if np.isfinite(r["ci_low"]) else "")
-                val = f"{r['value']:.3f}" if np.isfinite(r["value"]) else "n/a"
-                pair = f" ({r['low_group']} vs {r['high_group']})" if r["low_group"] is not None else ""
-                lines.append(f"  {r['gap']:<13}{val:>8}{ci_:<20} {r['status']:<5}{pair}")
-            t = self.tests[self.tests["attribute"] == attr]
-            for _, r in t.iterrows():
-                lines.append(f"  test {r['outcome']}: {r['test']} stat {r['statistic']:.3f}, p {r['p_value']:.4g}, "
-                             f"Cramer's V {r['cramers_v']:.3f}")
-            pw = self.power[(self.power["attribute"] == attr) & (self.power["note"] != "")]
-            for _, r in pw.iterrows():
-                lines.append(f"  power: {r['group']} (n={r['n']}): min detectable approval gap "
-                             f"{r['mde_approval_rate']:.3f}, TPR gap {r['mde_tpr']:.3f}")
-        return "\n".join(lines)
+            groups = sub[cols].assign(small=np.where(sub["small"], "SMALL", ""))
+            blocks += [(f"== {attr} ==", groups),
+                       (f"gaps by {attr}", _gap_table(self.gaps[self.gaps["attribute"] == attr]))]
+            lines = _test_and_power_lines(self.tests[self.tests["attribute"] == attr],
+                                          self.power[self.power["attribute"] == attr])
+            if lines:
+                blocks.append("\n".join(lines))
+        return Summary.from_blocks(_TITLE, blocks, float_format=".3f")
 
-    def to_dict(self) -> dict:
+    def to_json_dict(self) -> dict:
         """JSON-ready dictionary (NaN -> null) with the contract keys of ``audit.json``."""
-        def by_attr(df, drop=("attribute",)):
-            return {a: _jsonable(sub.drop(columns=list(drop))) for a, sub in df.groupby("attribute", sort=False)}
-
-        gaps = {}
-        for attr, sub in self.gaps.groupby("attribute", sort=False):
-            gaps[attr] = {}
-            for _, r in sub.iterrows():
-                d = _jsonable(r.drop(labels=["attribute", "gap"]).to_dict())
-                d["ci"] = [d.pop("ci_low"), d.pop("ci_high")]
-                d["ci_level"] = self.settings.get("ci")
-                d["rule"] = ("fails if value < threshold" if r["kind"] == "ratio"
-                             else "fails if |value| > threshold")
-                d["description"] = GAP_LABELS[r["gap"]]
-                gaps[attr][r["gap"]] = d
-        strata = None
-        if self.by_stratum is not None:
-            strata = {"control": self.settings.get("control"), "groups": {}, "gaps": {}}
-            for st, sub in self.by_stratum.groupby("stratum", sort=False):
-                strata["groups"][str(st)] = by_attr(sub.drop(columns=["stratum"]))
-            for st, sub in self.gaps_by_stratum.groupby("stratum", sort=False):
-                strata["gaps"][str(st)] = by_attr(sub.drop(columns=["stratum"]))
-        conv = dict(self.conventions)
-        return _jsonable({
-            "conventions": conv,
+        strata = (None if self.by_stratum is None else
+                  _strata_to_json(self.by_stratum, self.gaps_by_stratum, self.settings.get("control")))
+        return to_jsonable({
+            "conventions": dict(self.conventions),
             "caveats": list(self.caveats),
             "performance": self.performance,
             "overall": self.overall.iloc[0].to_dict(),
-            "groups": by_attr(self.by_group),
-            "gaps": gaps,
-            "tests": by_attr(self.tests),
-            "power": by_attr(self.power),
+            "groups": _by_attribute(self.by_group),
+            "gaps": _gaps_to_json(self.gaps, self.settings.get("ci")),
+            "tests": _by_attribute(self.tests),
+            "power": _by_attribute(self.power),
             "strata": strata,
-            "calibration": _jsonable(self.calibration),
-            "roc": _jsonable(self.roc),
-            "comparison": None if self.comparison is None else _jsonable(self.comparison),
+            "calibration": to_jsonable(self.calibration),
+            "roc": to_jsonable(self.roc),
+            "comparison": None if self.comparison is None else to_jsonable(self.comparison),
             "settings": self.settings,
             "provenance": self.provenance,
         })
 
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
-        return path
+    def to_dict(self) -> dict:
+        """The same as :meth:`to_json_dict` (the former name, kept for existing callers)."""
+        return self.to_json_dict()
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> AuditResult:
-        """Rebuild a result from :meth:`to_dict` output (e.g. a saved ``audit.json``)."""
-        def frame(by_attr):
-            parts = [pd.DataFrame(rows).assign(attribute=a) for a, rows in (by_attr or {}).items()]
-            if not parts:
-                return pd.DataFrame()
-            df = pd.concat(parts, ignore_index=True)
-            return df[["attribute"] + [c for c in df.columns if c != "attribute"]]
-
-        def nan(df):
-            return df.apply(lambda c: c.astype(float) if c.dtype == object and
-                            c.map(lambda v: v is None or isinstance(v, (int, float))).all()
-                            and not c.map(lambda v: isinstance(v, bool)).any() else c)
-
-        gap_rows = []
-        for attr, gs in d["gaps"].items():
-            for name, g in gs.items():
-                r = {k: v for k, v in g.items() if k not in ("ci", "ci_level", "rule", "description")}
-                r.update(attribute=attr, gap=name, ci_low=g["ci"][0], ci_high=g["ci"][1])
-                gap_rows.append(r)
-        gaps = pd.DataFrame(gap_rows)
-        for c in ("value", "ci_low", "ci_high", "threshold"):
-            gaps[c] = gaps[c].astype(float)
-        by_stratum = gaps_by_stratum = None
-        if d.get("strata"):
-            by_stratum = pd.concat([frame(v).assign(stratum=s) for s, v in d["strata"]["groups"].items()],
-                                   ignore_index=True)
-            gaps_by_stratum = pd.concat([frame(v).assign(stratum=s) for s, v in d["strata"]["gaps"].items()],
-                                        ignore_index=True)
-        perf = {k: (np.nan if v is None else v) for k, v in d["performance"].items()}
+    def from_json_dict(cls, d: Mapping) -> AuditResult:
+        """Rebuild a result from :meth:`to_json_dict` output (e.g. a saved ``audit.json``)."""
+        by_stratum, gaps_by_stratum = _strata_from_json(d["strata"]) if d.get("strata") else (None, None)
         return cls(
-            performance=perf,
-            overall=nan(pd.DataFrame([d["overall"]])),
-            by_group=nan(frame(d["groups"])),
-            gaps=gaps,
-            tests=nan(frame(d["tests"])),
-            power=nan(frame(d["power"])),
-            calibration=nan(pd.DataFrame(d.get("calibration") or [])),
-            roc=nan(pd.DataFrame(d.get("roc") or [])),
+            performance={k: (np.nan if v is None else v) for k, v in d["performance"].items()},
+            overall=frame([d["overall"]]),
+            by_group=nulls_to_nan(_from_by_attribute(d["groups"])),
+            gaps=_gaps_from_json(d["gaps"]),
+            tests=nulls_to_nan(_from_by_attribute(d["tests"])),
+            power=nulls_to_nan(_from_by_attribute(d["power"])),
+            calibration=frame(d.get("calibration")),
+            roc=frame(d.get("roc")),
             by_stratum=by_stratum,
             gaps_by_stratum=gaps_by_stratum,
-            comparison=None if d.get("comparison") is None else nan(pd.DataFrame(d["comparison"])),
+            comparison=None if d.get("comparison") is None else frame(d["comparison"]),
             caveats=tuple(d.get("caveats") or ()),
             settings=dict(d.get("settings") or {}),
             conventions=dict(d.get("conventions") or {}),
             provenance=dict(d.get("provenance") or {}),
         )
 
-    @classmethod
-    def load(cls, path: str | Path) -> AuditResult:
-        """Read a result written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
     # ------------------------------------------------------------------ plots / HTML
     def plot_fairness(self, metric: str = "approval_rate", attribute: str | None = None, ax=None):
         """Bar chart of a group rate with bootstrap intervals; small groups hatched."""
-        from apcfair.audit.plots import plot_group_metric
-
-        return plot_group_metric(self, metric=metric, attribute=attribute, ax=ax)
+        return audit_plots.plot_group_metric(self, metric=metric, attribute=attribute, ax=ax)
 
     def plot_gaps(self, attribute: str | None = None, ax=None):
         """Gaps with intervals against their pass/fail thresholds."""
-        from apcfair.audit.plots import plot_gaps
-
-        return plot_gaps(self, attribute=attribute, ax=ax)
+        return audit_plots.plot_gaps(self, attribute=attribute, ax=ax)
 
     def plot_roc(self, attribute: str | None = None, ax=None):
         """ROC curve overall (and per group of ``attribute``)."""
-        from apcfair.audit.plots import plot_roc
-
-        return plot_roc(self, attribute=attribute, ax=ax)
+        return audit_plots.plot_roc(self, attribute=attribute, ax=ax)
 
     def plot_calibration(self, attribute: str | None = None, ax=None):
         """Reliability diagram overall (and per group of ``attribute``)."""
-        from apcfair.audit.plots import plot_calibration
-
-        return plot_calibration(self, attribute=attribute, ax=ax)
+        return audit_plots.plot_calibration(self, attribute=attribute, ax=ax)
 
     def to_html(self, title: str = "Fairness audit") -> str:
         """Self-contained HTML report (plots embedded as base64 PNG)."""
-        from apcfair.audit.html import audit_html
-
         return audit_html(self, title=title)
 
+# ---------------------------------------------------------------------------------------
+# the stages of audit()
+def _all_attributes(inp: AuditInput, intersections) -> dict[str, pd.Categorical]:
+    """The protected attributes followed by the intersections asked for."""
+    attrs = dict(inp.attrs)
+    for combo in _intersections(inp.attrs, intersections):
+        name, labels = intersect(inp.attrs, combo)
+        attrs[name] = labels
+    return attrs
 
-def _comparison(inp: AuditInput, main_name: str, compare: Mapping, attrs: dict, *, cutoff, polarity,
-                min_group_size, thresholds, n_boot, ci, n_bins, rng) -> pd.DataFrame:
+
+def _group_stage(inp: AuditInput, attrs: dict, kw: dict):
+    """Group rows, gaps, decision-vs-group tests and power notes of every attribute."""
+    thr = kw["thresholds"]
+    by_group, gaps, tests, power = [], [], [], []
+    for name, labels in attrs.items():
+        counts, rows, g = _attribute_tables(inp, name, labels, **kw)
+        by_group.append(rows)
+        gaps.append(g)
+        tests += [{"attribute": name, **t} for t in tests_rows(counts, kw["rng"])]
+        pw = power_rows(counts, list(rows["group"]), thr["spd"], thr["eod"])
+        pw.insert(0, "attribute", name)
+        power.append(pw)
+    by_group = pd.concat(by_group, ignore_index=True)
+    by_group = by_group[[c for c in _GROUP_COLS if c in by_group.columns]]
+    return by_group, pd.concat(gaps, ignore_index=True), pd.DataFrame(tests), pd.concat(power, ignore_index=True)
+
+
+def _overall_row(inp: AuditInput) -> pd.DataFrame:
+    """The population's rates in one row."""
+    ov = rates(counts_for(inp, _one_group(len(inp.y))).sum(0))
+    return pd.DataFrame([{"n": int(len(inp.y)), "n_default": int(inp.y.sum()),
+                          **{k: float(ov[k]) for k in _OVERALL_RATES},
+                          "avg_score": float(np.mean(inp.score)) if inp.score is not None else np.nan}])
+
+
+def _score_performance(inp: AuditInput, polarity: str, n_bins: int) -> dict:
+    """Discrimination and calibration of the score (NaN when only decisions were given)."""
+    if inp.score is not None:
+        return performance(inp.y, inp.score, polarity=polarity, n_bins=n_bins)
+    perf = {k: np.nan for k in _SCORE_METRICS}
+    perf.update(n=int(len(inp.y)), default_rate=float(inp.y.mean()))
+    return perf
+
+
+def _curves(inp: AuditInput, n_bins: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reliability tables and ROC points, overall and per group of each protected attribute."""
+    risk = None if inp.score is None else risk_key(inp.score, inp.polarity)
+    calib, roc = [], []
+    if inp.pd is not None:
+        calib.append(calibration_table(inp.y, inp.pd, n_bins).assign(attribute="overall", group="all"))
+    if risk is not None:
+        roc.append(roc_points(inp.y, risk).assign(attribute="overall", group="all"))
+    for name, labels in inp.attrs.items():
+        codes = np.asarray(labels.codes)
+        for k, g in enumerate(labels.categories):
+            m = codes == k
+            if inp.pd is not None:
+                calib.append(calibration_table(inp.y[m], inp.pd[m], n_bins).assign(attribute=name, group=g))
+            if risk is not None and len(np.unique(inp.y[m])) == 2:
+                roc.append(roc_points(inp.y[m], risk[m]).assign(attribute=name, group=g))
+    return (pd.concat(calib, ignore_index=True) if calib else pd.DataFrame(),
+            pd.concat(roc, ignore_index=True) if roc else pd.DataFrame())
+
+
+def _strata_stage(inp: AuditInput, attrs: dict, kw: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group rows and gaps of every attribute within each stratum of the control feature."""
+    group_parts, gap_parts = [], []
+    stratum_codes = np.asarray(inp.control.codes)
+    for name, labels in attrs.items():
+        # one Fairlearn frame with control_features serves every stratum
+        fl = metric_frame(inp, labels, control=inp.control).by_group
+        for k, stratum in enumerate(inp.control.categories):
+            m = stratum_codes == k
+            if not m.any():
+                continue
+            _, rows, g = _attribute_tables(inp, name, labels, mask=m, fairlearn_by_group=fl.loc[stratum], **kw)
+            group_parts.append(rows.assign(stratum=stratum))
+            gap_parts.append(g.assign(stratum=stratum))
+    by_stratum = pd.concat(group_parts, ignore_index=True)
+    by_stratum = by_stratum[["stratum"] + [c for c in _GROUP_COLS if c in by_stratum.columns]]
+    gaps = pd.concat(gap_parts, ignore_index=True)
+    return by_stratum, gaps[["stratum"] + [c for c in gaps.columns if c != "stratum"]]
+
+
+def _comparison(inp: AuditInput, main_name: str, compare: Mapping, kw: dict) -> pd.DataFrame:
+    """Performance and gaps of the audited score beside the extra scores, at the same cut-off."""
+    cutoff, polarity = inp.cutoff, inp.polarity
     rows = []
     scores = {main_name: inp.score, **{str(k): v for k, v in compare.items()}}
     for name, sc in scores.items():
@@ -483,20 +619,39 @@ def _comparison(inp: AuditInput, main_name: str, compare: Mapping, attrs: dict, 
         if len(s) != len(inp.y):
             raise ValueError(f"length mismatch: compare[{name!r}] has {len(s):,} rows, y has {len(inp.y):,}.")
         sub = AuditInput(y=inp.y, approved=(s < cutoff if polarity == "pd" else s >= cutoff), score=s,
-                         pd=None, attrs=attrs, control=None, control_name=None, cutoff=cutoff, polarity=polarity)
-        perf = performance(inp.y, s, polarity=polarity, n_bins=n_bins)
-        ov = rates(counts_for(sub, pd.Categorical(np.zeros(len(s), dtype=int).astype(str))).sum(0))
-        for k in ("auc", "gini", "ks", "brier", "ece"):
-            rows.append({"score": name, "attribute": "overall", "metric": k, "value": perf[k]})
-        for k in ("approval_rate", "accuracy", "default_rate_approved", "tpr"):
-            rows.append({"score": name, "attribute": "overall", "metric": k, "value": float(ov[k])})
-        for attr, lab in attrs.items():
-            _, _, gaps = _attribute_tables(sub, attr, lab, min_group_size=min_group_size, thresholds=thresholds,
-                                           n_boot=n_boot, ci=ci, n_bins=n_bins, rng=rng)
-            for _, g in gaps.iterrows():
-                rows.append({"score": name, "attribute": attr, "metric": g["gap"], "value": g["value"],
-                             "ci_low": g["ci_low"], "ci_high": g["ci_high"], "status": g["status"]})
+                         pd=None, attrs=inp.attrs, control=None, control_name=None, cutoff=cutoff,
+                         polarity=polarity)
+        perf = performance(inp.y, s, polarity=polarity, n_bins=kw["n_bins"])
+        ov = rates(counts_for(sub, _one_group(len(s))).sum(0))
+        rows += [{"score": name, "attribute": "overall", "metric": k, "value": perf[k]} for k in _SCORE_METRICS]
+        rows += [{"score": name, "attribute": "overall", "metric": k, "value": float(ov[k])}
+                 for k in ("approval_rate", "accuracy", "default_rate_approved", "tpr")]
+        for attr, labels in inp.attrs.items():
+            _, _, gaps = _attribute_tables(sub, attr, labels, **kw)
+            rows += [{"score": name, "attribute": attr, "metric": g["gap"], "value": g["value"],
+                      "ci_low": g["ci_low"], "ci_high": g["ci_high"], "status": g["status"]}
+                     for _, g in gaps.iterrows()]
     return pd.DataFrame(rows)
+
+
+def _settings(inp: AuditInput, attrs: dict, *, decision, thresholds, min_group_size, n_boot, ci, n_bins,
+              random_state) -> dict:
+    return {
+        "cutoff": inp.cutoff, "polarity": inp.polarity, "decisions_given": decision is not None,
+        "attributes": list(inp.attrs), "intersections": [a for a in attrs if a not in inp.attrs],
+        "control": inp.control_name, "min_group_size": int(min_group_size), "thresholds": thresholds,
+        "n_boot": int(n_boot), "ci": float(ci), "n_bins": int(n_bins),
+        "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator",
+        "bootstrap": "within-group multinomial on confusion cells, percentile intervals",
+        "intersection_separator": INTERSECTION_SEP,
+    }
+
+
+def _conventions(polarity: str) -> dict:
+    conventions = dict(CONVENTIONS)
+    conventions["decision_rule"] = (CONVENTIONS["decision_rule_pd"] if polarity == "pd"
+                                    else CONVENTIONS["decision_rule_approval"])
+    return conventions
 
 
 def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | None = 0.5,
@@ -593,101 +748,20 @@ def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | Non
     _check_settings(min_group_size, n_boot, ci, n_bins)
     thr = check_thresholds(thresholds)
     inp = prepare(score, y, groups, decision=decision, cutoff=cutoff, polarity=polarity, control=control)
-    rng = rng_from(random_state)
-    attrs = dict(inp.attrs)
-    for combo in _intersections(inp.attrs, intersections):
-        name, lab = intersect(inp.attrs, combo)
-        attrs[name] = lab
+    if compare and (inp.score is None or inp.cutoff is None):
+        raise ValueError("compare needs the audited score and its cutoff.")
+    attrs = _all_attributes(inp, intersections)
     kw = {"min_group_size": min_group_size, "thresholds": thr, "n_boot": n_boot, "ci": ci, "n_bins": n_bins,
-          "rng": rng}
-
-    by_group, gaps, tests, power = [], [], [], []
-    for name, lab in attrs.items():
-        counts, rows, g = _attribute_tables(inp, name, lab, **kw)
-        by_group.append(rows)
-        gaps.append(g)
-        present = list(rows["group"])
-        for t in tests_rows(counts, rng):
-            tests.append({"attribute": name, **t})
-        pw = power_rows(counts, present, thr["spd"], thr["eod"])
-        pw.insert(0, "attribute", name)
-        power.append(pw)
-    by_group = pd.concat(by_group, ignore_index=True)
-    by_group = by_group[[c for c in _GROUP_COLS if c in by_group.columns]]
-    gaps = pd.concat(gaps, ignore_index=True)
-
-    allc = counts_for(inp, pd.Categorical(np.zeros(len(inp.y), dtype=int).astype(str))).sum(0)
-    ov = rates(allc)
-    overall = pd.DataFrame([{"n": int(len(inp.y)), "n_default": int(inp.y.sum()),
-                             **{k: float(ov[k]) for k in ("base_rate", "approval_rate", "tpr", "fpr", "precision",
-                                                          "accuracy", "default_rate_approved")},
-                             "avg_score": float(np.mean(inp.score)) if inp.score is not None else np.nan}])
-    if inp.score is not None:
-        perf = performance(inp.y, inp.score, polarity=polarity, n_bins=n_bins)
-        risk = risk_key(inp.score, polarity)
-    else:
-        perf = {k: np.nan for k in ("auc", "gini", "ks", "brier", "ece")}
-        perf.update(n=int(len(inp.y)), default_rate=float(inp.y.mean()))
-        risk = None
-
-    calib, roc = [], []
-    if inp.pd is not None:
-        calib.append(calibration_table(inp.y, inp.pd, n_bins).assign(attribute="overall", group="all"))
-    if risk is not None:
-        roc.append(roc_points(inp.y, risk).assign(attribute="overall", group="all"))
-    for name, lab in inp.attrs.items():
-        codes = np.asarray(lab.codes)
-        for k, g in enumerate(lab.categories):
-            m = codes == k
-            if inp.pd is not None:
-                calib.append(calibration_table(inp.y[m], inp.pd[m], n_bins).assign(attribute=name, group=g))
-            if risk is not None and len(np.unique(inp.y[m])) == 2:
-                roc.append(roc_points(inp.y[m], risk[m]).assign(attribute=name, group=g))
-    calibration = pd.concat(calib, ignore_index=True) if calib else pd.DataFrame()
-    roc_df = pd.concat(roc, ignore_index=True) if roc else pd.DataFrame()
-
-    by_stratum = gaps_by_stratum = None
-    if inp.control is not None:
-        bs, gs = [], []
-        ccodes = np.asarray(inp.control.codes)
-        for name, lab in attrs.items():
-            # one Fairlearn frame with control_features serves every stratum
-            fl = metric_frame(inp, lab, control=inp.control).by_group
-            for k, st in enumerate(inp.control.categories):
-                m = ccodes == k
-                if not m.any():
-                    continue
-                _, rows, g = _attribute_tables(inp, name, lab, mask=m, fairlearn_by_group=fl.loc[st], **kw)
-                bs.append(rows.assign(stratum=st))
-                gs.append(g.assign(stratum=st))
-        by_stratum = pd.concat(bs, ignore_index=True)
-        by_stratum = by_stratum[["stratum"] + [c for c in _GROUP_COLS if c in by_stratum.columns]]
-        gaps_by_stratum = pd.concat(gs, ignore_index=True)
-        gaps_by_stratum = gaps_by_stratum[["stratum"] + [c for c in gaps_by_stratum.columns if c != "stratum"]]
-
-    comparison = None
-    if compare:
-        if inp.score is None or inp.cutoff is None:
-            raise ValueError("compare needs the audited score and its cutoff.")
-        comparison = _comparison(inp, score_name, compare, inp.attrs, cutoff=inp.cutoff, polarity=polarity,
-                                 **kw)
-
-    settings = {
-        "cutoff": inp.cutoff, "polarity": polarity, "decisions_given": decision is not None,
-        "attributes": list(inp.attrs), "intersections": [a for a in attrs if a not in inp.attrs],
-        "control": inp.control_name, "min_group_size": int(min_group_size), "thresholds": thr,
-        "n_boot": int(n_boot), "ci": float(ci), "n_bins": int(n_bins),
-        "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator",
-        "bootstrap": "within-group multinomial on confusion cells, percentile intervals",
-        "intersection_separator": INTERSECTION_SEP,
-    }
-    conventions = dict(CONVENTIONS)
-    conventions["decision_rule"] = (CONVENTIONS["decision_rule_pd"] if polarity == "pd"
-                                    else CONVENTIONS["decision_rule_approval"])
+          "rng": rng_from(random_state)}
+    by_group, gaps, tests, power = _group_stage(inp, attrs, kw)
+    calibration, roc = _curves(inp, n_bins)
+    by_stratum, gaps_by_stratum = _strata_stage(inp, attrs, kw) if inp.control is not None else (None, None)
+    comparison = _comparison(inp, score_name, compare, kw) if compare else None
+    settings = _settings(inp, attrs, decision=decision, thresholds=thr, min_group_size=min_group_size,
+                         n_boot=n_boot, ci=ci, n_bins=n_bins, random_state=random_state)
     return AuditResult(
-        performance=perf, overall=overall, by_group=by_group, gaps=gaps,
-        tests=pd.DataFrame(tests), power=pd.concat(power, ignore_index=True),
-        calibration=calibration, roc=roc_df, by_stratum=by_stratum, gaps_by_stratum=gaps_by_stratum,
-        comparison=comparison, caveats=tuple(str(c) for c in caveats), settings=settings,
-        conventions=conventions, provenance=provenance(settings),
+        performance=_score_performance(inp, polarity, n_bins), overall=_overall_row(inp), by_group=by_group,
+        gaps=gaps, tests=tests, power=power, calibration=calibration, roc=roc, by_stratum=by_stratum,
+        gaps_by_stratum=gaps_by_stratum, comparison=comparison, caveats=tuple(str(c) for c in caveats),
+        settings=settings, conventions=_conventions(polarity), provenance=provenance(settings),
     )

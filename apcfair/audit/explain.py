@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from apcfair._io import to_jsonable
+from apcfair._summary import Summary
 from apcfair.audit._options import ExplainerKind, Polarity, check_option
+from apcfair.audit._result import JSONResultMixin, frame
 from apcfair.audit._validate import approve, check_cutoff, check_score
+from apcfair.audit.plots import new_axes
+from apcfair.audit.stats import rng_from
 
 
 @dataclass(frozen=True)
-class Contributions:
+class Contributions(JSONResultMixin):
     """Per-applicant feature contributions, positive = towards default (against approval).
 
     Parameters
@@ -97,13 +102,41 @@ class Contributions:
         """Contributions as a DataFrame (one column per feature)."""
         return pd.DataFrame(self.values, columns=self.feature_names)
 
+    def by_source(self, groups: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Contributions summed per source feature (``groups``: encoded column -> source feature)."""
+        df = self.to_frame()
+        return df.T.groupby(lambda c: groups.get(c, c), sort=False).sum().T if groups else df
+
     def global_importance(self, groups: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Mean absolute contribution per feature (or per source feature with ``groups``)."""
-        df = self.to_frame()
-        if groups:
-            df = df.T.groupby(lambda c: groups.get(c, c), sort=False).sum().T
-        imp = df.abs().mean().sort_values(ascending=False)
+        imp = self.by_source(groups).abs().mean().sort_values(ascending=False)
         return pd.DataFrame({"feature": imp.index, "mean_abs_contribution": imp.to_numpy()})
+
+    def summary(self, top: int = 15) -> Summary:
+        """Size, units and the ``top`` features by mean absolute contribution.
+
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as an HTML table in a notebook.
+        """
+        n, p = self.values.shape
+        return Summary.from_blocks("Contributions (positive = towards default)", [
+            f"{n:,} applicants, {p} features; units: {self.output}; base value {self.base_value:.4g}",
+            (f"Top {min(top, p)} features", self.global_importance().head(top)),
+        ])
+
+    def to_json_dict(self) -> dict:
+        """JSON-ready dictionary (NaN -> null)."""
+        return to_jsonable({"values": self.values, "base_value": self.base_value,
+                            "feature_names": self.feature_names, "output": self.output})
+
+    @classmethod
+    def from_json_dict(cls, d) -> Contributions:
+        """Rebuild contributions from :meth:`to_json_dict` output."""
+        values = np.array(d["values"], dtype=float).reshape(-1, len(d["feature_names"]))
+        return cls(values=values, base_value=float(d["base_value"]), feature_names=list(d["feature_names"]),
+                   output=d.get("output", "log-odds of default"))
 
     def plot_importance(self, top: int = 15, groups: Mapping[str, str] | None = None, ax=None):
         """Horizontal bars of the mean absolute contribution.
@@ -112,8 +145,6 @@ class Contributions:
         -------
         matplotlib.axes.Axes
         """
-        from apcfair.audit.plots import new_axes
-
         ax = ax if ax is not None else new_axes((6, 0.3 * top + 1))
         imp = self.global_importance(groups).head(top)
         ax.barh(imp["feature"][::-1], imp["mean_abs_contribution"][::-1], color="#4477aa")
@@ -177,7 +208,7 @@ def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Pola
     >>> contrib.global_importance()["feature"].tolist()  # age barely matters here
     ['dti', 'income', 'age']
     """
-    import shap
+    import shap  # heavy and only needed here
 
     check_option("kind", kind, ExplainerKind)
     check_option("polarity", polarity, Polarity)
@@ -196,8 +227,6 @@ def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Pola
         explainer = shap.TreeExplainer(model)
     else:
         if background is None:
-            from apcfair.audit.stats import rng_from
-
             rng = rng_from(random_state)
             take = rng.choice(len(Xa), size=min(max_background, len(Xa)), replace=False)
             background = Xa[np.sort(take)]
@@ -248,7 +277,7 @@ def feature_groups(encoded_names: Sequence[str], source_features: Sequence[str])
 
 
 @dataclass(frozen=True)
-class ReasonCodes:
+class ReasonCodes(JSONResultMixin):
     """Adverse-action reasons: top factors that lowered each applicant's decision.
 
     Parameters
@@ -303,13 +332,28 @@ class ReasonCodes:
             out.append(f"{r['feature']}{v}")
         return out
 
-    def summary(self) -> str:
-        """Most frequent reasons and the protected features found in the model."""
+    def summary(self) -> Summary:
+        """Most frequent reasons and the protected features found in the model.
+
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as HTML in a notebook.
+        """
         lines = ["Most frequent reasons (count of applicants):"]
         top = self.table[self.table["rank"] == 1]["feature"].value_counts()
         lines += [f"  {f}: {c}" for f, c in top.items()]
         lines += [f"NOTE: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return Summary.from_blocks("", ["\n".join(lines)])
+
+    def to_json_dict(self) -> dict:
+        """JSON-ready dictionary (NaN -> null)."""
+        return to_jsonable({"table": self.table, "excluded": self.excluded, "notes": list(self.notes)})
+
+    @classmethod
+    def from_json_dict(cls, d) -> ReasonCodes:
+        """Rebuild reason codes from :meth:`to_json_dict` output."""
+        return cls(table=frame(d["table"]), excluded=frame(d["excluded"]), notes=tuple(d.get("notes") or ()))
 
 
 def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protected: Sequence[str] = (),
@@ -361,9 +405,7 @@ def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protect
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}.")
-    df = contributions.to_frame()
-    if groups:
-        df = df.T.groupby(lambda c: groups.get(c, c), sort=False).sum().T
+    df = contributions.by_source(groups)
     n = len(df)
     if rows is None:
         idx = np.arange(n)
@@ -418,6 +460,11 @@ def _bounded(values, lower, upper):
     return [v for v in values if (lower is None or v >= lower) and (upper is None or v <= upper)]
 
 
+def _fractions(fractions) -> list[float]:
+    """Relative changes, smallest first (default 10%, 20%, 30%, 50%)."""
+    return sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
+
+
 def decrease(*fractions: float, lower: float | None = None) -> Callable:
     """Candidate values ``v * (1 - f)`` for each fraction, smallest change first (not below ``lower``).
 
@@ -441,7 +488,7 @@ def decrease(*fractions: float, lower: float | None = None) -> Callable:
     >>> decrease(0.1, 0.5, lower=60)(100.0)
     [90.0]
     """
-    fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
+    fr = _fractions(fractions)
     return lambda v: _bounded([v * (1 - f) for f in fr], lower, None)
 
 
@@ -468,7 +515,7 @@ def increase(*fractions: float, upper: float | None = None) -> Callable:
     >>> [round(v, 2) for v in increase(0.1, 0.2, upper=115)(100.0)]
     [110.0]
     """
-    fr = sorted(float(f) for f in fractions) or [0.1, 0.2, 0.3, 0.5]
+    fr = _fractions(fractions)
     return lambda v: _bounded([v * (1 + f) for f in fr], None, upper)
 
 

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from apcfair.audit._validate import risk_key
 from apcfair.audit.metrics import (
     brier,
     cell_counts,
@@ -79,7 +80,7 @@ def _base_rate(y_true, y_pred, sample_weight):
 
 
 def _precision(y_true, y_pred, sample_weight):
-    from sklearn.metrics import precision_score
+    from sklearn.metrics import precision_score  # heavy (~1 s): loaded on first use
 
     return float(precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan))
 
@@ -94,6 +95,7 @@ def metric_frame(inp, labels: pd.Categorical, *, control: pd.Categorical | None 
     cells with their counts as ``sample_weight`` -- the same numbers as on the applicant
     rows (tested), at a cost independent of the number of applicants.
     """
+    # fairlearn and sklearn.metrics are heavy imports: loaded on first use
     from fairlearn.metrics import (
         MetricFrame,
         false_positive_rate,
@@ -131,8 +133,6 @@ def metric_frame(inp, labels: pd.Categorical, *, control: pd.Categorical | None 
 def score_metrics(inp, labels: pd.Categorical, *, n_bins: int = 10,
                   mask: np.ndarray | None = None) -> pd.DataFrame:
     """Average score, AUC, ECE and Brier per group (NaN columns without a score)."""
-    from apcfair.audit._validate import risk_key
-
     cols = ("avg_score", "auc", "ece", "brier")
     codes = np.asarray(labels.codes)
     keep = np.ones(len(codes), bool) if mask is None else mask

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from apcfair._io import to_jsonable
+from apcfair._summary import Summary
 from apcfair.audit._options import InterestMethod, check_option
+from apcfair.audit._result import JSONResultMixin, frame, number
 from apcfair.audit._validate import (
     as_1d,
     check_decision,
@@ -129,7 +132,7 @@ def _funding_cost(amount, term_months, rate, funding_rate, months, method):
 
 
 @dataclass(frozen=True)
-class RevenueForegone:
+class RevenueForegone(JSONResultMixin):
     """Revenue lost by rejecting creditworthy applicants, by group.
 
     Parameters
@@ -171,16 +174,26 @@ class RevenueForegone:
         row = self.table[self.table["group"] == "all"].iloc[0]
         return float(row.get("net_revenue_per_year", row["net_revenue"]))
 
-    def summary(self) -> str:
-        """Plain-text table with the settings and notes."""
-        return "\n".join([self.table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"),
-                          f"settings: {self.settings}", *[f"NOTE: {n}" for n in self.notes]])
+    def summary(self) -> Summary:
+        """The table with the settings and notes.
 
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary."""
-        from apcfair.audit.core import _jsonable
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as an HTML table in a notebook.
+        """
+        return Summary.from_blocks("Revenue foregone through false rejections", [
+            self.table, "\n".join([f"settings: {self.settings}", *[f"NOTE: {n}" for n in self.notes]]),
+        ], float_format=",.2f")
 
-        return _jsonable({"table": self.table, "settings": self.settings, "notes": list(self.notes)})
+    def to_json_dict(self) -> dict:
+        """JSON-ready dictionary (NaN -> null)."""
+        return to_jsonable({"table": self.table, "settings": self.settings, "notes": list(self.notes)})
+
+    @classmethod
+    def from_json_dict(cls, d) -> RevenueForegone:
+        """Rebuild a result from :meth:`to_json_dict` output."""
+        return cls(table=frame(d["table"]), settings=dict(d.get("settings") or {}), notes=tuple(d.get("notes") or ()))
 
 
 def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: float = 0.08, fee_rate: float = 0.0,
@@ -277,7 +290,7 @@ def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: flo
 
 
 @dataclass(frozen=True)
-class ROIResult:
+class ROIResult(JSONResultMixin):
     """Cost and benefit of an intervention over a horizon.
 
     Parameters
@@ -322,19 +335,32 @@ class ROIResult:
     breakeven_default_rate: float = float("nan")
     settings: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        """Plain-text line items."""
-        return "\n".join([self.items.to_string(index=False, float_format=lambda v: f"{v:,.2f}"),
-                          f"net benefit {self.net_benefit:,.0f}; ROI {self.roi:.1%}; payback "
-                          f"{self.payback_months:.1f} months"])
+    def summary(self) -> Summary:
+        """The line items and the bottom line.
 
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary."""
-        from apcfair.audit.core import _jsonable
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as an HTML table in a notebook.
+        """
+        return Summary.from_blocks("Intervention ROI", [
+            self.items, f"net benefit {self.net_benefit:,.0f}; ROI {self.roi:.1%}; payback "
+                        f"{self.payback_months:.1f} months",
+        ], float_format=",.2f")
 
-        return _jsonable({"items": self.items, "net_benefit": self.net_benefit, "roi": self.roi,
-                          "payback_months": self.payback_months, "margin_per_loan": self.margin_per_loan,
-                          "breakeven_default_rate": self.breakeven_default_rate, "settings": self.settings})
+    def to_json_dict(self) -> dict:
+        """JSON-ready dictionary (NaN and infinities -> null)."""
+        return to_jsonable({"items": self.items, "net_benefit": self.net_benefit, "roi": self.roi,
+                            "payback_months": self.payback_months, "margin_per_loan": self.margin_per_loan,
+                            "breakeven_default_rate": self.breakeven_default_rate, "settings": self.settings})
+
+    @classmethod
+    def from_json_dict(cls, d) -> ROIResult:
+        """Rebuild a result from :meth:`to_json_dict` output (infinities come back as NaN)."""
+        return cls(items=frame(d["items"]), net_benefit=number(d["net_benefit"]), roi=number(d["roi"]),
+                   payback_months=number(d["payback_months"]), margin_per_loan=number(d["margin_per_loan"]),
+                   breakeven_default_rate=number(d.get("breakeven_default_rate")),
+                   settings=dict(d.get("settings") or {}))
 
 
 def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount: float, term_months: float,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from apcfair.audit._options import BinStrategy, check_option
+from apcfair.audit._validate import check_lengths, check_outcome, check_score, risk_key, to_pd
 
 #: Machine-readable statement of the conventions; travels in every JSON output.
 CONVENTIONS: dict[str, str] = {
@@ -185,7 +186,7 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
 
 def roc_auc(y: np.ndarray, risk: np.ndarray) -> float:
     """AUC with defaults as the event and ``risk`` increasing with risk; NaN for one class."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy (~1 s): loaded on first use
 
     if len(np.unique(y)) < 2:
         return float("nan")
@@ -219,7 +220,7 @@ def ks_statistic(y: np.ndarray, risk: np.ndarray) -> float:
     >>> ks_statistic(np.zeros(5, dtype=int), np.arange(5.0))
     nan
     """
-    from sklearn.metrics import roc_curve
+    from sklearn.metrics import roc_curve  # heavy (~1 s): loaded on first use
 
     if len(np.unique(y)) < 2:
         return float("nan")
@@ -360,8 +361,6 @@ def performance(y, score, *, polarity="pd", n_bins: int = 10) -> dict[str, float
     >>> round(performance(y, 1 - pd_, polarity="approval")["auc"], 2)  # same ranking
     0.71
     """
-    from apcfair.audit._validate import check_lengths, check_outcome, check_score, risk_key, to_pd
-
     y = check_outcome(y)
     s = check_score(score, polarity)
     check_lengths(score=s, y=y)
@@ -386,7 +385,7 @@ def roc_points(y: np.ndarray, risk: np.ndarray, max_points: int = 201) -> pd.Dat
     ``rejected_creditworthy = 1 - TPR`` and ``rejected_defaulters = 1 - FPR`` in this
     package's conventions (named explicitly to avoid the usual TP/FN confusion).
     """
-    from sklearn.metrics import roc_curve
+    from sklearn.metrics import roc_curve  # heavy (~1 s): loaded on first use
 
     if len(np.unique(y)) < 2:
         return pd.DataFrame({"rejected_creditworthy": [], "rejected_defaulters": []})

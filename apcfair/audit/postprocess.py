@@ -7,9 +7,11 @@
    a fairer decision rule would cost and gain, next to models that are fair by construction
    (pass their scores in ``compare``). They never randomise a decision.
 
-Each tool follows the estimator contract (settings in ``__init__``, ``fit`` returns self,
-fitted attributes end in ``_``) and has ``report(...)`` returning an
-:class:`InterventionReport` with before/after metrics and the accuracy cost.
+Each tool follows the estimator contract (settings in ``__init__`` stored unchanged and
+checked in ``fit``, ``fit`` returns self, fitted attributes end in ``_``; ``get_params``/
+``set_params`` from :class:`apcfair._base.ParamsMixin`, so ``sklearn.base.clone`` works) and
+has ``report(...)`` returning an :class:`InterventionReport` with before/after metrics and
+the accuracy cost.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from apcfair._base import ParamsMixin
+from apcfair._io import to_jsonable
+from apcfair._summary import Summary
+from apcfair.audit import plots as audit_plots
 from apcfair.audit._options import (
     CalibrationMethod,
     Polarity,
@@ -27,6 +33,7 @@ from apcfair.audit._options import (
     ThresholdObjective,
     check_option,
 )
+from apcfair.audit._result import JSONResultMixin, frame, number
 from apcfair.audit._validate import (
     approve,
     check_cutoff,
@@ -38,6 +45,7 @@ from apcfair.audit._validate import (
     to_pd,
 )
 from apcfair.audit.groups import DEFAULT_THRESHOLDS, compute_gaps
+from apcfair.audit.html import report_html
 from apcfair.audit.metrics import brier, expected_calibration_error, rates, roc_auc
 from apcfair.errors import NotFittedError
 
@@ -53,7 +61,7 @@ WHAT_IF_NOTE = (
 # ---------------------------------------------------------------------------------------
 # report
 @dataclass(frozen=True)
-class InterventionReport:
+class InterventionReport(JSONResultMixin):
     """Before/after metrics of a post-processing what-if.
 
     Parameters
@@ -93,9 +101,9 @@ class InterventionReport:
     >>> report = eo.report(pd_[2000:], y[2000:], group[2000:])
     >>> report.overall["variant"].tolist(), report.by_group["group"].tolist()
     (['before', 'after'], ['A', 'B', 'A', 'B'])
-    >>> print(report.summary().splitlines()[1][:13])
+    >>> print(report.summary().splitlines()[2][:13])
     WHAT-IF ONLY:
-    >>> sorted(report.to_dict())
+    >>> sorted(report.to_json_dict())
     ['accuracy_cost', 'by_group', 'details', 'name', 'overall', 'what_if_note']
     """
 
@@ -106,42 +114,47 @@ class InterventionReport:
     what_if_note: str = WHAT_IF_NOTE
     details: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
-        """Plain-text report."""
+    def summary(self) -> Summary:
+        """The what-if note, overall and group rows per variant, and the accuracy cost.
+
+        Returns
+        -------
+        apcfair._summary.Summary
+            Text (a ``str``) that renders as HTML tables in a notebook.
+        """
         cols = [c for c in ("variant", "approval_rate", "default_rate_approved", "accuracy", "eod", "spd", "dir",
                             "ece", "routed_share") if c in self.overall.columns]
         g = [c for c in ("variant", "group", "n", "approval_rate", "tpr", "fpr", "default_rate_approved", "ece",
                          "routed_share") if c in self.by_group.columns]
-        return "\n".join([
-            f"{self.name}", self.what_if_note, "",
-            self.overall[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), "",
-            self.by_group[g].to_string(index=False, float_format=lambda v: f"{v:.4f}"), "",
+        return Summary.from_blocks(self.name, [
+            self.what_if_note, ("Overall", self.overall[cols]), ("By group", self.by_group[g]),
             f"accuracy cost (before - after): {self.accuracy_cost:+.4f}",
-        ])
+        ], float_format=".4f")
 
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary."""
-        from apcfair.audit.core import _jsonable
+    def to_json_dict(self) -> dict:
+        """JSON-ready dictionary (NaN and infinities -> null)."""
+        return to_jsonable({"name": self.name, "what_if_note": self.what_if_note, "accuracy_cost": self.accuracy_cost,
+                            "overall": self.overall, "by_group": self.by_group, "details": self.details})
 
-        return _jsonable({"name": self.name, "what_if_note": self.what_if_note, "accuracy_cost": self.accuracy_cost,
-                          "overall": self.overall, "by_group": self.by_group, "details": self.details})
+    @classmethod
+    def from_json_dict(cls, d) -> InterventionReport:
+        """Rebuild a report from :meth:`to_json_dict` output."""
+        return cls(name=d["name"], overall=frame(d["overall"]), by_group=frame(d["by_group"]),
+                   accuracy_cost=number(d["accuracy_cost"]), what_if_note=d.get("what_if_note", WHAT_IF_NOTE),
+                   details=dict(d.get("details") or {}))
 
     def to_html(self) -> str:
         """Self-contained HTML."""
-        from apcfair.audit.html import report_html
-
         return report_html(self)
 
-    def plot(self, metric: str = "tpr", ax=None):
+    def plot_by_group(self, metric: str = "tpr", ax=None):
         """Grouped bars of a group rate per variant.
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        from apcfair.audit.plots import plot_intervention
-
-        return plot_intervention(self, metric=metric, ax=ax)
+        return audit_plots.plot_intervention(self, metric=metric, ax=ax)
 
 
 def _soft_counts(p_approve: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -240,7 +253,62 @@ def _map_labels(est, group, n):
 
 # ---------------------------------------------------------------------------------------
 # group thresholds
-class EqualOpportunityThresholds:
+def _cutoff_candidates(key: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int) -> list[dict]:
+    """Per group: every distinct cut-off (in risk-key space) with the approved creditworthy (``tp``)
+    and approved defaulters (``fp``) below it, and the TPR it gives."""
+    out = []
+    for j in range(k):
+        m = codes == j
+        kv, yv = key[m], y[m]
+        u, inv = np.unique(kv, return_inverse=True)
+        cw = np.bincount(inv, weights=(yv == 0).astype(float), minlength=len(u))
+        df = np.bincount(inv, weights=(yv == 1).astype(float), minlength=len(u))
+        tp = np.concatenate([[0.0], np.cumsum(cw)])
+        fp = np.concatenate([[0.0], np.cumsum(df)])
+        span = max(float(u[-1] - u[0]), 1.0)
+        mids = (u[:-1] + u[1:]) / 2
+        thr = np.concatenate([[u[0] - 1e-9 * span], mids, [u[-1] + 1e-9 * span]])
+        n_cw = cw.sum()
+        tpr = tp / n_cw if n_cw > 0 else np.full_like(tp, np.nan)
+        out.append({"thr": thr, "tp": tp, "fp": fp, "tpr": tpr, "n": m.sum(), "n_cw": n_cw, "n_def": df.sum()})
+    return out
+
+
+def _cutoffs_for_targets(cand: list[dict], targets: np.ndarray, cutoff_key: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each group and target TPR, the lowest cut-off whose TPR is nearest the target.
+
+    Returns the cut-off positions ``(n_groups, n_targets)`` and the TPRs reached (NaN for a
+    group without creditworthy applicants, which keeps the single cut-off ``cutoff_key``).
+    """
+    k, n_targets = len(cand), len(targets)
+    idx = np.zeros((k, n_targets), dtype=np.int64)
+    tprs = np.full((k, n_targets), np.nan)
+    for j, c in enumerate(cand):
+        if c["n_cw"] == 0:  # no creditworthy applicant: keep the single cut-off
+            idx[j] = min(int(np.searchsorted(c["thr"], cutoff_key)), len(c["thr"]) - 1)
+            continue
+        levels, first = np.unique(c["tpr"], return_index=True)
+        pos = np.clip(np.searchsorted(levels, targets), 0, len(levels) - 1)
+        prev = np.clip(pos - 1, 0, len(levels) - 1)
+        use_prev = np.abs(levels[prev] - targets) < np.abs(levels[pos] - targets)
+        lev = np.where(use_prev, prev, pos)
+        idx[j] = first[lev]
+        tprs[j] = levels[lev]
+    return idx, tprs
+
+
+def _outcomes_at_targets(cand: list[dict], idx: np.ndarray, compared_tprs: np.ndarray, y: np.ndarray) -> dict:
+    """Overall approval rate, default rate among the approved, accuracy and TPR gap per target."""
+    tp = sum(c["tp"][idx[j]] for j, c in enumerate(cand))
+    fp = sum(c["fp"][idx[j]] for j, c in enumerate(cand))
+    n, n_default = len(y), float(np.sum(y))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dra = fp / (tp + fp)
+    return {"approval_rate": (tp + fp) / n, "default_rate_approved": dra, "accuracy": (tp + (n_default - fp)) / n,
+            "eod": np.nanmax(compared_tprs, axis=0) - np.nanmin(compared_tprs, axis=0)}
+
+
+class EqualOpportunityThresholds(ParamsMixin):
     """Deterministic group-specific cut-offs that equalise TPR = P(approved | creditworthy).
 
     What-if tool (see the module warning). For a common target TPR ``t``, each group gets the
@@ -342,99 +410,63 @@ class EqualOpportunityThresholds:
         """
         cutoff = self._check()
         s, y, labels = _inputs(score, y, group, self.polarity)
-        key = risk_key(s, self.polarity)
         codes = np.asarray(labels.codes)
         groups = list(labels.categories)
-        k = len(groups)
-        n = len(y)
-        base = approve(s, cutoff, self.polarity)
-        bc = rates(_soft_counts(base.astype(float), y, codes, k).sum(0))
-
-        cand = []  # per group: thresholds (key space), TP, FP, TPR levels
-        for j in range(k):
-            m = codes == j
-            kv, yv = key[m], y[m]
-            u, inv = np.unique(kv, return_inverse=True)
-            cw = np.bincount(inv, weights=(yv == 0).astype(float), minlength=len(u))
-            df = np.bincount(inv, weights=(yv == 1).astype(float), minlength=len(u))
-            tp = np.concatenate([[0.0], np.cumsum(cw)])
-            fp = np.concatenate([[0.0], np.cumsum(df)])
-            span = max(float(u[-1] - u[0]), 1.0)
-            mids = (u[:-1] + u[1:]) / 2
-            thr = np.concatenate([[u[0] - 1e-9 * span], mids, [u[-1] + 1e-9 * span]])
-            m0 = cw.sum()
-            tpr = tp / m0 if m0 > 0 else np.full_like(tp, np.nan)
-            cand.append({"thr": thr, "tp": tp, "fp": fp, "tpr": tpr, "n": m.sum(), "n_cw": m0, "n_def": df.sum()})
-        ok_groups = [j for j in range(k) if cand[j]["n_cw"] > 0]
-        elig = [j for j in ok_groups if cand[j]["n"] >= self.min_group_size]
-        if len(elig) < 2:
-            elig = ok_groups
-        targets = np.unique(np.concatenate([cand[j]["tpr"] for j in ok_groups]))
-        T = len(targets)
-        idx = np.zeros((k, T), dtype=np.int64)
-        tprs = np.full((k, T), np.nan)
-        for j in range(k):
-            c = cand[j]
-            if c["n_cw"] == 0:  # no creditworthy applicant: keep the single cut-off
-                jj = int(np.searchsorted(c["thr"], cutoff if self.polarity == "pd" else -cutoff))
-                idx[j] = min(jj, len(c["thr"]) - 1)
-                continue
-            levels, first = np.unique(c["tpr"], return_index=True)
-            pos = np.clip(np.searchsorted(levels, targets), 0, len(levels) - 1)
-            prev = np.clip(pos - 1, 0, len(levels) - 1)
-            use_prev = np.abs(levels[prev] - targets) < np.abs(levels[pos] - targets)
-            lev = np.where(use_prev, prev, pos)
-            idx[j] = first[lev]
-            tprs[j] = levels[lev]
-        TP = sum(cand[j]["tp"][idx[j]] for j in range(k))
-        FP = sum(cand[j]["fp"][idx[j]] for j in range(k))
-        D = float(np.sum(y))
-        approval = (TP + FP) / n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dra = FP / (TP + FP)
-        acc = (TP + (D - FP)) / n
-        et = tprs[elig]
-        eod = np.nanmax(et, axis=0) - np.nanmin(et, axis=0)
-
-        ok_eod = eod <= self.tolerance + 1e-12
-        ok_app = (np.ones(T, bool) if self.max_approval_change is None
-                  else np.abs(approval - bc["approval_rate"]) <= self.max_approval_change + 1e-12)
-        cap = (bc["default_rate_approved"] if self.max_default_rate == "baseline" else self.max_default_rate)
-        ok_dr = np.ones(T, bool) if cap is None else np.nan_to_num(dra, nan=0.0) <= cap + 1e-12
-        obj = acc if self.objective == "accuracy" else approval
-        feasible = ok_eod & ok_app & ok_dr
-        if feasible.any():
-            pick = np.flatnonzero(feasible)
-            status = "all constraints met"
-        else:
-            # relax: keep the fairness tolerance, minimise the scaled violation of the others
-            v_app = (0.0 if self.max_approval_change is None
-                     else np.maximum(np.abs(approval - bc["approval_rate"]) - self.max_approval_change, 0))
-            v_dr = 0.0 if cap is None else np.maximum(np.nan_to_num(dra) - cap, 0)
-            viol = np.asarray(v_app + v_dr, dtype=float) * np.ones(T)
-            pool = np.flatnonzero(ok_eod) if ok_eod.any() else np.flatnonzero(eod == np.nanmin(eod))
-            best = viol[pool].min()
-            pick = pool[viol[pool] <= best + 1e-12]
-            status = ("infeasible: no target meets every constraint; kept the equal-opportunity tolerance and "
-                      "minimised the violation of the approval-rate / default-rate constraints"
-                      if ok_eod.any() else "infeasible: the equal-opportunity tolerance cannot be met; "
-                      "minimised the TPR gap")
-        # best objective; ties -> smaller gap -> smaller approval change
-        order = np.lexsort((np.abs(approval[pick] - bc["approval_rate"]), eod[pick], -obj[pick]))
-        t = int(pick[order[0]])
+        baseline = rates(_soft_counts(approve(s, cutoff, self.polarity).astype(float), y, codes, len(groups)).sum(0))
+        cand = _cutoff_candidates(risk_key(s, self.polarity), y, codes, len(groups))
+        with_creditworthy = [j for j, c in enumerate(cand) if c["n_cw"] > 0]
+        compared = [j for j in with_creditworthy if cand[j]["n"] >= self.min_group_size]
+        if len(compared) < 2:
+            compared = with_creditworthy
+        targets = np.unique(np.concatenate([cand[j]["tpr"] for j in with_creditworthy]))
+        idx, tprs = _cutoffs_for_targets(cand, targets, cutoff if self.polarity == "pd" else -cutoff)
+        at = _outcomes_at_targets(cand, idx, tprs[compared], y)
+        t, feasible, status = self._choose_target(at, baseline)
 
         sign = 1.0 if self.polarity == "pd" else -1.0
         self.groups_ = groups
         self.thresholds_ = {g: float(sign * cand[j]["thr"][idx[j, t]]) for j, g in enumerate(groups)}
         self.target_tpr_ = float(targets[t])
-        self.feasible_ = bool(feasible.any())
+        self.feasible_ = feasible
         self.status_ = status
-        self.baseline_ = {"approval_rate": float(bc["approval_rate"]), "default_rate_approved":
-                          float(bc["default_rate_approved"]), "accuracy": float(bc["accuracy"])}
-        self.fitted_ = {"approval_rate": float(approval[t]), "default_rate_approved": float(dra[t]),
-                        "accuracy": float(acc[t]), "eod": float(eod[t])}
+        self.baseline_ = {k: float(baseline[k]) for k in ("approval_rate", "default_rate_approved", "accuracy")}
+        self.fitted_ = {k: float(at[k][t]) for k in ("approval_rate", "default_rate_approved", "accuracy", "eod")}
         self.cutoff_ = cutoff
         return self
+
+    def _choose_target(self, at: dict, baseline: dict) -> tuple[int, bool, str]:
+        """The target TPR: best objective among the candidates meeting every constraint.
+
+        Without one, the equal-opportunity tolerance is kept (or the TPR gap minimised) and
+        the scaled violation of the approval-rate / default-rate constraints minimised.
+        Ties: best objective, then smaller gap, then smaller approval change.
+        """
+        approval, dra, eod = at["approval_rate"], at["default_rate_approved"], at["eod"]
+        n_targets = len(approval)
+        approval_change = np.abs(approval - baseline["approval_rate"])
+        cap = baseline["default_rate_approved"] if self.max_default_rate == "baseline" else self.max_default_rate
+        ok_eod = eod <= self.tolerance + 1e-12
+        ok_app = (np.ones(n_targets, bool) if self.max_approval_change is None
+                  else approval_change <= self.max_approval_change + 1e-12)
+        ok_dr = np.ones(n_targets, bool) if cap is None else np.nan_to_num(dra, nan=0.0) <= cap + 1e-12
+        feasible = ok_eod & ok_app & ok_dr
+        if feasible.any():
+            pick = np.flatnonzero(feasible)
+            status = "all constraints met"
+        else:
+            v_app = (0.0 if self.max_approval_change is None
+                     else np.maximum(approval_change - self.max_approval_change, 0))
+            v_dr = 0.0 if cap is None else np.maximum(np.nan_to_num(dra) - cap, 0)
+            violation = np.asarray(v_app + v_dr, dtype=float) * np.ones(n_targets)
+            pool = np.flatnonzero(ok_eod) if ok_eod.any() else np.flatnonzero(eod == np.nanmin(eod))
+            pick = pool[violation[pool] <= violation[pool].min() + 1e-12]
+            status = ("infeasible: no target meets every constraint; kept the equal-opportunity tolerance and "
+                      "minimised the violation of the approval-rate / default-rate constraints"
+                      if ok_eod.any() else "infeasible: the equal-opportunity tolerance cannot be met; "
+                      "minimised the TPR gap")
+        objective = at["accuracy"] if self.objective == "accuracy" else approval
+        order = np.lexsort((approval_change[pick], eod[pick], -objective[pick]))
+        return int(pick[order[0]]), bool(feasible.any()), status
 
     def predict(self, score, group) -> np.ndarray:
         """Approval decisions (``True`` = approved) with the group cut-offs.
@@ -525,7 +557,7 @@ def _platt_fit(x: np.ndarray, y: np.ndarray, n_iter: int = 50) -> tuple[float, f
     return float(a), float(c)
 
 
-class GroupCalibrator:
+class GroupCalibrator(ParamsMixin):
     """Group-wise calibration of a score to a PD (Platt or isotonic).
 
     What-if tool (see the module warning): a separate map per group uses the protected
@@ -618,7 +650,9 @@ class GroupCalibrator:
             if self.method == "platt":
                 self.calibrators_[g] = ("platt", _platt_fit(self._feature(s[m]), y[m].astype(float)))
             else:
-                from sklearn.isotonic import IsotonicRegression
+                from sklearn.isotonic import (
+                    IsotonicRegression,  # sklearn: heavy, only for this method
+                )
 
                 iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
                 iso.fit(risk_key(s[m], self.polarity), y[m].astype(float))
@@ -694,7 +728,21 @@ class GroupCalibrator:
 
 # ---------------------------------------------------------------------------------------
 # reject-option routing to human review
-class ReviewRouter:
+def _routing_band(distances: np.ndarray, k: int) -> float:
+    """Half-width of the band around the cut-off that holds the ``k`` closest eligible cases.
+
+    The band sits midway between the ``k``-th and the next distance (ties: at the ``k``-th),
+    so it routes ``k`` cases on these data; ``inf`` when every eligible case fits.
+    """
+    d = np.sort(distances)
+    if k >= len(d):
+        return float("inf")
+    if k == 0:
+        return 0.0
+    return float((d[k - 1] + d[k]) / 2) if d[k] > d[k - 1] else float(d[k - 1])
+
+
+class ReviewRouter(ParamsMixin):
     """Route borderline cases of fairness-sensitive groups to human review, within a capacity.
 
     What-if tool (see the module warning) when ``sensitive_groups`` selects groups. Cases are
@@ -798,10 +846,21 @@ class ReviewRouter:
             raise ValueError(f"reviewer_accuracy must be in [0, 1], got {self.reviewer_accuracy!r}.")
         cutoff = check_cutoff(self.cutoff, self.polarity)
         s, y, labels = _inputs(score, y, group, self.polarity)
+        eligible = self._eligible_groups(s, y, labels, cutoff)
+        self.groups_ = list(labels.categories)
+        self.eligible_groups_ = eligible
+        self.cutoff_ = cutoff
+        in_eligible = np.isin(np.asarray(labels.astype(str)), self.eligible_groups_)
+        self.band_ = _routing_band(np.abs(s - cutoff)[in_eligible], int(np.floor(self.capacity * len(s))))
+        self.routed_share_ = float(np.mean(self.route(s, group)))
+        return self
+
+    def _eligible_groups(self, s: np.ndarray, y, labels: pd.Categorical, cutoff: float) -> list[str]:
+        """The groups whose borderline cases may be routed (see ``sensitive_groups``)."""
         groups = list(labels.categories)
         if self.sensitive_groups is None:
-            elig = groups
-        elif isinstance(self.sensitive_groups, str) and self.sensitive_groups == "auto":
+            return groups
+        if isinstance(self.sensitive_groups, str) and self.sensitive_groups == "auto":
             if y is None:
                 raise ValueError("sensitive_groups='auto' needs y in fit to find the groups with the lowest TPR.")
             codes = np.asarray(labels.codes)
@@ -809,31 +868,15 @@ class ReviewRouter:
             n = np.bincount(codes, minlength=len(groups))
             ok = (n >= self.min_group_size) & np.isfinite(r["tpr"])
             best = np.nanmax(np.where(ok, r["tpr"], np.nan))
-            elig = [g for j, g in enumerate(groups) if ok[j] and r["tpr"][j] < best - self.tolerance]
-            if not elig:
-                elig = groups
-        else:
-            if isinstance(self.sensitive_groups, str):
-                raise ValueError("sensitive_groups must be a list of group labels, 'auto' or None.")
-            elig = [str(g) for g in self.sensitive_groups]
-            unknown = sorted(set(elig) - set(groups))
-            if unknown:
-                raise ValueError(f"sensitive_groups has label(s) {unknown} not in the data; groups: {groups}.")
-        self.groups_ = groups
-        self.eligible_groups_ = elig
-        self.cutoff_ = cutoff
-        dist = np.abs(s - cutoff)
-        em = np.isin(np.asarray(labels.astype(str)), elig)
-        d = np.sort(dist[em])
-        k = int(np.floor(self.capacity * len(s)))
-        if k >= len(d):
-            self.band_ = float("inf")
-        elif k == 0:
-            self.band_ = 0.0
-        else:
-            self.band_ = float((d[k - 1] + d[k]) / 2) if d[k] > d[k - 1] else float(d[k - 1])
-        self.routed_share_ = float(np.mean(self.route(s, group)))
-        return self
+            lagging = [g for j, g in enumerate(groups) if ok[j] and r["tpr"][j] < best - self.tolerance]
+            return lagging or groups
+        if isinstance(self.sensitive_groups, str):
+            raise ValueError("sensitive_groups must be a list of group labels, 'auto' or None.")
+        chosen = [str(g) for g in self.sensitive_groups]
+        unknown = sorted(set(chosen) - set(groups))
+        if unknown:
+            raise ValueError(f"sensitive_groups has label(s) {unknown} not in the data; groups: {groups}.")
+        return chosen
 
     def route(self, score, group) -> np.ndarray:
         """Which cases go to human review (``True``).
@@ -864,26 +907,16 @@ class ReviewRouter:
         routed = self.route(s, group)
         cw = (y == 0).astype(float)
         p, rk = to_pd(s, self.polarity), risk_key(s, self.polarity)
-        rows, bgs = [], []
-        r0, b0 = _variant("before", auto, y, labels, mg, pd_=p, risk=rk, n_bins=n_bins,
-                          extra={"routed_share": 0.0})
-        rows.append(r0)
-        bgs.append(b0)
-        ra, ba = _variant("automated only", auto, y, labels, mg, n_bins=n_bins, mask=~routed,
-                          extra={"routed_share": 0.0})
-        rows.append(ra)
-        bgs.append(ba)
-        scen = {sc: {"model": auto, "oracle": cw, "approve": np.ones_like(cw), "decline": np.zeros_like(cw)}[sc]
-                for sc in self.scenarios}
-        if self.reviewer_accuracy is not None:
-            a = float(self.reviewer_accuracy)
-            scen[f"reviewer@{a:g}"] = cw * a + (1 - cw) * (1 - a)
         share = float(routed.mean())
-        for name, dec in scen.items():
-            pa = np.where(routed, dec, auto)
-            r, b = _variant(f"review: {name}", pa, y, labels, mg, n_bins=n_bins, extra={"routed_share": share})
-            rows.append(r)
-            bgs.append(b)
+        variants = [
+            _variant("before", auto, y, labels, mg, pd_=p, risk=rk, n_bins=n_bins, extra={"routed_share": 0.0}),
+            _variant("automated only", auto, y, labels, mg, n_bins=n_bins, mask=~routed,
+                     extra={"routed_share": 0.0}),
+        ]
+        variants += [_variant(f"review: {name}", np.where(routed, dec, auto), y, labels, mg, n_bins=n_bins,
+                              extra={"routed_share": share})
+                     for name, dec in self._reviewer_decisions(auto, cw).items()]
+        rows, bgs = (list(part) for part in zip(*variants, strict=True))
         rc, bc = _compare(compare, y, labels, self.cutoff_, self.polarity, mg, n_bins)
         codes = np.asarray(labels.codes)
         per_group = {g: float(routed[codes == j].mean()) for j, g in enumerate(labels.categories)}
@@ -897,3 +930,13 @@ class ReviewRouter:
                    "scenarios": "reviewer decisions are assumptions; 'oracle' is an upper bound, 'model' a "
                                 "lower bound on what review can change"}
         return _finish("Reject-option routing to human review", rows + rc, bgs + bc, details, after=after)
+
+    def _reviewer_decisions(self, auto: np.ndarray, creditworthy: np.ndarray) -> dict[str, np.ndarray]:
+        """Approval probability of each case under each reviewer scenario (expected values, no draws)."""
+        options = {"model": auto, "oracle": creditworthy, "approve": np.ones_like(creditworthy),
+                   "decline": np.zeros_like(creditworthy)}
+        out = {sc: options[sc] for sc in self.scenarios}
+        if self.reviewer_accuracy is not None:
+            a = float(self.reviewer_accuracy)
+            out[f"reviewer@{a:g}"] = creditworthy * a + (1 - creditworthy) * (1 - a)
+        return out

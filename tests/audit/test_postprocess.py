@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from apcfair.audit import (
     WHAT_IF_NOTE,
@@ -104,3 +105,43 @@ def test_review_router_capacity_and_scenarios(scored):
     assert auto.eligible_groups_ == ["protected"]
     with pytest.raises(ValueError, match="capacity must be a share"):
         ReviewRouter(15, cutoff=c).fit(v["pd"], v["group"])
+
+
+POST_PROCESSORS = [
+    EqualOpportunityThresholds(0.3, tolerance=0.05, max_approval_change=None, max_default_rate=0.2,
+                               objective="approval_rate", min_group_size=10),
+    GroupCalibrator("isotonic", polarity="approval", cutoff=0.7, calibrated_cutoff=0.3, min_group_size=40),
+    ReviewRouter(0.1, cutoff=0.3, sensitive_groups=["protected"], scenarios=("oracle", "decline"),
+                 reviewer_accuracy=0.9),
+]
+
+
+@pytest.mark.parametrize("est", POST_PROCESSORS, ids=lambda e: type(e).__name__)
+def test_post_processors_clone_and_settings(est, scored):
+    params = est.get_params(deep=False)
+    twin = clone(est)
+    assert type(twin) is type(est) and twin is not est
+    assert twin.get_params(deep=False) == params
+    assert est.get_params(deep=True) == params
+    assert clone(twin).set_params(min_group_size=5).min_group_size == 5
+    with pytest.raises(ValueError, match="no setting"):
+        twin.set_params(no_such_setting=1)
+    assert repr(est).startswith(type(est).__name__ + "(")
+    # a clone is unfitted and fits like the original
+    v = scored["val"]
+    score = 1 - v["pd"] if est.get_params()["polarity"] == "approval" else v["pd"]
+    args = (score, v["group"], v["default"]) if isinstance(est, ReviewRouter) else (score, v["default"], v["group"])
+    fitted = clone(est).fit(*args)
+    assert not hasattr(twin, "groups_") and fitted.groups_ == ["protected", "reference"]
+
+
+def test_invalid_settings_are_stored_and_refused_in_fit(scored):
+    v = scored["val"]
+    bad = EqualOpportunityThresholds(tolerance=-1.0)
+    assert bad.tolerance == -1.0                                      # no validation in __init__
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        bad.fit(v["pd"], v["default"], v["group"])
+    with pytest.raises(ValueError, match="method='beta' is not allowed"):
+        GroupCalibrator("beta").fit(v["pd"], v["default"], v["group"])
+    with pytest.raises(ValueError, match="sensitive_groups must be a list"):
+        ReviewRouter(0.1, cutoff=0.3, sensitive_groups="protected").fit(v["pd"], v["group"])
