@@ -28,7 +28,7 @@ Any other column is an attribute. Ages count from the month after origination:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,14 @@ import pandas as pd
 from apcfair._options import Frequency, InputFormat, OnInvalid, check_option
 from apcfair.errors import DataValidationError
 from apcfair.portfolio.lineage import Lineage
-from apcfair.portfolio.periods import format_period, to_period_code
+from apcfair.portfolio.periods import (
+    PERIODS_PER_YEAR,
+    ParsedPeriods,
+    check_date_format,
+    format_period,
+    parse_periods,
+)
+from apcfair.portfolio.reading import dtype_description, read_any
 from apcfair.portfolio.spells import Spells
 
 LOAN_REQUIRED = ("account_id", "origination", "last_month", "default")
@@ -45,13 +52,21 @@ PANEL_REQUIRED = ("account_id", "month", "default")
 _N_EXAMPLES = 3
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file (chosen by extension; ``.csv.gz`` works too).
+
+    CSV columns are typed without losing information: digit strings with leading zeros
+    (zip ``04872``) and code-like names (``zip5``, ``postcode``) stay text, identifiers
+    (``account_id``) are integers or text but never floats; see
+    :mod:`apcfair.portfolio.reading`. A CSV and a Parquet file of the same table give the
+    same frame.
 
     Parameters
     ----------
     path : str or pathlib.Path
         A ``.csv``, ``.csv.gz``, ``.txt``, ``.parquet`` or ``.pq`` file.
+    encoding : str, optional
+        Text encoding of a CSV file; default UTF-8 (a byte-order mark is skipped).
 
     Returns
     -------
@@ -62,6 +77,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     ------
     FileNotFoundError
         If the file does not exist.
+    DataValidationError
+        If the file is empty, not UTF-8 (or ``encoding``) text, not a well-formed table,
+        a folder or unreadable; the message names the path and the fix.
     ValueError
         If the extension is neither CSV nor Parquet.
 
@@ -74,16 +92,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     >>> pd.DataFrame({"account_id": [1, 2], "default": [0, 1]}).to_csv(path, index=False)
     >>> read_table(path).shape
     (2, 2)
+    >>> _ = path.write_text("account_id,zip\\n1,04872\\n2,10115\\n")
+    >>> read_table(path)["zip"].tolist()
+    ['04872', '10115']
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
-    suffixes = "".join(path.suffixes).lower()
-    if ".parquet" in suffixes or suffixes.endswith(".pq"):
-        return pd.read_parquet(path)
-    if ".csv" in suffixes or ".txt" in suffixes:
-        return pd.read_csv(path)
-    raise ValueError(f"cannot tell the format of {str(path)!r}: use a .csv or .parquet file")
+    return read_any(path, encoding)[0]
 
 
 def _examples(ids: pd.Series) -> str:
@@ -101,15 +114,17 @@ class _Checker:
     problems: list[str] = field(default_factory=list)
     reasons: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def flag(self, mask, reason: str, fix: str, column: str) -> None:
+    def flag(self, mask, reason: str, fix: str, column: str, *, show_values: bool = False) -> None:
         mask = np.asarray(mask, dtype=bool)
         n = int(mask.sum())
         if n == 0:
             return
         ids = self.df.loc[mask, "account_id"] if "account_id" in self.df else pd.Series([], dtype=object)
-        self.problems.append(
-            f"column {column!r}: {n:,} {self.unit} {reason} ({_examples(ids)}). Fix: {fix}."
-        )
+        ex = _examples(ids)
+        if show_values:
+            vals = pd.unique(self.df.loc[mask, column])[:_N_EXAMPLES]
+            ex = f"{ex}; values {', '.join(repr(str(v)) for v in vals)}"
+        self.problems.append(f"column {column!r}: {n:,} {self.unit} {reason} ({ex}). Fix: {fix}.")
         self.reasons[reason] = mask
 
     def keep_mask(self) -> tuple[np.ndarray, dict[str, int]]:
@@ -189,14 +204,206 @@ def _check_ids(chk: _Checker) -> None:
              "account_id")
 
 
-def _check_months(chk: _Checker, col: str, freq: str, optional: bool = False) -> np.ndarray:
-    codes = to_period_code(chk.df[col], freq, column=col)
+def _require_rows(df: pd.DataFrame, source: str) -> None:
+    if len(df) == 0:
+        where = "the table" if source == "<DataFrame>" else f"data file {source!r}"
+        raise DataValidationError([
+            f"{where} has no data rows (columns {list(df.columns)[:8]}, but only a header). Fix: "
+            "give one row per account (loan-level) or per account and month (panel)."
+        ])
+
+
+def _parse_dates(df: pd.DataFrame, cols: list[str], freq: str, date_format) -> dict[str, ParsedPeriods]:
+    """Each date column read with one format; every column that cannot be read is reported."""
+    if isinstance(date_format, Mapping):
+        unknown = [c for c in date_format if c not in cols]
+        if unknown:
+            raise ValueError(f"date_format names {unknown}, which are not date columns of this table; "
+                             f"the date columns are {cols}.")
+    problems: list[str] = []
+    out: dict[str, ParsedPeriods] = {}
+    for col in cols:
+        fmt = date_format.get(col) if isinstance(date_format, Mapping) else date_format
+        context = [df[c] for c in cols if c != col]
+        try:
+            out[col] = parse_periods(df[col], freq, column=col, date_format=fmt, context=context)
+        except DataValidationError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise DataValidationError(problems)
+    return out
+
+
+def _check_months(chk: _Checker, col: str, parsed: ParsedPeriods, optional: bool = False) -> np.ndarray:
+    codes = parsed.codes
     bad = codes < 0
     if optional:
         bad &= chk.df[col].notna().to_numpy()
-    chk.flag(bad, f"have an unparseable {col} (expected a date such as '2019-12' or '2019-12-31')",
-             f"write {col} as YYYY-MM or an ISO date", col)
+    if parsed.date_format == "empty":
+        expected = "missing: the column holds no dates"
+    else:
+        expected = f"missing or not in the column's date format, {parsed.date_format}"
+    chk.flag(bad, f"have an unparseable {col} ({expected})",
+             f"write every {col} in one format, e.g. YYYY-MM, or pass date_format= (CLI: --date-format)",
+             col, show_values=not optional and parsed.date_format != "empty")
     return codes
+
+
+# Plausible dates: not in the future, and not cut off from the bulk of the data. From the
+# median date of all date columns together, the window extends over the distinct dates
+# present until a stretch of more than _GAP_YEARS without any date; dates beyond such a
+# gap (a typo 2099 or 1919 in data from 2005-2019) and dates before _EARLIEST_YEAR are
+# implausible. A book with continuous history, however old, is never cut.
+_GAP_YEARS = 10
+_EARLIEST_YEAR = 1900
+
+
+def current_period(freq: str = "M") -> int:
+    """The period code of today (the last period that can have been observed)."""
+    today = pd.Timestamp.today()
+    if freq == "M":
+        return today.year * 12 + today.month - 1
+    return today.year * 4 + (today.month - 1) // 3
+
+
+def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
+    """First and last plausible period of a table's dates (see the rule above).
+
+    Parameters
+    ----------
+    codes : sequence of numpy.ndarray
+        Period codes of each date column (``-1`` = missing).
+    freq : {"M", "Q"}
+        Period frequency.
+
+    Returns
+    -------
+    (int, int) or None
+        ``None`` if there are no dates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.portfolio.periods import format_period
+    >>> from apcfair.portfolio.portfolio import plausible_window
+    >>> orig = np.array([24228, 24229, 24230, 2099 * 12])   # one typo 2099-01
+    >>> last = np.array([24240, 24235, 24238, 24250])
+    >>> format_period(plausible_window([orig, last]))
+    ['2019-01', '2020-11']
+    """
+    per = PERIODS_PER_YEAR[freq]
+    valid = [np.asarray(c, dtype=np.int64) for c in codes]
+    allc = np.concatenate([c[c >= 0] for c in valid]) if valid else np.empty(0, np.int64)
+    if not len(allc):
+        return None
+    if allc.max() < 2_000_000:
+        full = np.bincount(allc)
+        u = np.flatnonzero(full)
+        cnt = full[u]
+    else:
+        u, cnt = np.unique(allc, return_counts=True)
+    cum = np.cumsum(cnt)
+    k = int(np.searchsorted(cum, (cum[-1] + 1) // 2))  # position of the row-weighted median
+    big = np.flatnonzero(np.diff(u) > _GAP_YEARS * per)  # a gap between u[i] and u[i + 1]
+    above, below = big[big >= k], big[big < k]
+    hi = int(u[above[0]]) if len(above) else int(u[-1])
+    lo = int(u[below[-1] + 1]) if len(below) else int(u[0])
+    return max(lo, _EARLIEST_YEAR * per), min(hi, current_period(freq))
+
+
+def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> None:
+    window = plausible_window(list(codes.values()), freq)
+    if window is None:
+        return
+    lo, hi = window
+    now = current_period(freq)
+    unit = "month" if freq == "M" else "quarter"
+    lo_l, hi_l, now_l = format_period([lo, hi, now], freq)
+    for col, c in codes.items():
+        ok = c >= 0
+        future = ok & (c > now)
+        chk.flag(future, f"have {col} dates in the future (after {now_l}, the current {unit})",
+                 "correct the dates (a typo such as 2091 for 2019?); performance cannot be observed "
+                 "after today", col, show_values=True)
+        far = ok & ~future & ((c < lo) | (c > hi))
+        chk.flag(far, f"have {col} dates far outside the rest of the data (the dates run from {lo_l} to "
+                      f"{hi_l}; these are more than {_GAP_YEARS} years away from any other date, or "
+                      f"before {_EARLIEST_YEAR})",
+                 "correct the dates (a typo such as 1919 or 2091 for 2019?)", col, show_values=True)
+
+
+def _reserved_column(df: pd.DataFrame, name: str, derived: np.ndarray, rows: np.ndarray, freq: str,
+                     kind: str, fix_name: str) -> str:
+    """Drop a column apcfair derives itself when it agrees; refuse it (with the fix) when not.
+
+    Returns the lineage note for a dropped column.
+    """
+    if name == "age":
+        given = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
+        meaning = "months on book, month - origination"
+    else:
+        try:
+            given = parse_periods(df[name], freq, column=name).codes.astype(float)
+        except DataValidationError:
+            given = np.full(len(df), np.nan)
+        meaning = "the origination period"
+    same = given == derived
+    if rows.any() and same[rows].all():
+        return (f"column {name!r} equals apcfair's own {name} ({meaning}) in all "
+                f"{int(rows.sum()):,} rows; dropped (apcfair derives it)")
+    diff = rows & ~same
+    n = int(diff.sum())
+    i = int(np.flatnonzero(diff)[0]) if n else 0
+    detail = ""
+    if n:
+        shown = df[name].iloc[i]
+        shown = shown.item() if isinstance(shown, np.generic) else shown
+        want = int(derived[i]) if name == "age" else format_period([int(derived[i])], freq)[0]
+        detail = (f": {name!r} differs from apcfair's own {name} ({meaning}) in {n:,} of "
+                  f"{int(rows.sum()):,} rows (e.g. {shown!r} where apcfair's {name} is {want!r}")
+        if name == "age" and "account_id" in df:
+            per_acct = pd.Series(given).groupby(df["account_id"].to_numpy()).nunique()
+            if (per_acct <= 1).all():
+                detail += "; it is constant within each account, so probably a borrower attribute"
+        detail += ")"
+    if kind == "panel":
+        msg = (f"panel attribute column(s) [{name!r}] clash with apcfair's own panel columns "
+               "(vintage = origination period, age = months on book)")
+    else:
+        msg = f"attribute column {name!r} clashes with apcfair's own vintage (the origination period)"
+    raise DataValidationError([
+        f"{msg}{detail}. Fix: rename it, e.g. columns={{'{name}': '{fix_name}'}} "
+        f"(CLI: --map {name}={fix_name})."
+    ])
+
+
+def _widen(values: np.ndarray) -> np.ndarray:
+    """Attributes as int64 / float64 whatever their width, so CSV and Parquet inputs agree."""
+    if values.dtype.kind in "iu" and values.dtype != np.uint64:
+        return values.astype(np.int64)
+    if values.dtype.kind == "f":
+        return values.astype(np.float64)
+    return values
+
+
+def _nothing_left(source: str, rows_in: int, unit: str, counts: dict[str, int]) -> DataValidationError:
+    where = "the table" if source == "<DataFrame>" else f"data file {source!r}"
+    reasons = "; ".join(f"{v:,} {k}" for k, v in counts.items())
+    return DataValidationError([
+        f"all {rows_in:,} {unit} of {where} were excluded ({reasons}); nothing is left to analyse. "
+        "Fix: correct the data for the reasons listed."
+    ])
+
+
+def _check_date_format_option(date_format) -> None:
+    """Check ``date_format`` (a format, or ``{column: format}``) before any work."""
+    values = date_format.values() if isinstance(date_format, Mapping) else [date_format]
+    for v in values:
+        check_date_format(v)
+
+
+def _column_types(frame: pd.DataFrame, attrs) -> dict[str, str]:
+    return {c: dtype_description(frame[c]) for c in ["account_id", *attrs]}
 
 
 @dataclass(frozen=True)
@@ -256,7 +463,8 @@ class Portfolio:
     @classmethod
     def from_loans(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
-                   source: str = "<DataFrame>") -> Portfolio:
+                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None
+                   ) -> Portfolio:
         """Validate a loan-level table (one row per account).
 
         Parameters
@@ -272,10 +480,24 @@ class Portfolio:
             problem; ``"exclude"`` drops offending rows and counts them in the lineage.
         source : str
             Name of the data source for the lineage.
+        date_format : str or mapping, optional
+            How the date columns are written: one format for all of them or
+            ``{column: format}``; a key of
+            :data:`~apcfair.portfolio.periods.DATE_FORMATS` or a strftime pattern. Default:
+            detected per column from its distinct values (and recorded in the lineage).
 
         Returns
         -------
         Portfolio
+
+        Notes
+        -----
+        Dates are read strictly (:mod:`apcfair.portfolio.periods`): one format per
+        column; a column that cannot be read that way is refused whatever ``on_invalid``
+        says. Dates in the future or far outside the rest of the data (beyond a stretch of
+        more than 10 years without any date, or before 1900) are invalid rows. A column
+        ``vintage`` that equals the origination period is dropped with a lineage note;
+        any other ``vintage`` column must be renamed.
 
         Examples
         --------
@@ -285,11 +507,17 @@ class Portfolio:
         ...                    "last_month": ["2019-06", "2019-12"], "default": [1, 0]})
         >>> Portfolio.from_loans(df).n_accounts
         2
+        >>> df = pd.DataFrame({"account_id": [1, 2], "origination": [201901, 201902],
+        ...                    "last_month": ["06/30/2019", "12/31/2019"], "default": [1, 0]})
+        >>> Portfolio.from_loans(df).lineage.date_formats
+        {'origination': 'yyyymm (detected)', 'last_month': 'mm/dd/yyyy (detected)'}
         """
         check_option("freq", freq, Frequency)
         check_option("on_invalid", on_invalid, OnInvalid)
+        _check_date_format_option(date_format)
         df = df.rename(columns=dict(columns or {}))
         _require_columns(df, LOAN_REQUIRED, "loan-level")
+        _require_rows(df, source)
         chk = _Checker(df.reset_index(drop=True), on_invalid, "rows")
         df = chk.df
         _check_ids(chk)
@@ -297,15 +525,19 @@ class Portfolio:
         chk.flag(dup, "share an account_id with another row (duplicate accounts)",
                  "keep one row per account (for account-month data use the panel format)",
                  "account_id")
-        v = _check_months(chk, "origination", freq)
-        last = _check_months(chk, "last_month", freq)
-        if "vintage" in df.columns:
-            raise DataValidationError(
-                ["attribute column 'vintage' clashes with apcfair's own vintage (the origination period). "
-                 "Fix: rename it, e.g. columns={'vintage': 'vintage_label'} (CLI: --map vintage=vintage_label)."]
-            )
         has_first = "first_month" in df.columns
-        first = _check_months(chk, "first_month", freq, optional=True) if has_first else None
+        date_cols = ["origination", "last_month"] + (["first_month"] if has_first else [])
+        parsed = _parse_dates(df, date_cols, freq, date_format)
+        v = _check_months(chk, "origination", parsed["origination"])
+        last = _check_months(chk, "last_month", parsed["last_month"])
+        notes = [f"{c}: {parsed[c].note}" for c in date_cols if parsed[c].note]
+        dropped = []
+        if "vintage" in df.columns:
+            notes.append(_reserved_column(df, "vintage", v.astype(float), v >= 0, freq, "loans",
+                                          "vintage_label"))
+            dropped.append("vintage")
+        first = _check_months(chk, "first_month", parsed["first_month"], optional=True) if has_first else None
+        _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
         ok = (v >= 0) & (last >= 0)
         chk.flag(ok & (last < v), "have last_month before origination",
@@ -329,7 +561,9 @@ class Portfolio:
         if no_perf.any():
             counts["no performance month observed (last_month equals origination)"] = int(no_perf.sum())
             keep &= ~no_perf
-        attrs = [c for c in df.columns if c not in (*LOAN_REQUIRED, "first_month")]
+        if not keep.any():
+            raise _nothing_left(source, rows_in, "rows", counts)
+        attrs = [c for c in df.columns if c not in (*LOAN_REQUIRED, "first_month", *dropped)]
         loans = pd.DataFrame(
             {
                 "account_id": df["account_id"].to_numpy()[keep],
@@ -340,39 +574,62 @@ class Portfolio:
             }
         )
         for c in attrs:
-            loans[c] = df[c].to_numpy()[keep]
-        lineage = Lineage(source).add("validate loan-level data", "accounts", rows_in, int(keep.sum()), counts)
+            loans[c] = _widen(df[c].to_numpy()[keep])
+        lineage = Lineage(source, date_formats={c: parsed[c].describe() for c in date_cols},
+                          column_types=_column_types(loans, attrs), notes=tuple(notes))
+        lineage = lineage.add("validate loan-level data", "accounts", rows_in, int(keep.sum()), counts)
         return cls(loans, None, freq, lineage, tuple(attrs))
 
     @classmethod
     def from_panel(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
-                   source: str = "<DataFrame>") -> Portfolio:
+                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None
+                   ) -> Portfolio:
         """Validate a panel table (one row per account-month).
 
         Parameters are as in :meth:`from_loans`. Checks: required columns, parseable
-        months, duplicate account-months, non-binary defaults, rows after an account's
-        default, gaps between an account's first and last month, rows on or before
-        origination and origination that varies within an account. With
+        months, plausible dates, duplicate account-months, non-binary defaults, rows after
+        an account's default, gaps between an account's first and last month, rows on or
+        before origination and origination that varies within an account. With
         ``on_invalid="exclude"`` the rows after a default are dropped and accounts with
         duplicates, gaps or inconsistent origination are dropped whole.
+
+        Columns ``age`` and ``vintage`` are apcfair's own (months on book, origination
+        period): when the table has them and they agree with what apcfair derives, they
+        are dropped with a note in the lineage; otherwise the error asks to rename them
+        (a borrower's age in years, for instance, as ``borrower_age``).
+
+        Monthly dates with ``freq="Q"`` are mapped to quarters; a panel with more than one
+        row per account and quarter is then refused (aggregate it to quarters first).
         """
         check_option("freq", freq, Frequency)
         check_option("on_invalid", on_invalid, OnInvalid)
+        _check_date_format_option(date_format)
         df = df.rename(columns=dict(columns or {}))
         _require_columns(df, PANEL_REQUIRED, "panel")
+        _require_rows(df, source)
         chk = _Checker(df.reset_index(drop=True), on_invalid, "account-month rows")
         df = chk.df
         _check_ids(chk)
-        month = _check_months(chk, "month", freq)
         has_orig = "origination" in df.columns
-        orig = _check_months(chk, "origination", freq) if has_orig else None
+        date_cols = ["month"] + (["origination"] if has_orig else [])
+        parsed = _parse_dates(df, date_cols, freq, date_format)
+        notes = [f"{c}: {parsed[c].note}" for c in date_cols if parsed[c].note]
+        month = _check_months(chk, "month", parsed["month"])
+        orig = _check_months(chk, "origination", parsed["origination"]) if has_orig else None
+        _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
         acct = df["account_id"]
         codes, uniq = pd.factorize(acct)
         valid_m = month >= 0
         key = pd.DataFrame({"a": codes, "m": month})
         dup = key.duplicated(keep=False).to_numpy() & valid_m & (codes >= 0)
+        if dup.any() and freq == "Q" and parsed["month"].note:
+            raise DataValidationError([
+                f"column 'month' holds monthly dates but freq='Q': {int(dup.sum()):,} account-month "
+                "rows share an account and quarter with another row. Fix: aggregate the panel to one "
+                "row per account and quarter, or analyse it monthly with freq='M' (CLI: --freq M)."
+            ])
         chk.flag(dup, "duplicate another row's (account_id, month)",
                  "keep one row per account and month", "month")
         g = pd.DataFrame({"a": codes, "m": np.where(valid_m, month, np.iinfo(np.int64).max),
@@ -402,15 +659,18 @@ class Portfolio:
         chk.flag(gap, "belong to accounts with gaps (missing months between first and last row)",
                  "fill the missing account-months or use loan-level data with first_month",
                  "month")
-        reserved = [c for c in ("vintage", "age") if c in df.columns]
-        if reserved:
-            raise DataValidationError(
-                [f"panel attribute column(s) {reserved} clash with apcfair's own panel columns "
-                 "(vintage = origination period, age = months on book). Fix: rename them, e.g. "
-                 f"columns={{'{reserved[0]}': 'borrower_{reserved[0]}'}} (CLI: --map {reserved[0]}=borrower_{reserved[0]})."]
-            )
+        dropped = []
+        derived_ok = valid_m & (vint >= 0) & (codes >= 0)
+        for name in ("vintage", "age"):
+            if name in df.columns:
+                derived = (month - vint) if name == "age" else vint
+                notes.append(_reserved_column(df, name, derived.astype(float), derived_ok, freq,
+                                              "panel", f"borrower_{name}"))
+                dropped.append(name)
         rows_in = len(df)
         keep, counts = chk.finish()
+        if not keep.any():
+            raise _nothing_left(source, rows_in, "account-month rows", counts)
         panel = pd.DataFrame(
             {
                 "account_id": acct.to_numpy()[keep],
@@ -420,11 +680,13 @@ class Portfolio:
             }
         )
         panel["age"] = (panel["month"] - panel["vintage"]).astype(np.int64)
-        attrs = [c for c in df.columns if c not in (*PANEL_REQUIRED, "origination")]
+        attrs = [c for c in df.columns if c not in (*PANEL_REQUIRED, "origination", *dropped)]
         for c in attrs:
-            panel[c] = df[c].to_numpy()[keep]
+            panel[c] = _widen(df[c].to_numpy()[keep])
         panel = panel.sort_values(["account_id", "month"], kind="stable").reset_index(drop=True)
-        lineage = Lineage(source).add("validate panel data", "account-months", rows_in, int(keep.sum()), counts)
+        lineage = Lineage(source, date_formats={c: parsed[c].describe() for c in date_cols},
+                          column_types=_column_types(panel, attrs), notes=tuple(notes))
+        lineage = lineage.add("validate panel data", "account-months", rows_in, int(keep.sum()), counts)
         grp = panel.groupby("account_id", sort=False)
         loans = grp.agg(vintage=("vintage", "first"), first_month=("month", "min"),
                         last_month=("month", "max"), default=("default", "max")).reset_index()
@@ -462,7 +724,7 @@ class Portfolio:
         return int(self.loans["first_month"].min()), int(self.loans["last_month"].max())
 
     def describe(self) -> dict:
-        """Counts and window as a JSON-ready dictionary."""
+        """Counts, window, date formats and attribute types as a JSON-ready dictionary."""
         lo, hi = self.window
         return {
             "kind": self.kind,
@@ -475,6 +737,8 @@ class Portfolio:
             "last_vintage": format_period([self.loans["vintage"].max()], self.freq)[0],
             "window": format_period([lo, hi], self.freq),
             "attributes": list(self.attributes),
+            "date_formats": dict(self.lineage.date_formats),
+            "attribute_types": {a: t for a, t in self.lineage.column_types.items() if a in self.attributes},
         }
 
     def spells(self) -> Spells:
@@ -542,7 +806,8 @@ def detect_format(df: pd.DataFrame) -> str:
 
 def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "auto",
                    columns: Mapping[str, str] | None = None, freq: Frequency = "M",
-                   on_invalid: OnInvalid = "raise") -> Portfolio:
+                   on_invalid: OnInvalid = "raise", date_format: str | Mapping[str, str] | None = None,
+                   encoding: str | None = None) -> Portfolio:
     """Read and validate a portfolio from a CSV/Parquet file or a DataFrame.
 
     Parameters
@@ -557,16 +822,24 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
         Period frequency.
     on_invalid : {"raise", "exclude"}
         What to do with rows that violate the contract.
+    date_format : str or mapping, optional
+        How the date columns are written (one format, or ``{column: format}`` keyed by
+        the contract names); default: detected per column. See
+        :data:`~apcfair.portfolio.periods.DATE_FORMATS`.
+    encoding : str, optional
+        Text encoding of a CSV file (default UTF-8).
 
     Returns
     -------
     Portfolio
-        The validated portfolio with its lineage.
+        The validated portfolio with its lineage, which records how each date column
+        and each attribute was read.
 
     Raises
     ------
     DataValidationError
-        With ``on_invalid="raise"``, naming every problem (column, count, examples, fix).
+        With ``on_invalid="raise"``, naming every problem (column, count, examples, fix);
+        and whatever ``on_invalid`` says for files and columns that cannot be read.
 
     Examples
     --------
@@ -585,11 +858,21 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
     'panel'
     """
     check_option("format", format, InputFormat)
+    _check_date_format_option(date_format)
+    mapping = dict(columns or {})
+    info = None
     if isinstance(data, pd.DataFrame):
         df, source = data, "<DataFrame>"
     else:
-        df, source = read_table(data), str(data)
-    df = df.rename(columns=dict(columns or {}))
+        df, info = read_any(data, encoding)
+        source = str(data)
+    df = df.rename(columns=mapping)
     fmt = detect_format(df) if format == "auto" else format
     builder = Portfolio.from_loans if fmt == "loans" else Portfolio.from_panel
-    return builder(df, freq=freq, on_invalid=on_invalid, source=source)
+    portfolio = builder(df, freq=freq, on_invalid=on_invalid, source=source, date_format=date_format)
+    if info is not None:
+        read_types = {mapping.get(k, k): v for k, v in info.column_types.items()}
+        lin = portfolio.lineage
+        types = {c: read_types.get(c, t) for c, t in lin.column_types.items()}
+        portfolio = replace(portfolio, lineage=lin.annotate(column_types=types, notes=info.notes))
+    return portfolio
