@@ -311,10 +311,12 @@ def _unrecognised(column: str, txt: pd.Series, freq: str) -> DataValidationError
                    "date_format='excel' (CLI: --date-format excel) if they are Excel dates")
         elif 1e8 <= med < 1e10:
             what = "look like Unix time in seconds"
-            fix = "convert them with pd.to_datetime(x, unit='s'), or pass date_format='unix'"
+            fix = ("convert them with pd.to_datetime(x, unit='s'), or pass date_format='unix' "
+                   "(CLI: --date-format unix)")
         elif 1e11 <= med < 1e13:
             what = "look like Unix time in milliseconds"
-            fix = "convert them with pd.to_datetime(x, unit='ms'), or pass date_format='unix_ms'"
+            fix = ("convert them with pd.to_datetime(x, unit='ms'), or pass date_format='unix_ms' "
+                   "(CLI: --date-format unix_ms)")
         elif med >= 1e14:
             what = "look like Unix time in micro- or nanoseconds"
             fix = "convert them with pd.to_datetime(x, unit='us' or 'ns') and write YYYY-MM"
