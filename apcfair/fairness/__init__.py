@@ -19,5 +19,5 @@ warnings.warn(
     stacklevel=2,
 )
 
-for _name in ("dependence", "procedure", "plots"):
+for _name in ("dependence", "plots", "procedure", "result", "stages"):
     sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"apcfair.unbiased.{_name}")

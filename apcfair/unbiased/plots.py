@@ -3,29 +3,52 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_curve
 
 
-def plot_roc_curves(result, axes=None):
-    """ROC curves of each model's cumulative forecast, in and out of sample."""
-    from sklearn.metrics import roc_curve
+def plot_roc_curves(result, ax=None, sample: str | None = None):
+    """ROC curves of each model's cumulative forecast.
 
+    Parameters
+    ----------
+    result : UnbiasedResult
+    ax : matplotlib Axes or pair of Axes, optional
+        One Axes when ``sample`` is given, else two (in, out); new ones by default.
+    sample : {"in", "out"}, optional
+        Draw only this sample (default both, side by side).
+
+    Returns
+    -------
+    matplotlib Axes, or the pair of Axes when both samples are drawn
+    """
     from apcfair.plots import _plt
 
     plt = _plt()
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    if sample is not None:
+        if sample not in ("in", "out"):
+            raise ValueError(f"sample={sample!r} is not allowed; use 'in', 'out' or None (both).")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5.5, 4.5))
+        _roc_panel(result, ax, sample)
+        return ax
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+    for panel, s in zip(ax, ("in", "out"), strict=True):
+        _roc_panel(result, panel, s)
+    return ax
+
+
+def _roc_panel(result, ax, sample: str) -> None:
     fc = result.forecasts
-    for ax, sample in zip(axes, ("in", "out"), strict=True):
-        for k, (model, g) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
-            fpr, tpr, _ = roc_curve(g["defaulted_within_horizon"], g["cum_pd_observed_window"])
-            row = next(r for r in result.rows if r["model"] == model and r["sample"] == sample)
-            ax.plot(fpr, tpr, lw=1, color=f"C{k}", label=f"{model} (AUC {row['auc']:.3f})")
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-        ax.set_title(f"{'In' if sample == 'in' else 'Out-of'}-sample ROC, {result.settings['horizon']}-month cumulative")
-        ax.set_xlabel("false positive rate (non-defaulters flagged)")
-        ax.set_ylabel("true positive rate (defaulters flagged)")
-        ax.legend(fontsize=6, loc="lower right")
-    return axes
+    for k, (model, g) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
+        fpr, tpr, _ = roc_curve(g["defaulted_within_horizon"], g["cum_pd_observed_window"])
+        row = next(r for r in result.rows if r["model"] == model and r["sample"] == sample)
+        ax.plot(fpr, tpr, lw=1, color=f"C{k}", label=f"{model} (AUC {row['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_title(f"{'In' if sample == 'in' else 'Out-of'}-sample ROC, {result.settings['horizon']}-month cumulative")
+    ax.set_xlabel("false positive rate (non-defaulters flagged)")
+    ax.set_ylabel("true positive rate (defaulters flagged)")
+    ax.legend(fontsize=6, loc="lower right")
 
 
 def plot_dependence_bars(result, ax=None, metric: str = "corr"):

@@ -29,55 +29,40 @@ F + H, so nothing here depends on the APC model's linear-trend assumption.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-from scipy import optimize
 
+from apcfair._base import FittedResultMixin, ParamsMixin
 from apcfair._provenance import provenance
-from apcfair.errors import DataValidationError, NotFittedError
-from apcfair.forecast.cumulative import (
-    HorizonGrid,
-    observed_cumulative_default,
-    observed_default_within,
+from apcfair.errors import DataValidationError
+from apcfair.unbiased.result import UnbiasedResult
+from apcfair.unbiased.stages import (
+    GBM_DEFAULTS,
+    MODEL_LABELS,
+    MODELS,
+    VINTAGE_YEAR,
+    Evaluation,
+    Forecasts,
+    ScoreModels,
+    StageTimer,
+    evaluate,
+    fit_apc,
+    fit_gbm,
+    fit_score_models,
+    forecast,
+    gbm_scores,
+    logit_data,
+    split_accounts,
 )
-from apcfair.unbiased.dependence import auc_with_ci, delong_auc_difference, dependence
 
-#: Names of the compared models, in report order (the keys of
-#: :attr:`UnbiasedResult.comparison`'s ``model`` column; the ``gbm_*`` ones only with
-#: ``gbm=True``).
-MODELS = (
-    "credit",
-    "restricted",
-    "credit_with_restricted_offset",
-    "credit_restricted_zero",
-    "credit_restricted_mean",
-    "gbm_credit_with_restricted_offset",
-    "gbm_credit_restricted_zero",
-)
-#: Boosted-tree settings of the procedure: shallow trees and large leaves, because the
-#: credit inputs are few and the signal per account-month is weak (deeper trees overfit:
-#: in-sample AUC 0.81 vs 0.76 out of sample on the default synthetic portfolio).
-GBM_DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 400}
+__all__ = ["GBM_DEFAULTS", "MODELS", "MODEL_LABELS", "VINTAGE_YEAR", "UnbiasedByDesign", "UnbiasedResult"]
 
-#: Column added for the vintage-year dummies of the logit models.
-VINTAGE_YEAR = "vintage year"
-
-MODEL_LABELS = {
-    "credit": "APC Scoring, Credit",
-    "restricted": "APC Scoring, Restricted",
-    "credit_with_restricted_offset": "APC Scoring, Credit with Restricted offset",
-    "credit_restricted_zero": "APC Scoring, Credit with Restricted = 0",
-    "credit_restricted_mean": "APC Scoring, Credit with Restricted = calibrated constant",
-    "gbm_credit_with_restricted_offset": "APC + GBM, Credit with Restricted offset",
-    "gbm_credit_restricted_zero": "APC + GBM, Credit with Restricted = 0",
-}
+#: Settings that are not stored with the result (an estimator object, a display switch).
+_NOT_SETTINGS = ("apc_model", "progress")
 
 
-class UnbiasedByDesign:
+class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
     """Restricted model → credit model with the restricted score as offset → forecasts
     with the restricted term zeroed, and the measured cost of doing so.
 
@@ -127,6 +112,12 @@ class UnbiasedByDesign:
     ----------
     result_ : UnbiasedResult
         Everything the last :meth:`fit` produced (also :attr:`result`).
+
+    Notes
+    -----
+    :meth:`fit` runs the stages of :mod:`apcfair.unbiased.stages` in order: split the
+    accounts, fit the APC functions (offsets), fit the score models (and backfit), the
+    boosted trees, forecast, evaluate. Each stage is a function that can be run alone.
 
     Examples
     --------
@@ -178,14 +169,10 @@ class UnbiasedByDesign:
         self.random_state = random_state
         self.progress = progress
 
-    def get_params(self) -> dict:
-        """Settings (stored with the result)."""
-        return {k: (list(v) if isinstance(v, tuple | list) else v) for k, v in {
-            "restricted": self.restricted, "credit": self.credit, "protected": self.protected,
-            "horizon": self.horizon, "bins": self.bins, "test_size": self.test_size, "gbm": self.gbm,
-            "gbm_params": self.gbm_params, "approval_rate": self.approval_rate,
-            "vintage_dummies": self.vintage_dummies, "backfit": self.backfit,
-            "random_state": self.random_state}.items()}
+    def _settings(self) -> dict:
+        """The settings stored with the result (JSON-ready; sequences as lists)."""
+        return {k: (list(v) if isinstance(v, tuple | list) else v)
+                for k, v in self.get_params(deep=False).items() if k not in _NOT_SETTINGS}
 
     def _check(self, portfolio):
         restricted, credit = list(self.restricted), list(self.credit)
@@ -206,6 +193,10 @@ class UnbiasedByDesign:
             raise ValueError(f"horizon={self.horizon!r} must be at least 1 month")
         return restricted, credit, protected
 
+    def _stage_names(self) -> list[str]:
+        return (["APC", "restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else [])
+                + ["forecasts", "evaluation"])
+
     def fit(self, portfolio, apc_result=None) -> UnbiasedByDesign:
         """Run the whole procedure on a validated portfolio.
 
@@ -222,412 +213,57 @@ class UnbiasedByDesign:
         UnbiasedByDesign
             ``self`` with ``result_`` (:class:`UnbiasedResult`).
         """
-        from tqdm.auto import tqdm
-
-        from apcfair.apc import APCModel
-        from apcfair.scoring import OffsetLogit
-
         restricted, credit, protected = self._check(portfolio)
-        t0 = time.perf_counter()
-        timings: dict[str, float] = {}
-        loans = portfolio.loans
-        n = len(loans)
-        rng = np.random.default_rng(self.random_state)
-        in_sample = np.zeros(n, dtype=bool)
-        in_sample[rng.permutation(n)[: int(round(n * (1 - self.test_size)))]] = True
-        stages = ["APC", "restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else []) + ["forecasts", "evaluation"]
-        bar = tqdm(total=len(stages), desc="unbiased by design", disable=not self.progress, leave=False)
-
-        def tick(name, t):
-            timings[name] = round(time.perf_counter() - t, 3)
-            bar.set_postfix_str(name)
-            bar.update(1)
-
-        t = time.perf_counter()
-        if apc_result is None:
-            model = self.apc_model or APCModel(hyper="eb", n_draws=400, random_state=self.random_state)
-            est = portfolio.subset(in_sample, "estimation sample for the APC model", "held out (out-of-sample half)")
-            apc_result = model.fit(est.cells()).result_
-        v = loans["vintage"].to_numpy(np.int64)
-        # identification-invariant offsets; beyond the data window the environment is held
-        # at its recent seasonally adjusted level with the month-of-year pattern continued
-        offsets = apc_result.offset_table(include_intercept=True, max_age=self.horizon,
-                                          last_period=portfolio.window[1] + self.horizon)
-        tick("APC", t)
-
-        # restricted model, centred on the estimation accounts
-        t = time.perf_counter()
-        data, vint_cols = portfolio, []
-        if self.vintage_dummies:
-            data = loans.assign(**{VINTAGE_YEAR: _vintage_year_groups(loans, in_sample, portfolio.freq)})
-            vint_cols = [VINTAGE_YEAR]
-
-        def logit_model():
-            return OffsetLogit(bins=self.bins, categorical=vint_cols, handle_unknown="reference")
-
-        def fit_logits(offsets, tick_stages):
-            t = time.perf_counter()
-            m_res = logit_model().fit(data, restricted + vint_cols, offset=offsets, accounts=in_sample)
-            r_raw = _attribute_part(m_res, data, restricted, vint_cols)
-            r_centre = float(r_raw[in_sample].mean())
-            r = r_raw - r_centre
-            if tick_stages:
-                tick("restricted", t)
-            t = time.perf_counter()
-            m_cr = logit_model().fit(data, credit + vint_cols, offset=offsets, accounts=in_sample)
-            if tick_stages:
-                tick("credit", t)
-            t = time.perf_counter()
-            m_cr_r = logit_model().fit(data, credit + vint_cols, offset=offsets, account_offset=r,
-                                       accounts=in_sample)
-            if tick_stages:
-                tick("credit + restricted offset", t)
-            return m_res, r, r_centre, m_cr, m_cr_r
-
-        m_restricted, r, r_centre, m_credit, m_credit_r = fit_logits(offsets, tick_stages=True)
+        timer = StageTimer(self._stage_names(), progress=self.progress)
+        in_sample = split_accounts(len(portfolio.loans), self.test_size, self.random_state)
+        apc = {"horizon": self.horizon, "apc_model": self.apc_model, "random_state": self.random_state}
+        with timer.stage("APC"):
+            apc_result, offsets = fit_apc(portfolio, in_sample, apc_result=apc_result, **apc)
+        data, vintage_cols = logit_data(portfolio, in_sample, self.vintage_dummies)
+        logit = {"bins": self.bins, "vintage_cols": vintage_cols}
+        models = fit_score_models(data, restricted, credit, offsets, in_sample, timer=timer, **logit)
         # backfitting: refit the APC functions over the estimation account-months with the
         # full score (credit model with restricted offset) as a fixed account offset, then
         # refit the score models on the new offsets (removes the cells' frailty selection)
         for _ in range(self.backfit):
-            t = time.perf_counter()
-            model = self.apc_model or APCModel(hyper="eb", n_draws=400, random_state=self.random_state)
-            est = portfolio.subset(in_sample, "estimation sample for the APC model", "held out (out-of-sample half)")
-            score = m_credit_r.predict_account_score(data) + r
-            apc_result = model.fit(est, account_offset=score[in_sample]).result_
-            offsets = apc_result.offset_table(include_intercept=True, max_age=self.horizon,
-                                              last_period=portfolio.window[1] + self.horizon)
-            m_restricted, r, r_centre, m_credit, m_credit_r = fit_logits(offsets, tick_stages=False)
-            timings["backfit"] = round(timings.get("backfit", 0.0) + time.perf_counter() - t, 3)
-        scores = {
-            "credit": m_credit.predict_account_score(data),
-            # the restricted-only model forecasts with its own vintage effects
-            "restricted": m_restricted.predict_account_score(data),
-        }
-        c = m_credit_r.predict_account_score(data)
-        scores["credit_with_restricted_offset"] = c + r
-        scores["credit_restricted_zero"] = c
+            with timer.accumulate("backfit"):
+                apc_result, offsets = fit_apc(portfolio, in_sample, account_offset=models.full_score(data), **apc)
+                models = fit_score_models(data, restricted, credit, offsets, in_sample, **logit)
+        scores = models.account_scores(data)
         gbm_model = None
         if self.gbm:
-            from apcfair.scoring.gbm import OffsetGBM
-
-            t = time.perf_counter()
-            params = {"random_state": self.random_state, **GBM_DEFAULTS, **(self.gbm_params or {})}
-            gbm_model = OffsetGBM(**params).fit(portfolio, credit, offset=offsets, account_offset=r,
-                                                accounts=in_sample)
-            g = gbm_model.predict_account_score(portfolio)
-            scores["gbm_credit_with_restricted_offset"] = g + r
-            scores["gbm_credit_restricted_zero"] = g
-            tick("GBM", t)
-
-        # forecasts: over the months each account was observed (for AUC and expected vs
-        # actual defaults) and over the full horizon (for dependence and decisions)
-        t = time.perf_counter()
-        obs = observed_default_within(loans, self.horizon, window_end=portfolio.window[1])
-        start = obs["start_age"].to_numpy()
-        eval_end, expo_end = obs["eval_end_age"].to_numpy(), obs["exposure_end_age"].to_numpy()
-
-        grid = HorizonGrid(v, offsets, self.horizon)
-        eval_mask, expo_mask = grid.mask(start, eval_end), grid.mask(start, expo_end)
-
-        def window_pd(score):
-            return grid.cumulative(score, eval_mask)
-
-        def expected(score):
-            return grid.expected(score, expo_mask)
-
-        k = _calibrating_constant(expected, c, r, in_sample)
-        scores["credit_restricted_mean"] = c + k
-        order = [m for m in MODELS if m in scores]
-        fc_window = {m: window_pd(scores[m]) for m in order}
-        fc_expected = {m: expected(scores[m]) for m in order}
-        fc_full = {m: grid.cumulative(scores[m]) for m in order}
-        tick("forecasts", t)
-
-        t = time.perf_counter()
-        y = obs["defaulted"].to_numpy()
-        rows = []
-        samples = {"in": in_sample, "out": ~in_sample}
-        vyear = v // (12 if portfolio.freq == "M" else 4)
-        complete = obs["complete"].to_numpy()
-        km_by_year = {s: observed_cumulative_default(loans[m].reset_index(drop=True), self.horizon, groups=vyear[m])
-                      for s, m in samples.items()}
-        km_all = {s: observed_cumulative_default(loans[m].reset_index(drop=True), self.horizon) for s, m in samples.items()}
-        dep_rows = []
-        for s, m in samples.items():
-            for name in order:
-                fw, ff = fc_window[name][m], fc_full[name][m]
-                # headline AUC on accounts observed for the whole horizon (the paper's
-                # 36-month cumulative outcome); all accounts, with their calendar-truncated
-                # windows, as a secondary figure
-                mc = m & complete
-                perf = auc_with_ci(y[mc], fc_window[name][mc])
-                pooled = auc_with_ci(y[m], fw)
-                perf.update({"auc_all_accounts": pooled["auc"], "gini_all_accounts": pooled["gini"],
-                             "n_complete_horizon": int(mc.sum())})
-                expected, actual = float(fc_expected[name][m].sum()), _actual_within(loans, m, self.horizon)
-                km = km_all[s]
-                row = {"model": name, "label": MODEL_LABELS[name], "sample": s, **perf,
-                       "n_accounts": int(m.sum()), "defaults_within_horizon": actual,
-                       "calibration": {
-                           "expected_defaults": expected, "actual_defaults": actual,
-                           "expected_over_actual": expected / actual if actual else None,
-                           "mean_cum_pd_horizon": float(ff.mean()),
-                           "km_cum_default_horizon": float(km["km_cum_default"].iloc[0]) if len(km) else None,
-                           "by_vintage_year": _calibration_by_year(ff, vyear[m], km_by_year[s]),
-                       }}
-                if name != "credit":
-                    row["auc_difference_vs_credit"] = delong_auc_difference(
-                        y[mc], fc_window["credit"][mc], fc_window[name][mc])
-                dep = {}
-                for attr in protected:
-                    dd = dependence(ff, loans[attr].to_numpy()[m], approval_rate=self.approval_rate,
-                                    random_state=self.random_state)
-                    dep[attr] = dd
-                    dep_rows.append({"model": name, "sample": s, "attribute": attr, "corr": dd["corr"],
-                                     "dcor": dd["dcor"], "auc_group": dd.get("auc_group"),
-                                     "air": dd["air"]["air"]})
-                row["dependence"] = dep
-                rows.append(row)
-        tick("evaluation", t)
-        bar.close()
-        cost = {
-            s: delong_auc_difference(y[m & complete], fc_window["credit"][m & complete],
-                                     fc_window["credit_restricted_zero"][m & complete])
-            for s, m in samples.items()
-        }
-        forecasts = pd.DataFrame({
-            "account_id": np.tile(loans["account_id"].to_numpy(), len(order)),
-            "sample": np.tile(np.where(in_sample, "in", "out"), len(order)),
-            "model": np.repeat(order, n),
-            "cum_pd": np.concatenate([fc_full[mm] for mm in order]),
-            "cum_pd_observed_window": np.concatenate([fc_window[mm] for mm in order]),
-            "defaulted_within_horizon": np.tile(y, len(order)),
-        })
-        timings["total"] = round(time.perf_counter() - t0, 3)
-        self.result_ = UnbiasedResult(
-            rows=rows, dependence_table=pd.DataFrame(dep_rows), cost_of_fairness=cost, forecasts=forecasts,
-            account_scores=pd.DataFrame({"account_id": loans["account_id"].to_numpy(), **scores}),
-            coefficient_tables={"restricted": m_restricted.coef_table_, "credit": m_credit.coef_table_,
-                                "credit_with_restricted_offset": m_credit_r.coef_table_},
-            models={"restricted": m_restricted, "credit": m_credit, "credit_with_restricted_offset": m_credit_r,
-                    "gbm": gbm_model},
-            apc_result=apc_result, restricted_centre=r_centre, calibrating_constant=k,
-            settings=self.get_params(), timings=timings, lineage=portfolio.lineage.to_dict(),
-            provenance=provenance(self.get_params()),
-        )
+            with timer.stage("GBM"):
+                params = {"random_state": self.random_state, **GBM_DEFAULTS, **(self.gbm_params or {})}
+                gbm_model = fit_gbm(portfolio, credit, offsets, models.restricted_score, in_sample, params)
+                scores.update(gbm_scores(gbm_model, portfolio, models.restricted_score))
+        with timer.stage("forecasts"):
+            forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=self.horizon)
+        with timer.stage("evaluation"):
+            evaluation = evaluate(portfolio, forecasts, in_sample, horizon=self.horizon, protected=protected,
+                                  approval_rate=self.approval_rate, random_state=self.random_state)
+        self._result = self._result_of(portfolio, in_sample, apc_result, models, gbm_model, forecasts, evaluation,
+                                       timer.close())
         return self
+
+    def _result_of(self, portfolio, in_sample, apc_result, models: ScoreModels, gbm_model, forecasts: Forecasts,
+                   evaluation: Evaluation, timings: dict) -> UnbiasedResult:
+        """Assemble the result of the stages."""
+        account_id = portfolio.loans["account_id"].to_numpy()
+        settings = self._settings()
+        logits = {"restricted": models.restricted, "credit": models.credit,
+                  "credit_with_restricted_offset": models.credit_with_restricted_offset}
+        return UnbiasedResult(
+            rows=evaluation.rows, dependence_table=evaluation.dependence_table,
+            cost_of_fairness=evaluation.cost_of_fairness, forecasts=forecasts.to_frame(account_id, in_sample),
+            account_scores=pd.DataFrame({"account_id": account_id, **forecasts.scores}),
+            coefficient_tables={name: m.coef_table_ for name, m in logits.items()},
+            models={**logits, "gbm": gbm_model},
+            apc_result=apc_result, restricted_centre=models.restricted_centre,
+            calibrating_constant=forecasts.calibrating_constant, settings=settings, timings=timings,
+            lineage=portfolio.lineage.to_dict(), provenance=provenance(settings),
+        )
 
     @property
     def result(self) -> UnbiasedResult:
-        """The :class:`UnbiasedResult` of the last fit."""
-        if not hasattr(self, "result_"):
-            raise NotFittedError("UnbiasedByDesign is not fitted yet: call fit(portfolio)")
+        """The :class:`UnbiasedResult` of the last fit (same as :attr:`result_`)."""
         return self.result_
-
-
-def _vintage_year_groups(loans: pd.DataFrame, in_sample: np.ndarray, freq: str, min_defaults: int = 10) -> np.ndarray:
-    """Vintage year per account, years with fewer than ``min_defaults`` estimation defaults
-    merged into their neighbour (so no dummy is estimated without information)."""
-    per_year = 12 if freq == "M" else 4
-    year = (loans["vintage"].to_numpy(np.int64) // per_year).astype(int)
-    d = pd.Series(loans["default"].to_numpy()[in_sample]).groupby(year[in_sample]).sum()
-    d = d.reindex(np.unique(year), fill_value=0)
-    mapping, group, acc = {}, None, 0
-    for yr, k in d.items():
-        if group is None or acc >= min_defaults:
-            group, acc = yr, 0
-        mapping[yr] = group
-        acc += k
-    if acc < min_defaults and len(set(mapping.values())) > 1:  # sparse tail joins the previous group
-        last = mapping[d.index[-1]]
-        prev = max(g for g in set(mapping.values()) if g != last)
-        mapping = {y: (prev if g == last else g) for y, g in mapping.items()}
-    return np.array([f"{mapping[y]}" for y in year], dtype=object)
-
-
-def _attribute_part(model, data: pd.DataFrame, attributes: list[str], vintage_cols: list[str]) -> np.ndarray:
-    """Intercept plus the restricted inputs' contribution, without vintage effects.
-
-    With vintage dummies the restricted model's score also holds vintage effects; only the
-    restricted inputs' part may become the restricted offset (zeroing it must not remove
-    vintage effects), so every account is scored at the reference vintage group.
-    """
-    if not vintage_cols:
-        return model.predict_account_score(data)
-    frame = data[attributes + vintage_cols].copy()
-    for col in vintage_cols:
-        spec = model.binner_.specs_[col]
-        frame[col] = spec.values[spec.reference]
-    return model.predict_account_score(frame)
-
-
-def _actual_within(loans: pd.DataFrame, mask: np.ndarray, horizon: int) -> int:
-    """Defaults at ages up to ``horizon`` among the masked accounts."""
-    v = loans["vintage"].to_numpy(np.int64)[mask]
-    age = loans["last_month"].to_numpy(np.int64)[mask] - v
-    return int((loans["default"].to_numpy()[mask].astype(bool) & (age <= horizon)).sum())
-
-
-def _calibrating_constant(window_pd, c: np.ndarray, r: np.ndarray, in_sample: np.ndarray) -> float:
-    """Constant ``k`` with the same expected in-sample defaults for ``c + k`` as for ``c + r``."""
-    # window_pd works on all accounts; compare sums over the estimation sample
-    target = float(window_pd(c + r)[in_sample].sum())
-
-    def gap(k):
-        return float(window_pd(c + k)[in_sample].sum()) - target
-
-    lo, hi = -2.0, 2.0
-    for _ in range(6):  # widen the bracket until it holds the root (up to +-128 logits)
-        if gap(lo) <= 0 <= gap(hi):
-            return float(optimize.brentq(gap, lo, hi, xtol=1e-6))
-        lo, hi = 2 * lo, 2 * hi
-    import warnings
-
-    warnings.warn("no calibrating constant found for the restricted term; credit_restricted_mean "
-                  "falls back to the zeroed forecast", RuntimeWarning, stacklevel=3)
-    return 0.0
-
-
-def _calibration_by_year(forecast: np.ndarray, year: np.ndarray, km_by_year: pd.DataFrame) -> list[dict]:
-    km = km_by_year.set_index("group")
-    out = []
-    for yr in np.unique(year):
-        m = year == yr
-        rec = {"vintage_year": int(yr), "n": int(m.sum()), "mean_cum_pd": float(forecast[m].mean())}
-        if yr in km.index:
-            rec["km_cum_default"] = float(km.loc[yr, "km_cum_default"])
-            rec["km_lower"] = float(km.loc[yr, "lower"])
-            rec["km_upper"] = float(km.loc[yr, "upper"])
-        out.append(rec)
-    return out
-
-
-@dataclass(frozen=True)
-class UnbiasedResult:
-    """Everything the procedure produced: the paper's Tables 6–7 and more.
-
-    Parameters
-    ----------
-    rows, dependence_table, cost_of_fairness, forecasts, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance
-        As the attributes; produced by :meth:`UnbiasedByDesign.fit`.
-
-    Attributes
-    ----------
-    rows : list of dict
-        One row per model and sample: ``model``, ``sample`` ("in"/"out"), ``auc``,
-        ``gini``, DeLong band, calibration, ``dependence`` per restricted attribute and
-        ``auc_difference_vs_credit``.
-    dependence_table : pandas.DataFrame
-        Tidy dependence: ``model, sample, attribute, corr, dcor, auc_group, air``.
-    cost_of_fairness : dict
-        DeLong test of AUC(credit) − AUC(credit_restricted_zero) per sample.
-    forecasts : pandas.DataFrame
-        Per account and model: ``cum_pd`` over the horizon, and over the observed window.
-    account_scores : pandas.DataFrame
-        Per account (rows of ``portfolio.loans``): each model's logit score relative to
-        the APC offset (e.g. for stress tests, ``credit_restricted_mean``).
-    coefficient_tables : dict of pandas.DataFrame
-        Tables 2–4 style coefficient tables.
-    models : dict
-        The fitted score models: ``restricted``, ``credit``,
-        ``credit_with_restricted_offset`` (:class:`~apcfair.scoring.OffsetLogit`) and
-        ``gbm`` (:class:`~apcfair.scoring.OffsetGBM` or ``None``).
-    apc_result : APCResult
-        The APC fit whose ``F(a) + H(t)`` was the offset.
-    restricted_centre, calibrating_constant : float
-        Mean restricted score over the estimation accounts (subtracted) and the
-        constant ``k`` of ``credit_restricted_mean``.
-    settings, timings, lineage, provenance : dict
-        Procedure settings, seconds per stage, data lineage and library versions.
-
-    Examples
-    --------
-    >>> from data_synth import SynthConfig, generate_portfolio
-    >>> from apcfair import load_portfolio
-    >>> from apcfair.unbiased import UnbiasedByDesign
-    >>> portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=3000, seed=0)).loans)
-    >>> result = UnbiasedByDesign(restricted=["minority", "sex"],
-    ...                           credit=["bureau_score", "total_deposits"],
-    ...                           gbm=False).fit(portfolio).result_
-    >>> result.forecasts.shape  # 3000 accounts x 5 models
-    (15000, 6)
-    >>> list(result.forecasts.columns)  # doctest: +NORMALIZE_WHITESPACE
-    ['account_id', 'sample', 'model', 'cum_pd', 'cum_pd_observed_window',
-     'defaulted_within_horizon']
-    >>> sorted(result.coefficient_tables)
-    ['credit', 'credit_with_restricted_offset', 'restricted']
-    >>> result.coefficient_tables["restricted"]["term"].tolist()[:3]  # then vintage-year dummies
-    ['(Intercept)', 'minority (0, Inf]', 'sex M']
-    >>> len(result.comparison_records())  # one per model and sample
-    10
-    >>> print(result.summary().splitlines()[0])
-    Unbiased by design (Breeden & Leonova 2021)
-    """
-
-    rows: list
-    dependence_table: pd.DataFrame
-    cost_of_fairness: dict
-    forecasts: pd.DataFrame
-    account_scores: pd.DataFrame
-    coefficient_tables: dict
-    models: dict
-    apc_result: object
-    restricted_centre: float
-    calibrating_constant: float
-    settings: dict
-    timings: dict
-    lineage: dict | None = None
-    provenance: dict = field(default_factory=dict)
-
-    @property
-    def comparison(self) -> pd.DataFrame:
-        """AUC and Gini by model and sample (the paper's Tables 6–7 side by side)."""
-        df = pd.DataFrame([{k: r[k] for k in ("model", "label", "sample", "auc", "gini", "auc_lower", "auc_upper")}
-                           for r in self.rows])
-        wide = df.pivot_table(index=["model", "label"], columns="sample", values=["auc", "gini"], sort=False)
-        wide.columns = [f"{a}_{s}" for a, s in wide.columns]
-        return wide.reset_index()
-
-    def comparison_records(self) -> list[dict]:
-        """The ``comparison.json`` layout: one record per model and sample."""
-        return self.rows
-
-    def summary(self) -> str:
-        """Text summary: the tables, the cost of fairness, dependence."""
-        lines = ["Unbiased by design (Breeden & Leonova 2021)", "=" * 72,
-                 f"restricted inputs: {self.settings['restricted']}",
-                 f"credit inputs: {self.settings['credit']}",
-                 f"horizon: {self.settings['horizon']} months; split: {1 - self.settings['test_size']:.0%} in-sample",
-                 "", self.comparison.to_string(index=False, float_format=lambda x: f"{x:.3f}"), ""]
-        for s, c in self.cost_of_fairness.items():
-            lines.append(
-                f"Cost of zeroing the restricted term ({s}-sample): AUC {c['auc_a']:.4f} -> {c['auc_b']:.4f}, "
-                f"difference {c['difference']:+.4f} (95% CI {c['lower']:+.4f} to {c['upper']:+.4f}, "
-                f"DeLong p = {c['p_value']:.3g})")
-        lines.append("")
-        dep = self.dependence_table
-        if len(dep):
-            lines.append("Dependence of forecasts on restricted attributes (out of sample):")
-            lines.append(dep[dep["sample"] == "out"].drop(columns="sample").to_string(
-                index=False, float_format=lambda x: f"{x:.3f}"))
-        lines.append("")
-        lines.append(f"Timings (s): {self.timings}")
-        return "\n".join(lines)
-
-    def plot_roc(self, axes=None):
-        """ROC curves of the cumulative forecasts, in and out of sample."""
-        from apcfair.unbiased.plots import plot_roc_curves
-
-        return plot_roc_curves(self, axes=axes)
-
-    def plot_dependence(self, ax=None, metric: str = "corr"):
-        """Bars of the dependence metric per model and restricted attribute (out of sample)."""
-        from apcfair.unbiased.plots import plot_dependence_bars
-
-        return plot_dependence_bars(self, ax=ax, metric=metric)
-
-    def plot_calibration(self, ax=None, model: str = "credit_restricted_mean"):
-        """Predicted vs Kaplan–Meier cumulative default by vintage year."""
-        from apcfair.unbiased.plots import plot_calibration_by_year
-
-        return plot_calibration_by_year(self, ax=ax, model=model)

@@ -95,6 +95,19 @@ def test_save_load_roundtrip(data, tmp_path):
     assert set(g.feature_importance_["feature"]) == {"g", "x", "k"}
 
 
+
+def test_clone_keeps_lightgbm_extras_and_refits_the_same_trees(data):
+    from sklearn.base import clone
+
+    loans, _, off = data
+    sub = loans.iloc[:2000].reset_index(drop=True)
+    g = OffsetGBM(**FAST, extra_trees=False).fit(sub, ["g", "x"], offset=off)
+    twin = clone(g)
+    assert twin.get_params() == g.get_params() and twin.get_params()["extra_trees"] is False
+    assert not hasattr(twin, "booster_")
+    np.testing.assert_array_equal(twin.fit(sub, ["g", "x"], offset=off).predict_account_score(sub),
+                                  g.predict_account_score(sub))
+
 def test_bad_inputs(data):
     loans, _, off = data
     sub = loans.iloc[:500].reset_index(drop=True)

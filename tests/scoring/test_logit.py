@@ -184,6 +184,17 @@ def test_save_load_roundtrip(sim_small, tmp_path):
     assert "settings_hash" in m.to_dict()["provenance"]
 
 
+
+def test_clone_refits_to_the_same_model(sim_small):
+    from sklearn.base import clone
+
+    loans, _, off = sim_small
+    m = OffsetLogit(bins=4, vintage_dummies=True, reference={"g": "b"}).fit(loans, ["g", "x"], offset=off)
+    twin = clone(m)
+    assert twin.get_params() == m.get_params() and not hasattr(twin, "coef_")
+    pd.testing.assert_series_equal(twin.fit(loans, ["g", "x"], offset=off).coef_, m.coef_)
+    assert twin.set_params(bins=6) is twin and twin.bins == 6
+
 def test_bad_inputs(sim_small):
     loans, _, off = sim_small
     with pytest.raises(NotFittedError):

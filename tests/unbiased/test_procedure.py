@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apcfair.unbiased import MODELS, UnbiasedByDesign, delong_auc_difference, dependence
 from apcfair.portfolio import Portfolio
+from apcfair.unbiased import MODELS, UnbiasedByDesign, delong_auc_difference, dependence
 from data_synth import SynthConfig, generate_portfolio
 
 

@@ -1,0 +1,234 @@
+"""The result of the unbiased-by-design procedure: tables, summary, plots, save and load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from apcfair import layout
+from apcfair._base import FORMAT_VERSION, jsonable, load_json, save_json
+from apcfair._summary import Summary
+from apcfair.apc import APCResult
+from apcfair.scoring import OffsetGBM, OffsetLogit
+from apcfair.unbiased.plots import plot_calibration_by_year, plot_dependence_bars, plot_roc_curves
+
+#: The result's own JSON file in a :meth:`UnbiasedResult.save` folder (next to
+#: ``forecasts.parquet``, ``account_scores.parquet`` and ``apc_result.nc``).
+RESULT_JSON = "unbiased_result.json"
+
+
+@dataclass(frozen=True)
+class UnbiasedResult:
+    """Everything the procedure produced: the paper's Tables 6–7 and more.
+
+    Parameters
+    ----------
+    rows, dependence_table, cost_of_fairness, forecasts, account_scores, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance
+        As the attributes; produced by :meth:`UnbiasedByDesign.fit`.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One row per model and sample: ``model``, ``sample`` ("in"/"out"), ``auc``,
+        ``gini``, DeLong band, calibration, ``dependence`` per restricted attribute and
+        ``auc_difference_vs_credit``.
+    dependence_table : pandas.DataFrame
+        Tidy dependence: ``model, sample, attribute, corr, dcor, auc_group, air``.
+    cost_of_fairness : dict
+        DeLong test of AUC(credit) − AUC(credit_restricted_zero) per sample.
+    forecasts : pandas.DataFrame
+        Per account and model: ``cum_pd`` over the horizon, and over the observed window.
+    account_scores : pandas.DataFrame
+        Per account (rows of ``portfolio.loans``): each model's logit score relative to
+        the APC offset (e.g. for stress tests, ``credit_restricted_mean``).
+    coefficient_tables : dict of pandas.DataFrame
+        Tables 2–4 style coefficient tables.
+    models : dict
+        The fitted score models: ``restricted``, ``credit``,
+        ``credit_with_restricted_offset`` (:class:`~apcfair.scoring.OffsetLogit`) and
+        ``gbm`` (:class:`~apcfair.scoring.OffsetGBM` or ``None``).
+    apc_result : APCResult
+        The APC fit whose ``F(a) + H(t)`` was the offset.
+    restricted_centre, calibrating_constant : float
+        Mean restricted score over the estimation accounts (subtracted) and the
+        constant ``k`` of ``credit_restricted_mean``.
+    settings, timings, lineage, provenance : dict
+        Procedure settings, seconds per stage, data lineage and library versions.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.unbiased import UnbiasedByDesign, UnbiasedResult
+    >>> portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=3000, seed=0)).loans)
+    >>> result = UnbiasedByDesign(restricted=["minority", "sex"],
+    ...                           credit=["bureau_score", "total_deposits"],
+    ...                           gbm=False).fit(portfolio).result_
+    >>> result.forecasts.shape  # 3000 accounts x 5 models
+    (15000, 6)
+    >>> list(result.forecasts.columns)  # doctest: +NORMALIZE_WHITESPACE
+    ['account_id', 'sample', 'model', 'cum_pd', 'cum_pd_observed_window',
+     'defaulted_within_horizon']
+    >>> sorted(result.coefficient_tables)
+    ['credit', 'credit_with_restricted_offset', 'restricted']
+    >>> result.coefficient_tables["restricted"]["term"].tolist()[:3]  # then vintage-year dummies
+    ['(Intercept)', 'minority (0, Inf]', 'sex M']
+    >>> len(result.comparison_records())  # one per model and sample
+    10
+    >>> print(result.summary().splitlines()[0])
+    Unbiased by design (Breeden & Leonova 2021)
+
+    Saved as JSON and Parquet (the APC fit as netCDF), never pickle:
+
+    >>> folder = result.save(tempfile.mkdtemp())
+    >>> back = UnbiasedResult.load(folder)
+    >>> back.comparison.equals(result.comparison), back.calibrating_constant == result.calibrating_constant
+    (True, True)
+    """
+
+    rows: list
+    dependence_table: pd.DataFrame
+    cost_of_fairness: dict
+    forecasts: pd.DataFrame
+    account_scores: pd.DataFrame
+    coefficient_tables: dict
+    models: dict
+    apc_result: object
+    restricted_centre: float
+    calibrating_constant: float
+    settings: dict
+    timings: dict
+    lineage: dict | None = None
+    provenance: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def comparison(self) -> pd.DataFrame:
+        """AUC and Gini by model and sample (the paper's Tables 6–7 side by side)."""
+        df = pd.DataFrame([{k: r[k] for k in ("model", "label", "sample", "auc", "gini", "auc_lower", "auc_upper")}
+                           for r in self.rows])
+        wide = df.pivot_table(index=["model", "label"], columns="sample", values=["auc", "gini"], sort=False)
+        wide.columns = [f"{a}_{s}" for a, s in wide.columns]
+        return wide.reset_index()
+
+    def comparison_records(self) -> list[dict]:
+        """The ``comparison.json`` layout: one record per model and sample."""
+        return self.rows
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> Summary:
+        """The tables, the cost of fairness and dependence (text, and HTML in a notebook)."""
+        s = self.settings
+        setup = (f"restricted inputs: {s['restricted']}\ncredit inputs: {s['credit']}\n"
+                 f"horizon: {s['horizon']} months; split: {1 - s['test_size']:.0%} in-sample")
+        cost = "\n".join(
+            f"Cost of zeroing the restricted term ({sample}-sample): AUC {c['auc_a']:.4f} -> {c['auc_b']:.4f}, "
+            f"difference {c['difference']:+.4f} (95% CI {c['lower']:+.4f} to {c['upper']:+.4f}, "
+            f"DeLong p = {c['p_value']:.3g})"
+            for sample, c in self.cost_of_fairness.items())
+        blocks: list = [setup, ("AUC and Gini by model and sample (Tables 6-7)", self.comparison), cost]
+        dep = self.dependence_table
+        if len(dep):
+            blocks.append(("Dependence of forecasts on restricted attributes (out of sample)",
+                           dep[dep["sample"] == "out"].drop(columns="sample")))
+        blocks.append(f"Timings (s): {self.timings}")
+        return Summary.from_blocks("Unbiased by design (Breeden & Leonova 2021)", blocks, float_format=".3f")
+
+    # ------------------------------------------------------------------ JSON, save, load
+    def to_json_dict(self) -> dict:
+        """The result as JSON-ready data (without the forecasts, account scores and models).
+
+        ``comparison`` is the ``comparison.json`` layout; ``cost_of_fairness``,
+        ``calibrating_constant``, ``restricted_centre``, ``settings``, ``timings``,
+        ``lineage``, ``provenance`` and ``apc_identification`` those of
+        ``cost_of_fairness.json``; ``dependence`` the dependence table as records.
+        """
+        return jsonable({
+            "kind": type(self).__name__,
+            "format_version": FORMAT_VERSION,
+            "comparison": self.rows,
+            "cost_of_fairness": self.cost_of_fairness,
+            "calibrating_constant": self.calibrating_constant,
+            "restricted_centre": self.restricted_centre,
+            "settings": self.settings,
+            "timings": self.timings,
+            "lineage": self.lineage,
+            "provenance": self.provenance,
+            "apc_identification": self.apc_result.identification["text"],
+            "dependence": self.dependence_table.to_dict(orient="records"),
+        })
+
+    def save(self, path: str | Path) -> Path:
+        """Write the result to a folder: JSON, Parquet and the APC fit as netCDF (no pickle).
+
+        ``unbiased_result.json`` (:meth:`to_json_dict` plus the fitted score models as
+        JSON), ``forecasts.parquet``, ``account_scores.parquet`` and ``apc_result.nc``.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The folder (created if needed), or the path of the JSON file in it.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        folder, json_path = _locate(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        d = self.to_json_dict()
+        d["models"] = {name: (None if m is None else m.to_dict()) for name, m in self.models.items()}
+        self.forecasts.to_parquet(folder / layout.FORECASTS, index=False)
+        self.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
+        self.apc_result.save(folder / layout.APC_RESULT)
+        save_json(d, json_path)  # last: a folder with the JSON file is complete
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> UnbiasedResult:
+        """Read a result written by :meth:`save` (the folder, or its JSON file)."""
+        folder, json_path = _locate(path)
+        d = load_json(json_path, cls.__name__)
+        models = {name: (None if md is None else (OffsetGBM if md["kind"] == "OffsetGBM" else OffsetLogit).from_dict(md))
+                  for name, md in d["models"].items()}
+        return cls(
+            rows=d["comparison"],
+            dependence_table=pd.DataFrame(d["dependence"]),
+            cost_of_fairness=d["cost_of_fairness"],
+            forecasts=pd.read_parquet(folder / layout.FORECASTS),
+            account_scores=pd.read_parquet(folder / layout.ACCOUNT_SCORES),
+            coefficient_tables={name: m.coef_table_ for name, m in models.items() if name != "gbm" and m is not None},
+            models=models,
+            apc_result=APCResult.load(folder / layout.APC_RESULT),
+            restricted_centre=d["restricted_centre"],
+            calibrating_constant=d["calibrating_constant"],
+            settings=d["settings"],
+            timings=d["timings"],
+            lineage=d["lineage"],
+            provenance=d["provenance"],
+        )
+
+    # ------------------------------------------------------------------ plots
+    def plot_roc(self, ax=None, *, sample: str | None = None):
+        """ROC curves of the cumulative forecasts: in and out of sample side by side (``ax``:
+        two Axes or ``None``), or one ``sample`` (``"in"``/``"out"``) in one Axes."""
+        return plot_roc_curves(self, ax=ax, sample=sample)
+
+    def plot_dependence(self, ax=None, metric: str = "corr"):
+        """Bars of the dependence metric per model and restricted attribute (out of sample)."""
+        return plot_dependence_bars(self, ax=ax, metric=metric)
+
+    def plot_calibration(self, ax=None, model: str = "credit_restricted_mean"):
+        """Predicted vs Kaplan–Meier cumulative default by vintage year."""
+        return plot_calibration_by_year(self, ax=ax, model=model)
+
+
+def _locate(path: str | Path) -> tuple[Path, Path]:
+    """The folder and the JSON file of a saved result from either of them."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return path.parent, path
+    return path, path / RESULT_JSON
