@@ -4,7 +4,8 @@ Used by the unbiased-by-design comparison: for each model and each restricted
 attribute it reports Pearson correlation, distance correlation (which also catches
 nonlinear dependence), for binary attributes the AUC of the forecast as a
 discriminator of the attribute (0.5 = no information), and the adverse impact ratio
-at an approval cut-off.
+at an approval cut-off (:func:`apcfair.audit.metrics.adverse_impact_ratio`, the audit's
+``dir``; re-exported here as ``apcfair.unbiased.adverse_impact_ratio``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
+
+from apcfair.audit.metrics import adverse_impact_ratio
 
 
 def _delong_components(preds: np.ndarray, y: np.ndarray):
@@ -126,53 +129,6 @@ def _encode(attr: pd.Series) -> tuple[np.ndarray, str]:
     return pd.get_dummies(s, dtype=float).to_numpy(), "categorical"
 
 
-def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
-    """Approval rates by group when the ``approval_rate`` share with the lowest PD is approved.
-
-    The ratio is the lowest group's approval rate over the highest group's
-    (four-fifths rule: below 0.8 is flagged).
-
-    Parameters
-    ----------
-    forecast : array-like
-        PD (or any risk score, lower = better) per applicant.
-    groups : array-like
-        Group label per applicant; missing labels form the group ``"NA"``.
-    approval_rate : float
-        Share approved overall: applicants with a forecast at or below the
-        ``approval_rate`` quantile.
-
-    Returns
-    -------
-    dict
-        ``cutoff_pd``, ``approval_rate``, ``group_approval_rates`` (by group),
-        ``air`` (adverse impact ratio), ``lowest_group`` and ``four_fifths_pass``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from apcfair.unbiased import adverse_impact_ratio
-    >>> rng = np.random.default_rng(0)
-    >>> group = rng.choice(["a", "b"], 500)
-    >>> pd_forecast = np.where(group == "b", 0.10, 0.05) + rng.uniform(0, 0.02, 500)
-    >>> res = adverse_impact_ratio(pd_forecast, group, approval_rate=0.8)
-    >>> {g: round(r, 2) for g, r in sorted(res["group_approval_rates"].items())}
-    {'a': 1.0, 'b': 0.64}
-    >>> round(res["air"], 2), res["lowest_group"], res["four_fifths_pass"]
-    (0.64, 'b', False)
-    """
-    f = np.asarray(forecast, float)
-    g = pd.Series(groups).astype("string").fillna("NA").to_numpy()
-    cut = float(np.quantile(f, approval_rate))
-    approved = f <= cut
-    rates = {str(k): float(approved[g == k].mean()) for k in pd.unique(g)}
-    hi = max(rates.values())
-    lo_group = min(rates, key=rates.get)
-    ratio = rates[lo_group] / hi if hi > 0 else float("nan")
-    return {"cutoff_pd": cut, "approval_rate": approval_rate, "group_approval_rates": rates,
-            "air": ratio, "lowest_group": lo_group, "four_fifths_pass": bool(ratio >= 0.8)}
-
-
 def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: int = 2_000,
                random_state: int | None = 0) -> dict:
     """Dependence of a forecast on one restricted attribute.
@@ -198,7 +154,8 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     dict
         ``kind``, ``n``, ``corr`` (Pearson; for categorical attributes the correlation
         ratio), ``dcor``, ``auc_group`` and ``group_positive`` (binary only), ``air``
-        (adverse impact ratio details, see :func:`adverse_impact_ratio`).
+        (adverse impact ratio details, see
+        :func:`~apcfair.audit.metrics.adverse_impact_ratio`).
 
     Examples
     --------
