@@ -311,10 +311,12 @@ def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
     return max(lo, _EARLIEST_YEAR * per), min(hi, current_period(freq))
 
 
-def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> None:
+def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> np.ndarray:
+    """Flag implausible dates; returns the rows with any (later checks skip them)."""
+    implausible = np.zeros(len(chk.df), dtype=bool)
     window = plausible_window(list(codes.values()), freq)
     if window is None:
-        return
+        return implausible
     lo, hi = window
     now = current_period(freq)
     unit = "month" if freq == "M" else "quarter"
@@ -330,6 +332,8 @@ def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> 
                       f"{hi_l}; these are more than {_GAP_YEARS} years away from any other date, or "
                       f"before {_EARLIEST_YEAR})",
                  "correct the dates (a typo such as 1919 or 2091 for 2019?)", col, show_values=True)
+        implausible |= future | far
+    return implausible
 
 
 def _reserved_column(df: pd.DataFrame, name: str, derived: np.ndarray, rows: np.ndarray, freq: str,
@@ -537,9 +541,9 @@ class Portfolio:
                                           "vintage_label"))
             dropped.append("vintage")
         first = _check_months(chk, "first_month", parsed["first_month"], optional=True) if has_first else None
-        _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
+        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
-        ok = (v >= 0) & (last >= 0)
+        ok = (v >= 0) & (last >= 0) & ~implausible  # rows with bad dates are reported once
         chk.flag(ok & (last < v), "have last_month before origination",
                  "last_month must be on or after the origination month", "last_month")
         chk.flag(ok & (last == v) & (dflt == 1),
@@ -617,11 +621,11 @@ class Portfolio:
         notes = [f"{c}: {parsed[c].note}" for c in date_cols if parsed[c].note]
         month = _check_months(chk, "month", parsed["month"])
         orig = _check_months(chk, "origination", parsed["origination"]) if has_orig else None
-        _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
+        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
         acct = df["account_id"]
         codes, uniq = pd.factorize(acct)
-        valid_m = month >= 0
+        valid_m = (month >= 0) & ~implausible  # rows with bad dates are reported once
         key = pd.DataFrame({"a": codes, "m": month})
         dup = key.duplicated(keep=False).to_numpy() & valid_m & (codes >= 0)
         if dup.any() and freq == "Q" and parsed["month"].note:
