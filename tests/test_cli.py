@@ -175,3 +175,14 @@ def test_no_library_module_imports_the_cli():
                 continue
             offenders += [f"{rel}: {n}" for n in names if n == "apcfair.cli" or n.startswith("apcfair.cli.")]
     assert offenders == []
+
+
+def test_writers_name_files_only_from_the_layout(tmp_path):
+    from apcfair import layout, outputs
+
+    names = {v for k, v in vars(layout).items() if k.isupper()}
+    assert set(outputs.AUDIT_FILES) | set(outputs.STRESS_FILES) <= names
+    with pytest.raises(ValueError, match=r"files=\['audit.jsn'\] are not among its outputs"):
+        outputs.write_audit_outputs(None, tmp_path, files=["audit.jsn"])
+    with pytest.raises(ValueError, match="not among its outputs"):
+        outputs.write_stress_outputs(None, tmp_path, projection=None, files=[layout.AUDIT_JSON])
