@@ -162,6 +162,16 @@ def risk_key(score: np.ndarray, polarity: str) -> np.ndarray:
     return score if polarity == "pd" else -score
 
 
+def _sorted_labels(values: pd.Series) -> list[str]:
+    """Distinct values as strings, sorted by value where they sort (else in order of appearance)."""
+    uniq = pd.unique(values)
+    try:
+        uniq = np.sort(uniq)
+    except TypeError:
+        pass
+    return list(dict.fromkeys(str(u) for u in uniq))
+
+
 def _labels(name: str, x, n: int) -> pd.Categorical:
     """Group labels as an ordered-by-appearance-of-categories string Categorical."""
     s = x if isinstance(x, pd.Series) else pd.Series(as_1d(name, x) if not isinstance(x, pd.Categorical) else x)
@@ -187,12 +197,7 @@ def _labels(name: str, x, n: int) -> pd.Categorical:
         cats = [str(c) for c in s.cat.categories]
         lab = s.astype(str)
     else:
-        uniq = pd.unique(s)
-        try:
-            uniq = np.sort(uniq)
-        except TypeError:
-            pass
-        cats = list(dict.fromkeys(str(u) for u in uniq))
+        cats = _sorted_labels(s)
         lab = s.astype(str)
     if len(cats) < 2:
         raise ValueError(
@@ -272,6 +277,26 @@ class AuditInput:
         return (1 - self.y).astype(np.int8)
 
 
+def _control_labels(control, n: int, y: np.ndarray) -> tuple[pd.Categorical, str]:
+    """The control feature as a string Categorical (sorted strata) and its name."""
+    if isinstance(control, pd.DataFrame):
+        if control.shape[1] != 1:
+            raise ValueError("control must be one column (e.g. vintage year).")
+        control = control.iloc[:, 0]
+    name = str(control.name) if isinstance(control, pd.Series) and control.name is not None else "control"
+    cs = control if isinstance(control, pd.Series) else pd.Series(as_1d("control", control))
+    if len(cs) != n:
+        check_lengths(y=y, control=cs)
+    cs = cs.reset_index(drop=True)
+    miss = cs.isna().to_numpy()
+    if miss.any():
+        raise ValueError(
+            f"control column {name!r} has {int(miss.sum()):,} missing values ({_rows(miss)}). "
+            "Fix: drop those applicants or code them explicitly."
+        )
+    return pd.Categorical(cs.astype(str), categories=_sorted_labels(cs)), name
+
+
 def prepare(score, y, groups, *, decision=None, cutoff=0.5, polarity: Polarity = "pd",
             control=None) -> AuditInput:
     """Validate the audit inputs and derive the decisions."""
@@ -299,28 +324,7 @@ def prepare(score, y, groups, *, decision=None, cutoff=0.5, polarity: Polarity =
     if decision is not None and cutoff is not None and s_arr is not None:
         c = check_cutoff(cutoff, polarity)
     attrs = check_groups(groups, n)
-    ctrl, ctrl_name = None, None
-    if control is not None:
-        if isinstance(control, pd.DataFrame):
-            if control.shape[1] != 1:
-                raise ValueError("control must be one column (e.g. vintage year).")
-            control = control.iloc[:, 0]
-        ctrl_name = str(control.name) if isinstance(control, pd.Series) and control.name is not None else "control"
-        cs = control if isinstance(control, pd.Series) else pd.Series(as_1d("control", control))
-        if len(cs) != n:
-            check_lengths(y=y_arr, control=cs)
-        cs = cs.reset_index(drop=True)
-        miss = cs.isna().to_numpy()
-        if miss.any():
-            raise ValueError(
-                f"control column {ctrl_name!r} has {int(miss.sum()):,} missing values ({_rows(miss)}). "
-                "Fix: drop those applicants or code them explicitly."
-            )
-        try:
-            cats = [str(u) for u in np.sort(pd.unique(cs))]
-        except TypeError:
-            cats = list(dict.fromkeys(str(u) for u in pd.unique(cs)))
-        ctrl = pd.Categorical(cs.astype(str), categories=cats)
+    ctrl, ctrl_name = (None, None) if control is None else _control_labels(control, n, y_arr)
     return AuditInput(
         y=y_arr, approved=approved, score=s_arr,
         pd=None if s_arr is None else to_pd(s_arr, polarity),

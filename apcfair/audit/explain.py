@@ -159,6 +159,16 @@ def _is_tree(model) -> bool:
             or "lightgbm" in name or "xgboost" in name or "catboost" in name)
 
 
+def _explainer_kind(model) -> str:
+    """"tree" or "linear" by the model's attributes."""
+    if _is_tree(model):
+        return "tree"
+    if hasattr(model, "coef_"):
+        return "linear"
+    raise ValueError(f"cannot tell whether {type(model).__name__} is a tree or linear model: pass "
+                     "kind='tree' or kind='linear' (other models are not supported here).")
+
+
 def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Polarity = "pd", background=None,
                        feature_names: Sequence[str] | None = None, max_background: int = 200,
                        random_state=0) -> Contributions:
@@ -216,13 +226,7 @@ def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Pola
         list(map(str, X.columns)) if isinstance(X, pd.DataFrame) else [f"x{j}" for j in range(np.shape(X)[1])])
     Xa = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
     if kind == "auto":
-        if _is_tree(model):
-            kind = "tree"
-        elif hasattr(model, "coef_"):
-            kind = "linear"
-        else:
-            raise ValueError(f"cannot tell whether {type(model).__name__} is a tree or linear model: pass "
-                             "kind='tree' or kind='linear' (other models are not supported here).")
+        kind = _explainer_kind(model)
     if kind == "tree":
         explainer = shap.TreeExplainer(model)
     else:
@@ -415,10 +419,20 @@ def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protect
     if data is not None and len(data) != n:
         raise ValueError(f"data has {len(data)} rows but contributions have {n}.")
     protected = [str(p) for p in protected]
-    unknown = [p for p in protected if p not in df.columns]
     prot_cols = [p for p in protected if p in df.columns]
-    allowed = [c for c in df.columns if c not in prot_cols]
-    vals = df[allowed].to_numpy()[idx]
+    table = _reason_table(df.drop(columns=prot_cols), idx, k, min_contribution, data)
+    excluded, notes = _protected_findings(df, idx, prot_cols, k, min_contribution)
+    unknown = [p for p in protected if p not in df.columns]
+    if unknown:
+        notes.append(f"protected feature(s) {unknown} are not model inputs (good); proxies may still carry them")
+    return ReasonCodes(table=table, excluded=excluded, notes=tuple(notes))
+
+
+def _reason_table(allowed: pd.DataFrame, idx: np.ndarray, k: int, min_contribution: float,
+                  data: pd.DataFrame | None) -> pd.DataFrame:
+    """Up to ``k`` reasons per applicant: the largest contributions above ``min_contribution``."""
+    names = list(allowed.columns)
+    vals = allowed.to_numpy()[idx]
     order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
     recs = []
     for i, row in enumerate(idx):
@@ -428,30 +442,32 @@ def reason_codes(contributions: Contributions, *, rows=None, k: int = 4, protect
             if not c > min_contribution:
                 break
             rank += 1
-            rec = {"applicant": int(row), "rank": rank, "feature": allowed[j], "contribution": float(c)}
-            if data is not None and allowed[j] in data.columns:
-                rec["value"] = data.iloc[row][allowed[j]]
+            rec = {"applicant": int(row), "rank": rank, "feature": names[j], "contribution": float(c)}
+            if data is not None and names[j] in data.columns:
+                rec["value"] = data.iloc[row][names[j]]
             recs.append(rec)
-    table = pd.DataFrame(recs, columns=["applicant", "rank", "feature", "contribution"]
-                         + (["value"] if data is not None else []))
-    ex_rows, notes = [], []
+    return pd.DataFrame(recs, columns=["applicant", "rank", "feature", "contribution"]
+                        + (["value"] if data is not None else []))
+
+
+def _protected_findings(df: pd.DataFrame, idx: np.ndarray, prot_cols: list[str], k: int,
+                        min_contribution: float) -> tuple[pd.DataFrame, list[str]]:
+    """How much each protected model input contributes, and for how many it would be a top-``k`` reason."""
+    rows, notes = [], []
+    if not prot_cols:
+        return pd.DataFrame(rows, columns=["feature", "mean_abs_contribution", "applicants_where_top_k"]), notes
     full = df.to_numpy()[idx]
+    kth = np.sort(np.where(np.isfinite(full), full, -np.inf), axis=1)[:, -min(k, full.shape[1])]
     for p in prot_cols:
-        j = list(df.columns).index(p)
-        col = full[:, j]
-        kth = np.sort(np.where(np.isfinite(full), full, -np.inf), axis=1)[:, -min(k, full.shape[1])]
+        col = full[:, list(df.columns).index(p)]
         would = int(np.sum((col > min_contribution) & (col >= kth)))
         mean_abs = float(np.mean(np.abs(col))) if len(col) else 0.0
-        ex_rows.append({"feature": p, "mean_abs_contribution": mean_abs, "applicants_where_top_k": would})
+        rows.append({"feature": p, "mean_abs_contribution": mean_abs, "applicants_where_top_k": would})
         if mean_abs > 0:
             notes.append(f"the model uses protected attribute {p!r} (mean |contribution| {mean_abs:.3g}); it is "
                          f"never given as a reason, but it would have been a top-{k} reason for {would} of "
                          f"{len(idx)} applicants: review whether it may be used at all")
-    if unknown:
-        notes.append(f"protected feature(s) {unknown} are not model inputs (good); proxies may still carry them")
-    return ReasonCodes(table=table, excluded=pd.DataFrame(ex_rows, columns=["feature", "mean_abs_contribution",
-                                                                            "applicants_where_top_k"]),
-                       notes=tuple(notes))
+    return pd.DataFrame(rows, columns=["feature", "mean_abs_contribution", "applicants_where_top_k"]), notes
 
 
 # ---------------------------------------------------------------------------------------
@@ -655,8 +671,14 @@ def counterfactuals(predict: Callable, X: pd.DataFrame, rows, *, actions: Mappin
     if rows.size == 0:
         return pd.DataFrame(columns=["applicant", "feature", "current", "suggested", "step", "score_before",
                                      "score_after", "flips"])
-    base = X.iloc[rows]
-    s0 = np.asarray(predict(base), dtype=float)
+    before = np.asarray(predict(X.iloc[rows]), dtype=float)
+    variants, meta = _single_feature_variants(X, rows, actions)
+    after = np.asarray(predict(pd.concat(variants, ignore_index=True)), dtype=float) if variants else np.array([])
+    return _first_flips(meta, before, after, approve(after, c, polarity))
+
+
+def _single_feature_variants(X: pd.DataFrame, rows: np.ndarray, actions: Mapping) -> tuple[list, list]:
+    """One copy of an applicant's row per candidate value of each action, with what was changed."""
     variants, meta = [], []
     for i, r in enumerate(rows):
         row = X.iloc[[r]]
@@ -668,14 +690,17 @@ def counterfactuals(predict: Callable, X: pd.DataFrame, rows, *, actions: Mappin
                 mod[f] = v
                 variants.append(mod)
                 meta.append((i, int(r), f, cur, v, step))
-    s1 = np.asarray(predict(pd.concat(variants, ignore_index=True)), dtype=float) if variants else np.array([])
-    ok = approve(s1, c, polarity)
+    return variants, meta
+
+
+def _first_flips(meta: list, before: np.ndarray, after: np.ndarray, approved: np.ndarray) -> pd.DataFrame:
+    """Per applicant and feature, the first candidate (smallest change) that is approved."""
     found: dict[tuple[int, str], dict] = {}
-    for (i, r, f, cur, v, step), sc, a in zip(meta, s1, ok, strict=True):
+    for (i, r, f, cur, v, step), sc, a in zip(meta, after, approved, strict=True):
         key = (r, f)
         if key not in found:
             found[key] = {"applicant": r, "feature": f, "current": cur, "suggested": None, "step": None,
-                          "score_before": float(s0[i]), "score_after": float("nan"), "flips": False}
+                          "score_before": float(before[i]), "score_after": float("nan"), "flips": False}
         if a and not found[key]["flips"]:
             found[key].update(suggested=v, step=step, score_after=float(sc), flips=True)
     return pd.DataFrame(list(found.values()))

@@ -85,6 +85,15 @@ def _precision(y_true, y_pred, sample_weight):
     return float(precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan))
 
 
+def _distinct_cells(codes, strata, creditworthy, approved, k: int):
+    """The distinct (group, stratum, outcome, decision) cells and their counts."""
+    key = ((strata * k + codes) * 2 + creditworthy) * 2 + approved
+    uniq, counts = np.unique(key, return_counts=True)
+    ap_u, rest = uniq % 2, uniq // 2
+    cw_u, rest = rest % 2, rest // 2
+    return rest % k, rest // k, cw_u, ap_u, counts
+
+
 def metric_frame(inp, labels: pd.Categorical, *, control: pd.Categorical | None = None,
                  mask: np.ndarray | None = None):
     """A Fairlearn ``MetricFrame`` of the decision metrics for one attribute.
@@ -110,12 +119,7 @@ def metric_frame(inp, labels: pd.Categorical, *, control: pd.Categorical | None 
     ctrl = np.zeros_like(codes) if control is None else np.asarray(control.codes, dtype=np.int64)
     if mask is not None:
         codes, cw, ap, ctrl = codes[mask], cw[mask], ap[mask], ctrl[mask]
-    k = len(labels.categories)
-    key = ((ctrl * k + codes) * 2 + cw) * 2 + ap
-    uniq, cnt = np.unique(key, return_counts=True)
-    ap_u, rest = uniq % 2, uniq // 2
-    cw_u, rest = rest % 2, rest // 2
-    g_u, c_u = rest % k, rest // k
+    g_u, c_u, cw_u, ap_u, cnt = _distinct_cells(codes, ctrl, cw, ap, len(labels.categories))
     sf = pd.Series(np.asarray(labels.categories)[g_u], name="group")
     cf = None if control is None else pd.Series(np.asarray(control.categories)[c_u], name="stratum")
     metrics = {

@@ -196,6 +196,17 @@ class RevenueForegone(JSONResultMixin):
         return cls(table=frame(d["table"]), settings=dict(d.get("settings") or {}), notes=tuple(d.get("notes") or ()))
 
 
+def _foregone_row(group: str, member: np.ndarray, false_rejection: np.ndarray, y: np.ndarray,
+                  revenue: dict[str, np.ndarray]) -> dict:
+    """False rejections of one group and the revenue their loans would have earned."""
+    f = false_rejection & member
+    cw = int(np.sum(member & (y == 0)))
+    sums = {k: float(v[f].sum()) for k, v in revenue.items()}
+    return {"group": group, "n": int(member.sum()), "creditworthy": cw, "false_rejections": int(f.sum()),
+            "false_rejection_rate": float(f.sum() / cw) if cw else np.nan, **sums,
+            "net_revenue_per_application": float(revenue["net_revenue"][f].sum() / member.sum())}
+
+
 def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: float = 0.08, fee_rate: float = 0.0,
                      funding_rate: float = 0.0, interest: InterestMethod = "amortising",
                      applications_per_year: float | None = None) -> RevenueForegone:
@@ -258,24 +269,14 @@ def revenue_foregone(approved, y, amount, term_months, *, groups=None, rate: flo
         raise ValueError("amount must be >= 0 and term_months > 0.")
     labels = (check_groups({"group": groups}, n)["group"] if groups is not None
               else pd.Categorical(np.full(n, "all")))
-    fr = ~a & (yy == 0)
-    inter = loan_interest(amt, term, rate, method=interest)
-    fees = amt * fee_rate
-    fund = _funding_cost(amt, term, rate, funding_rate, None, interest)
-    net = inter + fees - fund
+    revenue = {"interest": loan_interest(amt, term, rate, method=interest), "fees": amt * fee_rate,
+               "funding_cost": _funding_cost(amt, term, rate, funding_rate, None, interest)}
+    revenue["net_revenue"] = revenue["interest"] + revenue["fees"] - revenue["funding_cost"]
     codes = np.asarray(labels.codes)
-    rows = []
-    cats = list(labels.categories)
-    for j, g in enumerate(cats + (["all"] if groups is not None else [])):
-        m = np.ones(n, bool) if g == "all" and groups is not None else codes == j
-        f = fr & m
-        cw = int(np.sum(m & (yy == 0)))
-        rows.append({"group": g, "n": int(m.sum()), "creditworthy": cw, "false_rejections": int(f.sum()),
-                     "false_rejection_rate": float(f.sum() / cw) if cw else np.nan,
-                     "interest": float(inter[f].sum()), "fees": float(fees[f].sum()),
-                     "funding_cost": float(fund[f].sum()), "net_revenue": float(net[f].sum()),
-                     "net_revenue_per_application": float(net[f].sum() / m.sum())})
-    table = pd.DataFrame(rows)
+    members = [(g, codes == j) for j, g in enumerate(labels.categories)]
+    if groups is not None:
+        members.append(("all", np.ones(n, bool)))
+    table = pd.DataFrame([_foregone_row(g, m, ~a & (yy == 0), yy, revenue) for g, m in members])
     notes = ["a false rejection is a creditworthy applicant (y = 0) who was rejected; revenue is the interest "
              "(+ fees - funding cost) of the loan they asked for, over its whole term",
              "false_rejection_rate = false rejections / creditworthy applicants (= 1 - TPR)"]
@@ -363,6 +364,19 @@ class ROIResult(JSONResultMixin):
                    settings=dict(d.get("settings") or {}))
 
 
+def _loan_margins(amount: float, term: float, rate: float, *, fee_rate: float, lgd: float, funding_rate: float,
+                  default_month: float, interest: str) -> dict[str, float]:
+    """Lifetime margin of one loan that stays good and of one that defaults at ``default_month``."""
+    good_interest = float(loan_interest(amount, term, rate, method=interest))
+    good_funding = float(_funding_cost(amount, term, rate, funding_rate, None, interest))
+    bad_interest = float(loan_interest(amount, term, rate, months=default_month, method=interest))
+    bad_funding = float(_funding_cost(amount, term, rate, funding_rate, default_month, interest))
+    bad_loss = float(lgd * balance_after(amount, term, rate, default_month, method=interest))
+    fee = amount * fee_rate
+    return {"good_interest": good_interest, "good_funding": good_funding, "bad_loss": bad_loss, "fee": fee,
+            "good": good_interest + fee - good_funding, "bad": bad_interest + fee - bad_funding - bad_loss}
+
+
 def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount: float, term_months: float,
                      rate: float, fee_rate: float = 0.0, lgd: float = 0.45, funding_rate: float = 0.0,
                      default_month: float | None = None, one_time_cost: float = 0.0, annual_cost: float = 0.0,
@@ -425,15 +439,11 @@ def intervention_roi(*, extra_approvals: float, default_rate: float, loan_amount
     if years < 1:
         raise ValueError(f"years must be >= 1, got {years}.")
     dm = term_months / 2 if default_month is None else float(default_month)
-    a, n = float(loan_amount), float(term_months)
-    good_int = float(loan_interest(a, n, rate, method=interest))
-    good_fund = float(_funding_cost(a, n, rate, funding_rate, None, interest))
-    bad_int = float(loan_interest(a, n, rate, months=dm, method=interest))
-    bad_fund = float(_funding_cost(a, n, rate, funding_rate, dm, interest))
-    bad_loss = float(lgd * balance_after(a, n, rate, dm, method=interest))
-    fee = a * fee_rate
-    good = good_int + fee - good_fund
-    bad = bad_int + fee - bad_fund - bad_loss
+    n = float(term_months)
+    lm = _loan_margins(float(loan_amount), n, rate, fee_rate=fee_rate, lgd=lgd, funding_rate=funding_rate,
+                       default_month=dm, interest=interest)
+    good_int, good_fund, bad_loss, fee, good, bad = (lm[k] for k in ("good_interest", "good_funding", "bad_loss",
+                                                                     "fee", "good", "bad"))
     margin = (1 - default_rate) * good + default_rate * bad
     breakeven = good / (good - bad) if good > 0 and bad < good else float("nan")
     cohort = extra_approvals * margin

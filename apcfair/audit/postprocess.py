@@ -637,27 +637,17 @@ class GroupCalibrator(ParamsMixin):
         check_option("polarity", self.polarity, Polarity)
         cutoff = check_cutoff(self.cutoff, self.polarity)
         s, y, labels = _inputs(score, y, group, self.polarity)
+        calibrated_cutoff = self._calibrated_cutoff(cutoff)
         codes = np.asarray(labels.codes)
-        self.calibrators_ = {}
-        for j, g in enumerate(labels.categories):
-            m = codes == j
-            if m.sum() < self.min_group_size:
-                raise ValueError(f"group {g!r} has {int(m.sum())} applicants, fewer than min_group_size="
-                                 f"{self.min_group_size}: a separate calibration map would be noise. Merge it "
-                                 "with another group or lower min_group_size deliberately.")
-            if len(np.unique(y[m])) < 2:
-                raise ValueError(f"group {g!r} has only one outcome class: cannot calibrate it.")
-            if self.method == "platt":
-                self.calibrators_[g] = ("platt", _platt_fit(self._feature(s[m]), y[m].astype(float)))
-            else:
-                from sklearn.isotonic import (
-                    IsotonicRegression,  # sklearn: heavy, only for this method
-                )
-
-                iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-                iso.fit(risk_key(s[m], self.polarity), y[m].astype(float))
-                self.calibrators_[g] = ("isotonic", iso)
+        self.calibrators_ = {g: self._fit_map(g, s[codes == j], y[codes == j])
+                             for j, g in enumerate(labels.categories)}
         self.groups_ = list(labels.categories)
+        self.cutoff_ = cutoff
+        self.calibrated_cutoff_ = calibrated_cutoff
+        return self
+
+    def _calibrated_cutoff(self, cutoff: float) -> float:
+        """The PD cut-off for the calibrated PDs (see ``calibrated_cutoff``)."""
         if self.calibrated_cutoff is not None:
             cc = float(self.calibrated_cutoff)
         elif self.polarity == "pd":
@@ -666,9 +656,22 @@ class GroupCalibrator(ParamsMixin):
             cc = 1.0 - cutoff
         else:
             raise ValueError("calibrated_cutoff is required: the approval score's cutoff is not a probability.")
-        self.cutoff_ = cutoff
-        self.calibrated_cutoff_ = check_cutoff(cc, "pd")
-        return self
+        return check_cutoff(cc, "pd")
+
+    def _fit_map(self, group: str, s: np.ndarray, y: np.ndarray) -> tuple:
+        """The calibration map of one group: ``("platt", (a, b))`` or ``("isotonic", fitted map)``."""
+        if len(s) < self.min_group_size:
+            raise ValueError(f"group {group!r} has {len(s)} applicants, fewer than min_group_size="
+                             f"{self.min_group_size}: a separate calibration map would be noise. Merge it "
+                             "with another group or lower min_group_size deliberately.")
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"group {group!r} has only one outcome class: cannot calibrate it.")
+        if self.method == "platt":
+            return "platt", _platt_fit(self._feature(s), y.astype(float))
+        from sklearn.isotonic import IsotonicRegression  # heavy: only for this method
+
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+        return "isotonic", iso.fit(risk_key(s, self.polarity), y.astype(float))
 
     def transform(self, score, group) -> np.ndarray:
         """Calibrated probabilities of default.

@@ -155,18 +155,22 @@ def contingency_test(table, *, random_state=None, n_mc: int = 9999) -> dict:
         out["p_value"] = float(_st.fisher_exact(t.astype(int)).pvalue)
         out["note"] = "an expected count is below 5: Fisher's exact test"
     else:
-        rng = rng_from(random_state)
-        sizes = t.sum(1).astype(np.int64)
-        col0 = int(t[:, 0].sum())
-        sim0 = rng.multivariate_hypergeometric(sizes, col0, size=n_mc).astype(float)
-        sim = np.stack([sim0, sizes[None, :] - sim0], axis=-1)
-        e = expected[None, :, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stats_ = np.nansum(np.where(e > 0, (sim - e) ** 2 / e, 0.0), axis=(1, 2))
         out["test"] = "chi2_monte_carlo"
-        out["p_value"] = float((1 + np.sum(stats_ >= chi2 - 1e-12)) / (n_mc + 1))
+        out["p_value"] = _monte_carlo_p_value(t, expected, chi2, rng_from(random_state), n_mc)
         out["note"] = f"an expected count is below 5: Monte-Carlo p-value with fixed margins ({n_mc} draws)"
     return out
+
+
+def _monte_carlo_p_value(table: np.ndarray, expected: np.ndarray, chi2: float, rng: np.random.Generator,
+                         n_mc: int) -> float:
+    """Share of tables with the observed margins whose Pearson chi-square reaches ``chi2``."""
+    sizes = table.sum(1).astype(np.int64)
+    sim0 = rng.multivariate_hypergeometric(sizes, int(table[:, 0].sum()), size=n_mc).astype(float)
+    sim = np.stack([sim0, sizes[None, :] - sim0], axis=-1)
+    e = expected[None, :, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stats_ = np.nansum(np.where(e > 0, (sim - e) ** 2 / e, 0.0), axis=(1, 2))
+    return float((1 + np.sum(stats_ >= chi2 - 1e-12)) / (n_mc + 1))
 
 
 def min_detectable_gap(n1: float, n2: float, p: float, *, alpha: float = 0.05,
