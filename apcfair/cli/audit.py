@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from apcfair.cli._common import add_out_argument, split_names
+from apcfair.cli._common import add_out_argument, parser_kwargs, split_names
 
 EXAMPLE = """\
 example:
@@ -38,15 +38,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The subcommand's parser (``func`` default set to :func:`run`).
     """
-    p = sub.add_parser(
-        "audit",
-        help="fairness audit of credit scores or decisions (JSON + HTML)",
+    p = sub.add_parser("audit", **parser_kwargs(
+        "fairness audit of credit scores or decisions (JSON + HTML)", epilog=EXAMPLE,
         description="Audit a scored applicant file for group fairness: performance (AUC, Gini, KS, Brier), "
                     "group rates, gaps with bootstrap intervals and pass/fail flags, chi-square tests, power "
-                    "notes; per attribute, intersections and strata of a control feature.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+                    "notes; per attribute, intersections and strata of a control feature."))
     p.add_argument("--data", required=True, metavar="FILE", help="CSV or Parquet file, one row per applicant")
     p.add_argument("--score", metavar="COL", help="score column (PD by default; see --polarity)")
     p.add_argument("--decision", metavar="COL",

@@ -7,10 +7,9 @@ folder that appears only when complete.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from apcfair.cli._common import UserError
+from apcfair.cli._common import UserError, parser_kwargs
 
 EXAMPLE = "apcfair demo --out apcfair-demo --accounts 146500 --seed 0"
 STEPS = ("synthetic portfolio", "validation and vintage curves", "APC", "unbiased by design", "fairness audit",
@@ -19,11 +18,10 @@ STEPS = ("synthetic portfolio", "validation and vintage curves", "APC", "unbiase
 
 def add_parser(sub):
     """Register ``demo``."""
-    p = sub.add_parser(
-        "demo", help="run the whole workflow on the built-in synthetic portfolio",
+    p = sub.add_parser("demo", **parser_kwargs(
+        "run the whole workflow on the built-in synthetic portfolio", example=EXAMPLE,
         description="synth -> validation and lineage -> APC -> unbiased-by-design comparison -> fairness audit "
-                    "-> stress scenarios, written to DIR/report.html (self-contained) and DIR/results.json.",
-        epilog=f"example:\n  {EXAMPLE}", formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "-> stress scenarios, written to DIR/report.html (self-contained) and DIR/results.json."))
     p.add_argument("--out", default="apcfair-demo", help="output folder (default: apcfair-demo)")
     p.add_argument("--accounts", type=int, default=146_500, help="accounts in the synthetic portfolio (default 146,500)")
     p.add_argument("--seed", type=int, default=0, help="random seed")

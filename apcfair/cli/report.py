@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from apcfair.cli._common import UserError
+from apcfair.cli._common import UserError, parser_kwargs
 
 EXAMPLE = "apcfair report --out unbiased/"
 
 
 def add_parser(sub):
     """Register ``report``."""
-    p = sub.add_parser(
-        "report", help="assemble report.html from the results in an output folder",
+    p = sub.add_parser("report", **parser_kwargs(
+        "assemble report.html from the results in an output folder", example=EXAMPLE,
         description="Build a self-contained HTML report from the JSON results and plots that apcfair "
-                    "subcommands wrote into a folder.",
-        epilog=f"example:\n  {EXAMPLE}", formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "subcommands wrote into a folder."))
     p.add_argument("--out", required=True, help="folder with apcfair results")
     p.add_argument("--title", default="apcfair model report")
     p.set_defaults(func=run)

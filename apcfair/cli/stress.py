@@ -13,6 +13,7 @@ from apcfair.cli._common import (
     apc_model_from_args,
     load_apc_result,
     load_from_args,
+    parser_kwargs,
     split_names,
 )
 
@@ -50,8 +51,7 @@ HELP = "Stress test: macro scenarios for the environment H(t) and PD paths of th
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``stress``."""
-    p = sub.add_parser("stress", help=HELP, description=HELP, epilog=EXAMPLE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("stress", **parser_kwargs(HELP, epilog=EXAMPLE))
     add_data_arguments(p)
     p.add_argument("--macro", metavar="FILE", help="macro history: month, <driver columns>")
     p.add_argument("--scenarios", metavar="FILE", help="scenarios: scenario, month, <driver columns>")
@@ -61,7 +61,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--apc", metavar="DIR", help="reuse apc_result.nc written by `apcfair apc --out DIR` "
                    "(a folder or the .nc file) instead of fitting the APC model")
     add_apc_arguments(p, ["--engine", "--draws", "--identification", "--period-slope"],
-                      note="when fitting the APC model (the macro model detrends consistently)")
+                      note="used when fitting the APC model (not with --apc)")
     p.add_argument("--drivers", help="comma-separated driver columns (default: all columns of --macro)")
     p.add_argument("--lags", default="0", help="comma-separated driver lags in months (default 0)")
     p.add_argument("--no-seasonality", action="store_true", help="no month-of-year dummies")
