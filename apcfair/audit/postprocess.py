@@ -526,35 +526,38 @@ class EqualOpportunityThresholds(ParamsMixin):
 # ---------------------------------------------------------------------------------------
 # group calibration
 def _platt_fit(x: np.ndarray, y: np.ndarray, n_iter: int = 50) -> tuple[float, float]:
-    """Unpenalised logistic fit of y on (1, x) by Newton's method with step halving."""
-    xm, xs = float(np.mean(x)), float(np.std(x)) or 1.0
-    z = (x - xm) / xs
-    X = np.column_stack([np.ones_like(z), z])
-    b = np.array([np.log((y.mean() + 1e-9) / (1 - y.mean() + 1e-9)), 1.0])
+    """Unpenalised logistic fit of y on (1, x) by Newton's method with step halving.
 
-    def nll(beta):
-        eta = X @ beta
+    Returns the intercept and slope on the original scale of ``x``.
+    """
+    x_mean, x_sd = float(np.mean(x)), float(np.std(x)) or 1.0
+    z = (x - x_mean) / x_sd
+    design = np.column_stack([np.ones_like(z), z])
+    beta = np.array([np.log((y.mean() + 1e-9) / (1 - y.mean() + 1e-9)), 1.0])
+
+    def nll(b):
+        eta = design @ b
         return float(np.sum(np.logaddexp(0, eta) - y * eta))
 
-    cur = nll(b)
+    current = nll(beta)
     for _ in range(n_iter):
-        pr = 1 / (1 + np.exp(-(X @ b)))
-        g = X.T @ (pr - y)
-        H = X.T @ (X * (pr * (1 - pr))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(H, g)
-        t = 1.0
-        while t > 1e-6:
-            nb = b - t * step
-            new = nll(nb)
-            if new <= cur + 1e-12:
+        prob = 1 / (1 + np.exp(-(design @ beta)))
+        gradient = design.T @ (prob - y)
+        hessian = design.T @ (design * (prob * (1 - prob))[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        size = 1.0
+        while size > 1e-6:
+            proposal = beta - size * step
+            new = nll(proposal)
+            if new <= current + 1e-12:
                 break
-            t /= 2
-        if abs(cur - new) < 1e-10:
-            b, cur = nb, new
+            size /= 2
+        converged = abs(current - new) < 1e-10
+        beta, current = proposal, new
+        if converged:
             break
-        b, cur = nb, new
-    a, c = b[0] - b[1] * xm / xs, b[1] / xs
-    return float(a), float(c)
+    intercept, slope = beta[0] - beta[1] * x_mean / x_sd, beta[1] / x_sd
+    return float(intercept), float(slope)
 
 
 class GroupCalibrator(ParamsMixin):
