@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from apcfair.portfolio.lineage import Lineage
+
 
 def restore_fit_counts(obj, fit: dict, lineage: dict) -> None:
     """Set the training-sample attributes shared by the score models from a saved model."""
-    from apcfair.portfolio.lineage import Lineage
-
     obj.n_accounts_ = int(fit["n_accounts"])
     obj.n_account_months_ = int(fit["n_account_months"])
     obj.n_defaults_ = int(fit["n_defaults"])

@@ -317,7 +317,7 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         OffsetGBM
             ``self``.
         """
-        import lightgbm as lgb
+        import lightgbm as lgb  # optional and slow to import: only when boosting
 
         check_option("method", self.method, GBMMethod)
         check_option("handle_unknown", self.handle_unknown, GBMUnknown)
@@ -473,7 +473,7 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
     @classmethod
     def from_dict(cls, d: Mapping) -> OffsetGBM:
         """Rebuild a fitted model from :meth:`to_dict` output."""
-        import lightgbm as lgb
+        import lightgbm as lgb  # optional and slow to import: only when boosting
 
         d = dict(d)
         check_kind(d, "OffsetGBM")
@@ -483,7 +483,7 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         obj.offset_ = OffsetTable.from_dict(d["offset"])
         obj.attributes_ = list(d["attributes"])
         obj.freq_ = d["freq"]
-        f = d["fit"]
-        obj.method_ = f["method"]
-        restore_fit_counts(obj, f, d["lineage"])
+        fit = d["fit"]
+        obj.method_ = fit["method"]
+        restore_fit_counts(obj, fit, d["lineage"])
         return obj

@@ -274,7 +274,7 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         return self
 
     def _fit_glm(self, src: Source, mask, static, binner, attributes, offset, r_all, names):
-        from glum import GeneralizedLinearRegressor
+        from glum import GeneralizedLinearRegressor  # heavy: only for method='glm'
 
         if src.panel is not None:
             p = src.panel.loc[mask[src.panel["account"].to_numpy()]]
@@ -446,9 +446,9 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
         obj = cls(s.pop("bins"), **s)
         obj.binner_ = AttributeBinner.from_dict(d["binner"])
         obj.attributes_ = list(d["attributes"])
-        f = d["fit"]
+        fit = d["fit"]
         obj._set_results(list(d["terms"]), np.asarray(d["coef"], dtype=float),
-                         np.asarray(d["cov"], dtype=float), f["loglik"], f["n_iter"],
-                         f["converged"], f["method"], OffsetTable.from_dict(d["offset"]), d["freq"])
-        restore_fit_counts(obj, f, d["lineage"])
+                         np.asarray(d["cov"], dtype=float), fit["loglik"], fit["n_iter"],
+                         fit["converged"], fit["method"], OffsetTable.from_dict(d["offset"]), d["freq"])
+        restore_fit_counts(obj, fit, d["lineage"])
         return obj

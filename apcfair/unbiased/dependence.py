@@ -173,13 +173,13 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     >>> independent["kind"], independent["dcor"] < 0.2
     ('categorical', True)
     """
-    import dcor
+    import dcor  # heavy: numba compiles its kernels on import
 
-    f = np.asarray(forecast, float)
+    fc = np.asarray(forecast, float)
     s = pd.Series(attribute).reset_index(drop=True)
-    ok = s.notna().to_numpy() & np.isfinite(f)
+    ok = s.notna().to_numpy() & np.isfinite(fc)
     X, kind = _encode(s[ok])
-    y = f[ok]
+    y = fc[ok]
     out: dict = {"kind": kind, "n": int(ok.sum())}
     if kind == "categorical":
         codes = pd.factorize(s[ok])[0]
@@ -197,5 +197,5 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
         out["auc_group"] = float(roc_auc_score(X[:, 0], y))
         out["group_positive"] = str(sorted(s[ok].unique(), key=str)[1])
     groups = s if kind != "numeric" else pd.Series(np.where(s.isna(), "NA", np.where(s > s.median(), "above median", "at or below median")))
-    out["air"] = adverse_impact_ratio(f, groups, approval_rate)
+    out["air"] = adverse_impact_ratio(fc, groups, approval_rate)
     return out

@@ -1,9 +1,11 @@
-"""Plots of the unbiased-by-design comparison (matplotlib imported lazily)."""
+"""Plots of the unbiased-by-design comparison (matplotlib imported lazily, through :mod:`apcfair.plots`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import roc_curve
+
+from apcfair.plots import _plt
 
 
 def plot_roc_curves(result, ax=None, sample: str | None = None):
@@ -21,8 +23,6 @@ def plot_roc_curves(result, ax=None, sample: str | None = None):
     -------
     matplotlib Axes, or the pair of Axes when both samples are drawn
     """
-    from apcfair.plots import _plt
-
     plt = _plt()
     if sample is not None:
         if sample not in ("in", "out"):
@@ -40,8 +40,8 @@ def plot_roc_curves(result, ax=None, sample: str | None = None):
 
 def _roc_panel(result, ax, sample: str) -> None:
     fc = result.forecasts
-    for k, (model, g) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
-        fpr, tpr, _ = roc_curve(g["defaulted_within_horizon"], g["cum_pd_observed_window"])
+    for k, (model, rows) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
+        fpr, tpr, _ = roc_curve(rows["defaulted_within_horizon"], rows["cum_pd_observed_window"])
         row = next(r for r in result.rows if r["model"] == model and r["sample"] == sample)
         ax.plot(fpr, tpr, lw=1, color=f"C{k}", label=f"{model} (AUC {row['auc']:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
@@ -53,8 +53,6 @@ def _roc_panel(result, ax, sample: str) -> None:
 
 def plot_dependence_bars(result, ax=None, metric: str = "corr"):
     """Grouped bars: dependence metric of each model's forecast on each attribute."""
-    from apcfair.plots import _plt
-
     plt = _plt()
     dep = result.dependence_table
     dep = dep[dep["sample"] == "out"]
@@ -77,8 +75,6 @@ def plot_dependence_bars(result, ax=None, metric: str = "corr"):
 
 def plot_calibration_by_year(result, ax=None, model: str = "credit_restricted_mean"):
     """Mean predicted cumulative PD vs Kaplan–Meier observed, by vintage year."""
-    from apcfair.plots import _plt
-
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))

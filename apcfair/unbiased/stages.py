@@ -306,8 +306,8 @@ def fit_gbm(portfolio: Portfolio, credit: list[str], offsets: OffsetTable, restr
 
 def gbm_scores(model: OffsetGBM, portfolio: Portfolio, restricted_score: np.ndarray) -> dict[str, np.ndarray]:
     """The boosted-tree scores with the restricted offset and with it set to 0."""
-    g = model.predict_account_score(portfolio)
-    return {"gbm_credit_with_restricted_offset": g + restricted_score, "gbm_credit_restricted_zero": g}
+    trees = model.predict_account_score(portfolio)
+    return {"gbm_credit_with_restricted_offset": trees + restricted_score, "gbm_credit_restricted_zero": trees}
 
 
 def vintage_year_groups(loans: pd.DataFrame, in_sample: np.ndarray, freq: str, min_defaults: int = 10) -> np.ndarray:
