@@ -213,7 +213,7 @@ def write_audit_outputs(result: AuditResult, folder: str | Path, *, files: Colle
     folder = Path(folder)
     written = []
     if layout.AUDIT_JSON in files:
-        written.append(write_json(folder / layout.AUDIT_JSON, {**result.to_dict(), **(extra or {})}))
+        written.append(write_json(folder / layout.AUDIT_JSON, {**result.to_json_dict(), **(extra or {})}))
     if layout.AUDIT_HTML in files:
         html = result.to_html() if title is None else result.to_html(title=title)
         (folder / layout.AUDIT_HTML).write_text(html, encoding="utf-8")

@@ -101,7 +101,7 @@ def demo_results(portfolio: Portfolio, apc: APCResult, result: UnbiasedResult, a
     """The headline numbers of the run (the content of ``results.json``)."""
     from apcfair._provenance import provenance
 
-    audit_dict = audit.to_dict()
+    audit_dict = audit.to_json_dict()
     stress_dict = stress.to_json_dict()
     return {
         "portfolio": portfolio.describe(),
