@@ -169,6 +169,16 @@ def check_date_format(date_format) -> str | None:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _ts_code(ts: pd.Series) -> np.ndarray:
+    """Monthly codes of datetime values (``-1`` for NaT)."""
+    return _month_code(ts.dt.year.to_numpy(dtype=float), ts.dt.month.to_numpy(dtype=float))
+
+
+def _quarter_of(codes: np.ndarray) -> np.ndarray:
+    """Quarterly codes of monthly codes (``-1`` stays ``-1``)."""
+    return np.where(codes >= 0, (codes // 12) * 4 + (codes % 12) // 3, -1)
+
+
 def _month_code(y, m, d=None) -> np.ndarray:
     """``year * 12 + month - 1`` where year/month (and day) form a real date, else -1."""
     y = np.asarray(y, dtype=float)
@@ -240,10 +250,10 @@ def _parse_family(name: str, txt: pd.Series, freq: str, *, given: bool = False) 
                              "unix_ms": ("ms", 1e14, "unix")}[name]
         ok = np.isfinite(x) & (np.abs(x) < lim) & ((x >= 1) if name == "excel" else True)
         ts = pd.to_datetime(pd.Series(np.where(ok, x, np.nan)), unit=unit, origin=origin, errors="coerce")
-        return _month_code(ts.dt.year.to_numpy(dtype=float), ts.dt.month.to_numpy(dtype=float))
+        return _ts_code(ts)
     # a strftime pattern
     ts = pd.to_datetime(txt, format=name, errors="coerce")
-    return _month_code(ts.dt.year.to_numpy(dtype=float), ts.dt.month.to_numpy(dtype=float))
+    return _ts_code(ts)
 
 
 def _day_month_evidence(txt: pd.Series) -> tuple[int, int, int, str | None, str | None]:
@@ -425,9 +435,7 @@ def _to_freq(codes: np.ndarray, quarterly: bool, freq: str, column: str, example
                          "pass freq='Q' (CLI: --freq Q) to analyse quarterly data")
         return codes, ""
     if freq == "Q":
-        ok = codes >= 0
-        q = np.where(ok, (codes // 12) * 4 + (codes % 12) // 3, -1)
-        return q, "monthly dates mapped to the quarter that contains them (freq='Q')"
+        return _quarter_of(codes), "monthly dates mapped to the quarter that contains them (freq='Q')"
     return codes, ""
 
 
@@ -482,14 +490,14 @@ def parse_periods(values, freq: str = "M", *, column: str = "month", date_format
     if isinstance(s.dtype, pd.PeriodDtype):
         quarterly = s.dt.freq.freqstr.startswith("Q")
         ts = s.dt.to_timestamp()
-        codes = _month_code(ts.dt.year.to_numpy(dtype=float), ts.dt.month.to_numpy(dtype=float))
+        codes = _ts_code(ts)
         if quarterly:
-            codes = np.where(codes >= 0, (codes // 12) * 4 + (codes % 12) // 3, -1)
+            codes = _quarter_of(codes)
         ex = s.dropna().iloc[0] if s.notna().any() else None
         codes, note = _to_freq(codes, quarterly, freq, column, str(ex))
         return ParsedPeriods(codes, "datetime", "dtype", note)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        codes = _month_code(s.dt.year.to_numpy(dtype=float), s.dt.month.to_numpy(dtype=float))
+        codes = _ts_code(s)
         codes, note = _to_freq(codes, False, freq, column, None)
         return ParsedPeriods(codes, "datetime", "dtype", note)
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -499,7 +507,7 @@ def parse_periods(values, freq: str = "M", *, column: str = "month", date_format
     if uniq.dtype == object and len(uniq) and pd.api.types.infer_dtype(uniq, skipna=True) in (
             "datetime", "datetime64", "date"):
         ts = pd.Series(pd.to_datetime(pd.Series(uniq), errors="coerce", utc=True))
-        cu = _month_code(ts.dt.year.to_numpy(dtype=float), ts.dt.month.to_numpy(dtype=float))
+        cu = _ts_code(ts)
         cu, note = _to_freq(cu, False, freq, column, None)
         return ParsedPeriods(np.append(cu, np.int64(-1))[idx], "datetime", "dtype", note)
     txt = _as_text(uniq)

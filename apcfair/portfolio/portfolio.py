@@ -204,9 +204,13 @@ def _check_ids(chk: _Checker) -> None:
              "account_id")
 
 
+def _where(source: str) -> str:
+    return "the table" if source == "<DataFrame>" else f"data file {source!r}"
+
+
 def _require_rows(df: pd.DataFrame, source: str) -> None:
     if len(df) == 0:
-        where = "the table" if source == "<DataFrame>" else f"data file {source!r}"
+        where = _where(source)
         raise DataValidationError([
             f"{where} has no data rows (columns {list(df.columns)[:8]}, but only a header). Fix: "
             "give one row per account (loan-level) or per account and month (panel)."
@@ -391,7 +395,7 @@ def _widen(values: np.ndarray) -> np.ndarray:
 
 
 def _nothing_left(source: str, rows_in: int, unit: str, counts: dict[str, int]) -> DataValidationError:
-    where = "the table" if source == "<DataFrame>" else f"data file {source!r}"
+    where = _where(source)
     reasons = "; ".join(f"{v:,} {k}" for k, v in counts.items())
     return DataValidationError([
         f"all {rows_in:,} {unit} of {where} were excluded ({reasons}); nothing is left to analyse. "
