@@ -39,6 +39,7 @@ _CODE_WORD = re.compile(r"^(zip\d*|zipcode|postcode|postal|fips|geoid|tract|ssn|
 _ID_WORDS = {"id", "ids", "key", "uuid", "account", "acct", "number", "no", "nr"}
 _SEPARATORS = (",", ";", "\t", "|")
 _SAMPLE = 200
+_INT = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,8 @@ def _text(col: pa.Array) -> np.ndarray:
     return out
 
 
-def _floats(stripped: pa.Array) -> np.ndarray | None:
+def _floats(stripped: pa.Array, sample: list[str]) -> np.ndarray | None:
     """Arrow's correctly rounded parser (a CSV written by pandas reads back bit-identical)."""
-    sample = pc.drop_null(stripped)[:_SAMPLE].to_pylist()
     try:
         for v in sample:  # a failing Arrow cast is slow: rule out text columns first
             float(v)
@@ -142,29 +142,43 @@ def _floats(stripped: pa.Array) -> np.ndarray | None:
         return None
 
 
+def _ints(stripped: pa.Array) -> pa.Array | str | None:
+    """int64 values; ``"too long"`` for integers beyond 64 bits; ``None`` if not all integers."""
+    try:
+        return pc.cast(stripped, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if not _all(pc.match_substring_regex(stripped, r"^[+-]?\d+$")):
+        return None
+    if _any(pc.greater(pc.utf8_length(stripped), 18)):
+        return "too long"
+    return pc.cast(pc.utf8_ltrim(stripped, characters="+"), pa.int64())  # Arrow refuses "+5"
+
+
 def _type_arrow(name, col: pa.Array) -> tuple[np.ndarray, str]:
-    """Type one text column (an Arrow string array; vectorised Arrow compute, no Python loop)."""
+    """Type one text column (an Arrow string array).
+
+    Vectorised Arrow compute over the rows, a handful of passes for the common columns; a
+    sample of the values first rules out the slow failing casts.
+    """
     kind = identifier_kind(name)
     if col.null_count == len(col):
         return np.full(len(col), np.nan), "number (all values missing)"
     stripped = pc.utf8_trim_whitespace(col)
-    body = pc.utf8_ltrim(stripped, characters="+-")
-    digits = pc.utf8_is_digit(body)
-    lead = pc.and_(digits, pc.and_(pc.starts_with(body, "0"), pc.greater(pc.utf8_length(body), 1)))
-    if _any(lead):
-        example = pc.filter(stripped, lead)[0].as_py()
-        return _text(col), f"text (leading zeros kept, e.g. {example!r})"
+    zero = pc.starts_with(stripped, "0")
+    if _any(zero):
+        lead = pc.and_(zero, pc.and_(pc.utf8_is_digit(stripped), pc.greater(pc.utf8_length(stripped), 1)))
+        if _any(lead):
+            example = pc.filter(stripped, lead)[0].as_py()
+            return _text(col), f"text (leading zeros kept, e.g. {example!r})"
     if kind == "code":
         return _text(col), "text (identifier-like name)"
     complete = col.null_count == 0
-    if _all(digits):
-        if _any(pc.greater(pc.utf8_length(body), 18)):
-            return _text(col), "text (integers too long for a 64-bit number)"
-        n_signs = pc.subtract(pc.utf8_length(stripped), pc.utf8_length(body))
-        if _any(pc.greater(n_signs, 1)):
-            return _text(col), "text"  # "+-5" and the like
-        ints = pc.cast(body, pa.int64())
-        ints = pc.if_else(pc.starts_with(stripped, "-"), pc.negate(ints), ints)
+    sample = pc.drop_null(stripped)[:_SAMPLE].to_pylist()
+    ints = _ints(stripped) if all(_INT.fullmatch(v) for v in sample) else None
+    if isinstance(ints, str):
+        return _text(col), "text (integers too long for a 64-bit number)"
+    if ints is not None:
         if complete:
             return ints.to_numpy(zero_copy_only=False), "integer (identifier)" if kind else "integer"
         if kind == "id":
@@ -172,12 +186,13 @@ def _type_arrow(name, col: pa.Array) -> tuple[np.ndarray, str]:
         return pc.cast(ints, pa.float64()).to_numpy(zero_copy_only=False), "number (integers with missing values)"
     if kind == "id":
         return _text(col), "text (identifier)"
-    floats = _floats(stripped)
+    floats = _floats(stripped, sample)
     if floats is not None:
         return floats, "number"
-    low = pc.utf8_lower(stripped)
-    if complete and _all(pc.is_in(low, pa.array(["true", "false"]))):
-        return pc.equal(low, "true").to_numpy(zero_copy_only=False), "boolean"
+    if complete and all(v.lower() in ("true", "false") for v in sample):
+        low = pc.utf8_lower(stripped)
+        if _all(pc.is_in(low, pa.array(["true", "false"]))):
+            return pc.equal(low, "true").to_numpy(zero_copy_only=False), "boolean"
     return _text(col), "text"
 
 
