@@ -71,6 +71,7 @@ _ALIASES = {"yyyy-mm": "iso", "yyyy-mm-dd": "iso", "dmy": "dd/mm/yyyy", "mdy": "
 _TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
 _RE = {
     "iso": rf"^(\d{{4}})[-/](\d{{1,2}})(?:[-/](\d{{1,2}}))?{_TIME}$",
+    "iso-date": r"^(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?$",
     "quarter": r"^(?:(\d{4})\s*-?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4}))$",
     "day/month": rf"^(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}}){_TIME}$",
     "month-name": r"^(?:(\d{1,2})[-/ ]?)?([A-Za-z]{3,9})\.?[-/ ,]*(\d{4})$",
@@ -207,11 +208,33 @@ def _digits(txt: pd.Series) -> np.ndarray:
     return out
 
 
+def _parse_iso(txt: pd.Series) -> np.ndarray:
+    """ISO dates; many distinct date-times are split into a date and a time part first.
+
+    The date part (first 10 characters) and the time part each have few distinct values,
+    so the regular expressions run on those; values the split does not fit (``2019-1-5
+    08:00``) go through the full expression. The result is the same either way.
+    """
+    if len(txt) <= 5_000:
+        g = txt.str.extract(_RE["iso"])
+        return _month_code(_num(g, 0), _num(g, 1), _num(g, 2))
+    hi, head = pd.factorize(txt.str[:10])
+    ti, tail = pd.factorize(txt.str[10:])
+    gh = pd.Series(head, dtype=object).str.extract(_RE["iso-date"])
+    head_codes = _month_code(_num(gh, 0), _num(gh, 1), _num(gh, 2))
+    tail_ok = pd.Series(tail, dtype=object).str.fullmatch(_TIME).fillna(False).to_numpy(dtype=bool)
+    codes = np.where(tail_ok[ti], head_codes[hi], -1)
+    rest = codes < 0
+    if rest.any():
+        g = txt[rest].str.extract(_RE["iso"])
+        codes[rest] = _month_code(_num(g, 0), _num(g, 1), _num(g, 2))
+    return codes
+
+
 def _parse_family(name: str, txt: pd.Series, freq: str, *, given: bool = False) -> np.ndarray:
     """Codes for one format family (monthly codes; quarterly codes for ``quarter``)."""
     if name == "iso":
-        g = txt.str.extract(_RE["iso"])
-        return _month_code(_num(g, 0), _num(g, 1), _num(g, 2))
+        return _parse_iso(txt)
     if name in ("dd/mm/yyyy", "mm/dd/yyyy"):
         g = txt.str.extract(_RE["day/month"])
         a, b, y = _num(g, 0), _num(g, 2), _num(g, 3)
@@ -386,21 +409,25 @@ def detect_date_format(values, freq: str = "M", *, column: str = "month",
     return _detect(_as_text(np.asarray(uniq)), freq, column, context)
 
 
-def _detect(txt: pd.Series, freq: str, column: str, context: Sequence = ()) -> str:
-    txt = txt[txt.str.len() > 0].reset_index(drop=True)
-    if not len(txt):
+def _detect(txt: pd.Series, freq: str, column: str, context: Sequence = (),
+            parsed: dict | None = None) -> str:
+    """The format of the distinct values ``txt``; codes computed on the way go into ``parsed``."""
+    parsed = {} if parsed is None else parsed
+    n_values = int((txt.str.len() > 0).sum())  # empty strings fit no format
+    if not n_values:
         return "empty"
     counts: dict[str, int] = {}
     for fam in _DETECTED:
         if fam == "day/month":
             counts[fam] = _day_month_evidence(txt)[0]
-        else:
-            counts[fam] = int((_parse_family(fam, txt, freq) >= 0).sum())
-        if counts[fam] == len(txt) and fam != "day/month":
+            continue
+        parsed[fam] = _parse_family(fam, txt, freq)
+        counts[fam] = int((parsed[fam] >= 0).sum())
+        if counts[fam] == n_values:
             return fam  # every value fits: the families are disjoint, no other can
     best = max(counts, key=lambda k: counts[k])
     if counts[best] == 0:
-        raise _unrecognised(column, txt, freq)
+        raise _unrecognised(column, txt[txt.str.len() > 0].reset_index(drop=True), freq)
     if best != "day/month":
         return best
     _, only_d, only_m, ex_d, ex_m = _day_month_evidence(txt)
@@ -512,11 +539,15 @@ def parse_periods(values, freq: str = "M", *, column: str = "month", date_format
         return ParsedPeriods(np.append(cu, np.int64(-1))[idx], "datetime", "dtype", note)
     txt = _as_text(uniq)
     how = "given" if fmt else "detected"
+    done: dict[str, np.ndarray] = {}
     if fmt is None:
-        fmt = _detect(txt, freq, column, context)
+        fmt = _detect(txt, freq, column, context, done)
         if fmt == "empty":
             return ParsedPeriods(np.full(len(s), -1, dtype=np.int64), "empty", how)
-    cu = _parse_family(fmt, txt, freq, given=how == "given") if len(txt) else np.empty(0, np.int64)
+    if fmt in done:
+        cu = done[fmt]
+    else:
+        cu = _parse_family(fmt, txt, freq, given=how == "given") if len(txt) else np.empty(0, np.int64)
     if how == "given" and len(txt) and not (cu >= 0).any() and (txt.str.len() > 0).any():
         raise _error(column, f"no value fits date_format={fmt!r} (e.g. {txt.iloc[0]!r})",
                      "pass the format of these values, or leave date_format out to detect it")
