@@ -68,7 +68,7 @@ DATE_FORMATS: dict[str, str] = {
 _DETECTED = ("iso", "yyyymm", "yyyymmdd", "quarter", "day/month", "month-name", "code")
 _ALIASES = {"yyyy-mm": "iso", "yyyy-mm-dd": "iso", "dmy": "dd/mm/yyyy", "mdy": "mm/dd/yyyy",
             "dd-mm-yyyy": "dd/mm/yyyy", "dd.mm.yyyy": "dd/mm/yyyy", "mm-dd-yyyy": "mm/dd/yyyy"}
-_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+_TIME = r"(?:[T ](?:[01]?\d|2[0-3]):[0-5]\d(?::(?:[0-5]\d|60)(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
 _RE = {
     "iso": rf"^(\d{{4}})[-/](\d{{1,2}})(?:[-/](\d{{1,2}}))?{_TIME}$",
     "iso-date": r"^(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?$",

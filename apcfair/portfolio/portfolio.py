@@ -23,6 +23,33 @@ plus any time-varying attributes.
 
 Any other column is an attribute. Ages count from the month after origination:
 ``a = t - v`` with ``a = 1`` in the first performance month.
+
+Reading
+-------
+**Dates** are read strictly: each date column with one format, detected once from its
+distinct values or given as ``date_format`` (:mod:`apcfair.portfolio.periods`); the
+lineage records which (``lineage.date_formats``). Values that do not fit the column's
+format are invalid rows. A column that cannot be read with one format (Excel serials,
+Unix time, day/month order the values do not decide, quarters with ``freq="M"``) is
+refused whatever ``on_invalid`` says. Monthly dates with ``freq="Q"`` are mapped to the
+quarter that contains them (noted in the lineage); a panel that then has several rows per
+account and quarter is refused.
+
+**Plausible dates.** Dates after the current period, before 1900, or cut off from the
+rest of the table's dates by a stretch of more than 10 years without any date (counted
+from the median date outwards over all date columns together; a typo 2099 or 1919 in data
+from 2005-2019) are invalid rows: an error by default, dropped and counted with
+``on_invalid="exclude"``. A book with continuous history is never cut, however old.
+
+**Files.** CSV columns are typed without losing information (zip ``04872`` stays text,
+identifiers are never floats; :mod:`apcfair.portfolio.reading`), so a CSV and a Parquet
+file of the same table give the same portfolio; ``lineage.column_types`` and
+``describe()["attribute_types"]`` say how each attribute was typed. Empty, header-only,
+non-UTF-8 (pass ``encoding=``) and malformed files raise one error naming the path.
+
+**Reserved columns.** ``vintage`` (and, in a panel, ``age``) are apcfair's own: a column
+of that name that agrees with what apcfair derives is dropped with a lineage note; any
+other must be renamed (a borrower's age in years as ``borrower_age``, say).
 """
 
 from __future__ import annotations

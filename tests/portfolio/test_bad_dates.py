@@ -187,3 +187,16 @@ def test_future_last_month_is_refused():
     future = format_period([current_period() + 2])[0]
     with pytest.raises(DataValidationError, match=r"column 'last_month': 1 rows have last_month dates in the future"):
         Portfolio.from_loans(_loans(["2019-01", "2019-02"], ["2019-05", future]))
+
+
+def test_many_distinct_date_times_give_the_same_codes_as_few():
+    # above 5,000 distinct values ISO date-times are split into date and time parts first
+    rng = np.random.default_rng(2)
+    ts = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 * 86400, 8000), unit="s")
+    tricky = ["2019-1-5 08:00", "2019-12-31T25:00", "2019-12-99", "2019-12-3113:45", "2020-01-01T00:30:00+01:00"]
+    values = list(ts.strftime("%Y-%m-%dT%H:%M:%S")) + tricky
+    many = parse_periods(values).codes
+    few = np.concatenate([parse_periods(values[i:i + 1000]).codes for i in range(0, len(values), 1000)])
+    np.testing.assert_array_equal(many, few)
+    assert many[-5:].tolist() == [2019 * 12, -1, -1, -1, JAN20]
+    np.testing.assert_array_equal(many[:-5], ts.year * 12 + ts.month - 1)
