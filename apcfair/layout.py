@@ -36,6 +36,12 @@ COST_OF_FAIRNESS: Final = "cost_of_fairness.json"
 FORECASTS: Final = "forecasts.parquet"
 ACCOUNT_SCORES: Final = "account_scores.parquet"
 DEPENDENCE_CSV: Final = "dependence.csv"
+#: One coefficient table per score model: ``COEFFICIENTS.format(name=model)``.
+COEFFICIENTS: Final = "coefficients_{name}.csv"
+#: Glob matching every :data:`COEFFICIENTS` file.
+COEFFICIENTS_GLOB: Final = "coefficients_*.csv"
+#: The whole fitted procedure (settings, models as JSON), beside forecasts and scores.
+UNBIASED_RESULT_JSON: Final = "unbiased_result.json"
 UNBIASED_SUMMARY: Final = "unbiased_summary.txt"
 ROC_PLOT: Final = "roc.png"
 DEPENDENCE_PLOT: Final = "dependence.png"
@@ -60,3 +66,5 @@ FAN_CHART_BY_SCENARIO_PLOT: Final = "fan_chart_by_scenario.png"
 # report / demo
 REPORT_HTML: Final = "report.html"
 RESULTS_JSON: Final = "results.json"
+#: Sub-folder of ``apcfair demo`` holding the synthetic input data.
+DEMO_DATA: Final = "data"

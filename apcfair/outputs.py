@@ -40,11 +40,8 @@ if TYPE_CHECKING:
 #: Resolution of every PNG the commands write.
 DPI = 110
 
-# TODO(layout): these two names belong in apcfair.layout (the report globs "coefficients_*.csv").
-#: One CSV per model of the unbiased procedure, ``name`` being the model.
-COEFFICIENTS = "coefficients_{name}.csv"
-#: Sub-folder of ``apcfair demo`` with the synthetic input data.
-DEMO_DATA = "data"
+COEFFICIENTS = layout.COEFFICIENTS
+DEMO_DATA = layout.DEMO_DATA
 
 #: Every file :func:`write_audit_outputs` can write (its default).
 AUDIT_FILES = (layout.AUDIT_JSON, layout.AUDIT_HTML, layout.AUDIT_FAIRNESS_PLOT, layout.AUDIT_GAPS_PLOT)

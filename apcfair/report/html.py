@@ -25,8 +25,7 @@ import pandas as pd
 from apcfair import layout
 from apcfair._html import data_uri, fmt_count, formatter, render, table
 
-# Written by ``apcfair unbiased`` as ``coefficients_<model>.csv``, one file per score model.
-COEFFICIENTS_GLOB = "coefficients_*.csv"
+COEFFICIENTS_GLOB = layout.COEFFICIENTS_GLOB
 
 
 class _Results:

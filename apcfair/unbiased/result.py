@@ -16,7 +16,7 @@ from apcfair.unbiased.plots import plot_calibration_by_year, plot_dependence_bar
 
 #: The result's own JSON file in a :meth:`UnbiasedResult.save` folder (next to
 #: ``forecasts.parquet``, ``account_scores.parquet`` and ``apc_result.nc``).
-RESULT_JSON = "unbiased_result.json"
+RESULT_JSON = layout.UNBIASED_RESULT_JSON
 
 
 @dataclass(frozen=True)
