@@ -4,11 +4,12 @@ Every result's ``summary()`` returns a :class:`Summary`. It *is* the text (a ``s
 subclass, so printing, ``in`` and concatenation work as before) and renders as HTML in
 Jupyter through ``_repr_html_``, like statsmodels' ``Summary``. Build one from a title and
 blocks: strings (paragraphs, printed as they are) and ``DataFrame`` tables with a caption.
+The HTML form is rendered by the HTML kit (:mod:`apcfair._html`): values are escaped and
+tables are the same ``table`` macro as the reports'.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import pandas as pd
@@ -18,6 +19,15 @@ Block = str | tuple[str, pd.DataFrame] | pd.DataFrame
 
 def _table_text(df: pd.DataFrame, float_format: str) -> str:
     return df.to_string(index=False, float_format=lambda x: format(x, float_format))
+
+
+_HTML = """{% from "_macros.html" import table %}
+<div class="apcfair-summary">
+{% if title %}<h4>{{ title }}</h4>{% endif %}
+{% for kind, caption, value in items %}
+{% if kind == "table" %}{{ table(value, caption) }}{% elif kind == "pre" %}<pre>{{ value }}</pre>{% else %}<p>{{ value }}</p>{% endif %}
+{% endfor %}
+</div>"""
 
 
 class Summary(str):
@@ -46,9 +56,32 @@ class Summary(str):
     _title: str = ""
 
     @classmethod
-    def from_blocks(cls, title: str, blocks: Sequence[Block], *, float_format: str = ".4g") -> Summary:
-        """Build a summary from a title and paragraphs / ``(caption, DataFrame)`` tables."""
-        parts = [title, "=" * len(title)] if title else []
+    def from_blocks(cls, title: str, blocks: Sequence[Block], *, float_format: str = ".4g",
+                    rule_width: int | None = None) -> Summary:
+        """Build a summary from a title and paragraphs / ``(caption, DataFrame)`` tables.
+
+        Parameters
+        ----------
+        title : str
+            First line; underlined with ``=`` (nothing when empty).
+        blocks : sequence
+            Paragraphs (``str``), ``DataFrame`` tables, or ``(caption, DataFrame)`` pairs.
+        float_format : str
+            Format spec of float cells (``format(x, float_format)``), text and HTML alike.
+        rule_width : int, optional
+            Width of the rule under the title in characters (default: the title's length),
+            e.g. 72 for a fixed-width block like statsmodels' summaries.
+
+        Examples
+        --------
+        >>> print(Summary.from_blocks("Fit", ["ok"], rule_width=10))
+        Fit
+        ==========
+        ok
+        """
+        if rule_width is not None and (not isinstance(rule_width, int) or rule_width < 1):
+            raise ValueError(f"rule_width={rule_width!r} is not allowed; use a positive int or None.")
+        parts = [title, "=" * (rule_width or len(title))] if title else []
         for b in blocks:
             if isinstance(b, pd.DataFrame):
                 parts += [_table_text(b, float_format), ""]
@@ -68,22 +101,25 @@ class Summary(str):
         return str.__str__(self)
 
     def as_html(self) -> str:
-        """The summary as an HTML fragment (values escaped)."""
+        """The summary as an HTML fragment, rendered by the HTML kit (values escaped).
+
+        Paragraphs keep their line breaks (``<pre>`` for multi-line text, ``<p>`` otherwise);
+        tables are the kit's ``table`` macro with their caption.
+        """
+        from apcfair._html import render_string, table  # jinja2 only when HTML is asked for
+
         if not self._blocks:
-            return f"<pre>{html.escape(self.as_text())}</pre>"
+            return render_string("<pre>{{ text }}</pre>", text=self.as_text())
         ff = getattr(self, "_float_format", ".4g")
-        out = [f"<h4>{html.escape(self._title)}</h4>"] if self._title else []
+        items = []
         for b in self._blocks:
             if isinstance(b, tuple | pd.DataFrame):
                 caption, df = b if isinstance(b, tuple) else ("", b)
-                table = df.to_html(index=False, escape=True, float_format=lambda x: format(x, ff),
-                                   border=0)
-                if caption:
-                    table = table.replace(">", f"><caption>{html.escape(caption)}</caption>", 1)
-                out.append(table)
+                items.append(("table", caption, table(df, float_format=lambda x: format(x, ff))))
             else:
-                out.append(f"<p>{html.escape(str(b))}</p>")
-        return "\n".join(out)
+                text = str(b)
+                items.append(("pre" if "\n" in text else "p", "", text))
+        return render_string(_HTML, title=self._title, items=items)
 
     def _repr_html_(self) -> str:
         return self.as_html()
