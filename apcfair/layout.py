@@ -66,7 +66,11 @@ FAN_CHART_BY_SCENARIO_PLOT: Final = "fan_chart_by_scenario.png"
 # report / demo
 REPORT_HTML: Final = "report.html"
 RESULTS_JSON: Final = "results.json"
-#: Which data the results in an output folder come from (CLI; ``apcfair report`` refuses to mix).
-DATA_FINGERPRINT: Final = "data_fingerprint.json"
 #: Sub-folder of ``apcfair demo`` holding the synthetic input data.
 DEMO_DATA: Final = "data"
+
+# experiment
+EXPERIMENT_PARQUET: Final = "experiment.parquet"
+EXPERIMENT_JSON: Final = "experiment.json"
+EXPERIMENT_FRONTIER_PLOT: Final = "experiment_frontier.png"
+EXPERIMENT_PARETO_PLOT: Final = "experiment_pareto.png"

@@ -27,7 +27,7 @@ FLOORS: dict[str, int] = {
     "forecast": 4,
     "audit": 5,
     "unbiased": 6, "fairness": 6,
-    "report": 7, "outputs": 7,
+    "report": 7, "outputs": 7, "experiment": 7,
     "cli": 8,
 }
 
