@@ -25,5 +25,12 @@ class DataValidationError(ApcfairError, ValueError):
         super().__init__(msg)
 
 
+class FitError(ApcfairError, RuntimeError):
+    """A model fit failed (did not converge, singular, non-finite) on data that passed validation.
+
+    The message says what failed and what to try; the command line exits with code 5.
+    """
+
+
 class NotFittedError(ApcfairError, AttributeError):
     """An estimator was used before ``fit``."""

@@ -66,6 +66,8 @@ FAN_CHART_BY_SCENARIO_PLOT: Final = "fan_chart_by_scenario.png"
 # report / demo
 REPORT_HTML: Final = "report.html"
 RESULTS_JSON: Final = "results.json"
+#: Which data the results in an output folder come from (CLI; ``apcfair report`` refuses to mix).
+DATA_FINGERPRINT: Final = "data_fingerprint.json"
 #: Sub-folder of ``apcfair demo`` holding the synthetic input data.
 DEMO_DATA: Final = "data"
 

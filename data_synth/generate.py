@@ -89,6 +89,9 @@ LOAN_ATTRIBUTES: tuple[str, ...] = (
     "persons_per_household", "asian_frac", "black_frac", "native_american_frac",
     "native_hawaiian_frac", "hispanic_frac", "age", "sex", "race_ethnicity", "minority",
 )
+#: Loan-table columns written under another name in the account-month panel, where
+#: ``age`` is the account age in months (a reserved column of the data contract).
+PANEL_NAMES: dict[str, str] = {"age": "borrower_age"}
 PD_HORIZON = 36
 
 
@@ -149,10 +152,10 @@ class SynthPortfolio:
 
         Notes
         -----
-        The borrower attribute ``age`` (years) is not the account age. Code that derives
-        an ``age`` column of its own from the panel (``apcfair.portfolio.Portfolio.from_panel``
-        at the time of writing) may let the attribute overwrite it: drop or rename ``age``
-        first, or pass ``attributes=[...]`` without it.
+        The borrower's age in years (``age`` in the loan table) is written as
+        ``borrower_age`` here: in a panel ``age`` means the account age in months (a
+        reserved column of the data contract), so ``apcfair validate`` accepts the panel.
+        ``attributes`` names the loan-table columns (``"age"`` selects ``borrower_age``).
         """
         n_months = self._last_code - self._vintage_code
         total = int(n_months.sum())
@@ -176,7 +179,7 @@ class SynthPortfolio:
         for c in attributes or ():
             if c not in LOAN_ATTRIBUTES:
                 raise ValueError(f"unknown attribute {c!r}; choose from {list(LOAN_ATTRIBUTES)}")
-            out[c] = self.loans[c].to_numpy()[rows]
+            out[PANEL_NAMES.get(c, c)] = self.loans[c].to_numpy()[rows]
         return out
 
     def write(self, out_dir: str | Path, *, panel: bool = False) -> dict[str, Path]:

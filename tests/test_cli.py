@@ -93,8 +93,8 @@ def test_unbiased_writes_comparison_rows(synth_dir, tmp_path):
 
 def test_user_mistakes_are_one_line_and_leave_no_folder(tmp_path, capsys):
     out = tmp_path / "never"
-    assert main(["apc", "--data", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert main(["apc", "--data", str(tmp_path / "missing.csv"), "--out", str(out)]) == 3  # missing input file
+    assert "no such file" in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".never.partial-*"))
 

@@ -17,6 +17,11 @@ from apcfair.audit._options import Polarity, check_option
 _N_EXAMPLES = 5
 #: Separator between attribute names / group labels of an intersection.
 INTERSECTION_SEP = " & "
+#: Most distinct groups an audited attribute or control feature may have. Beyond it the
+#: column is an identifier or a continuous value, not a group (an audit of a 5,000-level
+#: column ran for more than 10 minutes); bin or merge it first. The command line's
+#: ``--max-levels`` is stricter (default 50).
+MAX_GROUP_LEVELS = 500
 
 
 def _rows(mask: np.ndarray) -> str:
@@ -172,12 +177,39 @@ def _sorted_labels(values: pd.Series) -> list[str]:
     return list(dict.fromkeys(str(u) for u in uniq))
 
 
+def check_group_levels(values, name: str, max_levels: int = MAX_GROUP_LEVELS, *,
+                       option: str | None = None) -> int:
+    """Refuse a group column with more than ``max_levels`` distinct values; return the count.
+
+    Counting is one pass over the values, so an identifier-like column is refused before
+    any of the audit's work.
+
+    Examples
+    --------
+    >>> check_group_levels(["a", "b", "a"], "sex")
+    2
+    >>> check_group_levels([str(i) for i in range(600)], "zip")
+    Traceback (most recent call last):
+    ValueError: zip has 600 distinct values (more than 500): it looks like an identifier or a continuous value, not a group. Fix: bin or merge it into fewer groups (e.g. age bands, regions).
+    """
+    k = int(pd.Series(values).nunique(dropna=True)) if not isinstance(values, pd.Categorical) else len(
+        values.categories)
+    if k > max_levels:
+        raise ValueError(
+            f"{name} has {k:,} distinct values (more than {max_levels:,}): it looks like an identifier or a "
+            "continuous value, not a group. Fix: bin or merge it into fewer groups (e.g. age bands, regions)"
+            + (f", or raise {option} if these really are {k:,} groups." if option else ".")
+        )
+    return k
+
+
 def _labels(name: str, x, n: int) -> pd.Categorical:
     """Group labels as an ordered-by-appearance-of-categories string Categorical."""
     s = x if isinstance(x, pd.Series) else pd.Series(as_1d(name, x) if not isinstance(x, pd.Categorical) else x)
     if len(s) != n:
         check_lengths(**{"score/y": np.empty(n), name: s})
     s = s.reset_index(drop=True)
+    check_group_levels(s, f"group column {name!r}")
     missing = s.isna().to_numpy()
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         missing |= s.astype(str).str.strip().eq("").to_numpy() & ~missing
@@ -288,6 +320,7 @@ def _control_labels(control, n: int, y: np.ndarray) -> tuple[pd.Categorical, str
     if len(cs) != n:
         check_lengths(y=y, control=cs)
     cs = cs.reset_index(drop=True)
+    check_group_levels(cs, f"control column {name!r}")
     miss = cs.isna().to_numpy()
     if miss.any():
         raise ValueError(

@@ -8,7 +8,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from apcfair.cli._common import add_out_argument, parser_kwargs, split_names
+from apcfair.cli._common import (
+    DEFAULT_MAX_LEVELS,
+    MAX_BOOT,
+    add_out_argument,
+    bounded_int,
+    finite_float,
+    parser_kwargs,
+    positive_int,
+    seed,
+    split_names,
+)
 
 EXAMPLE = """\
 example:
@@ -50,17 +60,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--outcome", required=True, metavar="COL", help="outcome column, 1 = default, 0 = good")
     p.add_argument("--group", required=True, metavar="COL[,COL...]",
                    help="protected attribute column(s), comma-separated; intersections are added")
-    p.add_argument("--cutoff", type=float, default=0.5, help="score cut-off (default 0.5)")
+    p.add_argument("--cutoff", type=finite_float, default=0.5,
+                   help="score cut-off (default 0.5; within [0, 1] for --polarity pd)")
     p.add_argument("--polarity", choices=["pd", "approval"], default="pd",
                    help="pd: higher = riskier, approved iff score < cutoff (default); "
                         "approval: higher = better, approved iff score >= cutoff")
     p.add_argument("--control", metavar="COL", help="control feature (e.g. vintage year): repeat within strata")
-    p.add_argument("--min-group-size", type=int, default=30,
+    p.add_argument("--min-group-size", type=positive_int, default=30,
                    help="groups smaller than this are flagged and left out of the gaps (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000; 0 = none)")
-    p.add_argument("--format", choices=["auto", "csv", "parquet"], default="auto",
-                   help="input format (default: from the file extension, .csv or .parquet)")
+    p.add_argument("--max-levels", type=bounded_int(2, 10_000), default=DEFAULT_MAX_LEVELS,
+                   help="refuse a --group or --control column with more distinct values than this, checked before "
+                        f"any work (an identifier is not a group; default {DEFAULT_MAX_LEVELS})")
+    p.add_argument("--seed", type=seed, default=0, help="random seed of the bootstrap (default 0)")
+    p.add_argument("--n-boot", type=bounded_int(0, MAX_BOOT, what="replicates"), default=1000,
+                   help=f"bootstrap replicates, 0 (none) to {MAX_BOOT:,} (default 1000)")
+    p.add_argument("--file-type", "--format", dest="format", choices=["auto", "csv", "parquet"], default="auto",
+                   help="file type of --data (default: from the file extension, .csv or .parquet; --format is the "
+                        "old name)")
     p.add_argument("--outputs", choices=["both", "json", "html"], default="both",
                    help="which outputs to write (default both: audit.json and audit.html)")
     p.add_argument("--no-intersections", action="store_true", help="do not add intersections of the groups")
@@ -68,7 +84,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="data caveat to carry into the outputs (repeatable)")
     p.add_argument("--fail-on-gap", action="store_true",
                    help="exit with status 1 when any gap fails its threshold")
-    add_out_argument(p, "output folder (replaced atomically)", metavar="DIR")
+    add_out_argument(p, "output folder (replaced atomically)", metavar="DIR", force=False)
     p.set_defaults(func=run)
     return p
 
@@ -136,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from apcfair._io import atomic_output_dir
     from apcfair.audit import audit
     from apcfair.audit._options import InputFormat, OutputFormat, Polarity, check_option
-    from apcfair.audit._validate import check_outcome, check_score
+    from apcfair.audit._validate import check_group_levels, check_outcome, check_score
     from apcfair.outputs import write_audit_outputs
 
     g = lambda name, default=None: getattr(args, name, default)  # noqa: E731
@@ -151,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     check_option("--outputs", fmt, OutputFormat)
     in_fmt = g("format", "auto") or "auto"
     check_option("--format", in_fmt, InputFormat)
+    out = Path(g("out"))
+    _check_out(out)  # before any work
     df = _read_data(Path(g("data")), in_fmt)
     if len(df) == 0:
         raise ValueError(f"--data {g('data')!r} has no rows.")
@@ -168,6 +186,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--group lists a column twice: {group_cols}.")
     groups = {c: _need(df, c, "--group") for c in group_cols}
     control = _need(df, g("control"), "--control") if g("control") else None
+    max_levels = g("max_levels", DEFAULT_MAX_LEVELS) or DEFAULT_MAX_LEVELS
+    for c, col in groups.items():  # an ID-like column would run for hours
+        check_group_levels(col, f"--group column {c!r}", max_levels, option="--max-levels")
+    if control is not None:
+        check_group_levels(control, f"--control column {g('control')!r}", max_levels, option="--max-levels")
     res = audit(score, y, groups, decision=decision, cutoff=g("cutoff", 0.5), polarity=polarity, control=control,
                 intersections=not g("no_intersections", False), min_group_size=g("min_group_size", 30),
                 n_boot=g("n_boot", 1000), random_state=g("seed", 0), caveats=g("caveat") or ())
@@ -175,12 +198,11 @@ def run(args: argparse.Namespace) -> int:
              "outcome": g("outcome"), "group": group_cols, "control": g("control")}
     files = {"both": (layout.AUDIT_JSON, layout.AUDIT_HTML), "json": (layout.AUDIT_JSON,),
              "html": (layout.AUDIT_HTML,)}[fmt]
-    out = Path(g("out"))
-    _check_out(out)
     with atomic_output_dir(out, replace=True) as tmp:
         write_audit_outputs(res, tmp, files=files, title=f"Fairness audit: {Path(g('data')).name}",
                             extra={"input": given})
     n_fail = int(np.sum(res.gaps["status"] == "FAIL"))
     written = " and ".join(f"{out / f}" for f in (layout.AUDIT_JSON, layout.AUDIT_HTML) if (out / f).exists())
     print(f"wrote {written}: {n_fail} of {len(res.gaps)} gaps fail their threshold")
+    args.summary = {"gaps": int(len(res.gaps)), "gaps_failing": n_fail, "rows": int(len(df))}
     return 1 if (g("fail_on_gap", False) and n_fail) else 0

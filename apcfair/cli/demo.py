@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apcfair.cli._common import UserError, parser_kwargs
+from apcfair.cli._common import (
+    MAX_ACCOUNTS,
+    bounded_int,
+    output_folder,
+    parser_kwargs,
+    seed,
+    show_progress,
+)
 
 EXAMPLE = "apcfair demo --out apcfair-demo --accounts 146500 --seed 0"
 STEPS = ("synthetic portfolio", "validation and vintage curves", "APC", "unbiased by design", "fairness audit",
@@ -22,9 +29,11 @@ def add_parser(sub):
         "run the whole workflow on the built-in synthetic portfolio", example=EXAMPLE,
         description="synth -> validation and lineage -> APC -> unbiased-by-design comparison -> fairness audit "
                     "-> stress scenarios, written to DIR/report.html (self-contained) and DIR/results.json."))
-    p.add_argument("--out", default="apcfair-demo", help="output folder (default: apcfair-demo)")
-    p.add_argument("--accounts", type=int, default=146_500, help="accounts in the synthetic portfolio (default 146,500)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--out", default="apcfair-demo", type=output_folder, help="output folder (default: apcfair-demo)")
+    p.add_argument("--accounts", type=bounded_int(2000, MAX_ACCOUNTS, what="accounts (a meaningful demo)"),
+                   default=146_500, help=f"accounts in the synthetic portfolio, 2,000 to {MAX_ACCOUNTS:,} "
+                                         "(default 146,500)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed")
     p.set_defaults(func=run)
     return p
 
@@ -138,9 +147,7 @@ def run(args) -> int:
     """Run ``apcfair demo``."""
     from apcfair import layout
 
-    if args.accounts < 2000:
-        raise UserError("--accounts must be at least 2,000 for a meaningful demo")
-    results = run_demo(args.out, accounts=args.accounts, seed=args.seed)
+    results = run_demo(args.out, accounts=args.accounts, seed=args.seed, progress=show_progress(args))
     cost = results["cost_of_fairness"]["out"]
     print(f"Portfolio: {results['portfolio']['accounts']:,} accounts, {results['portfolio']['defaults']:,} defaults")
     for row in results["comparison"]:
@@ -150,4 +157,6 @@ def run(args) -> int:
           f"(95% CI {cost['lower']:+.4f} to {cost['upper']:+.4f})")
     print(f"Timings (s): {results['timings_seconds']}")
     print(f"Open {Path(args.out) / layout.REPORT_HTML}")
+    args.summary = {"report": str(Path(args.out) / layout.REPORT_HTML), "cost_of_zeroing_out_of_sample": cost,
+                    "timings_seconds": results["timings_seconds"]}
     return 0

@@ -1,33 +1,37 @@
 """The ``apcfair`` command line: a thin layer over the public API.
 
-User mistakes print one line ``apcfair: error: ...`` and exit with code 2; output
-folders are written to a temporary folder and moved into place only when complete.
-Every command is one module of this package with ``add_parser(subparsers)`` and
+Every failure prints one line ``apcfair: error: ...`` (naming the option, column or file
+and the fix) and exits with a documented code (:data:`apcfair.cli._common.EXIT_CODES`);
+output folders are written to a temporary folder and moved into place only when
+complete. Every command is one module of this package with ``add_parser(subparsers)`` and
 ``run(args) -> int``, listed in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from apcfair.cli import apc, audit, demo, experiment, report, stress, synth, unbiased, validate, vintage
-from apcfair.cli._common import run_command
+from apcfair.cli._common import EXIT_CODES, EXIT_USAGE, HelpFormatter, Parser, global_options, run_command
 
 #: The commands, in the order ``apcfair --help`` lists them.
 COMMANDS = (synth, validate, vintage, apc, audit, unbiased, stress, demo, report, experiment)
 
+EPILOG = "Start here:  apcfair demo --out apcfair-demo\n\nexit codes:\n" + "\n".join(
+    f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser() -> Parser:
     """The full ``apcfair`` parser."""
     from apcfair import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="apcfair",
         description="Vintage APC models, unbiased-by-design credit scores, fairness audit and stress tests.",
-        epilog="Start here:  apcfair demo --out apcfair-demo",
+        epilog=EPILOG, formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"apcfair {__version__}")
+    global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -35,12 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``apcfair`` console script."""
+    """Entry point of the ``apcfair`` console script; returns the exit code.
+
+    Parse errors (unknown option, value out of range) exit through ``SystemExit(2)`` with
+    one line; everything after parsing returns its code (see ``apcfair --help``).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     return run_command(args)
 
 

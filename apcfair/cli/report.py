@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apcfair.cli._common import UserError, parser_kwargs
+from apcfair.cli._common import check_no_mix, input_folder, parser_kwargs
 
-EXAMPLE = "apcfair report --out unbiased/"
+EXAMPLE = "apcfair report --folder unbiased/"
 
 
 def add_parser(sub):
@@ -15,8 +15,11 @@ def add_parser(sub):
         "assemble report.html from the results in an output folder", example=EXAMPLE,
         description="Build a self-contained HTML report from the JSON results and plots that apcfair "
                     "subcommands wrote into a folder."))
-    p.add_argument("--out", required=True, help="folder with apcfair results")
-    p.add_argument("--title", default="apcfair model report")
+    p.add_argument("--folder", "--in", "--out", dest="folder", required=True, type=input_folder, metavar="DIR",
+                   help="folder with apcfair results, read; report.html is written there (--out is the old name)")
+    p.add_argument("--title", default="apcfair model report", help="title of the report")
+    p.add_argument("--force", action="store_true",
+                   help="build the report even if the folder holds results of different data (data_fingerprint.json)")
     p.set_defaults(func=run)
     return p
 
@@ -25,8 +28,9 @@ def run(args) -> int:
     """Run ``apcfair report``."""
     from apcfair.report import write_report
 
-    folder = Path(args.out)
-    if not folder.is_dir():
-        raise UserError(f"--out {args.out}: no such folder")
-    print(f"wrote {write_report(folder, title=args.title)}")
+    folder = Path(args.folder)
+    check_no_mix(folder, force=args.force, option="--folder")
+    path = write_report(folder, title=args.title)
+    print(f"wrote {path}")
+    args.summary = {"report": str(path)}
     return 0

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from apcfair.cli._common import UserError, add_out_argument, parser_kwargs
+from apcfair.cli._common import (
+    MAX_ACCOUNTS,
+    UserError,
+    add_out_argument,
+    bounded_int,
+    parser_kwargs,
+    seed,
+)
 
 EXAMPLE = "apcfair synth --accounts 20000 --seed 1 --out synth/"
+
+
+def _month(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"(19|20|21)\d\d-(0[1-9]|1[0-2])", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month: write YYYY-MM, e.g. 2019-12")
+    return text.strip()
 
 
 def add_parser(sub):
     """Register ``synth``."""
     p = sub.add_parser("synth", **parser_kwargs("Write a synthetic portfolio with known truth.", example=EXAMPLE))
-    p.add_argument("--accounts", type=int, default=146_500, help="number of accounts (default 146,500)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (deterministic output)")
-    add_out_argument(p)
-    p.add_argument("--panel", action="store_true", help="also write the account-month panel (panel.parquet)")
-    p.add_argument("--start", default="2005-01", help="first origination month")
-    p.add_argument("--end", default="2019-12", help="end of the observation window")
+    p.add_argument("--accounts", type=bounded_int(1, MAX_ACCOUNTS, what="accounts"), default=146_500,
+                   help=f"number of accounts, 1 to {MAX_ACCOUNTS:,} (default 146,500)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (deterministic output)")
+    add_out_argument(p, force=False)
+    p.add_argument("--panel", action="store_true",
+                   help="also write the account-month panel (panel.parquet; the borrower's age is borrower_age)")
+    p.add_argument("--start", type=_month, default="2005-01", help="first origination month, YYYY-MM")
+    p.add_argument("--end", type=_month, default="2019-12", help="end of the observation window, YYYY-MM")
     p.set_defaults(func=run)
     return p
 
@@ -27,11 +45,13 @@ def run(args) -> int:
     from apcfair._io import atomic_output_dir
     from data_synth import SynthConfig, write_portfolio
 
-    if args.accounts < 1:
-        raise UserError("--accounts must be at least 1")
+    if args.end <= args.start:
+        raise UserError(f"--start {args.start} --end {args.end}: the window must end after it starts")
     cfg = SynthConfig(n_accounts=args.accounts, seed=args.seed, start=args.start, end=args.end)
     with atomic_output_dir(args.out) as tmp:
         paths = write_portfolio(tmp, cfg, panel=args.panel)
     for k in paths:
         print(f"wrote {Path(args.out) / Path(str(paths[k])).name}")
+    args.summary = {"accounts": args.accounts, "seed": args.seed, "files": sorted(Path(str(v)).name
+                                                                                 for v in paths.values())}
     return 0

@@ -20,7 +20,11 @@ def run(args) -> int:
     """Run ``apcfair validate``."""
     import json
 
+    from apcfair._io import to_jsonable
+
     portfolio = load_from_args(args)
+    described = to_jsonable(portfolio.describe())
     print(portfolio.lineage.summary())
-    print(json.dumps(portfolio.describe(), indent=2))
+    print(json.dumps(described, indent=2))
+    args.summary = described
     return 0

@@ -31,4 +31,5 @@ def run(args) -> int:
         write_vintage_outputs(portfolio, tmp, cells=cells)
     print(portfolio.lineage.summary())
     print(f"{cells.n_cells:,} cells written to {Path(args.out) / layout.CELLS}")
+    args.summary = {"cells": int(cells.n_cells), "accounts": int(portfolio.n_accounts)}
     return 0

@@ -195,10 +195,12 @@ def test_panel_columns_and_attribute_selection():
     sp = generate_portfolio(SynthConfig(n_accounts=300, seed=1, start="2015-01", end="2016-12"))
     full = sp.panel()
     assert list(full.columns[:4]) == ["account_id", "month", "origination", "default"]
-    assert set(LOAN_ATTRIBUTES) <= set(full.columns)
+    assert set(LOAN_ATTRIBUTES) - {"age"} | {"borrower_age"} <= set(full.columns)
+    assert "age" not in full.columns  # the account age is the contract's `age` in a panel
+    assert (full.groupby("account_id")["borrower_age"].first().to_numpy() == sp.loans["age"].to_numpy()).all()
     assert list(sp.panel(attributes=False).columns) == ["account_id", "month", "origination", "default"]
-    some = sp.panel(attributes=["bureau_score", "minority"])
-    assert list(some.columns[4:]) == ["bureau_score", "minority"]
+    some = sp.panel(attributes=["bureau_score", "minority", "age"])
+    assert list(some.columns[4:]) == ["bureau_score", "minority", "borrower_age"]
     assert (full.groupby("account_id")["month"].max().to_numpy() == sp.loans["last_month"].to_numpy()).all()
     with pytest.raises(ValueError, match="unknown attribute"):
         sp.panel(attributes=["true_score"])
