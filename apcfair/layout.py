@@ -29,6 +29,7 @@ APC_SUMMARY: Final = "apc_summary.txt"
 APC_COMPONENTS_PLOT: Final = "apc_components.png"
 APC_FITTED_CURVES_PLOT: Final = "apc_fitted_vintage_curves.png"
 APC_RESIDUALS_PLOT: Final = "apc_residuals.png"
+APC_IDATA: Final = "apc_idata.nc"
 
 # unbiased
 COMPARISON: Final = "comparison.json"

@@ -123,7 +123,10 @@ def write_vintage_outputs(portfolio: Portfolio, folder: str | Path, cells: Cells
 
 
 def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
-    """``apc.json``, ``apc_result.nc``, ``apc_summary.txt`` and three PNG plots.
+    """``apc.json``, ``apc_result.nc``, ``apc_idata.nc``, ``apc_summary.txt`` and three PNG plots.
+
+    ``apc_result.nc`` and ``apc_idata.nc`` are netCDF4; ``apc_idata.nc`` is the posterior as
+    ArviZ InferenceData (``az.from_netcdf`` reads it).
 
     Returns
     -------
@@ -134,6 +137,8 @@ def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
     written = [write_json(folder / layout.APC_JSON, result.to_json_dict())]
     result.save(folder / layout.APC_RESULT)
     written.append(folder / layout.APC_RESULT)
+    result.to_inference_data().to_netcdf(str(folder / layout.APC_IDATA), engine="h5netcdf")
+    written.append(folder / layout.APC_IDATA)
     (folder / layout.APC_SUMMARY).write_text(result.summary() + "\n")
     written.append(folder / layout.APC_SUMMARY)
     for name, plot in ((layout.APC_COMPONENTS_PLOT, result.plot_components),
@@ -145,29 +150,35 @@ def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
 
 def write_unbiased_outputs(result: UnbiasedResult, folder: str | Path) -> list[Path]:
     """``comparison.json``, ``cost_of_fairness.json``, forecasts, account scores, coefficient
-    tables, ``dependence.csv``, ``unbiased_summary.txt`` and three PNG plots.
+    tables, ``dependence.csv``, ``unbiased_summary.txt``, three PNG plots and the fitted
+    models (``unbiased_result.json``: bins, coefficients or trees, offsets, settings; JSON,
+    never pickle; what ``apcfair score --model`` reads).
 
     ``account_scores.parquet`` holds the logit scores relative to the APC offset, one column
-    per model (e.g. for ``apcfair stress --scores``).
+    per model (e.g. for ``apcfair stress --scores``). ``forecasts.parquet`` carries each
+    column's definition in its Parquet metadata.
 
     Returns
     -------
     list of Path
         The files written.
     """
+    from apcfair.unbiased.result import write_forecasts
+
     folder = Path(folder)
     written = [
         write_json(folder / layout.COMPARISON, result.comparison_records()),
         write_json(folder / layout.COST_OF_FAIRNESS, {
-            "cost_of_fairness": result.cost_of_fairness, "calibrating_constant": result.calibrating_constant,
+            "cost_of_fairness": result.cost_of_fairness, "costs": result.costs,
+            "calibrating_constant": result.calibrating_constant,
             "restricted_centre": result.restricted_centre, "settings": result.settings,
             "timings": result.timings, "lineage": result.lineage, "provenance": result.provenance,
             "apc_identification": result.apc_result.identification["text"]}),
+        write_forecasts(result.forecasts, folder / layout.FORECASTS),
+        write_json(folder / layout.UNBIASED_RESULT_JSON, result.to_model_json_dict()),
     ]
-    tables = [(layout.FORECASTS, result.forecasts), (layout.ACCOUNT_SCORES, result.account_scores)]
-    for name, table in tables:
-        table.to_parquet(folder / name, index=False)
-        written.append(folder / name)
+    result.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
+    written.append(folder / layout.ACCOUNT_SCORES)
     csvs = [(COEFFICIENTS.format(name=name), table) for name, table in result.coefficient_tables.items()]
     for name, table in [*csvs, (layout.DEPENDENCE_CSV, result.dependence_table)]:
         table.to_csv(folder / name, index=False)

@@ -24,6 +24,8 @@ def _plt():
 
 
 def _x(result, name, comp):
+    if "cell_table" in result.settings:  # events/exposure tables: labels in the table's units
+        return np.asarray(comp["index"]), {"lifecycle": "age", "vintage": "cohort (period - age)"}.get(name, "period")
     if name == "lifecycle":
         return comp["code"].to_numpy(), "months on book"
     from apcfair.portfolio.periods import period_to_timestamp

@@ -392,3 +392,27 @@ def draw_latent(mode: Mode, n_draws: int, rng: np.random.Generator) -> np.ndarra
     upper = mode.chol[0]
     noise = rng.standard_normal((len(mode.z), n_draws))
     return (mode.z[:, None] + linalg.solve_triangular(upper, noise, lower=False, check_finite=False)).T
+
+
+def empty_levels(data: CellData, table: pd.DataFrame | None = None) -> dict[str, list[int]]:
+    """Grid labels (engine codes) of each component whose cells hold no events at all.
+
+    A factor level without events has no finite maximum-likelihood effect (its estimate
+    runs to minus infinity). ``table`` is unused (kept for a uniform call).
+    """
+    out = {}
+    idx = {"lifecycle": data.ai, "vintage": data.vi, "environment": data.ti}
+    for c, n in zip(COMPONENTS, data.grid_sizes, strict=True):
+        has_cells = np.bincount(idx[c], minlength=n) > 0
+        events = np.bincount(idx[c], data.events, minlength=n)
+        out[c] = [int(x) for x in data.labels(c)[has_cells & (events <= 0)]]
+    return out
+
+
+def pointwise_loglik(d: np.ndarray, n: np.ndarray, eta: np.ndarray, likelihood: str) -> np.ndarray:
+    """Full log-likelihood of each cell (constants included) for ``eta`` of shape (..., cells)."""
+    if likelihood == "binomial":
+        const = gammaln(n + 1) - gammaln(d + 1) - gammaln(n - d + 1)
+        return const + d * eta - n * np.logaddexp(0.0, eta)
+    log_mu = eta + np.log(np.where(n > 0, n, 1.0))
+    return d * log_mu - np.exp(log_mu) - gammaln(d + 1)

@@ -35,6 +35,7 @@ The wording, the trend algebra and the identification-invariant offsets live in
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -51,34 +52,68 @@ from apcfair.apc._design import (
     cell_data_from_table,
     deviance,
     draw_latent,
+    empty_levels,
     find_mode,
     initial_latent,
     loglik_constant,
 )
 from apcfair.apc._laplace import fit_laplace
+from apcfair.apc._submodels import submodel_deviances
 from apcfair.apc.results import build_result
 from apcfair.errors import DataValidationError
-from apcfair.portfolio import Cells, Portfolio
+from apcfair.portfolio import Cells, CellTable, Portfolio, read_cell_table
 from apcfair.portfolio.periods import PERIODS_PER_YEAR
 
 
-def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict | None]:
-    """Engine cells, the tidy cell table (positive exposure only) and the lineage of ``data``."""
+def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict | None, CellTable | None]:
+    """Engine cells, the tidy cell table (positive exposure only), the lineage and the cell table of ``data``.
+
+    A DataFrame with an ``events`` column and no ``vintage`` column is an events/exposure
+    table and is read by :func:`~apcfair.portfolio.read_cell_table`; other frames are
+    credit cells with integer ``vintage, age, period`` codes (months unless ``freq``).
+    """
     lineage = None
+    cell_table = None
     if isinstance(data, Portfolio):
         data = data.cells()
-    if isinstance(data, Cells):
+    if isinstance(data, pd.DataFrame) and "vintage" not in data and ("events" in data or "cohort" in data):
+        data = read_cell_table(data)
+    if isinstance(data, CellTable):
+        cell_table = data
+        freq = "cells"
+        table = data.table
+    elif isinstance(data, Cells):
         lineage = data.lineage.to_dict()
         freq = data.freq
         table = data.table
     elif isinstance(data, pd.DataFrame):
         table = data
     else:
-        raise TypeError(f"APCModel.fit expects a Portfolio, Cells or DataFrame, got {type(data).__name__}")
+        raise TypeError("APCModel.fit expects a Portfolio, Cells, CellTable or DataFrame, "
+                        f"got {type(data).__name__}")
+    table = _integer_labels(table)
     cell_data = cell_data_from_table(table, freq or "M")
     tidy = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
-    tidy = tidy[tidy["at_risk"] > 0][["vintage", "age", "period", "defaults", "at_risk"]].reset_index(drop=True)
-    return cell_data, tidy, lineage
+    keep = ["vintage", "age", "period", "defaults", "at_risk"]
+    keep += [c for c in ("age_label", "cohort_label", "period_label") if c in tidy]
+    tidy = tidy[tidy["at_risk"] > 0][keep].reset_index(drop=True)
+    return cell_data, tidy, lineage, cell_table
+
+
+def _integer_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """``age, vintage, period`` as int64: float columns holding whole numbers are converted,
+    fractional labels refused."""
+    out = None
+    for col in ("age", "vintage", "period"):
+        if col in table and not pd.api.types.is_integer_dtype(table[col]):
+            values = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
+            bad = ~np.isfinite(values) | (np.abs(values - np.round(values)) > 1e-9)
+            if bad.any():
+                raise DataValidationError([f"column {col!r}: {int(bad.sum())} labels are missing or not whole "
+                                           "numbers; cell labels are integer codes"])
+            out = table.copy() if out is None else out
+            out[col] = np.round(values).astype(np.int64)
+    return table if out is None else out
 
 
 def _account_likelihood(portfolio: Portfolio, table: pd.DataFrame, cell_data: CellData,
@@ -113,16 +148,31 @@ def _account_likelihood(portfolio: Portfolio, table: pd.DataFrame, cell_data: Ce
                              n_accounts=len(loans))
 
 
+def _resolve_likelihood(likelihood: str | None, cell_table: CellTable | None) -> tuple[str, str]:
+    """The likelihood used and why: the user's choice, else by input kind."""
+    if likelihood is not None:
+        return likelihood, "set by the user"
+    if cell_table is not None:
+        return cell_table.likelihood, ("events with exposure (cell table): Poisson counts, log link"
+                                       if cell_table.likelihood == "poisson" else "cell table marked binomial")
+    return "binomial", "accounts at risk (credit cells): binomial defaults, logit link"
+
+
 class APCModel(ParamsMixin, FittedResultMixin):
     """Bayesian age-period-cohort model for vintage default rates.
 
     Parameters
     ----------
-    likelihood : {"binomial", "poisson"}
-        Binomial cells (defaults out of accounts at risk; default) or Poisson counts
-        with exposure (rates, as in epidemiology).
+    likelihood : {"binomial", "poisson"}, optional
+        Binomial cells (defaults out of accounts at risk) or Poisson counts with exposure
+        (rates, as in epidemiology). Default: by input kind, binomial for a portfolio or its
+        cells, Poisson for an events/exposure :class:`~apcfair.portfolio.CellTable`; the
+        result states which and why (``diagnostics["likelihood_reason"]``).
     rw_order : int or tuple of int
-        Random-walk order (1 or 2) for all components or per component
+        Random-walk order (1 or 2) for all components or per component. Note: here the
+        random walks act on the nonlinear parts only, so an RW1 (like an RW2) leaves the
+        linear trend of each function unpenalised (in bamp an RW1 shrinks the trend
+        towards zero). Precisions of RW1 fits are therefore not comparable with bamp's.
         ``(lifecycle, vintage, environment)``.
     identification : {"no_period_trend", "no_vintage_trend", "fixed_period_slope"}
         How the unidentified linear trend is allocated (see the module docstring).
@@ -200,7 +250,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
     True
     """
 
-    def __init__(self, likelihood: str = "binomial", rw_order=2, identification: str = "no_period_trend",
+    def __init__(self, likelihood: str | None = None, rw_order=2, identification: str = "no_period_trend",
                  period_slope: float = 0.0, engine: str = "laplace", hyper: str = "grid",
                  precisions: dict | None = None, precision_prior: tuple[float, float] = (1.0, 5e-4),
                  overdispersion: bool = False, n_draws: int = 1000, credible_level: float = 0.95,
@@ -233,7 +283,8 @@ class APCModel(ParamsMixin, FittedResultMixin):
         return settings
 
     def _validate(self):
-        check_option("likelihood", self.likelihood, Likelihood)
+        if self.likelihood is not None:
+            check_option("likelihood", self.likelihood, Likelihood)
         check_option("identification", self.identification, TrendAssumption)
         check_option("engine", self.engine, Engine)
         check_option("hyper", self.hyper, HyperMethod)
@@ -290,30 +341,66 @@ class APCModel(ParamsMixin, FittedResultMixin):
         if account_offset is not None:
             if not isinstance(data, Portfolio):
                 raise TypeError("account_offset needs a Portfolio (accounts), not cells")
-            if self.engine != "laplace" or self.likelihood != "binomial" or self.overdispersion:
+            if self.engine != "laplace" or self.likelihood not in (None, "binomial") or self.overdispersion:
                 raise ValueError("account_offset works with engine='laplace', likelihood='binomial' "
                                  "and no overdispersion")
-        cell_data, table, lineage = _as_cell_data(data, freq)
+        cell_data, table, lineage, cell_table = _as_cell_data(data, freq)
+        self.likelihood_, likelihood_reason = _resolve_likelihood(self.likelihood, cell_table)
         if account_offset is not None:
             account_lik = _account_likelihood(data, table, cell_data, account_offset)
         self._check_cells(cell_data)
+        empty = empty_levels(cell_data, table)
+        notes = []
+        if self.engine == "ml" and any(empty.values()):
+            cell_data, table, notes = self._drop_empty_levels(table, cell_data.freq, empty)
         par = self._parametrisation(cell_data, orders)
         rng = np.random.default_rng(self.random_state)
         t0 = time.perf_counter()
         z_draws, hyper_draws, diagnostics, mode_z = self._run_engine(par, rng, account_lik)
         diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
         diagnostics["deviance_at_mode"] = (
-            deviance(cell_data.events, cell_data.exposure, par.eta(mode_z), self.likelihood)
+            deviance(cell_data.events, cell_data.exposure, par.eta(mode_z), self.likelihood_)
             if account_lik is None else None)
         diagnostics["n_cells"] = cell_data.n_cells
+        diagnostics["likelihood_reason"] = likelihood_reason
+        diagnostics["levels_without_events"] = {c: v for c, v in empty.items() if v}
+        if any(empty.values()) and self.engine != "ml":
+            notes.append("levels without events (labels as codes): " + "; ".join(
+                f"{c} {v}" for c, v in empty.items() if v) + "; their effects are set by the prior alone")
+        diagnostics["warnings"] = list(diagnostics.get("warnings", [])) + notes
+        if self.engine == "ml" and account_lik is None:
+            diagnostics.update(submodel_deviances(cell_data, self.likelihood_))
         self._result = build_result(
-            par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood,
+            par=par, z_draws=z_draws, hyper_draws=hyper_draws, table=table, likelihood=self.likelihood_,
             identification=self.identification, period_slope=self.period_slope, engine=self.engine,
             credible_level=self.credible_level, diagnostics=diagnostics, lineage=lineage,
             provenance=provenance(self._result_settings()), orders=orders,
             cell_rate=account_lik.mean_rate if account_lik is not None else None,
+            mode_z=mode_z if self.engine == "ml" else None,
+            label_map=cell_table.label_map() if cell_table is not None else None,
         )
         return self
+
+    def _drop_empty_levels(self, table: pd.DataFrame, freq: str, empty: dict):
+        """ML: cells of ages, cohorts or periods without events have no finite MLE; drop them."""
+        pos = {"lifecycle": "age", "vintage": "vintage", "environment": "period"}
+        drop = np.zeros(len(table), dtype=bool)
+        for c, codes in empty.items():
+            drop |= table[pos[c]].isin(codes).to_numpy()
+        kept = table[~drop].reset_index(drop=True)
+        cell_data = cell_data_from_table(kept, freq)
+        for c, n_grid in zip(COMPONENTS, cell_data.grid_sizes, strict=True):
+            present = np.unique(kept[pos[c]].to_numpy())
+            if len(present) != n_grid:
+                raise DataValidationError([
+                    f"{c}: levels {empty[c]} have no events inside the grid; their maximum-likelihood "
+                    "effects are -infinity (not estimable). Merge them with a neighbour or use a Bayesian "
+                    "engine (engine='laplace'), whose random-walk prior estimates them"])
+        note = ("not estimable by maximum likelihood (no events): " + "; ".join(
+            f"{c} {v}" for c, v in empty.items() if v) + f"; their {int(drop.sum())} cells were dropped "
+            "(their MLE rate is 0) and the model was fitted to the rest")
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
+        return cell_data, kept, [note]
 
     @property
     def result(self):
@@ -350,7 +437,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
             from apcfair.apc._pymc import fit_nuts
 
             z_draws, hyper_draws, diagnostics, idata = fit_nuts(
-                par, self.likelihood, shape=self.precision_prior[0], rate=self.precision_prior[1],
+                par, self.likelihood_, shape=self.precision_prior[0], rate=self.precision_prior[1],
                 fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
                 draws=self.n_draws, tune=self.nuts_tune, chains=self.nuts_chains,
                 target_accept=self.target_accept, random_seed=self.random_state, progress=self.progress,
@@ -384,7 +471,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
             from tqdm.auto import tqdm
 
             bar = tqdm(total=(4 if self.overdispersion else 3) ** 3, desc="APC hyperparameter grid", leave=False)
-        fit = fit_laplace(par, self.likelihood, hyper=hyper, precisions=precisions, account_lik=account_lik,
+        fit = fit_laplace(par, self.likelihood_, hyper=hyper, precisions=precisions, account_lik=account_lik,
                           shape=self.precision_prior[0], rate=self.precision_prior[1],
                           fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
                           n_draws=self.n_draws, rng=rng, progress=bar)
@@ -395,19 +482,22 @@ class APCModel(ParamsMixin, FittedResultMixin):
     def _fit_ml(self, par, rng):
         cell_data = par.data
         no_prior = np.zeros(par.p)
-        mode = find_mode(par, self.likelihood, no_prior, initial_latent(par, self.likelihood), tol=1e-12,
+        mode = find_mode(par, self.likelihood_, no_prior, initial_latent(par, self.likelihood_), tol=1e-12,
                          max_iter=100)
-        z_draws = draw_latent(mode, self.n_draws, rng)
+        # antithetic draws around the MLE: every posterior-style mean of a linear quantity
+        # (F, G, H, slopes) is the MLE itself
+        half = draw_latent(mode, (self.n_draws + 1) // 2, rng) - mode.z
+        z_draws = np.vstack([mode.z + half, mode.z - half])[: self.n_draws]
         diagnostics = {
             "engine": "ml",
             "converged": mode.converged,
             "iterations": mode.iterations,
-            "deviance": deviance(cell_data.events, cell_data.exposure, par.eta(mode.z), self.likelihood),
+            "deviance": deviance(cell_data.events, cell_data.exposure, par.eta(mode.z), self.likelihood_),
             "df_residual": int(cell_data.n_cells - par.p),
             "n_parameters": int(par.p),
-            "loglik": mode.loglik + loglik_constant(cell_data.events, cell_data.exposure, self.likelihood),
-            "note": "classical factor APC model by maximum likelihood; bands from the "
-                    "asymptotic normal distribution of the estimates",
+            "loglik": mode.loglik + loglik_constant(cell_data.events, cell_data.exposure, self.likelihood_),
+            "note": "classical factor APC model by maximum likelihood; fitted rates are the MLE; bands "
+                    "from the asymptotic normal distribution of the estimates (antithetic draws)",
         }
         self.ml_mode_ = mode
         return z_draws, {}, diagnostics, mode.z

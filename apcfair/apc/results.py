@@ -39,7 +39,8 @@ _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment"
 def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict, table: pd.DataFrame,
                  likelihood: str, identification: str, period_slope: float, engine: str,
                  credible_level: float, diagnostics: dict, lineage: dict | None, provenance: dict,
-                 orders: tuple[int, int, int], cell_rate=None) -> APCResult:
+                 orders: tuple[int, int, int], cell_rate=None, mode_z=None,
+                 label_map: dict | None = None) -> APCResult:
     """Turn engine draws of the latent vector into an :class:`APCResult`."""
     cell_data = par.data
     funcs = par.functions(z_draws)  # environment has no linear part here
@@ -66,6 +67,9 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     cells = table.copy()
     cells["observed_rate"] = cells["defaults"] / cells["at_risk"]
     cells["fitted_rate"] = inverse_link(eta).mean(axis=0)
+    if mode_z is not None:
+        # maximum likelihood: the fitted rate is the MLE, not an average over draws
+        cells["fitted_rate"] = inverse_link(par.eta(mode_z))
     shift = 0.0
     if cell_rate is not None:
         # account offsets: a cell's rate averages its accounts, p(eta_cell + s_i); posterior
@@ -89,6 +93,8 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     settings = {"likelihood": likelihood, "rw_orders": list(orders), "engine": engine,
                 "credible_level": credible_level, "freq": cell_data.freq, "grid_offset": cell_data.grid_offset,
                 "seasonal_period": par.seasonal_period}
+    if label_map is not None:
+        settings["cell_table"] = label_map
     return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
                      identification=identification_info, diagnostics=diagnostics,
                      lineage=lineage, provenance=provenance)
@@ -178,6 +184,10 @@ class APCResult:
     def format_labels(self, component: str, labels=None) -> list:
         """Human labels: ages as ints, vintages and periods as ``"YYYY-MM"``."""
         labels = self.labels[component] if labels is None else labels
+        table = self.settings.get("cell_table")
+        if table is not None:
+            # cell tables: left ends in the table's own units (cohort: period - age)
+            return [int(x) * table["width"] + table["origins"][component] for x in labels]
         if component == "lifecycle":
             return [int(x) for x in labels]
         return format_period(labels, self.freq)
@@ -292,16 +302,23 @@ class APCResult:
         cells = self.cells
         vintages = self.format_labels("vintage")
         periods = self.format_labels("environment")
+        epi = "cell_table" in self.settings
+        words = ("events", "exposure", "cohorts") if epi else ("defaults", "at risk", "vintages")
+        ages = self.format_labels("lifecycle")
         header = "\n".join([
-            "Bayesian age-period-cohort model",
+            "Bayesian age-period-cohort model" if self.settings["engine"] != "ml"
+            else "Age-period-cohort model (maximum likelihood)",
             "=" * 72,
-            f"Likelihood: {self.settings['likelihood']}   random-walk orders (F, G, H): {self.settings['rw_orders']}",
+            f"Likelihood: {self.settings['likelihood']} ({diag.get('likelihood_reason', 'set by the user')})",
+            f"Random-walk orders (F, G, H): {self.settings['rw_orders']} (on the nonlinear parts: the linear "
+            "trend is unpenalised, also for RW1)",
             f"Engine: {self.settings['engine']}   draws: {self.n_draws}   "
             f"fit time: {diag.get('fit_seconds', float('nan'))} s",
-            f"Cells: {len(cells):,}   defaults: {int(cells['defaults'].sum()):,}   "
-            f"at risk: {int(cells['at_risk'].sum()):,}",
-            f"Ages {self.labels['lifecycle'][0]}-{self.labels['lifecycle'][-1]}, vintages "
-            f"{vintages[0]} to {vintages[-1]}, periods {periods[0]} to {periods[-1]}",
+            f"Cells: {len(cells):,}   {words[0]}: {cells['defaults'].sum():,.0f}   "
+            f"{words[1]}: {cells['at_risk'].sum():,.0f}",
+            f"Ages {ages[0]}-{ages[-1]}, {words[2]} "
+            f"{vintages[0]} to {vintages[-1]}, periods {periods[0]} to {periods[-1]}"
+            + (f" (left ends, width {self.settings['cell_table']['width']})" if epi else ""),
         ])
         lines = []
         for name in COMPONENTS:
@@ -317,12 +334,155 @@ class APCResult:
             if key in diag:
                 lines.append(f"{key}: {diag[key]}")
         lines += [f"WARNING: {w}" for w in diag.get("warnings", [])]
-        return Summary.from_blocks("", [header, "Identification: " + self.identification["text"],
-                                        self.scalars(), "\n".join(lines)])
+        blocks = [header, "Identification: " + self.identification["text"], self.scalars(), "\n".join(lines)]
+        if "deviance_table" in diag:
+            blocks += ["Submodel deviances (against the saturated model; Clayton & Schifflers 1987)",
+                       pd.DataFrame(diag["lr_tests"])[["model", "against", "lr_statistic", "df", "p_value"]]
+                       .merge(self.deviance_table()[["model", "deviance"]].rename(columns={"deviance": "deviance"}),
+                              on="model")]
+        return Summary.from_blocks("", blocks)
 
     def __repr__(self) -> str:
         return (f"APCResult(engine={self.settings['engine']!r}, cells={len(self.cells)}, "
                 f"draws={self.n_draws}, identification={self.identification['assumption']!r})")
+
+    # -- fit statistics -----------------------------------------------------------------
+    def _cell_positions(self) -> dict[str, np.ndarray]:
+        cells = self.cells
+        return {c: cells[col].to_numpy(np.int64) - self.labels[c][0]
+                for c, col in (("lifecycle", "age"), ("vintage", "vintage"), ("environment", "period"))}
+
+    def eta_draws(self) -> np.ndarray:
+        """Draws of each cell's linear predictor ``mu + F + G + H``, shape (S, cells)."""
+        pos = self._cell_positions()
+        return (self.draws["intercept"][:, None] + self.draws["lifecycle"][:, pos["lifecycle"]]
+                + self.draws["vintage"][:, pos["vintage"]] + self.draws["environment"][:, pos["environment"]])
+
+    def pointwise_loglik(self) -> np.ndarray:
+        """Full log-likelihood of each cell for each draw, shape (S, cells)."""
+        from apcfair.apc._design import pointwise_loglik
+
+        cells = self.cells
+        return pointwise_loglik(cells["defaults"].to_numpy(float), cells["at_risk"].to_numpy(float),
+                                self.eta_draws(), self.settings["likelihood"])
+
+    def model_comparison(self) -> dict | None:
+        """DIC, pD (as bamp defines them) and WAIC (ArviZ) of a Bayesian fit; ``None`` for ML.
+
+        ``deviance_at_mean`` is the deviance (against the saturated model) at the posterior
+        mean of the linear predictor, ``pd = mean deviance - deviance_at_mean`` (Spiegelhalter
+        et al. 2002), ``dic = deviance_at_mean + 2 pd``; ``waic`` is on the deviance scale
+        (``-2 elpd_waic``) from the pointwise log-likelihood. Cell-level random effects
+        (overdispersion) are not in the draws, so with ``overdispersion`` these measure the
+        fit of ``mu + F + G + H`` alone.
+        """
+        if self.settings["engine"] == "ml" or self.diagnostics.get("account_offsets"):
+            return None
+        import arviz as az
+
+        from apcfair.apc._design import deviance
+
+        cells = self.cells
+        d, n = cells["defaults"].to_numpy(float), cells["at_risk"].to_numpy(float)
+        eta = self.eta_draws()
+        lik = self.settings["likelihood"]
+        d_mean = deviance(d, n, eta.mean(axis=0), lik)
+        d_bar = float(np.mean([deviance(d, n, e, lik) for e in eta]))
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                waic = az.waic(self.to_inference_data(), scale="deviance")
+        p_d = d_bar - d_mean
+        return {"deviance_at_mean": d_mean, "mean_deviance": d_bar, "pd": p_d, "dic": d_mean + 2 * p_d,
+                "waic": float(waic.elpd_waic), "p_waic": float(waic.p_waic),
+                "definitions": "deviance against the saturated model; pd = mean deviance - deviance at the "
+                               "posterior mean (bamp); dic = deviance_at_mean + 2 pd; waic = -2 elpd_waic "
+                               "(ArviZ, pointwise cell log-likelihood)"}
+
+    def deviance_table(self) -> pd.DataFrame | None:
+        """Submodel deviance table (APC, AP, AC, PC, Ad, A) of an ML fit; ``None`` otherwise."""
+        rows = self.diagnostics.get("deviance_table")
+        return None if rows is None else pd.DataFrame(rows)
+
+    def drift(self, weighting: str = "equal") -> dict:
+        """Net drift: the linear trend of period plus that of cohort, per unit of the table.
+
+        The sum of the period and cohort slopes is identified (the same under any
+        identification). Slopes are weighted least squares over each grid with weights
+        ``"equal"`` (Holford's naive average), ``"events"`` or ``"exposure"`` (each level's
+        total), as ``Epi::apc.fit``'s ``dr.extr``.
+
+        Returns
+        -------
+        dict
+            ``mean``, ``sd``, ``lower``, ``upper`` of the drift per table unit (log scale per
+            year for a table in years), ``weighting`` and ``unit``.
+        """
+        if weighting not in ("equal", "events", "exposure"):
+            raise ValueError(f"weighting={weighting!r}; choose 'equal', 'events' or 'exposure'")
+        pos = self._cell_positions()
+        col = {"events": "defaults", "exposure": "at_risk"}.get(weighting)
+        total = 0.0
+        for c in ("vintage", "environment"):
+            n = self.draws[c].shape[1]
+            w = (np.ones(n) if col is None else
+                 np.bincount(pos[c], self.cells[col].to_numpy(float), minlength=n))
+            x = np.arange(n, dtype=float)
+            xc = x - np.average(x, weights=w)
+            total = total + (self.draws[c] * (w * xc)).sum(axis=1) / np.sum(w * xc * xc)
+        width = (self.settings.get("cell_table") or {}).get("width", 1)
+        total = total / width
+        lo, hi = self._q()
+        unit = "table unit" if "cell_table" in self.settings else "period"
+        return {"mean": float(total.mean()), "sd": float(total.std(ddof=1)) if len(total) > 1 else 0.0,
+                "lower": float(np.quantile(total, lo)), "upper": float(np.quantile(total, hi)),
+                "weighting": weighting, "unit": f"log rate (logit for binomial) per {unit}"}
+
+    def to_inference_data(self):
+        """The posterior as an ``arviz.InferenceData``.
+
+        Groups: ``posterior`` (``mu``, ``F`` over ``age``, ``G`` over ``vintage`` (``cohort``
+        for cell tables), ``H`` over ``period``, slopes and precisions), ``log_likelihood``
+        (``y``: each cell's full log-likelihood), ``observed_data`` (``y``: events) and
+        ``constant_data`` (exposure and the cell's age, cohort/vintage and period). NUTS draws
+        keep their chains; Laplace and ML draws form one chain.
+        """
+        import arviz as az
+
+        chains = int(self.diagnostics.get("chains", 1)) if self.settings["engine"] == "nuts" else 1
+        if self.n_draws % chains:
+            chains = 1
+        vintage_dim = "cohort" if "cell_table" in self.settings else "vintage"
+        dims = {"lifecycle": "age", "vintage": vintage_dim, "environment": "period"}
+        names = {"intercept": "mu", "lifecycle": "F", "vintage": "G", "environment": "H"}
+
+        def shaped(x):
+            x = np.asarray(x, dtype=float)
+            return x.reshape(chains, -1, *x.shape[1:])
+
+        posterior, post_dims = {}, {}
+        for k, v in self.draws.items():
+            if k == "seasonal":
+                continue
+            name = names.get(k, k)
+            posterior[name] = shaped(v)
+            if k in dims:
+                post_dims[name] = [dims[k]]
+        coords = {dims[c]: np.asarray(self.format_labels(c)) for c in COMPONENTS}
+        cells = self.cells
+        coords["cell"] = np.arange(len(cells))
+        const = {"exposure": cells["at_risk"].to_numpy(float)}
+        for c in COMPONENTS:
+            const[f"cell_{dims[c]}"] = np.asarray(self.format_labels(c, cells[
+                {"lifecycle": "age", "vintage": "vintage", "environment": "period"}[c]].to_numpy()))
+        return az.from_dict(
+            posterior=posterior, log_likelihood={"y": shaped(self.pointwise_loglik())},
+            observed_data={"y": cells["defaults"].to_numpy(float)}, constant_data=const,
+            coords=coords, dims={**post_dims, "y": ["cell"], **{k: ["cell"] for k in const}},
+            attrs={"engine": self.settings["engine"], "likelihood": self.settings["likelihood"],
+                   "identification": self.identification["text"]})
 
     # -- JSON -----------------------------------------------------------------------
     def to_json_dict(self) -> dict:
@@ -350,6 +510,16 @@ class APCResult:
         if seas is not None:
             out["seasonal"] = [{"index": int(r.season), "mean": float(r.mean), "lower": float(r.lower),
                                 "upper": float(r.upper)} for r in seas.itertuples()]
+        if "deviance_table" in self.diagnostics:
+            out["deviance_table"] = [{"model": r["model"], "deviance": r["deviance"], "df": r["df"],
+                                      "description": r["description"]} for r in self.diagnostics["deviance_table"]]
+            out["lr_tests"] = self.diagnostics["lr_tests"]
+        comparison = self.model_comparison()
+        if comparison is not None:
+            out["model_comparison"] = comparison
+        out["drift"] = {w: self.drift(w) for w in ("equal", "events", "exposure")}
+        out["likelihood"] = {"used": self.settings["likelihood"],
+                             "why": self.diagnostics.get("likelihood_reason", "set by the user")}
         out["settings"] = self.settings
         out["diagnostics"] = to_jsonable(self.diagnostics)
         out["lineage"] = self.lineage
@@ -379,8 +549,10 @@ class APCResult:
         meta = {"settings": self.settings, "identification": self.identification,
                 "diagnostics": to_jsonable(self.diagnostics), "lineage": self.lineage,
                 "provenance": self.provenance, "format": "apcfair.APCResult/1"}
-        ds = xr.Dataset(dv, coords=coords, attrs={"apcfair_meta": json.dumps(meta)})
-        ds.to_netcdf(path, engine="scipy")
+        # netCDF4 (HDF5); the metadata is a string variable (HDF5 attributes are limited to 64 kB)
+        dv["apcfair_meta"] = ((), json.dumps(meta))
+        ds = xr.Dataset(dv, coords=coords, attrs={"format": "apcfair.APCResult/2"})
+        ds.to_netcdf(path, engine="h5netcdf", format="NETCDF4")
         return path
 
     @classmethod
@@ -388,10 +560,12 @@ class APCResult:
         """Read a result written by :meth:`save`."""
         import xarray as xr
 
-        with xr.open_dataset(path, engine="scipy") as ds:
+        with open(path, "rb") as fh:
+            netcdf3 = fh.read(3) == b"CDF"  # files written before netCDF4 (format 1)
+        with xr.open_dataset(path, engine="scipy" if netcdf3 else "h5netcdf") as ds:
             ds = ds.load()
-        meta = json.loads(ds.attrs["apcfair_meta"])
-        draws = {k: ds[k].to_numpy() for k in ds.data_vars if not k.startswith("cells_")}
+        meta = json.loads(ds.attrs["apcfair_meta"] if "apcfair_meta" in ds.attrs else str(ds["apcfair_meta"].item()))
+        draws = {k: ds[k].to_numpy() for k in ds.data_vars if not k.startswith("cells_") and k != "apcfair_meta"}
         cells = pd.DataFrame({k[6:]: ds[k].to_numpy() for k in ds.data_vars if k.startswith("cells_")})
         for c in ("vintage", "age", "period", "defaults", "at_risk"):
             if c in cells and np.allclose(cells[c], np.round(cells[c])):
@@ -557,7 +731,7 @@ class APCResult:
             exp_def = expected_defaults[:, in_period].sum(axis=1)
             # predictive draws include binomial noise
             sim = rng.binomial(int(n_at_risk), np.clip(exp_def / n_at_risk, 0, 1)) / n_at_risk
-            rows.append({"period": format_period([period], self.freq)[0], "at_risk": int(n_at_risk),
+            rows.append({"period": self.format_labels("environment", [period])[0], "at_risk": int(n_at_risk),
                          "defaults": int(n_defaults), "observed_rate": n_defaults / n_at_risk,
                          "predicted_rate": float(exp_def.mean() / n_at_risk),
                          "predicted_defaults": float(exp_def.mean()),

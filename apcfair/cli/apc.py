@@ -1,10 +1,11 @@
-"""``apcfair apc``: fit the Bayesian age-period-cohort model."""
+"""``apcfair apc``: fit the Bayesian age-period-cohort model to a portfolio or a cell table."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from apcfair.cli._common import (
+    UserError,
     add_apc_arguments,
     add_data_arguments,
     add_out_argument,
@@ -13,18 +14,40 @@ from apcfair.cli._common import (
     parser_kwargs,
 )
 
-EXAMPLE = "apcfair apc --data synth/loans.parquet --out apc/ --engine laplace --seed 0"
+EXAMPLE = ("apcfair apc --data synth/loans.parquet --out apc/ --engine laplace --seed 0\n"
+           "  apcfair apc --cells lung.csv --age age_group --period period_group --events cases "
+           "--exposure person_years --engine ml --out apc/")
 
 
 def add_parser(sub):
     """Register ``apc``."""
     p = sub.add_parser("apc", **parser_kwargs("Fit the Bayesian age-period-cohort model.", example=EXAMPLE))
-    add_data_arguments(p)
+    add_data_arguments(p, required=False)
+    cells = p.add_argument_group("cell table (instead of --data): one row per age group x period group")
+    cells.add_argument("--cells", help="events/exposure table (.csv or .parquet); labels are the left ends of "
+                                       "the intervals in the table's own units")
+    cells.add_argument("--age", default="age", help="age column (default: age)")
+    cells.add_argument("--period", default="period", help="period column (default: period)")
+    cells.add_argument("--cohort", default=None, help="cohort column (used when there is no period column)")
+    cells.add_argument("--events", default="events", help="events column (default: events)")
+    cells.add_argument("--exposure", default="exposure",
+                       help="exposure column (default: exposure; absent: exposure 1, a response-only table)")
+    cells.add_argument("--age-width", type=int, default=None, help="age interval width (default: detected)")
+    cells.add_argument("--period-width", type=int, default=None, help="period interval width (default: detected)")
     add_out_argument(p)
     add_apc_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=run)
     return p
+
+
+def load_cells_from_args(args):
+    """The :class:`~apcfair.portfolio.CellTable` named by ``--cells``."""
+    from apcfair.portfolio import read_cell_table
+
+    return read_cell_table(args.cells, age=args.age, period=args.period, cohort=args.cohort, events=args.events,
+                           exposure=args.exposure, age_width=args.age_width, period_width=args.period_width,
+                           likelihood=args.likelihood)
 
 
 def run(args) -> int:
@@ -33,8 +56,10 @@ def run(args) -> int:
     from apcfair._io import atomic_output_dir
     from apcfair.outputs import write_apc_outputs
 
-    portfolio = load_from_args(args)
-    result = apc_model_from_args(args, progress=True).fit(portfolio.cells()).result_
+    if (args.data is None) == (args.cells is None):
+        raise UserError("give one input: --data (loans or panel) or --cells (an events/exposure table)")
+    data = load_cells_from_args(args) if args.cells is not None else load_from_args(args).cells()
+    result = apc_model_from_args(args, progress=True).fit(data).result_
     with atomic_output_dir(args.out) as tmp:
         write_apc_outputs(result, tmp)
     print(result.summary())

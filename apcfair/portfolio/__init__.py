@@ -1,5 +1,6 @@
 """Portfolios: the data contract, validation, lineage, cells and vintage curves."""
 
+from apcfair.portfolio.cell_table import CellTable, read_cell_table
 from apcfair.portfolio.cells import Cells, aggregate_cells
 from apcfair.portfolio.lineage import Lineage
 from apcfair.portfolio.periods import format_period, period_to_timestamp, to_period_code
@@ -9,6 +10,7 @@ from apcfair.portfolio.survival import kaplan_meier, kaplan_meier_at
 from apcfair.portfolio.vintage import cumulative_default_curves, monthly_pd_curves
 
 __all__ = [
+    "CellTable",
     "Cells",
     "Lineage",
     "Portfolio",
@@ -22,6 +24,7 @@ __all__ = [
     "load_portfolio",
     "monthly_pd_curves",
     "period_to_timestamp",
+    "read_cell_table",
     "read_table",
     "to_period_code",
 ]
