@@ -11,11 +11,30 @@ from __future__ import annotations
 
 import sys
 
-from apcfair.cli import apc, audit, demo, experiment, report, stress, synth, unbiased, validate, vintage
-from apcfair.cli._common import EXIT_CODES, EXIT_USAGE, HelpFormatter, Parser, global_options, run_command
+from apcfair.cli import (
+    apc,
+    audit,
+    demo,
+    experiment,
+    report,
+    score,
+    stress,
+    synth,
+    unbiased,
+    validate,
+    vintage,
+)
+from apcfair.cli._common import (
+    EXIT_CODES,
+    EXIT_USAGE,
+    HelpFormatter,
+    Parser,
+    global_options,
+    run_command,
+)
 
 #: The commands, in the order ``apcfair --help`` lists them.
-COMMANDS = (synth, validate, vintage, apc, audit, unbiased, stress, demo, report, experiment)
+COMMANDS = (synth, validate, vintage, apc, audit, unbiased, score, stress, demo, report, experiment)
 
 EPILOG = "Start here:  apcfair demo --out apcfair-demo\n\nexit codes:\n" + "\n".join(
     f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())

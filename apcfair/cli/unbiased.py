@@ -25,6 +25,22 @@ def _cols(text: str) -> list[str]:
     return cols
 
 
+def _gbm_params(text: str | None) -> dict | None:
+    """``--gbm-params``: JSON text or the path of a JSON file."""
+    import json
+
+    if not text:
+        return None
+    path = Path(text)
+    try:
+        params = json.loads(path.read_text() if path.is_file() else text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--gbm-params {text!r} is neither a JSON object nor a JSON file: {e}") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--gbm-params must be a JSON object of OffsetGBM settings; got {params!r}")
+    return params
+
+
 def add_parser(sub):
     """Register ``unbiased``."""
     text = ("Unbiased by design (Breeden & Leonova 2021): APC offsets -> restricted model -> credit model "
@@ -37,8 +53,22 @@ def add_parser(sub):
     p.add_argument("--protected", type=_cols, default=None,
                    help="attributes to measure dependence on (default: the restricted inputs)")
     add_out_argument(p)
-    p.add_argument("--horizon", type=int, default=36, help="forecast horizon in months (default 36)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (split, APC draws, trees)")
+    p.add_argument("--horizon", type=int, default=36,
+                   help="forecast horizon in months (default 36; 36 = 12 quarters on quarterly data)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (split, APC draws, trees, bootstrap)")
+    p.add_argument("--split", choices=["random", "time"], default="random",
+                   help="random: accounts by a stable hash of id and seed (default); time: out of time")
+    p.add_argument("--holdout-from", default=None, metavar="YYYY-MM",
+                   help="with --split time: first held-out vintage (estimation on earlier vintages)")
+    p.add_argument("--test-size", type=float, default=0.5, help="share of accounts held out with --split random")
+    p.add_argument("--backfit", type=int, default=0, help="backfitting rounds of the APC functions (default 0)")
+    p.add_argument("--vintage-dummies", choices=["year", "month", "none"], default="year",
+                   help="vintage dummies in the logit models: per year (default), per origination period "
+                        "(the paper's eq. 3; sparse ones merged) or none")
+    p.add_argument("--gbm-params", default=None, metavar="JSON|FILE",
+                   help="boosted-tree settings as JSON text or a JSON file, e.g. '{\"num_leaves\": 15}'")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap replicates for the dependence-change interval (default 200)")
     p.add_argument("--apc", default=None, help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc')")
     p.add_argument("--no-gbm", action="store_true", help="skip the boosted-tree variants")
     p.add_argument("--bins", type=int, default=10, help="quantile bins for numeric inputs (0 = linear)")
@@ -58,7 +88,10 @@ def run(args) -> int:
     apc = load_apc_result(args.apc) if args.apc else None
     ubd = UnbiasedByDesign(restricted=args.restricted, credit=args.credit, protected=args.protected,
                            horizon=args.horizon, bins=args.bins or None, gbm=not args.no_gbm,
-                           approval_rate=args.approval_rate, random_state=args.seed, progress=True)
+                           approval_rate=args.approval_rate, random_state=args.seed, progress=True,
+                           split=args.split, holdout_from=args.holdout_from, test_size=args.test_size,
+                           backfit=args.backfit, vintage_dummies=args.vintage_dummies,
+                           gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot)
     result = ubd.fit(portfolio, apc_result=apc).result_
     with atomic_output_dir(args.out) as tmp:
         write_unbiased_outputs(result, tmp)

@@ -63,11 +63,13 @@ def plot_dependence_bars(result, ax=None, metric: str = "corr"):
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(attrs))
     for k, m in enumerate(models):
-        vals = [dep[(dep["model"] == m) & (dep["attribute"] == a)][metric].astype(float).abs().mean() for a in attrs]
+        vals = [dep[(dep["model"] == m) & (dep["attribute"] == a)][metric].astype(float).mean() for a in attrs]
         ax.bar(x + k * width - 0.4 + width / 2, vals, width, label=m, color=f"C{k}")
     ax.set_xticks(x)
     ax.set_xticklabels(attrs, rotation=20, fontsize=8)
-    ax.set_ylabel(f"|{metric}| of forecast with attribute")
+    ax.set_ylabel(f"{metric} of forecast with attribute (signed)" if metric == "corr"
+                  else f"{metric} of forecast with attribute")
+    ax.axhline(0, color="grey", lw=0.8)
     ax.set_title("Dependence of forecasts on restricted attributes (out of sample)")
     ax.legend(fontsize=6)
     return ax

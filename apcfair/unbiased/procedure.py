@@ -23,12 +23,26 @@ a DeLong interval for the AUC cost of zeroing, calibration (expected vs actual d
 over each account's exposure; Kaplan–Meier by vintage year within each sample), and the
 dependence of each forecast on each restricted attribute.
 
-Offsets come from :meth:`APCResult.offset_table`, which moves G's linear trend into
-F + H, so nothing here depends on the APC model's linear-trend assumption.
+The offset is exactly ``mu + F(a) + H(t) + b * (t - a)``: the APC level, lifecycle and
+environment plus G's linear trend ``b`` per period of vintage (``v = t - a``), moved into
+the age and period terms. It is what :meth:`APCResult.offset_table` returns; with G's
+linear trend included it does not depend on how the APC identification allocates the
+linear trend between age, vintage and period, so scores are invariant to that choice.
+G's nonlinear part is not in the offset (the vintage dummies carry it).
+
+Validation design: ``split="random"`` holds out ``test_size`` of the accounts by a stable
+hash of account id and seed (the paper's 50/50); ``split="time"`` estimates on the
+vintages before ``holdout_from`` and evaluates on the later ones (out of time). With the
+time split the environment H(t) over the held-out vintages' months is *realised*: it is
+estimated from the estimation vintages' own account-months, which run to the end of the
+data (not extrapolated beyond the training window).
+
+Horizons are in months (``horizon=36`` is 12 quarters on quarterly data).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
@@ -36,6 +50,7 @@ import pandas as pd
 from apcfair._base import FittedResultMixin, ParamsMixin
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
+from apcfair.unbiased.applicants import training_inputs
 from apcfair.unbiased.result import UnbiasedResult
 from apcfair.unbiased.stages import (
     GBM_DEFAULTS,
@@ -54,6 +69,8 @@ from apcfair.unbiased.stages import (
     gbm_scores,
     logit_data,
     split_accounts,
+    split_by_time,
+    vintage_mode,
 )
 
 __all__ = ["GBM_DEFAULTS", "MODELS", "MODEL_LABELS", "VINTAGE_YEAR", "UnbiasedByDesign", "UnbiasedResult"]
@@ -77,12 +94,18 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         Attributes on which to measure dependence (default: ``restricted``). Use this
         to test against true individual status when the restricted inputs are proxies.
     horizon : int
-        Forecast horizon in months from origination (default 36).
+        Forecast horizon in months from origination (default 36); on quarterly data it
+        must be a multiple of 3 (36 months = 12 quarters).
     bins : int or None
         Quantile bins (plus an NA bin) for numeric inputs, as in the paper; ``None``
         enters numeric inputs linearly.
     test_size : float
-        Share of accounts held out (default 0.5, the paper's split).
+        Share of accounts held out (default 0.5, the paper's split) with ``split="random"``.
+    split : {"random", "time"}
+        ``"random"``: by a stable hash of account id and ``random_state`` (row order does
+        not matter). ``"time"``: estimation on vintages before ``holdout_from``.
+    holdout_from : str, optional
+        First held-out vintage, ``"YYYY-MM"`` (required with ``split="time"``).
     gbm : bool
         Also fit the boosted-tree variants (LightGBM with the offsets as init score).
     gbm_params : dict, optional
@@ -92,19 +115,24 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         empirical-Bayes hyperparameters).
     approval_rate : float
         Share approved (lowest PD first) for the adverse impact ratio.
-    vintage_dummies : bool
-        Add vintage dummies to the logit models, as in the paper's equation (3): they carry
-        the vintage effects that the inputs do not explain (G(v) is not part of the offset).
-        One dummy per vintage year; years with fewer than 10 estimation defaults are merged
-        with a neighbour. The restricted offset keeps only the restricted inputs' part.
+    vintage_dummies : {"year", "month", "none"} or bool
+        Vintage dummies in the logit models, as in the paper's equation (3): they carry
+        the vintage effects that the inputs do not explain (G's nonlinear part is not in
+        the offset). Default ``"year"`` (``True``): one dummy per vintage year, because a
+        month of a typical book has too few defaults for a stable dummy; ``"month"``: one
+        per origination period as in the paper. Groups with fewer than 10 estimation
+        defaults are merged with a neighbour. The restricted offset keeps only the
+        restricted inputs' part.
     backfit : int
         Rounds of backfitting (default 0): refit the APC functions over the estimation
         account-months with the credit score (with restricted offset) as a fixed account
         offset, then refit the score models on the new offsets. A cell-level APC fit mixes
         accounts of different risk and the riskier ones leave first (frailty selection), so
         its lifecycle falls too fast with age; one round removes most of that.
+    n_boot : int
+        Bootstrap replicates for the interval of the change in dependence (default 200).
     random_state : int
-        Seed for the split, the APC draws and the boosted trees.
+        Seed for the split, the APC draws, the boosted trees and the bootstrap.
     progress : bool
         Show a progress bar over the stages.
 
@@ -153,7 +181,8 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
     def __init__(self, restricted: Sequence[str], credit: Sequence[str], *, protected: Sequence[str] | None = None,
                  horizon: int = 36, bins: int | None = 10, test_size: float = 0.5, gbm: bool = True,
                  gbm_params: dict | None = None, apc_model=None, approval_rate: float = 0.8,
-                 vintage_dummies: bool = True, backfit: int = 0, random_state: int = 0, progress: bool = False):
+                 vintage_dummies: bool | str = True, backfit: int = 0, split: str = "random",
+                 holdout_from: str | None = None, n_boot: int = 200, random_state: int = 0, progress: bool = False):
         self.restricted = restricted
         self.credit = credit
         self.protected = protected
@@ -166,6 +195,9 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         self.approval_rate = approval_rate
         self.vintage_dummies = vintage_dummies
         self.backfit = backfit
+        self.split = split
+        self.holdout_from = holdout_from
+        self.n_boot = n_boot
         self.random_state = random_state
         self.progress = progress
 
@@ -191,7 +223,37 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             raise ValueError(f"test_size={self.test_size!r} must be between 0 and 1")
         if self.horizon < 1:
             raise ValueError(f"horizon={self.horizon!r} must be at least 1 month")
+        if self.split not in ("random", "time"):
+            raise ValueError(f"split={self.split!r} is not allowed; use 'random' or 'time'")
+        if self.split == "time" and not self.holdout_from:
+            raise ValueError("split='time' needs holdout_from='YYYY-MM' (the first held-out vintage)")
+        vintage_mode(self.vintage_dummies)
         return restricted, credit, protected
+
+    def _horizon_periods(self, portfolio) -> int:
+        """The horizon in the data's periods (months, or quarters: months / 3)."""
+        if portfolio.freq == "M":
+            return int(self.horizon)
+        if self.horizon % 3:
+            raise ValueError(f"horizon={self.horizon!r} months is not a whole number of quarters; "
+                             "give a multiple of 3 on quarterly data (e.g. 36 = 12 quarters)")
+        return int(self.horizon) // 3
+
+    def _split(self, portfolio):
+        """Estimation mask and a description of the split."""
+        loans = portfolio.loans
+        if self.split == "random":
+            return (split_accounts(loans["account_id"].to_numpy(), self.test_size, self.random_state),
+                    {"split": "random", "test_size": self.test_size, "seed": self.random_state,
+                     "by": "stable hash of account id and seed"})
+        from apcfair.portfolio.periods import format_period, to_period_code
+
+        first = int(to_period_code([self.holdout_from], portfolio.freq, column="holdout_from")[0])
+        in_sample = split_by_time(loans["vintage"].to_numpy(), first)
+        return in_sample, {"split": "time", "holdout_from": format_period([first], portfolio.freq)[0],
+                           "test_share": float((~in_sample).mean()),
+                           "environment_beyond_training": "realised: H(t) over the held-out vintages' months is "
+                           "estimated from the estimation vintages' own months, which run to the end of the data"}
 
     def _stage_names(self) -> list[str]:
         return (["APC", "restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else [])
@@ -214,12 +276,28 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             ``self`` with ``result_`` (:class:`UnbiasedResult`).
         """
         restricted, credit, protected = self._check(portfolio)
+        horizon = self._horizon_periods(portfolio)
         timer = StageTimer(self._stage_names(), progress=self.progress)
-        in_sample = split_accounts(len(portfolio.loans), self.test_size, self.random_state)
-        apc = {"horizon": self.horizon, "apc_model": self.apc_model, "random_state": self.random_state}
+        in_sample, design = self._split(portfolio)
+        design["horizon"] = {"months": int(self.horizon), "periods": horizon,
+                             "period": "month" if portfolio.freq == "M" else "quarter"}
+        design["vintage_dummies"] = vintage_mode(self.vintage_dummies)
+        if apc_result is not None:
+            warnings.warn("the APC fit was given (reused): if it was fitted on all accounts, the held-out "
+                          "accounts' outcomes entered F and H and out-of-sample figures are optimistic; "
+                          "omit it to fit the APC model on the estimation accounts", UserWarning, stacklevel=2)
+            design["apc"] = "given: reused as it is (held-out outcomes entered F and H unless it was fitted " \
+                            "on the estimation accounts only)"
+        else:
+            design["apc"] = "fitted on the estimation accounts only"
+        apc = {"horizon": horizon, "apc_model": self.apc_model, "random_state": self.random_state}
         with timer.stage("APC"):
             apc_result, offsets = fit_apc(portfolio, in_sample, apc_result=apc_result, **apc)
         data, vintage_cols = logit_data(portfolio, in_sample, self.vintage_dummies)
+        design["freq"] = portfolio.freq
+        design["vintage_groups"] = ({} if not vintage_cols else
+                                    dict(zip(map(str, portfolio.loans["vintage"]), data[vintage_cols[0]], strict=True)))
+        design["credit_inputs"] = training_inputs(portfolio.loans.loc[in_sample, credit])
         logit = {"bins": self.bins, "vintage_cols": vintage_cols}
         models = fit_score_models(data, restricted, credit, offsets, in_sample, timer=timer, **logit)
         # backfitting: refit the APC functions over the estimation account-months with the
@@ -230,34 +308,38 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                 apc_result, offsets = fit_apc(portfolio, in_sample, account_offset=models.full_score(data), **apc)
                 models = fit_score_models(data, restricted, credit, offsets, in_sample, **logit)
         scores = models.account_scores(data)
-        gbm_model = None
+        gbm_model = gbm_traditional = None
         if self.gbm:
             with timer.stage("GBM"):
                 params = {"random_state": self.random_state, **GBM_DEFAULTS, **(self.gbm_params or {})}
                 gbm_model = fit_gbm(portfolio, credit, offsets, models.restricted_score, in_sample, params)
-                scores.update(gbm_scores(gbm_model, portfolio, models.restricted_score))
+                gbm_traditional = fit_gbm(portfolio, credit, offsets, None, in_sample, params)
+                scores.update(gbm_scores(gbm_model, portfolio, models.restricted_score, gbm_traditional))
         with timer.stage("forecasts"):
-            forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=self.horizon)
+            forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=horizon)
         with timer.stage("evaluation"):
-            evaluation = evaluate(portfolio, forecasts, in_sample, horizon=self.horizon, protected=protected,
-                                  approval_rate=self.approval_rate, random_state=self.random_state)
-        self._result = self._result_of(portfolio, in_sample, apc_result, models, gbm_model, forecasts, evaluation,
-                                       timer.close())
+            evaluation = evaluate(portfolio, forecasts, in_sample, horizon=horizon, protected=protected,
+                                  approval_rate=self.approval_rate, random_state=self.random_state,
+                                  n_boot=self.n_boot)
+        self._result = self._result_of(portfolio, in_sample, apc_result, models,
+                                       {"gbm": gbm_model, "gbm_credit": gbm_traditional if self.gbm else None},
+                                       forecasts, evaluation, timer.close(), design, offsets, protected)
         return self
 
-    def _result_of(self, portfolio, in_sample, apc_result, models: ScoreModels, gbm_model, forecasts: Forecasts,
-                   evaluation: Evaluation, timings: dict) -> UnbiasedResult:
+    def _result_of(self, portfolio, in_sample, apc_result, models: ScoreModels, gbms: dict, forecasts: Forecasts,
+                   evaluation: Evaluation, timings: dict, design: dict, offsets, protected: list[str]) -> UnbiasedResult:
         """Assemble the result of the stages."""
         account_id = portfolio.loans["account_id"].to_numpy()
-        settings = self._settings()
+        settings = {**self._settings(), "design": design}
         logits = {"restricted": models.restricted, "credit": models.credit,
                   "credit_with_restricted_offset": models.credit_with_restricted_offset}
         return UnbiasedResult(
             rows=evaluation.rows, dependence_table=evaluation.dependence_table,
-            cost_of_fairness=evaluation.cost_of_fairness, forecasts=forecasts.to_frame(account_id, in_sample),
+            cost_of_fairness=evaluation.cost_of_fairness,
+            forecasts=forecasts.to_frame(account_id, in_sample, portfolio.loans[protected]),
             account_scores=pd.DataFrame({"account_id": account_id, **forecasts.scores}),
             coefficient_tables={name: m.coef_table_ for name, m in logits.items()},
-            models={**logits, "gbm": gbm_model},
+            models={**logits, **gbms}, costs=evaluation.costs, offsets=offsets,
             apc_result=apc_result, restricted_centre=models.restricted_centre,
             calibrating_constant=forecasts.calibrating_constant, settings=settings, timings=timings,
             lineage=portfolio.lineage.to_dict(), provenance=provenance(settings),

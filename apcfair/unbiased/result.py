@@ -11,6 +11,7 @@ from apcfair import layout
 from apcfair._base import FORMAT_VERSION, jsonable, load_json, save_json
 from apcfair._summary import Summary
 from apcfair.apc import APCResult
+from apcfair.offsets import OffsetTable
 from apcfair.scoring import OffsetGBM, OffsetLogit
 from apcfair.unbiased.plots import plot_calibration_by_year, plot_dependence_bars, plot_roc_curves
 
@@ -55,7 +56,16 @@ class UnbiasedResult:
         Mean restricted score over the estimation accounts (subtracted) and the
         constant ``k`` of ``credit_restricted_mean``.
     settings, timings, lineage, provenance : dict
-        Procedure settings, seconds per stage, data lineage and library versions.
+        Procedure settings (with ``design``: split, horizon in months and periods, vintage
+        dummies, how the APC fit was made), seconds per stage, data lineage and library
+        versions.
+    costs : dict
+        ``traditional_vs_zero`` (cost against today's model), ``offset_vs_zero`` (what the
+        restricted term carried) and ``gbm_traditional_vs_zero`` (same-technique cost of the
+        boosted trees): AUC(a) - AUC(b) with a paired DeLong interval, ``in`` and ``out``.
+    offsets : OffsetTable
+        The offsets ``mu + F(a) + H(t) + b (t - a)`` (G's linear trend ``b`` included) the
+        score models were fitted and forecast with.
 
     Examples
     --------
@@ -103,6 +113,8 @@ class UnbiasedResult:
     timings: dict
     lineage: dict | None = None
     provenance: dict = field(default_factory=dict)
+    costs: dict = field(default_factory=dict)
+    offsets: object = None
 
     # ------------------------------------------------------------------ tables
     @property
@@ -120,22 +132,77 @@ class UnbiasedResult:
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> Summary:
-        """The tables, the cost of fairness and dependence (text, and HTML in a notebook)."""
+        """The tables, the costs of fairness, dependence and calibration (text, and HTML in a notebook)."""
         s = self.settings
+        d = s.get("design", {})
+        hz = d.get("horizon", {"months": s["horizon"], "periods": s["horizon"], "period": "month"})
+        split = d.get("split", "random")
+        split_text = (f"random, {1 - s['test_size']:.0%} of accounts in-sample (stable hash of account id, "
+                      f"seed {s['random_state']})" if split == "random" else
+                      f"out of time: estimation on vintages before {d.get('holdout_from')}, held out "
+                      f"{d.get('test_share', 0):.0%} of accounts; environment over the held-out months "
+                      f"{d.get('environment_beyond_training', '')}")
         setup = (f"restricted inputs: {s['restricted']}\ncredit inputs: {s['credit']}\n"
-                 f"horizon: {s['horizon']} months; split: {1 - s['test_size']:.0%} in-sample")
-        cost = "\n".join(
-            f"Cost of zeroing the restricted term ({sample}-sample): AUC {c['auc_a']:.4f} -> {c['auc_b']:.4f}, "
-            f"difference {c['difference']:+.4f} (95% CI {c['lower']:+.4f} to {c['upper']:+.4f}, "
-            f"DeLong p = {c['p_value']:.3g})"
-            for sample, c in self.cost_of_fairness.items())
-        blocks: list = [setup, ("AUC and Gini by model and sample (Tables 6-7)", self.comparison), cost]
+                 f"horizon: {hz['months']} months = {hz['periods']} {hz['period']}s\nsplit: {split_text}\n"
+                 f"vintage dummies: {d.get('vintage_dummies', 'year')}; backfit rounds: {s.get('backfit', 0)}; "
+                 f"APC: {d.get('apc', 'fitted on the estimation accounts only')}\n"
+                 "offset: mu + F(a) + H(t) + G's linear trend (invariant to the APC identification)")
+        blocks: list = [setup, ("AUC and Gini by model and sample (Tables 6-7)", self.comparison)]
+        wording = {"traditional_vs_zero": "Cost against today's model (traditional -> restricted term zeroed)",
+                   "offset_vs_zero": "What the restricted term carried (with restricted offset -> zeroed)",
+                   "gbm_traditional_vs_zero": "Same-technique cost, boosted trees (traditional GBM -> zeroed)"}
+        lines = []
+        for key, c in self.costs.items():
+            for sample in ("in", "out"):
+                r = c[sample]
+                lines.append(f"{wording.get(key, key)}, {'in-sample' if sample == 'in' else 'out of sample'}: AUC {r['auc_a']:.4f} -> {r['auc_b']:.4f}, "
+                             f"difference {r['difference']:+.4f} (95% CI {r['lower']:+.4f} to {r['upper']:+.4f}, "
+                             f"DeLong p = {r['p_value']:.3g})")
+        if not lines:  # a result from before the two costs
+            lines = [f"Cost of zeroing the restricted term ({sample}-sample): AUC {c['auc_a']:.4f} -> "
+                     f"{c['auc_b']:.4f}, difference {c['difference']:+.4f} (95% CI {c['lower']:+.4f} to "
+                     f"{c['upper']:+.4f}, DeLong p = {c['p_value']:.3g})"
+                     for sample, c in self.cost_of_fairness.items()]
+        blocks.append("\n".join(lines))
+        blocks.append(self._dependence_text())
         dep = self.dependence_table
         if len(dep):
-            blocks.append(("Dependence of forecasts on restricted attributes (out of sample)",
+            blocks.append(("Dependence of forecasts on restricted attributes (out of sample; corr is signed)",
                            dep[dep["sample"] == "out"].drop(columns="sample")))
+        cal = self.calibration_by_group
+        if len(cal):
+            blocks.append(("Expected / actual defaults within the horizon by protected group (out of sample, "
+                           "95% exact Poisson interval)", cal[cal["sample"] == "out"].drop(columns="sample")))
         blocks.append(f"Timings (s): {self.timings}")
-        return Summary.from_blocks("Unbiased by design (Breeden & Leonova 2021)", blocks, float_format=".3f")
+        return Summary.from_blocks("Unbiased by design (Breeden & Leonova 2021)", blocks, float_format=".4f")
+
+    def _dependence_text(self) -> str:
+        """One line per attribute: change in signed correlation, zeroed vs traditional (out of sample)."""
+        lines = []
+        for r in self.rows:
+            if r["model"] != "credit_restricted_zero" or r["sample"] != "out":
+                continue
+            for attr, dd in r["dependence"].items():
+                ch = dd.get("change_vs_credit")
+                if ch is None:
+                    continue
+                verdict = ("significant" if ch["significant"] else
+                           "NOT significant: the interval includes 0, zeroing did not measurably reduce it")
+                lines.append(f"Dependence on {attr}, zeroed vs traditional (out of sample): corr "
+                             f"{ch['corr_baseline']:+.4f} -> {ch['corr']:+.4f}, change {ch['difference']:+.4f} "
+                             f"(95% bootstrap CI {ch['lower']:+.4f} to {ch['upper']:+.4f}; {verdict})")
+        return "\n".join(lines) or "Dependence change: not computed"
+
+    @property
+    def calibration_by_group(self) -> pd.DataFrame:
+        """Expected / actual defaults within the horizon by protected group, per model and sample."""
+        recs = []
+        for r in self.rows:
+            for attr, groups in r.get("calibration", {}).get("by_group", {}).items():
+                for g in groups:
+                    recs.append({"model": r["model"], "sample": r["sample"], "attribute": attr,
+                                 **{k: g[k] for k in ("group", "n", "expected_over_actual", "lower", "upper")}})
+        return pd.DataFrame(recs)
 
     # ------------------------------------------------------------------ JSON, save, load
     def to_json_dict(self) -> dict:
@@ -151,6 +218,7 @@ class UnbiasedResult:
             "format_version": FORMAT_VERSION,
             "comparison": self.rows,
             "cost_of_fairness": self.cost_of_fairness,
+            "costs": self.costs,
             "calibrating_constant": self.calibrating_constant,
             "restricted_centre": self.restricted_centre,
             "settings": self.settings,
@@ -160,6 +228,14 @@ class UnbiasedResult:
             "apc_identification": self.apc_result.identification["text"],
             "dependence": self.dependence_table.to_dict(orient="records"),
         })
+
+    def to_model_json_dict(self) -> dict:
+        """:meth:`to_json_dict` plus the fitted models (bins and coefficients, or trees) and the
+        offsets table as JSON: everything ``apcfair score`` needs (never pickle)."""
+        d = self.to_json_dict()
+        d["models"] = {name: (None if m is None else m.to_dict()) for name, m in self.models.items()}
+        d["offsets"] = None if self.offsets is None else self.offsets.to_dict()
+        return d
 
     def save(self, path: str | Path) -> Path:
         """Write the result to a folder: JSON, Parquet and the APC fit as netCDF (no pickle).
@@ -179,9 +255,8 @@ class UnbiasedResult:
         """
         folder, json_path = _locate(path)
         folder.mkdir(parents=True, exist_ok=True)
-        d = self.to_json_dict()
-        d["models"] = {name: (None if m is None else m.to_dict()) for name, m in self.models.items()}
-        self.forecasts.to_parquet(folder / layout.FORECASTS, index=False)
+        d = self.to_model_json_dict()
+        write_forecasts(self.forecasts, folder / layout.FORECASTS)
         self.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
         self.apc_result.save(folder / layout.APC_RESULT)
         save_json(d, json_path)  # last: a folder with the JSON file is complete
@@ -200,7 +275,8 @@ class UnbiasedResult:
             cost_of_fairness=d["cost_of_fairness"],
             forecasts=pd.read_parquet(folder / layout.FORECASTS),
             account_scores=pd.read_parquet(folder / layout.ACCOUNT_SCORES),
-            coefficient_tables={name: m.coef_table_ for name, m in models.items() if name != "gbm" and m is not None},
+            coefficient_tables={name: m.coef_table_ for name, m in models.items()
+                            if isinstance(m, OffsetLogit)},
             models=models,
             apc_result=APCResult.load(folder / layout.APC_RESULT),
             restricted_centre=d["restricted_centre"],
@@ -209,6 +285,8 @@ class UnbiasedResult:
             timings=d["timings"],
             lineage=d["lineage"],
             provenance=d["provenance"],
+            costs=d.get("costs", {}),
+            offsets=None if d.get("offsets") is None else OffsetTable.from_dict(d["offsets"]),
         )
 
     # ------------------------------------------------------------------ plots
@@ -224,6 +302,23 @@ class UnbiasedResult:
     def plot_calibration(self, ax=None, model: str = "credit_restricted_mean"):
         """Predicted vs Kaplan–Meier cumulative default by vintage year."""
         return plot_calibration_by_year(self, ax=ax, model=model)
+
+
+def write_forecasts(forecasts: pd.DataFrame, path: str | Path) -> Path:
+    """``forecasts.parquet`` with each column's definition in the file's metadata
+    (key ``apcfair.columns``; :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from apcfair.unbiased.stages import FORECAST_COLUMNS
+
+    table = pa.Table.from_pandas(forecasts, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"apcfair.columns"] = json.dumps(FORECAST_COLUMNS).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return Path(path)
 
 
 def _locate(path: str | Path) -> tuple[Path, Path]:

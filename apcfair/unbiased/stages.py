@@ -34,7 +34,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from apcfair.forecast.cumulative import (
 from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio, Spells
 from apcfair.scoring import OffsetGBM, OffsetLogit
-from apcfair.unbiased.dependence import auc_with_ci, delong_auc_difference, dependence
+from apcfair.unbiased.dependence import auc_with_ci, corr_change, delong_auc_difference, dependence
 
 #: Names of the compared models, in report order (the keys of
 #: :attr:`UnbiasedResult.comparison`'s ``model`` column; the ``gbm_*`` ones only with
@@ -61,6 +61,7 @@ MODELS = (
     "credit_with_restricted_offset",
     "credit_restricted_zero",
     "credit_restricted_mean",
+    "gbm_credit",
     "gbm_credit_with_restricted_offset",
     "gbm_credit_restricted_zero",
 )
@@ -71,6 +72,19 @@ GBM_DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "mi
 
 #: Column added for the vintage-year dummies of the logit models.
 VINTAGE_YEAR = "vintage year"
+#: Column added for the monthly (per origination period) vintage dummies.
+VINTAGE_PERIOD = "vintage period"
+
+#: The AUC costs reported in ``cost_of_fairness.json``'s ``costs``: name -> (model a, model b,
+#: meaning). Each is AUC(a) - AUC(b) with a paired DeLong interval, in and out of sample.
+COSTS = {
+    "traditional_vs_zero": ("credit", "credit_restricted_zero",
+                            "cost against today's model: traditional credit model -> restricted term zeroed"),
+    "offset_vs_zero": ("credit_with_restricted_offset", "credit_restricted_zero",
+                       "what the restricted term carried: credit model with restricted offset -> zeroed"),
+    "gbm_traditional_vs_zero": ("gbm_credit", "gbm_credit_restricted_zero",
+                                "same-technique cost (boosted trees): traditional GBM -> restricted term zeroed"),
+}
 
 MODEL_LABELS = {
     "credit": "APC Scoring, Credit",
@@ -78,6 +92,7 @@ MODEL_LABELS = {
     "credit_with_restricted_offset": "APC Scoring, Credit with Restricted offset",
     "credit_restricted_zero": "APC Scoring, Credit with Restricted = 0",
     "credit_restricted_mean": "APC Scoring, Credit with Restricted = calibrated constant",
+    "gbm_credit": "APC + GBM, Credit",
     "gbm_credit_with_restricted_offset": "APC + GBM, Credit with Restricted offset",
     "gbm_credit_restricted_zero": "APC + GBM, Credit with Restricted = 0",
 }
@@ -131,17 +146,65 @@ class StageTimer:
 
 
 # ---------------------------------------------------------------------- 1. split
-def split_accounts(n: int, test_size: float, random_state: int | None) -> np.ndarray:
-    """Random estimation / held-out split of ``n`` accounts.
+def split_accounts(accounts, test_size: float, random_state: int | None) -> np.ndarray:
+    """Random estimation / held-out split by a stable hash of account id and seed.
+
+    Each account's place depends only on its id and the seed (SipHash of the id's text
+    keyed by the seed), never on the row order: the same accounts in another order get the
+    same split. The ``round(n * (1 - test_size))`` accounts with the smallest hashes are
+    the estimation accounts.
+
+    Parameters
+    ----------
+    accounts : int or array-like
+        Account ids (or ``n``: ids ``0..n-1``).
+    test_size : float
+        Share held out.
+    random_state : int, optional
+        Seed (``None``: 0).
 
     Returns
     -------
     numpy.ndarray of bool
-        ``True`` for the ``round(n * (1 - test_size))`` estimation (in-sample) accounts.
+        ``True`` for the estimation (in-sample) accounts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ids = np.array(["a", "b", "c", "d"])
+    >>> split = split_accounts(ids, 0.5, 1)
+    >>> int(split.sum()), bool((split_accounts(ids[::-1], 0.5, 1) == split[::-1]).all())
+    (2, True)
     """
-    rng = np.random.default_rng(random_state)
-    in_sample = np.zeros(n, dtype=bool)
-    in_sample[rng.permutation(n)[: int(round(n * (1 - test_size)))]] = True
+    ids = np.arange(accounts) if np.ndim(accounts) == 0 else np.asarray(accounts)
+    key = f"{int(random_state or 0) % 10**16:016d}"
+    h = pd.util.hash_array(pd.Series(ids).astype(str).to_numpy(dtype=object), hash_key=key, categorize=False)
+    n_in = int(round(len(ids) * (1 - test_size)))
+    order = np.lexsort((pd.Series(ids).astype(str).to_numpy(), h))  # ties (never seen) broken by id
+    in_sample = np.zeros(len(ids), dtype=bool)
+    in_sample[order[:n_in]] = True
+    return in_sample
+
+
+def split_by_time(vintage: np.ndarray, holdout_from: int) -> np.ndarray:
+    """Out-of-time split: estimation accounts are the vintages before ``holdout_from``.
+
+    Parameters
+    ----------
+    vintage : numpy.ndarray of int
+        Origination period codes.
+    holdout_from : int
+        First held-out vintage (period code).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` for the estimation (earlier-vintage) accounts.
+    """
+    in_sample = np.asarray(vintage) < holdout_from
+    if in_sample.all() or not in_sample.any():
+        raise ValueError(f"holdout_from={holdout_from!r} leaves {int(in_sample.sum())} estimation and "
+                         f"{int((~in_sample).sum())} held-out accounts; choose a vintage inside the data")
     return in_sample
 
 
@@ -226,20 +289,42 @@ class ScoreModels:
         return self.credit_with_restricted_offset.predict_account_score(data) + self.restricted_score
 
 
-def logit_data(portfolio: Portfolio, in_sample: np.ndarray, vintage_dummies: bool) -> tuple:
+def vintage_mode(vintage_dummies) -> str:
+    """``"year"``, ``"month"`` or ``"none"`` from the setting (``True`` = ``"year"``, ``False`` = ``"none"``)."""
+    if vintage_dummies is True:
+        return "year"
+    if vintage_dummies is False or vintage_dummies is None:
+        return "none"
+    if vintage_dummies not in ("year", "month", "none"):
+        raise ValueError(f"vintage_dummies={vintage_dummies!r} is not allowed; use 'year', 'month' or 'none'")
+    return vintage_dummies
+
+
+def logit_data(portfolio: Portfolio, in_sample: np.ndarray, vintage_dummies) -> tuple:
     """What the logit models are fitted on, and their vintage columns.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+    in_sample : numpy.ndarray of bool
+    vintage_dummies : {"year", "month", "none"} or bool
+        One dummy per vintage year (``True``), per origination period (``"month"``: one per
+        vintage as in the paper's eq. (3); per quarter on quarterly data), or none.
 
     Returns
     -------
     tuple of (Portfolio or pandas.DataFrame, list of str)
         The portfolio itself without vintage dummies; else its loans with the column
-        ``"vintage year"`` (vintage years with fewer than 10 estimation defaults merged
-        with a neighbour) and ``["vintage year"]``.
+        ``"vintage year"`` or ``"vintage period"`` (groups with fewer than 10 estimation
+        defaults merged with a neighbour) and that column's name in a list.
     """
-    if not vintage_dummies:
+    mode = vintage_mode(vintage_dummies)
+    if mode == "none":
         return portfolio, []
     loans = portfolio.loans
-    return loans.assign(**{VINTAGE_YEAR: vintage_year_groups(loans, in_sample, portfolio.freq)}), [VINTAGE_YEAR]
+    per = _periods_per_year(portfolio.freq) if mode == "year" else 1
+    col = VINTAGE_YEAR if mode == "year" else VINTAGE_PERIOD
+    return loans.assign(**{col: vintage_groups(loans, in_sample, per)}), [col]
 
 
 def fit_score_models(data, restricted: list[str], credit: list[str], offsets: OffsetTable,
@@ -293,27 +378,34 @@ def _untimed(name: str) -> nullcontext:
     return nullcontext()
 
 
-def fit_gbm(portfolio: Portfolio, credit: list[str], offsets: OffsetTable, restricted_score: np.ndarray,
+def fit_gbm(portfolio: Portfolio, credit: list[str], offsets: OffsetTable, restricted_score: np.ndarray | None,
             in_sample: np.ndarray, params: dict) -> OffsetGBM:
-    """Boosted trees on the credit inputs with the APC and restricted offsets fixed.
+    """Boosted trees on the credit inputs with the APC (and restricted) offsets fixed.
 
     ``params`` are :class:`~apcfair.scoring.OffsetGBM` settings (the procedure passes
-    :data:`GBM_DEFAULTS` updated with its ``gbm_params`` and ``random_state``).
+    :data:`GBM_DEFAULTS` updated with its ``gbm_params`` and ``random_state``). With
+    ``restricted_score=None`` this is the traditional boosted-tree model ``gbm_credit``
+    (the same-technique baseline).
     """
     return OffsetGBM(**params).fit(portfolio, credit, offset=offsets, account_offset=restricted_score,
                                    accounts=in_sample)
 
 
-def gbm_scores(model: OffsetGBM, portfolio: Portfolio, restricted_score: np.ndarray) -> dict[str, np.ndarray]:
-    """The boosted-tree scores with the restricted offset and with it set to 0."""
+def gbm_scores(model: OffsetGBM, portfolio: Portfolio, restricted_score: np.ndarray,
+               traditional: OffsetGBM | None = None) -> dict[str, np.ndarray]:
+    """The boosted-tree scores: traditional (``traditional`` given), with the restricted
+    offset and with it set to 0."""
     trees = model.predict_account_score(portfolio)
-    return {"gbm_credit_with_restricted_offset": trees + restricted_score, "gbm_credit_restricted_zero": trees}
+    out = {} if traditional is None else {"gbm_credit": traditional.predict_account_score(portfolio)}
+    return {**out, "gbm_credit_with_restricted_offset": trees + restricted_score, "gbm_credit_restricted_zero": trees}
 
 
-def vintage_year_groups(loans: pd.DataFrame, in_sample: np.ndarray, freq: str, min_defaults: int = 10) -> np.ndarray:
-    """Vintage year per account, years with fewer than ``min_defaults`` estimation defaults
-    merged into their neighbour (so no dummy is estimated without information)."""
-    year = (loans["vintage"].to_numpy(np.int64) // _periods_per_year(freq)).astype(int)
+def vintage_groups(loans: pd.DataFrame, in_sample: np.ndarray, periods: int, min_defaults: int = 10) -> np.ndarray:
+    """Vintage group per account (``vintage // periods``), groups with fewer than
+    ``min_defaults`` estimation defaults merged into their neighbour (so no dummy is
+    estimated without information). ``periods`` = 12 (monthly data) or 4 (quarterly) gives
+    vintage years; 1 gives one group per origination period."""
+    year = (loans["vintage"].to_numpy(np.int64) // periods).astype(int)
     d = pd.Series(loans["default"].to_numpy()[in_sample]).groupby(year[in_sample]).sum()
     d = d.reindex(np.unique(year), fill_value=0)
     mapping, group, acc = {}, None, 0
@@ -327,6 +419,11 @@ def vintage_year_groups(loans: pd.DataFrame, in_sample: np.ndarray, freq: str, m
         prev = max(g for g in set(mapping.values()) if g != last)
         mapping = {y: (prev if g == last else g) for y, g in mapping.items()}
     return np.array([f"{mapping[y]}" for y in year], dtype=object)
+
+
+def vintage_year_groups(loans: pd.DataFrame, in_sample: np.ndarray, freq: str, min_defaults: int = 10) -> np.ndarray:
+    """Vintage year per account, sparse years merged (:func:`vintage_groups` by year)."""
+    return vintage_groups(loans, in_sample, _periods_per_year(freq), min_defaults)
 
 
 def attribute_part(model: OffsetLogit, data, attributes: list[str], vintage_cols: list[str]) -> np.ndarray:
@@ -362,6 +459,11 @@ class Forecasts:
         Expected defaults over each account's exposure (cut at default or payoff).
     full : dict of str to numpy.ndarray
         Cumulative PD over the full horizon (for dependence and decisions).
+    exposure : dict of str to numpy.ndarray
+        Cumulative PD over each account's exposure (origination to default, payoff, the
+        end of the data or the horizon, whichever comes first): the probability of the
+        observed outcome ``defaulted_within_horizon`` under the model, with payoff and the
+        end of the data as censoring (net of attrition, like ``cum_pd``).
     calibrating_constant : float
         The constant ``k`` of ``credit_restricted_mean``.
     observed : pandas.DataFrame
@@ -374,18 +476,26 @@ class Forecasts:
     full: dict
     calibrating_constant: float
     observed: pd.DataFrame
+    exposure: dict = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
         """The forecast models in report order (:data:`MODELS`)."""
         return [m for m in MODELS if m in self.scores]
 
-    def to_frame(self, account_id, in_sample: np.ndarray) -> pd.DataFrame:
-        """One row per account and model: ``account_id, sample, model, cum_pd,
-        cum_pd_observed_window, defaulted_within_horizon``."""
+    def to_frame(self, account_id, in_sample: np.ndarray, attributes: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per account and model.
+
+        Columns: ``account_id, sample, model, cum_pd, cum_pd_observed_window,
+        defaulted_within_horizon`` (as before), then ``cum_pd_exposure`` (the model's
+        probability of the observed outcome, see :attr:`exposure`), ``complete_horizon``
+        (the whole horizon lies inside the data window) and the columns of
+        ``attributes`` (the protected attributes). The definitions are in
+        :data:`FORECAST_COLUMNS` (written into the Parquet file's metadata).
+        """
         order = self.models
         n = len(in_sample)
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "account_id": np.tile(np.asarray(account_id), len(order)),
             "sample": np.tile(np.where(in_sample, "in", "out"), len(order)),
             "model": np.repeat(order, n),
@@ -393,6 +503,31 @@ class Forecasts:
             "cum_pd_observed_window": np.concatenate([self.window[m] for m in order]),
             "defaulted_within_horizon": np.tile(self.observed["defaulted"].to_numpy(), len(order)),
         })
+        if self.exposure:
+            frame["cum_pd_exposure"] = np.concatenate([self.exposure[m] for m in order])
+        frame["complete_horizon"] = np.tile(self.observed["complete"].to_numpy(bool), len(order))
+        if attributes is not None:
+            for col in attributes.columns:
+                if col not in frame.columns:
+                    frame[col] = np.tile(attributes[col].to_numpy(), len(order))
+        return frame
+
+
+#: What each column of ``forecasts.parquet`` means (also in the file's Parquet metadata).
+FORECAST_COLUMNS = {
+    "cum_pd": "cumulative PD from origination over the full horizon with the estimated environment, net of "
+              "attrition (payoff treated as censoring: the default probability of an account that stays open)",
+    "cum_pd_observed_window": "cumulative PD over the evaluation window (horizon cut at the end of the data); "
+                              "ranks against defaulted_within_horizon (the AUC's forecast)",
+    "defaulted_within_horizon": "observed: 1 if the account defaulted within the horizon and the data window "
+                                "(gross: counted whatever happened later; payoff ends the account without default)",
+    "cum_pd_exposure": "cumulative PD over the months the account was observed at risk (origination to default, "
+                       "payoff, end of data or horizon): the model's probability of defaulted_within_horizon with "
+                       "payoff and end of data as censoring. Expected = observed definition: mean(cum_pd_exposure) "
+                       "is comparable with mean(defaulted_within_horizon) on any set of accounts",
+    "complete_horizon": "True if the whole horizon lies inside the data window (the headline AUC's accounts)",
+    "sample": "in = estimation accounts, out = held-out accounts",
+}
 
 
 def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.ndarray],
@@ -438,6 +573,7 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
         full={m: grid.cumulative(scores[m]) for m in order},
         calibrating_constant=k,
         observed=obs,
+        exposure={m: grid.cumulative(scores[m], expo_mask) for m in order},
     )
 
 
@@ -480,15 +616,18 @@ class Evaluation:
         ``model, sample, attribute, corr, dcor, auc_group, air``.
     cost_of_fairness : dict
         DeLong test of AUC(credit) − AUC(credit_restricted_zero) per sample.
+    costs : dict
+        The AUC costs of :data:`COSTS` (:func:`auc_costs`).
     """
 
     rows: list
     dependence_table: pd.DataFrame
     cost_of_fairness: dict
+    costs: dict = field(default_factory=dict)
 
 
 def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, *, horizon: int,
-             protected: list[str], approval_rate: float, random_state: int | None) -> Evaluation:
+             protected: list[str], approval_rate: float, random_state: int | None, n_boot: int = 200) -> Evaluation:
     """AUC and Gini in and out of sample, the cost of zeroing, calibration and dependence.
 
     The headline AUC is on the accounts observed for the whole horizon (the paper's
@@ -508,7 +647,9 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     approval_rate : float
         Share approved (lowest PD first) for the adverse impact ratio.
     random_state : int, optional
-        Seed of the distance-correlation subsample.
+        Seed of the distance-correlation subsample and of the bootstrap.
+    n_boot : int
+        Bootstrap replicates of the change in correlation vs the traditional model.
 
     Returns
     -------
@@ -523,30 +664,103 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     km_by_year = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon, groups=vyear[m])
                   for s, m in samples.items()}
     km_all = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon) for s, m in samples.items()}
+    in_horizon = spells.defaulted & (spells.last_age <= horizon)
+    groups = {attr: protected_groups(loans[attr]) for attr in protected}
     rows, dep_rows = [], []
     window = forecasts.window
     for s, m in samples.items():
         mc = m & complete
         actual = actual_defaults_within(spells, m, horizon)
         for name in forecasts.models:
+            cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
+            cal["by_group"] = {attr: calibration_by_group(forecasts.expected[name][m], in_horizon[m], g[m])
+                               for attr, g in groups.items()}
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
                    **_discrimination(y, window[name], m, mc),
-                   "n_accounts": int(m.sum()), "defaults_within_horizon": actual,
-                   "calibration": _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])}
+                   "n_accounts": int(m.sum()), "defaults_within_horizon": actual, "calibration": cal}
             if name != "credit":
                 row["auc_difference_vs_credit"] = delong_auc_difference(y[mc], window["credit"][mc], window[name][mc])
             row["dependence"] = {}
             for attr in protected:
-                dd = dependence(forecasts.full[name][m], loans[attr].to_numpy()[m], approval_rate=approval_rate,
-                                random_state=random_state)
+                a = loans[attr].to_numpy()[m]
+                dd = dependence(forecasts.full[name][m], a, approval_rate=approval_rate, random_state=random_state)
+                if name != "credit":
+                    dd["change_vs_credit"] = corr_change(forecasts.full[name][m], forecasts.full["credit"][m], a,
+                                                         n_boot=n_boot, random_state=random_state)
                 row["dependence"][attr] = dd
+                ch = dd.get("change_vs_credit", {})
                 dep_rows.append({"model": name, "sample": s, "attribute": attr, "corr": dd["corr"],
-                                 "dcor": dd["dcor"], "auc_group": dd.get("auc_group"), "air": dd["air"]["air"]})
+                                 "dcor": dd["dcor"], "auc_group": dd.get("auc_group"), "air": dd["air"]["air"],
+                                 "corr_change_vs_credit": ch.get("difference"),
+                                 "change_lower": ch.get("lower"), "change_upper": ch.get("upper")})
             rows.append(row)
     cost = {s: delong_auc_difference(y[m & complete], window["credit"][m & complete],
                                      window["credit_restricted_zero"][m & complete])
             for s, m in samples.items()}
-    return Evaluation(rows, pd.DataFrame(dep_rows), cost)
+    return Evaluation(rows, pd.DataFrame(dep_rows), cost, auc_costs(y, window, samples, complete))
+
+
+def auc_costs(y: np.ndarray, window: dict, samples: dict, complete: np.ndarray) -> dict:
+    """The AUC costs of :data:`COSTS` with paired DeLong intervals, in and out of sample.
+
+    Returns
+    -------
+    dict
+        ``{cost: {"in": {...}, "out": {...}, "models": [a, b], "meaning": str}}``; each
+        sample holds ``difference`` (AUC(a) - AUC(b), AUC points), ``lower``, ``upper``,
+        ``p_value``, ``method``, ``auc_a``, ``auc_b``, ``se``, ``z``, ``n_accounts``.
+    """
+    out = {}
+    for name, (a, b, meaning) in COSTS.items():
+        if a not in window or b not in window:
+            continue
+        rec: dict = {"models": [a, b], "meaning": meaning}
+        for s, m in samples.items():
+            mc = m & complete
+            rec[s] = {**delong_auc_difference(y[mc], window[a][mc], window[b][mc]), "n_accounts": int(mc.sum())}
+        out[name] = rec
+    return out
+
+
+def protected_groups(attribute: pd.Series) -> np.ndarray:
+    """Group label per account for calibration by group: the values of a binary or
+    categorical attribute (missing as ``"NA"``); a numeric one split at its median."""
+    s = pd.Series(attribute).reset_index(drop=True)
+    levels = s.dropna().unique()
+    if pd.api.types.is_numeric_dtype(s) and len(levels) > 2:
+        med = s.median()
+        return np.where(s.isna(), "NA", np.where(s > med, f"above median ({med:g})",
+                                                 f"at or below median ({med:g})")).astype(object)
+    return s.astype(object).where(s.notna(), "NA").astype(str).to_numpy(dtype=object)
+
+
+def calibration_by_group(expected: np.ndarray, defaulted: np.ndarray, group: np.ndarray,
+                         alpha: float = 0.05) -> list[dict]:
+    """Expected over actual defaults within the horizon per group, with an exact Poisson interval.
+
+    ``expected`` is each account's sum of monthly PDs over its exposure within the horizon,
+    ``defaulted`` whether it defaulted within the horizon. The interval treats the actual
+    count as Poisson (Garwood's exact limits) and the expected count as fixed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = calibration_by_group(np.full(4, 0.5), np.array([1, 0, 1, 1]), np.array(["a", "a", "b", "b"]))
+    >>> [(r["group"], r["n"], r["expected_over_actual"]) for r in out]
+    [('a', 2, 1.0), ('b', 2, 0.5)]
+    """
+    from scipy import stats
+
+    out = []
+    for g in pd.unique(group):
+        m = group == g
+        e, a = float(expected[m].sum()), int(np.asarray(defaulted)[m].sum())
+        lo_a = stats.chi2.ppf(alpha / 2, 2 * a) / 2 if a > 0 else 0.0
+        hi_a = stats.chi2.ppf(1 - alpha / 2, 2 * a + 2) / 2
+        out.append({"group": str(g), "n": int(m.sum()), "expected_defaults": e, "actual_defaults": a,
+                    "expected_over_actual": e / a if a else None,
+                    "lower": e / hi_a, "upper": (e / lo_a) if lo_a > 0 else None})
+    return out
 
 
 def _discrimination(y: np.ndarray, window_pd: np.ndarray, mask: np.ndarray, complete: np.ndarray) -> dict:
