@@ -5,9 +5,15 @@ For every posterior draw ``s`` and scenario, the monthly PD of account ``i`` of 
 
     PD_i(a, t) = expit(mu_s + F_s(a) + H_s,scenario(t) + score_i)
 
-``score_i`` is the account's logit score from the credit model (``account_scores``; the
-restricted term zeroed, the APC offset excluded) or, without scores, the APC vintage
-effect ``G_s(v)``. Beyond the fitted ranges (older ages, new vintages) F and G are held at
+``score_i`` is, without account scores, the APC vintage effect ``G_s(v)``. With account
+scores (``account_scores``: the credit model's logit score relative to the APC offset, the
+restricted term zeroed or at its calibrating constant) it is ``G_lin,s(v) + score_i``, where
+``G_lin`` is the linear trend of G: the score models were estimated against the
+identification-invariant offsets ``mu' + F'(a) + H'(t)`` of
+:func:`apcfair.apc.identification.invariant_offset_draws`, which carry G's linear trend, and
+``mu' + F'(a) + H'(t) = mu + F(a) + H(t) + G_lin(v)`` exactly (``t = v + a``). Scored paths
+therefore use the same offsets as the scores and do not depend on the identification choice
+(:func:`vintage_trend_draws`; G's trend continues linearly for new vintages). Beyond the fitted ranges (older ages, new vintages) F and G are held at
 the mean of their last 12 values per draw (``extrapolation="hold"``, default; the hold rule
 of :mod:`apcfair.apc.identification`) or continued by their random walks
 (``"random_walk"``). The **book at risk** evolves month by month: an account that
@@ -33,6 +39,7 @@ bins' mean scores within each vintage.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,15 +52,17 @@ from apcfair._io import to_jsonable
 from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair._summary import Summary
-from apcfair.apc.identification import HOLD_WINDOW
+from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
 from apcfair.forecast._extrapolate import function_draws
-from apcfair.forecast._options import Extrapolation
+from apcfair.forecast._options import Extrapolation, OnIncomplete
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
 from apcfair.layout import STRESS_JSON
 from apcfair.portfolio.periods import format_period
 from apcfair.portfolio.spells import Spells
 
 FAN_LEVELS = (0.5, 0.8)
+#: Quantiles reported over the posterior draws (PD paths, expected defaults, cumulative PD).
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _CHUNK_ELEMENTS = 2_000_000
 #: New vintages look like the recent ones: volume and score mix of the last ``RECENT_VINTAGES``
 #: vintages, the same window over which G is held for new vintages (the APC hold rule).
@@ -76,6 +85,35 @@ def _aligned_scores(account_scores, loans: pd.DataFrame) -> np.ndarray:
     if not np.isfinite(s).all():
         raise ValueError(f"account_scores has {int((~np.isfinite(s)).sum())} missing or infinite value(s)")
     return s
+
+
+def vintage_trend_draws(apc_result, vintages) -> np.ndarray:
+    """Draws ``(S, len(vintages))`` of G's linear trend ``G_lin(v)``, the part of G that the
+    identification-invariant offsets carry (continued linearly beyond the vintage grid).
+
+    ``mu + F(a) + H(t) + G_lin(v)`` equals the invariant offset ``mu' + F'(a) + H'(t)`` of
+    :func:`apcfair.apc.identification.invariant_offset_draws` (the offsets the score models
+    were estimated against), so adding ``G_lin(v) + score_i`` to the raw predictor scores an
+    account against the offsets its score was estimated with.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> G = np.array([[-1.0, 0.5, 0.5]])  # slope 0.75 per vintage, nonlinear rest
+    >>> res = SimpleNamespace(draws={"intercept": np.zeros(1), "lifecycle": np.zeros((1, 3)),
+    ...                              "vintage": G, "environment": np.zeros((1, 5))},
+    ...                       labels={"vintage": np.array([10, 11, 12])}, settings={"grid_offset": 0})
+    >>> vintage_trend_draws(res, [10, 11, 12, 13]).round(3).tolist()
+    [[-0.75, 0.0, 0.75, 1.5]]
+    """
+    grid = np.asarray(apc_result.labels["vintage"], dtype=np.int64)
+    lin = np.asarray(apc_result.draws["vintage"], dtype=float) - invariant_offset_draws(apc_result)["vintage"]
+    if lin.shape[1] == 1:
+        return np.zeros((lin.shape[0], len(np.atleast_1d(vintages))))
+    slope = lin[:, 1] - lin[:, 0]
+    pos = np.asarray(vintages, dtype=np.int64) - grid[0]
+    return lin[:, :1] + slope[:, None] * pos[None, :]
 
 
 def _recent(vintage: np.ndarray, t_end: int) -> np.ndarray:
@@ -112,6 +150,72 @@ def attrition_by_age(spells: Spells, t_end: int, max_age: int, min_exposure: flo
     out[:m] = q[:m]
     out[0] = 0.0
     return out, float(pooled)
+
+
+# ---------------------------------------------------------------------------- can the data support it?
+#: Most accounts seen in one period only (among those with time for two) means a row sample.
+MAX_SINGLE_PERIOD_SHARE = 0.5
+#: A pooled closure rate per period above this is implausible for a book of full histories.
+MAX_CLOSURE_RATE = {"M": 0.2, "Q": 0.45}
+#: Rows excluded for gaps (missing periods inside an account's history) above this share.
+MAX_GAP_SHARE = 0.2
+
+
+def history_problems(portfolio, spells: Spells, t_end: int, freq: str) -> tuple[list[str], dict]:
+    """Why the portfolio's histories cannot support a projection (empty list: they can).
+
+    A projection needs complete account histories: every period of every account from its
+    first to its last row. Three signs of a row sample (e.g. 1-5 rows drawn per loan of a
+    panel) or of a broken extract are checked:
+
+    - more than :data:`MAX_SINGLE_PERIOD_SHARE` of the accounts that had time for two periods
+      (vintage at least two periods before the data end) are seen in one period only, without
+      defaulting;
+    - a pooled closure rate per period above :data:`MAX_CLOSURE_RATE` (0.2 monthly, 0.45
+      quarterly), which would empty the book within a few periods;
+    - more than :data:`MAX_GAP_SHARE` of the input rows were excluded for gaps when the panel
+      was read (``on_invalid="exclude"``).
+
+    Returns the problems (one sentence each) and the measured quantities.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import Portfolio
+    >>> loans = pd.DataFrame({"account_id": range(4), "origination": ["2019-01"] * 4,
+    ...                       "last_month": ["2019-02", "2019-02", "2019-02", "2019-12"],
+    ...                       "default": [0, 0, 0, 0]})
+    >>> pf = Portfolio.from_loans(loans)
+    >>> problems, stats = history_problems(pf, pf.spells(), pf.window[1], "M")
+    >>> stats["single_period_share"]
+    0.75
+    >>> problems[0].startswith("75% of the accounts")
+    True
+    """
+    unit = "month" if freq == "M" else "quarter"
+    old = spells.vintage <= t_end - 2
+    single = old & (spells.last_age == spells.first_age) & ~spells.defaulted
+    share = float(single.sum() / max(old.sum(), 1))
+    _, pooled = attrition_by_age(spells, t_end, 1)
+    rows_in = gap_rows = 0
+    for step in getattr(getattr(portfolio, "lineage", None), "steps", ()):
+        gaps = sum(v for k, v in step.excluded.items() if "gap" in k)
+        if gaps:
+            rows_in, gap_rows = max(rows_in, step.rows_in), gap_rows + gaps
+    gap_share = gap_rows / rows_in if rows_in else 0.0
+    problems = []
+    if share > MAX_SINGLE_PERIOD_SHARE:
+        problems.append(f"{share:.0%} of the accounts that had time for two {unit}s are seen in one {unit} only "
+                        f"(at most {MAX_SINGLE_PERIOD_SHARE:.0%} expected of complete histories: is this a row "
+                        "sample?)")
+    if pooled > MAX_CLOSURE_RATE[freq]:
+        problems.append(f"pooled closure rate per {unit} {pooled:.4f} (above {MAX_CLOSURE_RATE[freq]}: the book "
+                        "would empty within a few periods; histories look incomplete)")
+    if gap_share > MAX_GAP_SHARE:
+        problems.append(f"{gap_share:.0%} of the input rows were excluded for gaps in account histories "
+                        f"(above {MAX_GAP_SHARE:.0%})")
+    stats = {"single_period_share": share, "pooled_closure_rate": float(pooled), "gap_excluded_share": gap_share}
+    return problems, stats
 
 
 # ---------------------------------------------------------------------------- the book
@@ -245,7 +349,41 @@ def scenario_table(paths: _Paths, codes: np.ndarray, freq: str, credible_level: 
     tab["expected_defaults_lower"] = np.quantile(exp_def, a, axis=0)
     tab["expected_defaults_upper"] = np.quantile(exp_def, 1 - a, axis=0)
     tab["at_risk"] = paths.at_risk.mean(axis=0)
+    for key, draws in (("pd", rate), ("expected_defaults", exp_def)):
+        qs = np.quantile(draws, QUANTILES, axis=0)
+        for q, row in zip(QUANTILES, qs, strict=True):
+            tab[f"{key}_{'median' if q == 0.5 else _qname(q)}"] = row
     return pd.DataFrame(tab)
+
+
+def _qname(q: float) -> str:
+    """Column suffix of a quantile: 0.05 -> ``q05``."""
+    return f"q{int(round(q * 100)):02d}"
+
+
+def quantile_mc_error(draws: np.ndarray, q: float) -> float:
+    """Monte Carlo standard error of the ``q`` quantile of ``draws`` (same unit as the draws).
+
+    From the order statistics: the sample quantile's rank has binomial standard deviation
+    ``sqrt(S q (1 - q))``; the standard error is half the spread of the values between the
+    ranks ``S q -/+ 1.96 sqrt(S q (1 - q))`` divided by 1.96 (no density estimate needed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=4000)
+    >>> se = quantile_mc_error(x, 0.5)  # theory: sqrt(0.25 / 4000) / 0.399 = 0.020
+    >>> bool(0.015 < se < 0.025)
+    True
+    """
+    x = np.sort(np.asarray(draws, dtype=float).ravel())
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    half = 1.96 * np.sqrt(n * q * (1 - q))
+    lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
+    hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
+    return float((x[hi] - x[lo]) / (2 * 1.96))
 
 
 def cumulative_summary(paths: _Paths, existing_count: np.ndarray, credible_level: float) -> dict:
@@ -256,12 +394,19 @@ def cumulative_summary(paths: _Paths, existing_count: np.ndarray, credible_level
     port = ((paths.cumulative * existing_count[None, :]).sum(axis=1) / n_book if n_book > 0
             else np.full(n_draws, np.nan))
     tot = paths.expected_defaults.sum(axis=1)
+    qkeys = [f"{q:g}" for q in QUANTILES if q != 0.5]
     return {
         "cumulative_pd": float(np.mean(port)), "cumulative_pd_lower": float(np.quantile(port, a)),
         "cumulative_pd_upper": float(np.quantile(port, 1 - a)),
         "expected_defaults_total": float(tot.mean()),
         "expected_defaults_total_lower": float(np.quantile(tot, a)),
         "expected_defaults_total_upper": float(np.quantile(tot, 1 - a)),
+        "cumulative_pd_median": float(np.median(port)),
+        "cumulative_pd_quantiles": {k: float(np.quantile(port, float(k))) for k in qkeys},
+        "cumulative_pd_quantiles_mc_error": {k: quantile_mc_error(port, float(k)) for k in ["0.5", *qkeys]},
+        "expected_defaults_total_median": float(np.median(tot)),
+        "expected_defaults_total_quantiles": {k: float(np.quantile(tot, float(k))) for k in qkeys},
+        "n_draws": int(n_draws),
     }
 
 
@@ -319,6 +464,15 @@ def account_table(loans: pd.DataFrame, vintage: np.ndarray, is_open: np.ndarray,
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def environment_summary(draws: np.ndarray, codes: np.ndarray, freq: str, credible_level: float) -> dict:
+    """The scenario's environment path H(t) (logit): ``month, mean, median, lower, upper``
+    over the draws (credible band)."""
+    a = (1 - credible_level) / 2
+    return {"month": format_period(codes, freq), "mean": draws.mean(axis=0).tolist(),
+            "median": np.median(draws, axis=0).tolist(), "lower": np.quantile(draws, a, axis=0).tolist(),
+            "upper": np.quantile(draws, 1 - a, axis=0).tolist()}
+
+
 def observed_history(cells: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Observed portfolio default rate per period of the APC window."""
     hist = cells.groupby("period")[["defaults", "at_risk"]].sum().reset_index()
@@ -355,6 +509,11 @@ class StressTest(ParamsMixin, FittedResultMixin):
         Quantile bins of account scores used to group accounts (with ``account_scores``).
     credible_level : float
         Width of the reported bands (fan charts also show 50% and 80% bands).
+    on_incomplete : {"error", "warn"}
+        A portfolio whose histories cannot support a projection (a row sample of a panel,
+        gaps, implausible closure rates; :func:`history_problems`) raises ``ValueError``
+        (default) or, with ``"warn"``, is projected with a loud warning recorded in the
+        result (``warnings``; CLI ``--force``).
     random_state : int, optional
         Seed of every random step (random-walk extrapolations).
 
@@ -395,7 +554,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
 
     def __init__(self, horizon: int = 36, new_vintages: bool = True, new_volume=None,
                  attrition="observed", extrapolation: str = "hold", score_bins: int = 20,
-                 credible_level: float = 0.95, random_state: int | None = 0):
+                 credible_level: float = 0.95, on_incomplete: str = "error", random_state: int | None = 0):
         self.horizon = horizon
         self.new_vintages = new_vintages
         self.new_volume = new_volume
@@ -403,11 +562,13 @@ class StressTest(ParamsMixin, FittedResultMixin):
         self.extrapolation = extrapolation
         self.score_bins = score_bins
         self.credible_level = credible_level
+        self.on_incomplete = on_incomplete
         self.random_state = random_state
 
     # ------------------------------------------------------------------ stages
     def _check(self) -> None:
         check_option("extrapolation", self.extrapolation, Extrapolation)
+        check_option("on_incomplete", self.on_incomplete, OnIncomplete)
         if int(self.horizon) != self.horizon or self.horizon < 1:
             raise ValueError(f"horizon={self.horizon!r} must be a positive integer")
         if not 0 < self.credible_level < 1:
@@ -417,6 +578,20 @@ class StressTest(ParamsMixin, FittedResultMixin):
             raise ValueError(f"attrition={self.attrition!r}: use 'observed', 'none' or a monthly rate in [0, 1)")
         if int(self.score_bins) < 1:
             raise ValueError(f"score_bins={self.score_bins!r} must be at least 1")
+
+    def _history_check(self, portfolio, spells: Spells, t_end: int, freq: str) -> None:
+        """Refuse (or, with ``on_incomplete="warn"``, warn loudly about) incomplete histories."""
+        problems, self._history_stats = history_problems(portfolio, spells, t_end, freq)
+        if not problems:
+            return
+        why = "; ".join(problems)
+        if self.on_incomplete == "error":
+            raise ValueError(f"the portfolio cannot support a projection: {why}. Give complete account histories "
+                             "(every period from first to last row), or force with on_incomplete='warn' "
+                             "(CLI --force)")
+        text = f"FORCED PROJECTION ON INCOMPLETE HISTORIES: {why}; the projection is not supported by the data"
+        warnings.warn(text, UserWarning, stacklevel=3)
+        self._warnings.append(text)
 
     @staticmethod
     def _data_end(portfolio, spells: Spells, apc_result) -> int:
@@ -500,6 +675,8 @@ class StressTest(ParamsMixin, FittedResultMixin):
         freq = apc_result.freq
         spells = portfolio.spells()
         t_end = self._data_end(portfolio, spells, apc_result)
+        self._warnings = []
+        self._history_check(portfolio, spells, t_end, freq)
         seeds = np.random.default_rng(self.random_state).integers(0, 2**31, size=4)
         projection = self._projection(apc_result, projection, t_end, horizon, int(seeds[0]))
         loans = portfolio.loans
@@ -532,13 +709,15 @@ class StressTest(ParamsMixin, FittedResultMixin):
             term = function_draws(apc_result, "vintage", group_vintage, random_state=int(seeds[2]),
                                   **ext)[idx]  # (S, n_groups)
         else:
-            term = np.concatenate([book.existing.centre, book.new.centre])[None, :]  # (1, n_groups)
+            # the scores' own offsets: the invariant mu' + F' + H' = mu + F + H + G_lin(v)
+            term = (np.concatenate([book.existing.centre, book.new.centre])[None, :]
+                    + vintage_trend_draws(apc_result, group_vintage)[idx])  # (S, n_groups)
         q_age, pooled_q = self._attrition(spells, t_end, max_age)
         attrition = np.where(active, q_age[np.clip(ages, 0, max_age + 1)], 0.0)
         age_idx = np.clip(ages, 1, max_age) - 1
 
         cl = float(self.credible_level)
-        tables, cumulative, pd_draws, cum_groups = {}, {}, {}, {}
+        tables, cumulative, pd_draws, cum_groups, environment = {}, {}, {}, {}, {}
         for name in projection.scenarios:
             paths = book_paths(mu, lifecycle, term, projection.draws[name], age_idx=age_idx, active=active,
                                attrition=attrition, count=book.count, n_existing=book.n_existing)
@@ -546,6 +725,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
             cum_groups[name] = paths.cumulative
             tables[name] = scenario_table(paths, projection.codes, freq, cl)
             cumulative[name] = cumulative_summary(paths, book.existing.count, cl)
+            environment[name] = environment_summary(projection.draws[name], projection.codes, freq, cl)
 
         settings = {**self.get_params(), "new_volume": None if self.new_volume is None else
                     to_jsonable(np.asarray(self.new_volume).tolist())}
@@ -555,7 +735,9 @@ class StressTest(ParamsMixin, FittedResultMixin):
             codes=np.asarray(projection.codes), freq=freq, tables=tables, cumulative=cumulative,
             account_pd=account_table(loans, vintage, is_open, book, scores, cum_groups, freq, cl),
             history=observed_history(apc_result.cells, freq), credible_level=cl, settings=settings,
-            notes=notes, provenance=provenance(settings), pd_draws=pd_draws)
+            notes=notes, provenance=provenance(settings), pd_draws=pd_draws, environment=environment,
+            drivers=list(projection.notes.get("drivers", [])),
+            warnings=[*projection.notes.get("warnings", []), *self._warnings])
         return self
 
     def _notes(self, freq: str, t_end: int, horizon: int, n_book: float, with_scores: bool,
@@ -567,12 +749,21 @@ class StressTest(ParamsMixin, FittedResultMixin):
             "cumulative_pd": f"average over the {int(n_book):,} accounts open at "
                              f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {horizon} "
                              f"forecast {'months' if freq == 'M' else 'quarters'} (conditional on staying open)",
-            "score": "account scores from the credit model" if with_scores else "APC vintage effect G(v)",
+            "score": ("account scores from the credit model, added to the identification-invariant APC "
+                      "offsets they were estimated against (mu + F(a) + H(t) + G's linear trend)")
+            if with_scores else "APC vintage effect G(v)",
             "extrapolation": f"F beyond the APC ages and G of new vintages: {self.extrapolation}",
             "attrition": f"{self.attrition} (pooled closure rate per period {pooled_q:.4f})",
             "new_volume_per_month": float(volume.mean()) if len(volume) else 0.0,
             "environment": projection.source,
             "environment_method": projection.notes.get("method", ""),
+            "driver_trend": projection.notes.get("driver_trend", ""),
+            "history_check": self._history_stats,
+            "quantiles": "cumulative_pd_quantiles and the per-month *_q05/_q25/_median/_q75/_q95 columns are "
+                         "quantiles over the posterior draws; cumulative_pd_quantiles_mc_error is the Monte Carlo "
+                         "standard error of each quantile from the finite number of draws (n_draws)",
+            "environment_path": "environment: the scenario's H(t) on the logit scale, mean, median and credible "
+                                "band over the draws",
         }
 
     def run(self, portfolio, apc_result, projection: ScenarioProjection | None = None,
@@ -627,9 +818,13 @@ class StressResult:
     >>> result.tables["random_walk"].columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['month', 'code', 'pd', 'pd_lower_50', 'pd_upper_50', 'pd_lower_80', 'pd_upper_80',
      'pd_lower', 'pd_upper', 'expected_defaults', 'expected_defaults_lower',
-     'expected_defaults_upper', 'at_risk']
+     'expected_defaults_upper', 'at_risk', 'pd_q05', 'pd_q25', 'pd_median', 'pd_q75', 'pd_q95',
+     'expected_defaults_q05', 'expected_defaults_q25', 'expected_defaults_median',
+     'expected_defaults_q75', 'expected_defaults_q95']
     >>> result.table().shape
-    (24, 14)
+    (24, 24)
+    >>> sorted(result.cumulative["random_walk"]["cumulative_pd_quantiles"])
+    ['0.05', '0.25', '0.75', '0.95']
     >>> c = result.cumulative["random_walk"]
     >>> bool(c["cumulative_pd_lower"] < c["cumulative_pd"] < c["cumulative_pd_upper"])
     True
@@ -656,6 +851,9 @@ class StressResult:
     notes: dict
     provenance: dict = field(default_factory=dict)
     pd_draws: dict | None = None
+    environment: dict = field(default_factory=dict)
+    drivers: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
     @property
     def scenarios(self) -> list[str]:
@@ -689,7 +887,18 @@ class StressResult:
                 f"{t['month'].iloc[int(t['pd'].idxmax())]}); expected defaults "
                 f"{c['expected_defaults_total']:,.0f}; cumulative PD {c['cumulative_pd']:.3%} "
                 f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}]")
-        return Summary.from_blocks("Stress test", [setup, "\n".join(lines)])
+        blocks = [setup, "\n".join(lines)]
+        if self.drivers:
+            blocks.append("Drivers (environment H(t), logit per unit of the transformed driver):\n" + "\n".join(
+                f"  {d['name']:28s} {d['transform'] or 'level':10s} {d['coefficient']:+.4f} "
+                f"[{d['lower']:+.4f}, {d['upper']:+.4f}] p={d['p_value']:.3g} expected "
+                f"{d['expected_sign'] or '?'}" + (f"  WARNING: {d['warning']}" if d.get("warning") else "")
+                for d in self.drivers))
+        if self.notes.get("driver_trend"):
+            blocks.append(f"Driver trend beyond the window: {self.notes['driver_trend']}")
+        if self.warnings:
+            blocks.append("WARNINGS:\n" + "\n".join(f"  ! {w}" for w in self.warnings))
+        return Summary.from_blocks("Stress test", blocks)
 
     def to_json_dict(self) -> dict:
         """The ``stress.json`` layout.
@@ -705,11 +914,13 @@ class StressResult:
                 if col not in ("month", "code"):
                     d[col] = [float(x) for x in t[col]]
             d.update(self.cumulative[name])
+            if name in self.environment:
+                d["environment"] = self.environment[name]
             out[name] = d
         return to_jsonable({
             "scenarios": out, "horizon": len(self.codes), "forecast_start": self.months[0],
             "credible_level": self.credible_level, "definitions": self.notes, "settings": self.settings,
-            "provenance": self.provenance,
+            "provenance": self.provenance, "drivers": self.drivers, "warnings": self.warnings,
         })
 
     def save(self, path: str | Path) -> Path:
@@ -738,8 +949,11 @@ class StressResult:
             path = path / STRESS_JSON
         d = json.loads(path.read_text())
         freq = "Q" if "Q" in d["forecast_start"] else "M"
-        tables, cumulative = {}, {}
+        tables, cumulative, environment = {}, {}, {}
         for name, sd in d["scenarios"].items():
+            sd = dict(sd)
+            if "environment" in sd:
+                environment[name] = sd.pop("environment")
             cols = {k: v for k, v in sd.items() if isinstance(v, list)}
             t = pd.DataFrame(cols)
             t.insert(1, "code", to_period_code(t["month"], freq))
@@ -751,7 +965,8 @@ class StressResult:
         return cls(codes=first["code"].to_numpy(np.int64), freq=freq, tables=tables, cumulative=cumulative,
                    account_pd=None, history=hist, credible_level=float(d["credible_level"]),
                    settings=d.get("settings", {}), notes=d.get("definitions", {}),
-                   provenance=d.get("provenance", {}))
+                   provenance=d.get("provenance", {}), environment=environment, drivers=d.get("drivers", []),
+                   warnings=d.get("warnings", []))
 
     # ------------------------------------------------------------------ plots
     def plot_fan_chart(self, ax=None, scenarios=None, history_months: int | None = 48):

@@ -33,10 +33,20 @@ def _brute_force(portfolio, apc, proj, scores=None):
     horizon = proj.horizon
     ages = t_end + np.arange(1, horizon + 1)[None, :] - v[:, None]
     F = apc.draws["lifecycle"][:, ages - apc.labels["lifecycle"][0]]  # (S, n, horizon)
-    term = (apc.draws["vintage"][:, v - apc.labels["vintage"][0]][:, :, None] if scores is None
-            else scores[book.index.to_numpy()][None, :, None])
+    mu = apc.draws["intercept"]
+    if scores is None:
+        term = apc.draws["vintage"][:, v - apc.labels["vintage"][0]][:, :, None]
+    else:  # scores sit on the invariant offsets mu' + F' + H' (G's linear trend moved into F + H)
+        inv = apc.invariant_offset_draws()
+        H_shift = inv["environment"] - apc.draws["environment"]  # linear in t: continue it
+        step = H_shift[:, 1] - H_shift[:, 0]
+        t = t_end + np.arange(1, horizon + 1) - apc.labels["environment"][0]
+        F = inv["lifecycle"][:, ages - apc.labels["lifecycle"][0]]
+        mu = inv["intercept"]
+        term = (scores[book.index.to_numpy()][None, :, None]
+                + (H_shift[:, :1] + step[:, None] * t[None, :])[:, None, :])
     name = proj.scenarios[0]
-    p = expit(apc.draws["intercept"][:, None, None] + F + term + proj[name][:, None, :])
+    p = expit(mu[:, None, None] + F + term + proj[name][:, None, :])
     alive = np.ones(p.shape[:2])
     exp_def, at_risk = np.zeros((p.shape[0], horizon)), np.zeros((p.shape[0], horizon))
     for h in range(horizon):
