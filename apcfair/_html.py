@@ -7,8 +7,8 @@ what-if report) is rendered here from the templates in ``apcfair/templates``:
   escaped (a ``<script>`` in a group label or a caveat comes out as text);
 - the number formats, written once and used as template filters: ``count`` (thousands
   separators), ``rate`` (percent), ``auc`` (AUC-like values, 4 decimals), ``num`` (4
-  significant digits), ``fixed`` (fixed decimals, optionally signed) and ``interval``
-  (``"a [l, u]"``); tables built with :func:`table` format their cells with the same
+  significant digits), ``fixed`` (fixed decimals, optionally signed), ``pp`` (a change of
+  a rate in signed percentage points) and ``interval`` (``"a [l, u]"``); tables built with :func:`table` format their cells with the same
   functions;
 - figures embedded as ``data:`` URIs (:func:`data_uri`), so a page is one self-contained
   file: inline CSS, no scripts, no external sources.
@@ -31,7 +31,7 @@ import io
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,16 @@ def fmt_fixed(x, digits: int = 3, sign: bool = False, na: str = NA) -> str:
     return na if f is None else f"{f:{'+' if sign else ''}.{digits}f}"
 
 
+def fmt_pp(x, digits: int = 1, sign: bool = True, na: str = NA) -> str:
+    """A change of a rate in percentage points: ``0.0123 -> '+1.2 pp'``.
+
+    >>> fmt_pp(0.0123), fmt_pp(-0.004, 2), fmt_pp(None)
+    ('+1.2 pp', '-0.40 pp', 'n/a')
+    """
+    f = _finite(x)
+    return na if f is None else f"{100 * f:{'+' if sign else ''}.{digits}f} pp"
+
+
 def fmt_interval(x, lower, upper, fmt: str | Formatter = "num", na: str = NA, **kwargs) -> str:
     """A value with its interval, ``"a [l, u]"``, each formatted by ``fmt`` (a format name).
 
@@ -131,7 +141,7 @@ def fmt_interval(x, lower, upper, fmt: str | Formatter = "num", na: str = NA, **
 
 
 FORMATS: dict[str, Formatter] = {"count": fmt_count, "rate": fmt_rate, "auc": fmt_auc, "num": fmt_num,
-                                 "fixed": fmt_fixed, "interval": fmt_interval}
+                                 "fixed": fmt_fixed, "pp": fmt_pp, "interval": fmt_interval}
 
 
 def formatter(fmt: str | Formatter, **kwargs) -> Formatter:
@@ -153,7 +163,7 @@ class Table:
     """A table ready for the ``table`` macro: header, formatted cells, CSS classes."""
 
     columns: tuple[str, ...]
-    rows: tuple[tuple[tuple[str, str], ...], ...]  # (text, css class) per cell
+    rows: tuple[tuple[tuple[str, str, str], ...], ...]  # (text, css class, hover title) per cell
     row_classes: tuple[str, ...]
     header_classes: tuple[str, ...] = ()  # "text" over columns of text
 
@@ -182,7 +192,7 @@ def _cell_text(v, float_format: Formatter) -> str:
 
 def table(df: pd.DataFrame | None, formats: Mapping[str, str | Formatter] | None = None, *,
           float_format: str | Formatter = "num", status: str | None = None,
-          shade_rows: bool = False) -> Table:
+          shade_rows: bool = False, hover: Mapping[str, Sequence[str]] | None = None) -> Table:
     """Format a DataFrame for the ``table`` macro; every cell goes through the kit's formats.
 
     Parameters
@@ -199,13 +209,16 @@ def table(df: pd.DataFrame | None, formats: Mapping[str, str | Formatter] | None
         get class ``text`` (aligned left).
     shade_rows : bool
         Also shade whole rows by ``status`` (classes ``row-pass`` / ``row-fail`` / ``row-na``).
+    hover : mapping, optional
+        Column -> one text per row, shown on hover (the cell's ``title``), e.g. a model's
+        identifier under its human label.
 
     Examples
     --------
     >>> t = table(pd.DataFrame({"group": ["A"], "n": [1200], "tpr": [0.81234], "status": ["FAIL"]}),
-    ...           status="status")
+    ...           status="status", hover={"group": ["group_a"]})
     >>> t.columns, t.rows[0]
-    (('group', 'n', 'tpr', 'status'), (('A', 'text'), ('1,200', ''), ('0.8123', ''), ('FAIL', 'text fail')))
+    (('group', 'n', 'tpr', 'status'), (('A', 'text', 'group_a'), ('1,200', '', ''), ('0.8123', '', ''), ('FAIL', 'text fail', '')))
     """
     if df is None:
         return Table((), (), (), ())
@@ -225,7 +238,8 @@ def table(df: pd.DataFrame | None, formats: Mapping[str, str | Formatter] | None
         classes = ["text" if isinstance(v, str) else "" for v in values]  # text aligned left
         if c == status:
             classes = [f"{k} {st}".strip() for k, st in zip(classes, stat, strict=True)]
-        columns.append(list(zip(texts, classes, strict=True)))
+        tips = [str(t) for t in (hover or {}).get(c, [""] * len(values))]
+        columns.append(list(zip(texts, classes, tips, strict=True)))
         header.append("text" if any(isinstance(v, str) for v in values) else "")
     rows = tuple(zip(*columns, strict=True)) if columns else ()
     row_classes = tuple(f"row-{st}" if shade_rows else "" for st in stat) if stat else ("",) * len(df)

@@ -153,7 +153,7 @@ def test_report_is_one_self_contained_file(results_folder):
     assert path.name == layout.REPORT_HTML
     text = path.read_text()
     assert external_refs(text) == []
-    assert text.count("data:image/png;base64,") == 4
+    assert text.count("data:image/png;base64,") == 5  # four PNG files + the audit's all-attribute gap chart
     assert '<meta name="viewport"' in text and '<div class="scroll"><table>' in text
     assert "overflow-x:auto" in text
     hrefs = {h for h in ("#data", "#vintage", "#audit", "#stress", "#appendix") if f'href="{h}"' in text}
