@@ -23,6 +23,28 @@ def _plt():
     return plt
 
 
+def _percent_axis(ax, axis: str = "y"):
+    """Label an axis of rates (fractions) as percentages."""
+    from matplotlib.ticker import PercentFormatter
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+    return ax
+
+
+def vintage_colors(n: int) -> list:
+    """``n`` colours of one sequential map (dark = early vintages, light = recent), so that many
+    vintages never share a colour and their order reads from the colour.
+
+    >>> cols = vintage_colors(15)
+    >>> len(cols), len({tuple(c) for c in cols})
+    (15, 15)
+    """
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(x) for x in np.linspace(0.0, 0.88, max(n, 1))][:n]
+
+
 def _x(result, name, comp):
     if "cell_table" in result.settings:  # events/exposure tables: labels in the table's units
         return np.asarray(comp["index"]), {"lifecycle": "age", "vintage": "cohort (period - age)"}.get(name, "period")
@@ -48,6 +70,8 @@ def plot_apc_component(result, name: str, ax=None, scale: str = "logit"):
     ax.set_title(_TITLES[name])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("log-odds" if scale == "logit" else "monthly PD")
+    if scale != "logit":
+        _percent_axis(ax)
     return ax
 
 
@@ -82,39 +106,58 @@ def plot_fitted_vintage_curves(result, ax=None, n_vintages: int = 6):
     vints = np.unique(cells["vintage"])
     pick = vints[np.linspace(0, len(vints) - 1, min(n_vintages, len(vints))).round().astype(int)]
     labels = result.format_labels("vintage", pick)
-    for k, (v, lab) in enumerate(zip(pick, labels, strict=True)):
+    colors = vintage_colors(len(pick))
+    for v, lab, col in zip(pick, labels, colors, strict=True):
         c = cells[cells["vintage"] == v].sort_values("age")
-        col = f"C{k % 10}"
         ax.plot(c["age"], c["observed_rate"], ".", color=col, ms=3, alpha=0.6)
         ax.plot(c["age"], c["fitted_rate"], "-", color=col, lw=1.2, label=lab)
         ax.fill_between(c["age"], c["fitted_lower"], c["fitted_upper"], color=col, alpha=0.15)
     ax.set_xlabel("months on book")
     ax.set_ylabel("monthly default rate")
+    _percent_axis(ax)
     ax.set_title("Observed (dots) vs fitted (lines) vintage curves")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, title="vintage", title_fontsize=7)
     return ax
 
 
-def plot_residual_heatmap(result, ax=None):
-    """Pearson residuals of the posterior-mean fit over age x vintage."""
+def plot_residual_heatmap(result, ax=None, min_expected: float = 5.0):
+    """Pearson residuals of the posterior-mean fit over age x vintage.
+
+    A cell's residual is only informative when defaults are expected there: cells are faded
+    in proportion to their expected defaults (fully opaque from ``min_expected`` up), so a
+    single default in a sparse cell does not read as misfit.
+    """
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
+    from matplotlib.colors import Normalize
+
     c = result.cells
     n, d, p = c["at_risk"].to_numpy(float), c["defaults"].to_numpy(float), c["fitted_rate"].to_numpy()
     var = n * p * (1 - p) if result.settings["likelihood"] == "binomial" else n * p
     r = (d - n * p) / np.sqrt(np.maximum(var, 1e-12))
-    grid = c.assign(r=r).pivot_table(index="age", columns="vintage", values="r")
-    lim = np.nanpercentile(np.abs(grid.to_numpy()), 99) if grid.size else 1
-    im = ax.imshow(grid.to_numpy(), aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                   extent=[0, grid.shape[1], grid.index.min() - 0.5, grid.index.max() + 0.5])
+    cells = c.assign(r=r, expected=n * p)
+    grid = cells.pivot_table(index="age", columns="vintage", values="r")
+    expected = cells.pivot_table(index="age", columns="vintage", values="expected").reindex_like(grid)
+    values = grid.to_numpy()
+    lim = np.nanpercentile(np.abs(values), 99) if grid.size and np.isfinite(values).any() else 1
+    cmap = plt.get_cmap("RdBu_r")
+    norm = Normalize(-lim, lim)
+    rgba = cmap(norm(np.nan_to_num(values)))
+    rgba[..., 3] = np.clip(np.nan_to_num(expected.to_numpy()) / min_expected, 0.08, 1.0)
+    rgba[~np.isfinite(values)] = (1, 1, 1, 0)
+    ax.imshow(rgba, aspect="auto", origin="lower", interpolation="nearest",
+              extent=[0, grid.shape[1], grid.index.min() - 0.5, grid.index.max() + 0.5])
     ticks = np.linspace(0, grid.shape[1] - 1, min(8, grid.shape[1])).round().astype(int)
     ax.set_xticks(ticks + 0.5)
     ax.set_xticklabels(result.format_labels("vintage", grid.columns.to_numpy()[ticks]), rotation=45, fontsize=7)
     ax.set_xlabel("vintage")
     ax.set_ylabel("months on book")
-    ax.set_title("Pearson residuals (age x vintage)")
-    ax.figure.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(f"Pearson residuals (age x vintage); faded: fewer than {min_expected:g} expected defaults",
+                 fontsize=9)
+    from matplotlib.cm import ScalarMappable
+
+    ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, label="Pearson residual")
     return ax
 
 
@@ -123,12 +166,14 @@ def plot_monthly_pd_curves(curves, ax=None):
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    for k, (g, c) in enumerate(curves.groupby("group", sort=True)):
+    groups = list(curves.groupby("group", sort=True))
+    for (g, c), col in zip(groups, vintage_colors(len(groups)), strict=True):
         roll = (c["defaults"].rolling(3, center=True, min_periods=1).sum()
                 / c["at_risk"].rolling(3, center=True, min_periods=1).sum())
-        ax.plot(c["age"], roll, lw=1, color=f"C{k % 10}", label=str(g))
+        ax.plot(c["age"], roll, lw=1, color=col, label=str(g))
     ax.set_xlabel("months on book")
     ax.set_ylabel("monthly default rate (3-month smoothed)")
+    _percent_axis(ax)
     ax.set_title("Monthly default rate by age, per vintage")
     ax.legend(fontsize=6, ncol=3)
     return ax
@@ -139,12 +184,13 @@ def plot_cumulative_default_curves(curves, ax=None):
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    for k, (g, c) in enumerate(curves.groupby("group", sort=True)):
-        col = f"C{k % 10}"
+    groups = list(curves.groupby("group", sort=True))
+    for (g, c), col in zip(groups, vintage_colors(len(groups)), strict=True):
         ax.step(c["age"], c["cum_default"], where="post", lw=1, color=col, label=str(g))
         ax.fill_between(c["age"], c["lower"], c["upper"], step="post", color=col, alpha=0.1)
     ax.set_xlabel("months on book")
     ax.set_ylabel("cumulative default (Kaplan–Meier)")
+    _percent_axis(ax)
     ax.set_title("Cumulative default by vintage, censoring handled")
     ax.legend(fontsize=6, ncol=3)
     return ax
