@@ -55,7 +55,7 @@ independent residual noise; ``"none"`` adds nothing.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +67,7 @@ from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair._summary import Summary
 from apcfair.apc.identification import environment_slope
-from apcfair.forecast._options import CovType, Detrend, MacroMethod, ResidualProcess
+from apcfair.forecast._options import CovType, Detrend, MacroMethod, OnWrongSign, ResidualProcess
 from apcfair.forecast.scenarios import (
     ScenarioProjection,
     driver_path,
@@ -96,6 +96,77 @@ def _checked_lags(lags) -> tuple[int, ...]:
     if not values or any(int(v) != v or v < 0 for v in values) or len(set(values)) != len(values):
         raise ValueError(f"lags={lags!r}: give distinct non-negative integers, e.g. (0,) or (0, 3, 6)")
     return tuple(sorted(int(v) for v in values))
+
+
+#: How each ``detrend`` setting treats the drivers' trends beyond the fit window.
+DRIVER_TREND_TEXT = {
+    "consistent": "extend: every driver's (and H's) least-squares line over the fit window is extended into "
+                  "the scenario; H rises only with drivers above their extended window trend",
+    "none": "none: no trend term; scenario driver levels enter as they are",
+}
+
+
+def parse_driver_spec(drivers, expected_signs=None) -> tuple[list[str] | None, dict[str, str]]:
+    """Driver names and expected signs from ``NAME[:+|-]`` entries (or a comma-separated string).
+
+    Examples
+    --------
+    >>> parse_driver_spec("unemployment_rate:+,gdp_growth:-")
+    (['unemployment_rate', 'gdp_growth'], {'unemployment_rate': '+', 'gdp_growth': '-'})
+    >>> parse_driver_spec(["hpi"], {"hpi": "-"})
+    (['hpi'], {'hpi': '-'})
+    >>> parse_driver_spec(None)
+    (None, {})
+    """
+    signs = {str(k): str(v) for k, v in dict(expected_signs or {}).items()}
+    if drivers is None:
+        return None, signs
+    items = [x.strip() for x in drivers.split(",")] if isinstance(drivers, str) else [str(x) for x in drivers]
+    names = []
+    for item in filter(None, items):
+        name, _, sign = item.rpartition(":") if item.endswith((":+", ":-")) else (item, "", "")
+        names.append(name)
+        if sign:
+            signs[name] = sign
+    bad = {k: v for k, v in signs.items() if v not in ("+", "-")}
+    if bad:
+        raise ValueError(f"expected signs {bad}: use '+' (higher driver, higher default risk) or '-'")
+    return names, signs
+
+
+def driver_report(result, signs: dict, significance: float, *, chosen: bool) -> tuple[list[dict], list[str]]:
+    """One row per lagged driver term: coefficient, band, p-value, expected sign, warning.
+
+    ``coefficient`` is the mean of the coefficient draws (logit of H per unit of the driver),
+    ``lower``/``upper`` their credible band, ``p_value`` that of the fit to the posterior mean
+    of H. A coefficient whose sign contradicts the expected sign, or whose p-value exceeds
+    ``significance``, gets a warning; so does a driver without an expected sign.
+    """
+    tab = result.coefficients.set_index("term")
+    rows, warn = [], []
+    for driver in result.drivers:
+        for lag in result.lags:
+            term = _lag_name(driver, lag)
+            c = tab.loc[term]
+            sign = signs.get(driver)
+            coef = float(c["mean"])
+            wrong = sign is not None and np.sign(coef) != (1 if sign == "+" else -1)
+            msgs = []
+            if wrong:
+                msgs.append(f"wrong sign: coefficient {coef:+.4f} but expected {sign}")
+            if not c["p_value"] <= significance:
+                msgs.append(f"not significant (p = {c['p_value']:.3g} > {significance})")
+            if sign is None:
+                msgs.append("no expected sign given: sign not checked"
+                            + ("" if chosen else " (drivers not chosen: every column of the macro history used)"))
+            text = "; ".join(msgs) or None
+            if text:
+                warn.append(f"driver {term}: {text}")
+            rows.append({"name": term, "transform": "lag" + str(lag) if lag else "",
+                         "coefficient": coef, "lower": float(c["lower"]), "upper": float(c["upper"]),
+                         "p_value": float(c["p_value"]), "expected_sign": sign, "warning": text,
+                         "wrong_sign": bool(wrong), "driver": driver})
+    return rows, warn
 
 
 # ---------------------------------------------------------------------------- the design
@@ -502,6 +573,8 @@ class MacroResult:
     credible_level: float
     identification: dict
     provenance: dict = field(default_factory=dict)
+    driver_report: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
     @property
     def lagged_names(self) -> list[str]:
@@ -556,7 +629,9 @@ class MacroResult:
             drivers=pd.concat(paths, ignore_index=True).drop(columns="code"),
             history=self.fitted[["month", "code", "mean", "lower", "upper", "fitted"]].copy(),
             notes={"method": f"macro model ({s['method']}), drivers {self.lagged_names}, "
-                             f"detrend={s['detrend']}, residuals={s['residuals']}"},
+                             f"detrend={s['detrend']}, residuals={s['residuals']}",
+                   "drivers": [dict(d) for d in self.driver_report], "warnings": list(self.warnings),
+                   "driver_trend": DRIVER_TREND_TEXT[s["detrend"]]},
         )
 
     def _checked_horizon(self, sc: pd.DataFrame, start: int, horizon: int | None) -> int:
@@ -611,12 +686,25 @@ class MacroResult:
                   for k, v in self.driver_lines.items()]
         caption = (f"Coefficients (estimate/std_error/p_value: fit to the posterior mean of H; "
                    f"draws_*: {cl}% bands over APC draws + regression uncertainty)")
+        blocks = [setup]
+        if self.driver_report:
+            drv = pd.DataFrame(self.driver_report)
+            blocks.append((f"Drivers (logit of H per unit of the driver; lower/upper: {cl}% band over the draws; "
+                           "p_value: fit to the posterior mean of H)", drv))
+        if self.warnings:
+            blocks.append("DRIVER WARNINGS:\n" + "\n".join(f"  ! {w}" for w in self.warnings))
+        seasonal = self.coefficients[self.coefficients["term"].str.startswith(("month_", "quarter_"))
+                                     & ~self.coefficients["term"].isin(self.lagged_names)]
+        if len(seasonal):
+            blocks.append(f"Month-of-year dummies: {len(seasonal)} terms, smallest p-value "
+                          f"{seasonal['p_value'].min():.3g} (seasonal pattern of H, not evidence for any driver)")
         return Summary.from_blocks("Macro model of the environment H(t)",
-                                   [setup, (caption, tab), "\n".join(fit), "\n".join(lines)])
+                                   blocks + [(caption, tab), "\n".join(fit), "\n".join(lines)])
 
     def to_json_dict(self) -> dict:
         """Coefficients, diagnostics and settings as JSON-ready values."""
         return {"coefficients": self.coefficients.to_dict(orient="records"),
+                "drivers": self.driver_report, "warnings": self.warnings,
                 "diagnostics": self.diagnostics, "settings": self.settings,
                 "driver_lines": self.driver_lines, "environment_line": self.environment_line,
                 "residual_process": self.residual_process}
@@ -633,7 +721,7 @@ class MacroResult:
             "last_period": int(self.last_period), "t_centre": float(self.t_centre),
             "macro_history": frame_to_json(self.macro_history), "fitted": frame_to_json(self.fitted),
             "credible_level": float(self.credible_level), "identification": self.identification,
-            "provenance": self.provenance,
+            "provenance": self.provenance, "driver_report": self.driver_report, "warnings": self.warnings,
         }
 
     @classmethod
@@ -650,7 +738,8 @@ class MacroResult:
             codes=np.asarray(d["codes"], dtype=np.int64), last_period=int(d["last_period"]),
             t_centre=float(d["t_centre"]), macro_history=frame_from_json(d["macro_history"]),
             fitted=frame_from_json(d["fitted"]), credible_level=float(d["credible_level"]),
-            identification=d["identification"], provenance=d.get("provenance", {}))
+            identification=d["identification"], provenance=d.get("provenance", {}),
+            driver_report=list(d.get("driver_report", [])), warnings=list(d.get("warnings", [])))
 
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (never pickle); :meth:`load` reads it back."""
@@ -784,8 +873,12 @@ class MacroModel(ParamsMixin, FittedResultMixin):
     def __init__(self, drivers=None, lags=(0,), seasonality: bool = True, detrend: str = "consistent",
                  method: str = "ols", residuals: str = "ar1", cov_type: str = "ar1",
                  hac_maxlags: int | None = None, n_draws: int | None = None,
+                 expected_signs=None, on_wrong_sign: str = "warn", significance: float = 0.05,
                  random_state: int | None = None):
         self.drivers = drivers
+        self.expected_signs = expected_signs
+        self.on_wrong_sign = on_wrong_sign
+        self.significance = significance
         self.lags = lags
         self.seasonality = seasonality
         self.detrend = detrend
@@ -801,6 +894,9 @@ class MacroModel(ParamsMixin, FittedResultMixin):
         check_option("method", self.method, MacroMethod)
         check_option("residuals", self.residuals, ResidualProcess)
         check_option("cov_type", self.cov_type, CovType)
+        check_option("on_wrong_sign", self.on_wrong_sign, OnWrongSign)
+        if not 0 < self.significance < 1:
+            raise ValueError(f"significance={self.significance!r} must be between 0 and 1")
         return _checked_lags(self.lags)
 
     def fit(self, apc_result, macro_history) -> MacroModel:
@@ -824,8 +920,34 @@ class MacroModel(ParamsMixin, FittedResultMixin):
             ``self``, with the :class:`MacroResult` in ``result_``.
         """
         lags = self._check()
-        hist = read_macro_history(macro_history, drivers=self.drivers)
+        names, signs = parse_driver_spec(self.drivers, self.expected_signs)
+        hist = read_macro_history(macro_history, drivers=names)
         drivers = list(hist.attrs["drivers"])
+        dropped: list[str] = []
+        while True:
+            self._fit_drivers(apc_result, hist, drivers, lags)
+            report, warn = driver_report(self._result, signs, self.significance, chosen=names is not None)
+            wrong = [d["name"] for d in report if d["wrong_sign"]]
+            if not wrong or self.on_wrong_sign == "warn":
+                break
+            if self.on_wrong_sign == "error":
+                raise ValueError("; ".join(w for w in warn if "wrong sign" in w)
+                                 + " (on_wrong_sign='error'; CLI --on-wrong-sign)")
+            keep = [d for d in drivers if d not in {r["driver"] for r in report if r["wrong_sign"]}]
+            if not keep:
+                raise ValueError(f"every driver has the wrong sign ({', '.join(wrong)}); nothing left to fit "
+                                 "(check the expected signs and the drivers' definitions)")
+            dropped += [r["driver"] for r in report if r["wrong_sign"] and r["driver"] not in dropped]
+            drivers = keep
+        warn = [*(f"driver {d} dropped: wrong sign (on_wrong_sign='drop')" for d in dropped), *warn]
+        for w in warn:
+            warnings.warn(w, UserWarning, stacklevel=2)
+        self._result = replace(self._result, driver_report=[{k: v for k, v in d.items() if k != "driver"}
+                                                            for d in report], warnings=warn)
+        return self
+
+    def _fit_drivers(self, apc_result, hist: pd.DataFrame, drivers: list[str], lags: tuple[int, ...]) -> None:
+        """One fit of H on ``drivers`` (sets ``result_``)."""
         freq = apc_result.freq
         history = to_model_frequency(hist, freq, drivers)
         design = _Design(tuple(drivers), lags, freq, self.detrend, bool(self.seasonality))
@@ -877,7 +999,6 @@ class MacroModel(ParamsMixin, FittedResultMixin):
             fitted=fitted_frame(apc_result, codes, Xv, coef, y, point.estimate, cl),
             credible_level=cl, identification=dict(apc_result.identification),
             provenance=provenance(settings))
-        return self
 
     # ------------------------------------------------------------------ shortcuts to result_
     def project(self, scenarios, horizon: int | None = None, *, random_state: int | None = None,
