@@ -142,18 +142,58 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
             vals, vecs = np.linalg.eigh(neg_curvature)
             vals = np.clip(vals, 0.25, None)  # flat directions: at most 2 log-units of spread
             sd_axes = vecs / np.sqrt(vals)
-            points, values, modes = [], [], []
-            for delta in itertools.product((-1.0, 0.0, 1.0), repeat=dim):
-                phi = phi_hat + sd_axes @ np.asarray(delta)
-                phi = np.clip(phi, -2.0, 18.0)
-                point_value, point_mode = marg(phi) if any(delta) else (val, mode)
+            # asymmetric scales along each principal axis (INLA's skewness correction): the log
+            # marginal dropped by 2 at +-2 SD for a Gaussian; sigma = 2 / sqrt(2 * drop)
+            scales = np.ones((dim, 2))
+            points, values, modes = [phi_hat], [val], [mode]
+            design = [np.zeros(dim)]
+            for k in range(dim):
+                for side, sign in enumerate((1.0, -1.0)):
+                    x = np.zeros(dim)
+                    x[k] = 2.0 * sign
+                    phi = np.clip(phi_hat + sd_axes @ x, -2.0, 18.0)
+                    f, m = marg(phi)
+                    drop = max(val - f, 0.125)  # at most 4 SD (flat or rising: a wide, not endless, tail)
+                    scales[k, side] = min(2.0 / np.sqrt(2.0 * drop), 4.0)
+                    points.append(phi)
+                    values.append(f)
+                    modes.append(m)
+                    design.append(x)
+                    if progress is not None:
+                        progress.update(1)
+            # central composite design: factorial corners at +-1 scaled SD
+            for corner in itertools.product((1.0, -1.0), repeat=dim):
+                x = np.array([c * scales[k, 0 if c > 0 else 1] for k, c in enumerate(corner)])
+                phi = np.clip(phi_hat + sd_axes @ x, -2.0, 18.0)
+                f, m = marg(phi)
                 points.append(phi)
-                values.append(point_value)
-                modes.append(point_mode)
+                values.append(f)
+                modes.append(m)
+                design.append(x)
                 if progress is not None:
                     progress.update(1)
+            # axial points moved to their scaled positions for the nearest-point assignment
+            design = np.asarray(design)
+            for i in range(1, 1 + 2 * dim):
+                k = (i - 1) // 2
+                design[i, k] = 2.0 * (scales[k, 0] if design[i, k] > 0 else -scales[k, 1])
             opt_info["grid_points"] = len(points)
+            opt_info["design"] = "central composite design on the principal axes of the log-precisions; " \
+                                 "precision draws from the split-normal fitted to the log marginal"
             opt_info["log_marginal_curvature_sd"] = (1 / np.sqrt(np.diag(neg_curvature).clip(1e-6))).tolist()
+            opt_info["axis_scales"] = scales.round(4).tolist()
+            # precision draws: split-normal in the principal-axis coordinates; latent draws
+            # from the Gaussian approximation at the nearest design point
+            u = rng.standard_normal((n_draws, dim))
+            x = np.where(u > 0, u * scales[:, 0], u * scales[:, 1])
+            phi_draws = np.clip(phi_hat + x @ sd_axes.T, -2.0, 18.0)
+            nearest = np.argmin(((x[:, None, :] - design[None, :, :]) ** 2).sum(axis=2), axis=1)
+            counts = np.bincount(nearest, minlength=len(points))
+            z = np.empty((n_draws, par.p))
+            for i in np.flatnonzero(counts):
+                z[nearest == i] = draw_latent(modes[i], int(counts[i]), rng)
+            return _finish(z, np.exp(phi_draws), points, np.asarray(values), modes, counts / n_draws, names,
+                           hyper, opt_info, marg, t0)
     values = np.asarray(values)
     weights = np.exp(values - values.max())
     weights /= weights.sum()
@@ -167,7 +207,13 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
     z = np.vstack(z_blocks)
     precision_draws = np.vstack(hyper_blocks)
     perm = rng.permutation(len(z))
-    z, precision_draws = z[perm], precision_draws[perm]
+    return _finish(z[perm], precision_draws[perm], points, values, modes, weights, names, hyper, opt_info,
+                   marg, t0)
+
+
+def _finish(z, precision_draws, points, values, modes, weights, names, hyper, opt_info, marg, t0) -> LaplaceFit:
+    """Package draws and diagnostics."""
+    values = np.asarray(values)
     best = int(np.argmax(values))
     diagnostics = {
         "engine": "laplace",

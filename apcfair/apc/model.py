@@ -470,7 +470,8 @@ class APCModel(ParamsMixin, FittedResultMixin):
             # optional progress bars: tqdm is loaded only when asked for
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=(4 if self.overdispersion else 3) ** 3, desc="APC hyperparameter grid", leave=False)
+            dim = 4 if self.overdispersion else 3
+            bar = tqdm(total=1 + 2 * dim + 2**dim, desc="APC hyperparameter design", leave=False)
         fit = fit_laplace(par, self.likelihood_, hyper=hyper, precisions=precisions, account_lik=account_lik,
                           shape=self.precision_prior[0], rate=self.precision_prior[1],
                           fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,

@@ -185,3 +185,26 @@ def test_cli_cells_writes_deviance_table(tmp_path):
     assert [r["model"] for r in payload["deviance_table"]] == ["APC", "AP", "AC", "PC", "Ad", "A"]
     assert payload["deviance_table"][0]["df"] == 18 and "lr_tests" in payload
     assert (out / "apc_idata.nc").exists()
+
+
+def test_laplace_ccd_gives_continuous_precision_draws():
+    ct = read_cell_table(_annual_table(n_age=6, n_period=10))
+    res = APCModel(random_state=0, n_draws=400).fit(ct).result_
+    d = res.diagnostics
+    assert d["grid_points"] == 1 + 2 * 3 + 2**3 and "central composite" in d["design"]
+    tau = res.draws["precision_environment"]
+    assert len(np.unique(tau)) > 300  # split-normal draws, not 27 grid values
+    assert sum(d["grid_weights"]) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+@needs_shared
+def test_laplace_precision_quantiles_approach_nuts():
+    """Belgian table, RW2: Laplace (CCD + split-normal) 95% precision quantiles vs NUTS."""
+    ct = _belgian()
+    lap = APCModel(random_state=0, n_draws=2000).fit(ct).result_
+    nuts = APCModel(engine="nuts", random_state=0, n_draws=1000, nuts_chains=2, target_accept=0.95).fit(ct).result_
+    for c in ("lifecycle", "vintage", "environment"):
+        q_lap = np.quantile(np.log(lap.draws[f"precision_{c}"]), [0.025, 0.975])
+        q_nuts = np.quantile(np.log(nuts.draws[f"precision_{c}"]), [0.025, 0.975])
+        np.testing.assert_allclose(q_lap, q_nuts, atol=np.log(2.0), err_msg=c)  # within a factor 2
