@@ -410,7 +410,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
     # -- fit stages ----------------------------------------------------------------
     def _check_cells(self, cell_data: CellData) -> None:
         """Data errors the engines cannot handle: too many defaults, too short grids."""
-        if self.likelihood == "binomial" and (cell_data.events > cell_data.exposure).any():
+        if self.likelihood_ == "binomial" and (cell_data.events > cell_data.exposure).any():
             n_bad = int((cell_data.events > cell_data.exposure).sum())
             raise DataValidationError([f"{n_bad} cells have more defaults than accounts at risk; "
                                        "use likelihood='poisson' for counts with exposure"])
