@@ -226,7 +226,8 @@ class UnbiasedResult:
             "lineage": self.lineage,
             "provenance": self.provenance,
             "apc_identification": self.apc_result.identification["text"],
-            "dependence": self.dependence_table.to_dict(orient="records"),
+            "dependence": self.dependence_table.astype(object).where(self.dependence_table.notna(), None)
+                                               .to_dict(orient="records"),
         })
 
     def to_model_json_dict(self) -> dict:
