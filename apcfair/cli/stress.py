@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +29,16 @@ EXAMPLE = """examples:
   apcfair stress --data synth/loans.parquet --apc apc/ --out stress-rw/   # random walk only
   apcfair unbiased --data synth/loans.parquet --restricted age,sex --credit bureau_score --out unbiased/
   apcfair stress --data synth/loans.parquet --apc unbiased/ --scores unbiased/account_scores.parquet \\
-      --macro synth/macro_history.csv --scenarios synth/scenarios.csv --out stress-scored/
+      --macro synth/macro_history.csv --scenarios synth/scenarios.csv --out stress-scored/ \\
+      --drivers unemployment_change:+,gdp_growth:-
+
+drivers: NAME:+ (a higher value raises default risk) or NAME:- ; a coefficient of the wrong sign or
+  with p > 0.05 is a warning in the console, stress.json ("drivers", "warnings") and the summary
+  (--on-wrong-sign drop|error to drop it or stop). Without --drivers every column of --macro is a
+  driver and each gets the warning that its sign was not checked.
+refusal: a portfolio whose histories look incomplete (most accounts seen in one month, gaps,
+  closure rate per month above 0.2) exits with code 2 and one line why; --force (the shared flag,
+  which also allows writing into a used --out) projects it with the warning recorded in stress.json.
 
 files:
   --macro      CSV  month,<driver columns>            (YYYY-MM, a date, or YYYY-Qn)
@@ -58,11 +69,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_out_argument(p)
     p.add_argument("--horizon", type=int, default=36, help="forecast months (default 36)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--apc", metavar="DIR", help="reuse apc_result.nc written by `apcfair apc --out DIR` "
-                   "(a folder or the .nc file) instead of fitting the APC model")
+    p.add_argument("--apc", metavar="DIR", help="reuse the APC fit of a folder that produced offsets "
+                   "(`apcfair apc --out DIR` or `apcfair unbiased --out DIR`; an `unbiased` folder that itself "
+                   "reused --apc points to that fit) or the .nc file, instead of fitting the APC model")
     add_apc_arguments(p, ["--engine", "--draws", "--identification", "--period-slope"],
                       note="used when fitting the APC model (not with --apc)")
-    p.add_argument("--drivers", help="comma-separated driver columns (default: all columns of --macro)")
+    p.add_argument("--drivers", metavar="NAME[:+|-][,...]",
+                   help="driver columns with their expected sign, e.g. unemployment_rate:+,gdp_growth:- "
+                   "(+: a higher driver raises default risk). Default: every column of --macro, with a "
+                   "warning per driver that its sign was not checked")
+    p.add_argument("--on-wrong-sign", default="warn", choices=["warn", "drop", "error"],
+                   help="a driver whose coefficient has the wrong sign: warn (default; in the console, "
+                   "stress.json and the summary), drop it and refit, or stop")
     p.add_argument("--lags", default="0", help="comma-separated driver lags in months (default 0)")
     p.add_argument("--no-seasonality", action="store_true", help="no month-of-year dummies")
     p.add_argument("--method", default="ols", choices=["ols", "arimax"],
@@ -169,8 +187,10 @@ def run(args) -> int:
         raise ValueError(f"--horizon {args.horizon}: must be at least 1")
     if bool(args.macro) != bool(args.scenarios):
         raise ValueError("give both --macro and --scenarios, or neither (random-walk scenario only)")
+    from apcfair.forecast.macro import parse_driver_spec
+
     lags = _int_list(args.lags, "--lags")
-    drivers = split_names(args.drivers) if args.drivers else None
+    drivers, signs = parse_driver_spec(split_names(args.drivers)) if args.drivers else (None, {})
     # read the small files first so that their mistakes surface before any fitting
     history = scenarios = None
     if args.macro:
@@ -181,21 +201,30 @@ def run(args) -> int:
     if args.scores:  # matched before any fitting so that a wrong file fails fast
         scores, scores_info = _read_scores(args.scores, args.score_column, portfolio.loans)
     if args.apc:
-        apc = load_apc_result(args.apc)
+        apc = load_apc_result(_apc_path(args.apc))
     else:
+        if scores is not None:
+            print("apcfair: warning: --scores without --apc: the scores are relative to the offsets of the APC "
+                  "fit they were estimated with; pass --apc with the folder that wrote them", file=sys.stderr)
         if args.draws < 10:
             raise ValueError(f"--draws {args.draws}: use at least 10")
         apc = apc_model_from_args(args).fit(portfolio.cells()).result_
     macro = None
     if history is not None:
-        macro = MacroModel(drivers=drivers, lags=lags, seasonality=not args.no_seasonality, method=args.method,
-                           random_state=args.seed).fit(apc, history).result_
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # printed below, once, with the result
+            macro = MacroModel(drivers=drivers, expected_signs=signs, on_wrong_sign=args.on_wrong_sign, lags=lags,
+                               seasonality=not args.no_seasonality, method=args.method,
+                               random_state=args.seed).fit(apc, history).result_
         projection = macro.project(scenarios, args.horizon, random_state=args.seed)
     else:
         projection = random_walk_projection(apc, args.horizon, random_state=args.seed)
-    result = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages, new_volume=args.new_volume,
-                        extrapolation=args.extrapolation, credible_level=apc.credible_level,
-                        random_state=args.seed).fit(portfolio, apc, projection, account_scores=scores).result_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # recorded in the result and printed below
+        result = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages,
+                            new_volume=args.new_volume, extrapolation=args.extrapolation,
+                            credible_level=apc.credible_level, on_incomplete="warn" if getattr(args, "force", False) else "error",
+                            random_state=args.seed).fit(portfolio, apc, projection, account_scores=scores).result_
     out = Path(args.out)
     with atomic_output_dir(out) as tmp:
         write_stress_outputs(result, tmp, projection=projection, macro=macro, extra={"scores": scores_info})
@@ -203,5 +232,45 @@ def run(args) -> int:
     if scores_info is not None:
         print(f"account scores: {scores_info['column']!r} from {scores_info['file']} for "
               f"{scores_info['matched']:,} accounts ({scores_info['ignored']:,} extra in the file ignored)")
+    for w in result.warnings:
+        print(f"apcfair: WARNING: {w}", file=sys.stderr)
     print(f"wrote {out / layout.STRESS_JSON}")
     return 0
+
+
+def _apc_path(path: str) -> Path:
+    """The APC result file behind ``--apc``: ``apc_result.nc`` in the folder, or, for a folder of
+    `apcfair unbiased` that reused another fit, the fit its JSON files record."""
+    import json
+
+    from apcfair import layout
+
+    p = Path(path)
+    if not p.is_dir() or (p / layout.APC_RESULT).exists():
+        return p
+    for name in (layout.COST_OF_FAIRNESS, layout.COMPARISON, layout.UNBIASED_RESULT_JSON):
+        f = p / name
+        if not f.exists():
+            continue
+        d = json.loads(f.read_text())
+        found = _recorded_apc(d.get("settings", {}) if isinstance(d, dict) else {})
+        if found is None and isinstance(d, dict):
+            found = _recorded_apc(d)
+        if found is not None:
+            q = Path(found)
+            q = q if q.is_absolute() else (p / q)
+            return q
+    if (p / layout.COST_OF_FAIRNESS).exists() or (p / layout.COMPARISON).exists():
+        raise FileNotFoundError(
+            f"--apc {path}: this `apcfair unbiased` folder has no {layout.APC_RESULT} and records no APC fit "
+            "(it reused another fit with --apc): pass that fit's folder with --apc")
+    return p
+
+
+def _recorded_apc(d: dict) -> str | None:
+    """A recorded APC source in a JSON mapping (``apc``, ``apc_source``, ``apc_result``)."""
+    for key in ("apc_source", "apc_result", "apc"):
+        v = d.get(key)
+        if isinstance(v, str) and v:
+            return v
+    return None

@@ -63,7 +63,7 @@ def test_user_mistakes_are_one_line_errors(files, tmp_path, capsys, extra, messa
     sub = {"M": str(files / "macro_history.csv"), "S": str(files / "scenarios.csv"), "BAD": str(bad)}
     args = ["stress", "--data", str(files / "loans.parquet"), "--out", str(tmp_path / "x"),
             *[sub.get(a, a) for a in extra]]
-    assert main(args) == 2
+    assert main(args) == (3 if "--apc" in extra else 2)  # 3: an input file is missing
     err = capsys.readouterr().err.strip()
     assert err.startswith("apcfair: error:") and message in err and "\n" not in err
     assert not (tmp_path / "x").exists()
@@ -141,3 +141,57 @@ def test_score_file_mistakes_are_one_line_errors(scored, tmp_path, capsys, edit,
     err = capsys.readouterr().err.strip()
     assert err.startswith("apcfair: error: --scores") and message in err and "\n" not in err
     assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- drivers, refusal, --apc folders
+def test_drivers_with_signs_warn_in_console_and_json(files, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["stress", "--data", str(files / "loans.parquet"), "--apc", str(files / "apc_result.nc"),
+                 "--macro", str(files / "macro_history.csv"), "--scenarios", str(files / "scenarios.csv"),
+                 "--drivers", "unemployment_change:-,gdp_growth", "--out", str(out), "--horizon", "6",
+                 "--no-new-vintages"]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: driver unemployment_change: wrong sign" in err
+    d = json.loads((out / "stress.json").read_text())
+    assert [x["name"] for x in d["drivers"]] == ["unemployment_change", "gdp_growth"]
+    assert d["drivers"][0]["expected_sign"] == "-" and "wrong sign" in d["drivers"][0]["warning"]
+    for sc in d["scenarios"].values():
+        assert set(sc["cumulative_pd_quantiles"]) == {"0.05", "0.25", "0.75", "0.95"}
+        assert len(sc["environment"]["mean"]) == 6
+    assert main(["stress", "--data", str(files / "loans.parquet"), "--apc", str(files / "apc_result.nc"),
+                 "--macro", str(files / "macro_history.csv"), "--scenarios", str(files / "scenarios.csv"),
+                 "--drivers", "unemployment_change:-,gdp_growth", "--on-wrong-sign", "drop",
+                 "--out", str(tmp_path / "d"), "--horizon", "6"]) == 0
+    d = json.loads((tmp_path / "d" / "stress.json").read_text())
+    assert [x["name"] for x in d["drivers"]] == ["gdp_growth"]
+
+
+def test_row_sampled_panel_is_refused_with_one_line_and_forced(synth, tmp_path, capsys):
+    from tests.forecast.test_scored_paths import _row_sampled_panel
+
+    panel = _row_sampled_panel(synth.portfolio.loans.sample(2000, random_state=1))
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    base = ["stress", "--data", str(path), "--on-invalid", "exclude", "--draws", "30", "--horizon", "6"]
+    assert main([*base, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("apcfair: error: the portfolio cannot support a projection") and "\n" not in err
+    assert not (tmp_path / "x").exists()
+    assert main([*base, "--out", str(tmp_path / "f"), "--force"]) == 0
+    assert "FORCED PROJECTION" in capsys.readouterr().err
+    d = json.loads((tmp_path / "f" / "stress.json").read_text())
+    assert d["warnings"][0].startswith("FORCED PROJECTION ON INCOMPLETE HISTORIES")
+
+
+def test_apc_from_an_unbiased_folder_that_reused_apc(files, tmp_path):
+    """An `unbiased` folder without apc_result.nc is usable when its JSON records the fit."""
+    from apcfair.cli.stress import _apc_path
+
+    ub = tmp_path / "unbiased"
+    ub.mkdir()
+    (ub / "cost_of_fairness.json").write_text(json.dumps({"settings": {"apc": str(files / "apc_result.nc")}}))
+    assert _apc_path(str(ub)) == files / "apc_result.nc"
+    (ub / "cost_of_fairness.json").write_text(json.dumps({"settings": {}}))
+    with pytest.raises(FileNotFoundError, match="reused another fit with --apc"):
+        _apc_path(str(ub))
+    assert _apc_path(str(files)) == files
