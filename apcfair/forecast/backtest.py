@@ -41,7 +41,7 @@ from apcfair.portfolio.periods import format_period, to_period_code
 def _code(value, freq: str, name: str) -> int:
     if isinstance(value, int | np.integer):
         return int(value)
-    code = int(to_period_code([str(value)], freq)[0])
+    code = int(to_period_code([str(value)], freq, column=name)[0])
     if code < 0:
         raise ValueError(f"{name}={value!r} is not a month ('YYYY-MM')")
     return code

@@ -9,6 +9,33 @@ import numpy as np
 
 from apcfair.plots import _plt
 
+#: Sequential severity colours (light to dark red) for scenarios ordered by severity, and the
+#: colours of the usual names: baseline blue, adverse orange, severely adverse dark red.
+_SEVERITY = {"baseline": "#2c7fb8", "random_walk": "#2c7fb8", "adverse": "#f28e2b", "severely_adverse": "#b2182b"}
+_FALLBACK = ("#2c7fb8", "#fdae61", "#f46d43", "#d73027", "#a50026", "#67001f")
+
+
+def scenario_colours(names) -> dict:
+    """Colour per scenario in a severity order that reads: baseline blue, then orange to dark red
+    (never green for a severe scenario). Unknown names take the next colour of that ramp in the
+    order given.
+
+    Examples
+    --------
+    >>> scenario_colours(["baseline", "adverse", "severely_adverse"])["severely_adverse"]
+    '#b2182b'
+    >>> list(scenario_colours(["a", "b"]).values())
+    ['#2c7fb8', '#fdae61']
+    """
+    out, k = {}, 0
+    for name in names:
+        if name in _SEVERITY:
+            out[name] = _SEVERITY[name]
+        else:
+            out[name] = _FALLBACK[k % len(_FALLBACK)]
+            k += 1
+    return out
+
 
 def _ts(codes, freq):
     from apcfair.portfolio.periods import period_to_timestamp
@@ -38,8 +65,9 @@ def plot_environment_scenarios(projection, ax=None, history_months: int | None =
             ax.plot(x, h["fitted"], color="black", lw=1, ls="--", label="macro model fit")
     x = _ts(projection.codes, freq)
     a = (1 - projection.credible_level) / 2
-    for k, (name, d) in enumerate(projection.draws.items()):
-        col = f"C{k % 10}"
+    colours = scenario_colours(projection.draws)
+    for name, d in projection.draws.items():
+        col = colours[name]
         ax.fill_between(x, np.quantile(d, a, axis=0), np.quantile(d, 1 - a, axis=0), color=col, alpha=0.18)
         ax.plot(x, d.mean(axis=0), color=col, lw=1.6, label=name)
     ax.axhline(0, color="grey", lw=0.7)
@@ -98,8 +126,9 @@ def plot_fan_chart(result, ax=None, scenarios=None, history_months: int | None =
     names = result.scenarios if scenarios is None else list(scenarios)
     _history(ax, result, history_months)
     x = _ts(result.codes, result.freq)
-    for k, name in enumerate(names):
-        _fan(ax, x, result.tables[name], f"C{k % 10}", name, result.credible_level)
+    colours = scenario_colours(names)
+    for name in names:
+        _fan(ax, x, result.tables[name], colours[name], name, result.credible_level)
     _pct(ax)
     ax.set_ylabel(f"{'monthly' if result.freq == 'M' else 'quarterly'} PD of the book at risk")
     ax.set_xlabel("calendar month")
@@ -116,9 +145,10 @@ def plot_fan_charts(result, axes=None, history_months: int | None = 48):
         _, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.8), sharey=True, squeeze=False)
         axes = axes[0]
     x = _ts(result.codes, result.freq)
-    for k, (ax, name) in enumerate(zip(axes, result.scenarios, strict=True)):
+    colours = scenario_colours(result.scenarios)
+    for ax, name in zip(axes, result.scenarios, strict=True):
         _history(ax, result, history_months)
-        _fan(ax, x, result.tables[name], f"C{k % 10}", name, result.credible_level)
+        _fan(ax, x, result.tables[name], colours[name], name, result.credible_level)
         c = result.cumulative[name]
         ax.set_title(f"{name}: {len(result.codes)}-month cum. PD {c['cumulative_pd']:.2%}", fontsize=9)
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
