@@ -31,7 +31,7 @@ Examples
 >>> [row["model"] for row in out["deviance_table"]]
 ['APC', 'AP', 'AC', 'PC', 'Ad', 'A']
 >>> [row["df"] for row in out["deviance_table"]]
-[12, 20, 15, 16, 24, 25]
+[12, 16, 20, 15, 24, 25]
 """
 
 from __future__ import annotations
