@@ -10,6 +10,8 @@ at an approval cut-off (:func:`apcfair.audit.metrics.adverse_impact_ratio`, the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -223,6 +225,48 @@ def _corr_rows(f: np.ndarray, x: np.ndarray, kind: str) -> np.ndarray:
     return np.where(den > 0, (fc @ xc) / np.where(den > 0, den, 1.0), 0.0)
 
 
+def _bootstrap_corr_rows(f: np.ndarray, x: np.ndarray, kind: str, n_boot: int,
+                         rng: np.random.Generator, chunk: int = 64) -> np.ndarray:
+    """``_corr_rows`` on ``n_boot`` bootstrap resamples of the accounts, shape ``(n_boot, rows)``.
+
+    Replicate ``b`` resamples accounts ``rng.integers(0, n, n)``; instead of copying the
+    resampled arrays, each replicate is a vector of counts (how often each account was drawn)
+    and the correlation is computed from count-weighted sums, a few matrix products per chunk of
+    replicates. The result equals indexing the resample (same draws) up to rounding.
+    """
+    n = f.shape[1]
+    out = np.empty((n_boot, f.shape[0]))
+    if kind == "categorical":
+        levels = int(x.max()) + 1 if len(x) else 0
+        onehot = np.zeros((n, levels))
+        onehot[np.arange(n), x] = 1.0
+    else:
+        cols = np.column_stack([np.ones(n), x, x * x])
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
+        w_f = counts @ f.T                       # (size, rows): sum of c * f
+        w_ff = counts @ (f * f).T                # sum of c * f^2
+        if kind == "categorical":
+            w_k = counts @ onehot                # (size, levels)
+            total_var = w_ff - w_f ** 2 / n
+            for r in range(f.shape[0]):
+                w_fk = counts @ (onehot * f[r][:, None])
+                between = (w_fk ** 2 / np.where(w_k > 0, w_k, 1.0)).sum(axis=1) - w_f[:, r] ** 2 / n
+                ok = total_var[:, r] > 1e-300
+                out[start:start + size, r] = np.where(
+                    ok, np.sqrt(np.clip(between / np.where(ok, total_var[:, r], 1.0), 0.0, None)), 0.0)
+        else:
+            w_1, w_x, w_xx = (counts @ cols).T   # each (size,)
+            w_fx = counts @ (f * x).T
+            cov = w_fx - w_f * (w_x / w_1)[:, None]
+            var_f = w_ff - w_f ** 2 / w_1[:, None]
+            var_x = w_xx - w_x ** 2 / w_1
+            den = np.sqrt(np.clip(var_f * var_x[:, None], 0.0, None))
+            out[start:start + size] = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
+    return out
+
+
 def corr_change(forecast, baseline, attribute, *, n_boot: int = 200, alpha: float = 0.05,
                 random_state: int | None = 0) -> dict:
     """Change in the signed correlation with an attribute, ``corr(forecast) - corr(baseline)``,
@@ -261,16 +305,43 @@ def corr_change(forecast, baseline, attribute, *, n_boot: int = 200, alpha: floa
     >>> corr_change(base - 0.02 * g, base, g)["significant"]
     True
     """
-    f, x, kind = _signed_corr_many(np.vstack([np.asarray(forecast, float), np.asarray(baseline, float)]), attribute)
+    out = corr_changes({"forecast": forecast, "baseline": baseline}, "baseline", attribute,
+                       n_boot=n_boot, alpha=alpha, random_state=random_state)
+    return out["forecast"]
+
+
+def corr_changes(forecasts: Mapping[str, np.ndarray], baseline: str, attribute, *, n_boot: int = 200,
+                 alpha: float = 0.05, random_state: int | None = 0) -> dict[str, dict]:
+    """:func:`corr_change` of every forecast against ``forecasts[baseline]``, one shared bootstrap.
+
+    All forecasts are resampled with the same replicates (the accounts drawn are the same for
+    every model, as in separate :func:`corr_change` calls with one seed), so the intervals of
+    the models are paired and the resampling is done once.
+
+    Parameters
+    ----------
+    forecasts : mapping of str to array-like
+        Forecasts for the same accounts, by model.
+    baseline : str
+        The key of the baseline forecast (e.g. the traditional model).
+    attribute, n_boot, alpha, random_state
+        As in :func:`corr_change`.
+
+    Returns
+    -------
+    dict
+        ``{model: corr_change result}`` for every model except ``baseline``.
+    """
+    names = [k for k in forecasts if k != baseline] + [baseline]
+    f, x, kind = _signed_corr_many(np.vstack([np.asarray(forecasts[k], float) for k in names]), attribute)
     point = _corr_rows(f, x, kind)
-    rng = np.random.default_rng(random_state)
-    n = f.shape[1]
-    diffs = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        c = _corr_rows(f[:, idx], x[idx], kind)
-        diffs[b] = c[0] - c[1]
-    lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return {"corr": float(point[0]), "corr_baseline": float(point[1]), "difference": float(point[0] - point[1]),
-            "lower": float(lo), "upper": float(hi), "significant": bool(lo > 0 or hi < 0), "n_boot": int(n_boot),
-            "method": f"percentile bootstrap over accounts ({n_boot} replicates, {1 - alpha:.0%})"}
+    replicates = _bootstrap_corr_rows(f, x, kind, n_boot, np.random.default_rng(random_state))
+    method = f"percentile bootstrap over accounts ({n_boot} replicates, {1 - alpha:.0%})"
+    out = {}
+    for r, name in enumerate(names[:-1]):
+        diffs = replicates[:, r] - replicates[:, -1]
+        lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+        out[name] = {"corr": float(point[r]), "corr_baseline": float(point[-1]),
+                     "difference": float(point[r] - point[-1]), "lower": float(lo), "upper": float(hi),
+                     "significant": bool(lo > 0 or hi < 0), "n_boot": int(n_boot), "method": method}
+    return out

@@ -50,7 +50,7 @@ from apcfair.forecast.cumulative import (
 from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio, Spells
 from apcfair.scoring import OffsetGBM, OffsetLogit
-from apcfair.unbiased.dependence import auc_with_ci, corr_change, delong_auc_difference, dependence
+from apcfair.unbiased.dependence import auc_with_ci, corr_changes, delong_auc_difference, dependence
 
 #: Names of the compared models, in report order (the keys of
 #: :attr:`UnbiasedResult.comparison`'s ``model`` column; the ``gbm_*`` ones only with
@@ -671,6 +671,9 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     for s, m in samples.items():
         mc = m & complete
         actual = actual_defaults_within(spells, m, horizon)
+        changes = {attr: corr_changes({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
+                                      loans[attr].to_numpy()[m], n_boot=n_boot, random_state=random_state)
+                   for attr in protected}
         for name in forecasts.models:
             cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
             cal["by_group"] = {attr: calibration_by_group(forecasts.expected[name][m], in_horizon[m], g[m])
@@ -685,8 +688,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
                 a = loans[attr].to_numpy()[m]
                 dd = dependence(forecasts.full[name][m], a, approval_rate=approval_rate, random_state=random_state)
                 if name != "credit":
-                    dd["change_vs_credit"] = corr_change(forecasts.full[name][m], forecasts.full["credit"][m], a,
-                                                         n_boot=n_boot, random_state=random_state)
+                    dd["change_vs_credit"] = changes[attr][name]
                 row["dependence"][attr] = dd
                 ch = dd.get("change_vs_credit", {})
                 dep_rows.append({"model": name, "sample": s, "attribute": attr, "corr": dd["corr"],
