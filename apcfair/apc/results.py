@@ -387,7 +387,7 @@ class APCResult:
         eta = self.eta_draws()
         lik = self.settings["likelihood"]
         d_mean = deviance(d, n, eta.mean(axis=0), lik)
-        d_bar = float(np.mean([deviance(d, n, e, lik) for e in eta]))
+        d_bar = deviance(d, n, eta, lik) / len(eta)  # the deviance sums over draws and cells
         with np.errstate(all="ignore"):
             import warnings
 
