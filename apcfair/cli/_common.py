@@ -451,15 +451,16 @@ APC_OPTIONS: dict[str, tuple[dict, str]] = {
                           "choices": ["no_period_trend", "no_vintage_trend", "fixed_period_slope"],
                           "help": "how the unidentified linear trend is allocated (default: no trend in the "
                                   "environment)"}, "identification"),
-    "--period-slope": ({"type": float, "default": 0.0,
+    "--period-slope": ({"type": finite_float, "default": 0.0,
                         "help": "environment slope per period with fixed_period_slope"}, "period_slope"),
     "--likelihood": ({"default": None, "choices": ["binomial", "poisson"],
                       "help": "default by input: binomial for accounts at risk (--data), Poisson for an "
                               "events/exposure table (--cells)"}, "likelihood"),
-    "--rw-order": ({"type": int, "default": 2, "choices": [1, 2]}, "rw_order"),
+    "--rw-order": ({"type": int, "default": 2, "choices": [1, 2],
+                  "help": "order of the random-walk priors: 2 smooths slopes (default), 1 levels"}, "rw_order"),
     "--overdispersion": ({"action": "store_true", "help": "add a cell-level random effect"}, "overdispersion"),
-    "--draws": ({"type": int, "default": 1000, "help": "posterior draws (per chain for NUTS)"}, "n_draws"),
-    "--chains": ({"type": int, "default": 4, "help": "NUTS chains"}, "nuts_chains"),
+    "--draws": ({"type": draws, "default": 1000, "help": "posterior draws (per chain for NUTS)"}, "n_draws"),
+    "--chains": ({"type": chains, "default": 4, "help": "NUTS chains"}, "nuts_chains"),
 }
 
 

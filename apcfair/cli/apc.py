@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apcfair.cli import _common as opt
 from apcfair.cli._common import (
     UserError,
     add_apc_arguments,
@@ -32,11 +33,11 @@ def add_parser(sub):
     cells.add_argument("--events", default="events", help="events column (default: events)")
     cells.add_argument("--exposure", default="exposure",
                        help="exposure column (default: exposure; absent: exposure 1, a response-only table)")
-    cells.add_argument("--age-width", type=int, default=None, help="age interval width (default: detected)")
-    cells.add_argument("--period-width", type=int, default=None, help="period interval width (default: detected)")
+    cells.add_argument("--age-width", type=opt.positive_int, default=None, help="age interval width (default: detected)")
+    cells.add_argument("--period-width", type=opt.positive_int, default=None, help="period interval width (default: detected)")
     add_out_argument(p)
     add_apc_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=opt.seed, default=0, help="random seed")
     p.set_defaults(func=run)
     return p
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apcfair.cli import _common as opt
 from apcfair.cli._common import UserError, parser_kwargs
 
 EXAMPLE = ("apcfair experiment --grid protected_effect.minority=0,0.3,0.8 --grid proxy_strength=0,0.5,1 "
@@ -20,9 +21,9 @@ def add_parser(sub):
                         "mapping key, e.g. protected_effect.minority=0,0.8)")
     p.add_argument("--set", action="append", default=[], dest="fixed", metavar="KNOB=v",
                    help="hold a knob at one value in every cell (repeatable)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 3)")
-    p.add_argument("--accounts", type=int, default=None, help="accounts per portfolio (default 20,000)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel processes (default 1)")
+    p.add_argument("--seeds", type=opt.positive_int, default=None, help="seeds per cell (default 3)")
+    p.add_argument("--accounts", type=opt.bounded_int(500, 5_000_000, what="accounts"), default=None, help="accounts per portfolio (default 20,000)")
+    p.add_argument("--jobs", type=opt.positive_int, default=None, help="parallel processes (default 1)")
     p.add_argument("--gbm", action="store_true", default=None, help="also fit the boosted-tree models")
     p.add_argument("--settings", default=None, metavar="FILE",
                    help="JSON settings file: {\"grid\": {knob: [values]}, \"fixed\": {...}, \"seeds\", "

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apcfair.cli import _common as opt
 from apcfair.cli._common import (
     add_apc_arguments,
     add_data_arguments,
@@ -67,8 +68,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--macro", metavar="FILE", help="macro history: month, <driver columns>")
     p.add_argument("--scenarios", metavar="FILE", help="scenarios: scenario, month, <driver columns>")
     add_out_argument(p)
-    p.add_argument("--horizon", type=int, default=36, help="forecast months (default 36)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--horizon", type=opt.horizon_months, default=36, help="forecast months (default 36)")
+    p.add_argument("--seed", type=opt.seed, default=0, help="random seed")
     p.add_argument("--apc", metavar="DIR", help="reuse the APC fit of a folder that produced offsets "
                    "(`apcfair apc --out DIR` or `apcfair unbiased --out DIR`; an `unbiased` folder that itself "
                    "reused --apc points to that fit) or the .nc file, instead of fitting the APC model")
@@ -88,7 +89,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--quarterly", default="hold", choices=["hold", "interpolate"],
                    help="how quarterly macro values become monthly (default: hold within the quarter)")
     p.add_argument("--no-new-vintages", action="store_true", help="project the existing book only")
-    p.add_argument("--new-volume", type=float, help="new accounts per month (default: last year's average)")
+    p.add_argument("--new-volume", type=opt.positive_float, help="new accounts per month (default: last year's average)")
     p.add_argument("--scores", metavar="FILE",
                    help="CSV/Parquet with account_id and a logit score column (e.g. account_scores.parquet "
                    "from `apcfair unbiased`): per-account scores replace the APC vintage effect")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from apcfair.cli import _common as opt
 from apcfair.cli._common import (
     add_data_arguments,
     add_out_argument,
@@ -53,26 +54,26 @@ def add_parser(sub):
     p.add_argument("--protected", type=_cols, default=None,
                    help="attributes to measure dependence on (default: the restricted inputs)")
     add_out_argument(p)
-    p.add_argument("--horizon", type=int, default=36,
+    p.add_argument("--horizon", type=opt.horizon_months, default=36,
                    help="forecast horizon in months (default 36; 36 = 12 quarters on quarterly data)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (split, APC draws, trees, bootstrap)")
+    p.add_argument("--seed", type=opt.seed, default=0, help="random seed (split, APC draws, trees, bootstrap)")
     p.add_argument("--split", choices=["random", "time"], default="random",
                    help="random: accounts by a stable hash of id and seed (default); time: out of time")
     p.add_argument("--holdout-from", default=None, metavar="YYYY-MM",
                    help="with --split time: first held-out vintage (estimation on earlier vintages)")
-    p.add_argument("--test-size", type=float, default=0.5, help="share of accounts held out with --split random")
-    p.add_argument("--backfit", type=int, default=0, help="backfitting rounds of the APC functions (default 0)")
+    p.add_argument("--test-size", type=opt.fraction, default=0.5, help="share of accounts held out with --split random")
+    p.add_argument("--backfit", type=opt.nonnegative_int, default=0, help="backfitting rounds of the APC functions (default 0)")
     p.add_argument("--vintage-dummies", choices=["year", "month", "none"], default="year",
                    help="vintage dummies in the logit models: per year (default), per origination period "
                         "(the paper's eq. 3; sparse ones merged) or none")
     p.add_argument("--gbm-params", default=None, metavar="JSON|FILE",
                    help="boosted-tree settings as JSON text or a JSON file, e.g. '{\"num_leaves\": 15}'")
-    p.add_argument("--n-boot", type=int, default=200,
+    p.add_argument("--n-boot", type=opt.bounded_int(0, 100_000, what="replicates"), default=200,
                    help="bootstrap replicates for the dependence-change interval (default 200)")
     p.add_argument("--apc", default=None, help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc')")
     p.add_argument("--no-gbm", action="store_true", help="skip the boosted-tree variants")
-    p.add_argument("--bins", type=int, default=10, help="quantile bins for numeric inputs (0 = linear)")
-    p.add_argument("--approval-rate", type=float, default=0.8, help="share approved for the adverse impact ratio")
+    p.add_argument("--bins", type=opt.bounded_int(0, 100, what="bins"), default=10, help="quantile bins for numeric inputs (0 = linear)")
+    p.add_argument("--approval-rate", type=opt.fraction, default=0.8, help="share approved for the adverse impact ratio")
     p.set_defaults(func=run)
     return p
 

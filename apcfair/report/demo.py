@@ -35,8 +35,9 @@ DEMO_CREDIT = ["bureau_score", "interest_rate", "subcategory", "credit_limit", "
 DEMO_PROTECTED = ["minority", "sex", "age"]
 #: Forecast horizon in months.
 DEMO_HORIZON = 36
-#: Macro drivers of the environment in the stress step.
-DEMO_DRIVERS = ["unemployment_change", "gdp_growth"]
+#: Macro drivers of the environment in the stress step, with their expected signs (more
+#: unemployment, more defaults; more growth, fewer): a wrong or insignificant sign is warned.
+DEMO_DRIVERS = "unemployment_change:+,gdp_growth:-"
 #: Share of applicants approved in the audit (the cut-off is this quantile of the PD).
 DEMO_APPROVAL_RATE = 0.8
 #: Resolution of the audit and stress plots of the demo.

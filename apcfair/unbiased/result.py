@@ -78,10 +78,10 @@ class UnbiasedResult:
     ...                           credit=["bureau_score", "total_deposits"],
     ...                           gbm=False).fit(portfolio).result_
     >>> result.forecasts.shape  # 3000 accounts x 5 models
-    (15000, 6)
+    (15000, 10)
     >>> list(result.forecasts.columns)  # doctest: +NORMALIZE_WHITESPACE
     ['account_id', 'sample', 'model', 'cum_pd', 'cum_pd_observed_window',
-     'defaulted_within_horizon']
+     'defaulted_within_horizon', 'cum_pd_exposure', 'complete_horizon', 'minority', 'sex']
     >>> sorted(result.coefficient_tables)
     ['credit', 'credit_with_restricted_offset', 'restricted']
     >>> result.coefficient_tables["restricted"]["term"].tolist()[:3]  # then vintage-year dummies
