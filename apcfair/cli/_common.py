@@ -192,7 +192,7 @@ positive_int.__doc__ = "An integer >= 1 (``argparse`` ``type=``)."
 nonnegative_int = bounded_int(0)
 nonnegative_int.__doc__ = "An integer >= 0 (``argparse`` ``type=``)."
 #: ``--horizon``: 1 to :data:`MAX_HORIZON_MONTHS` months.
-horizon_months = bounded_int(1, MAX_HORIZON_MONTHS, what="months (30 years)")
+horizon_months = bounded_int(1, MAX_HORIZON_MONTHS, what="months")
 #: ``--draws``: 10 (bands need several draws) to :data:`MAX_DRAWS`.
 draws = bounded_int(10, MAX_DRAWS, what="draws")
 #: ``--chains``: 1 to :data:`MAX_CHAINS`.
@@ -486,6 +486,9 @@ def apc_model_from_args(args, *, progress: bool = False):
 
     params = {param: getattr(args, _dest(option)) for option, (_, param) in APC_OPTIONS.items()
               if hasattr(args, _dest(option))}
+    if params.get("period_slope") and params.get("identification") != "fixed_period_slope":
+        raise UserError(f"--period-slope {params['period_slope']} is used only with --identification "
+                        "fixed_period_slope; add that option or drop the slope")
     return APCModel(**params, random_state=args.seed, progress=progress and show_progress(args))
 
 

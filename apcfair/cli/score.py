@@ -35,6 +35,8 @@ def run(args) -> int:
     from apcfair.portfolio.periods import to_period_code
     from apcfair.unbiased.applicants import load_fit, score_applicants
 
+    if Path(args.out).suffix.lower() not in (".parquet", ".pq"):
+        raise ValueError(f"--out {args.out!r}: apcfair score writes Parquet; name the file *.parquet")
     fit = load_fit(args.model)
     freq = fit["settings"].get("design", {}).get("freq", "M")
     data = read_table(Path(args.data))

@@ -202,7 +202,7 @@ def require_columns(df: pd.DataFrame, columns: list[str] | tuple[str, ...], *, w
     ...
     apcfair.errors.DataValidationError: attribute column(s) ['b'] not found in the data; found columns ['a']. Fix: add the column(s) or remove them from attributes=[...].
     """
-    missing = [c for c in columns if c not in df.columns]
+    missing = list(dict.fromkeys(c for c in columns if c not in df.columns))
     if missing:
         raise DataValidationError(
             [f"{what} column(s) {missing} {where}; found columns {list(df.columns)[:15]}. Fix: {fix}"]

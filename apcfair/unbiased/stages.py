@@ -515,8 +515,10 @@ class Forecasts:
 
 #: What each column of ``forecasts.parquet`` means (also in the file's Parquet metadata).
 FORECAST_COLUMNS = {
-    "cum_pd": "cumulative PD from origination over the full horizon with the estimated environment, net of "
-              "attrition (payoff treated as censoring: the default probability of an account that stays open)",
+    "cum_pd": "cumulative PD from origination over the full horizon with the estimated environment, "
+              "conditional on the account staying open (payoff does not compete: 1 - prod(1 - monthly PD)); "
+              "compare it with outcomes only on complete_horizon accounts that did not pay off, or use "
+              "cum_pd_exposure",
     "cum_pd_observed_window": "cumulative PD over the evaluation window (horizon cut at the end of the data); "
                               "ranks against defaulted_within_horizon (the AUC's forecast)",
     "defaulted_within_horizon": "observed: 1 if the account defaulted within the horizon and the data window "
