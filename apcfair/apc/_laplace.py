@@ -147,23 +147,9 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
             scales = np.ones((dim, 2))
             points, values, modes = [phi_hat], [val], [mode]
             design = [np.zeros(dim)]
-            for k in range(dim):
-                for side, sign in enumerate((1.0, -1.0)):
-                    x = np.zeros(dim)
-                    x[k] = 2.0 * sign
-                    phi = np.clip(phi_hat + sd_axes @ x, -2.0, 18.0)
-                    f, m = marg(phi)
-                    drop = max(val - f, 0.125)  # at most 4 SD (flat or rising: a wide, not endless, tail)
-                    scales[k, side] = min(2.0 / np.sqrt(2.0 * drop), 4.0)
-                    points.append(phi)
-                    values.append(f)
-                    modes.append(m)
-                    design.append(x)
-                    if progress is not None:
-                        progress.update(1)
-            # central composite design: factorial corners at +-1 scaled SD
-            for corner in itertools.product((1.0, -1.0), repeat=dim):
-                x = np.array([c * scales[k, 0 if c > 0 else 1] for k, c in enumerate(corner)])
+
+            def visit(x: np.ndarray) -> float:
+                """Evaluate the design point ``x`` (in scaled principal-axis units) and keep it."""
                 phi = np.clip(phi_hat + sd_axes @ x, -2.0, 18.0)
                 f, m = marg(phi)
                 points.append(phi)
@@ -172,6 +158,17 @@ def fit_laplace(par: Parametrisation, likelihood: str, *, hyper: str, precisions
                 design.append(x)
                 if progress is not None:
                     progress.update(1)
+                return f
+
+            for k in range(dim):
+                for side, sign in enumerate((1.0, -1.0)):
+                    x = np.zeros(dim)
+                    x[k] = 2.0 * sign
+                    drop = max(val - visit(x), 0.125)  # at most 4 SD (flat or rising: a wide, not endless, tail)
+                    scales[k, side] = min(2.0 / np.sqrt(2.0 * drop), 4.0)
+            # central composite design: factorial corners at +-1 scaled SD
+            for corner in itertools.product((1.0, -1.0), repeat=dim):
+                visit(np.array([c * scales[k, 0 if c > 0 else 1] for k, c in enumerate(corner)]))
             # axial points moved to their scaled positions for the nearest-point assignment
             design = np.asarray(design)
             for i in range(1, 1 + 2 * dim):
