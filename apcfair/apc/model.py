@@ -158,6 +158,12 @@ def _resolve_likelihood(likelihood: str | None, cell_table: CellTable | None) ->
     return "binomial", "accounts at risk (credit cells): binomial defaults, logit link"
 
 
+#: Fewest events (defaults) an APC fit accepts; fewer leave the level unidentified.
+MIN_EVENTS = 10
+#: Fewest posterior draws: credible bands from fewer are meaningless.
+MIN_DRAWS = 10
+
+
 class APCModel(ParamsMixin, FittedResultMixin):
     """Bayesian age-period-cohort model for vintage default rates.
 
@@ -298,6 +304,9 @@ class APCModel(ParamsMixin, FittedResultMixin):
             raise ValueError(f"rw_order={self.rw_order!r}: use 1, 2 or a tuple of three of them")
         if not 0 < self.credible_level < 1:
             raise ValueError(f"credible_level={self.credible_level!r} must be between 0 and 1")
+        if int(self.n_draws) < MIN_DRAWS:
+            raise ValueError(f"n_draws={self.n_draws!r}: credible bands need at least {MIN_DRAWS} draws "
+                             "(1,000 recommended); fewer give bands of (almost) zero width")
         return tuple(int(o) for o in orders)
 
     def fit(self, data, *, freq: str | None = None, account_offset=None) -> APCModel:
@@ -422,6 +431,18 @@ class APCModel(ParamsMixin, FittedResultMixin):
         for name, n_grid in zip(COMPONENTS, cell_data.grid_sizes, strict=True):
             if n_grid < 3:
                 raise DataValidationError([f"the {name} grid has {n_grid} points; an APC model needs at least 3"])
+        n_events = float(np.sum(cell_data.events))
+        n_levels = int(sum(cell_data.grid_sizes))
+        if n_events < MIN_EVENTS:
+            raise DataValidationError([
+                f"the data hold {n_events:,.0f} events (defaults) over {n_levels} age, vintage and period levels; "
+                f"an APC model needs at least {MIN_EVENTS} events to estimate a level and shapes (with none, "
+                "the intercept and bands are set by the prior alone). Fix: pool more vintages or a longer window"])
+        if n_events < n_levels:
+            warnings.warn(
+                f"only {n_events:,.0f} events for {n_levels} age, vintage and period levels "
+                f"({n_events / n_levels:.2f} per level): the shapes are mostly the random-walk prior's and the "
+                "bands are wide", UserWarning, stacklevel=3)
 
     def _parametrisation(self, cell_data: CellData, orders: tuple[int, int, int]) -> Parametrisation:
         """The latent-field layout, with month-of-year effects where they apply."""

@@ -766,3 +766,39 @@ class APCResult:
     def plot_residual_heatmap(self, ax=None):
         """Pearson residuals over age x vintage; returns the Axes."""
         return plot_residual_heatmap(self, ax=ax)
+
+
+def check_window(apc_result: APCResult, freq: str, data_end: int) -> int:
+    """Check that an APC result reused on a portfolio covers that portfolio's window.
+
+    A reused fit must have the portfolio's frequency and end in the portfolio's last period:
+    a fit on data that ended earlier would extrapolate the environment over months the data
+    have already observed, silently.
+
+    Parameters
+    ----------
+    apc_result : APCResult
+    freq : str
+        The portfolio's frequency (``"M"`` or ``"Q"``).
+    data_end : int
+        The portfolio's last period code.
+
+    Returns
+    -------
+    int
+        The last period of the APC window.
+
+    Raises
+    ------
+    ValueError
+        Naming both ends and the fix.
+    """
+    if freq != apc_result.freq:
+        raise ValueError(f"the portfolio has frequency {freq!r} but the APC result {apc_result.freq!r}")
+    t_end = int(apc_result.labels["environment"][-1])
+    if int(data_end) != t_end:
+        raise ValueError(
+            f"the APC result ends in {format_period([t_end], freq)[0]} but the portfolio's data end in "
+            f"{format_period([int(data_end)], freq)[0]}: fit the APC model on this portfolio")
+    return t_end
+

@@ -53,6 +53,7 @@ from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair._summary import Summary
 from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
+from apcfair.apc.results import check_window
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation, OnIncomplete
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
@@ -596,16 +597,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
     @staticmethod
     def _data_end(portfolio, spells: Spells, apc_result) -> int:
         """Last period of the APC window, checked against the portfolio's data."""
-        freq = apc_result.freq
-        if portfolio.freq != freq:
-            raise ValueError(f"the portfolio has frequency {portfolio.freq!r} but the APC result {freq!r}")
-        t_end = int(apc_result.labels["environment"][-1])
-        p_end = int(spells.last_period.max())
-        if p_end != t_end:
-            raise ValueError(
-                f"the APC result ends in {format_period([t_end], freq)[0]} but the portfolio's data end in "
-                f"{format_period([p_end], freq)[0]}: fit the APC model on this portfolio")
-        return t_end
+        return check_window(apc_result, portfolio.freq, int(spells.last_period.max()))
 
     @staticmethod
     def _projection(apc_result, projection: ScenarioProjection | None, t_end: int, horizon: int,

@@ -664,6 +664,13 @@ class AttributeBinner(ParamsMixin):
         new.reference = ref
         new.merges = [{"level": new.labels[j], "from": mem}
                       for j, mem in enumerate(members) if len(mem) > 1]
+        if len(new.labels) < 2:
+            warnings.warn(
+                f"column {spec.name!r}: sparse-level merging (min_bin_defaults={m}) merged all "
+                f"{len(spec.labels)} levels into one, so the attribute drops out of the model. Its levels "
+                "each have fewer than {m} defaults or non-defaults: it is too rare, an identifier-like code "
+                "(e.g. a zip code; group it first) or perfectly predictive of default (check it)."
+                .replace("{m}", str(m)), UserWarning, stacklevel=4)
         return new
 
     def _finalise(self) -> None:

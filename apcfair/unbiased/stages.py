@@ -42,6 +42,7 @@ from scipy import optimize
 from tqdm.auto import tqdm
 
 from apcfair.apc import APCModel
+from apcfair.apc.results import check_window
 from apcfair.forecast.cumulative import (
     HorizonGrid,
     observed_cumulative_default,
@@ -239,6 +240,8 @@ def fit_apc(portfolio: Portfolio, in_sample: np.ndarray, *, horizon: int, apc_mo
         beyond the data window the environment is held at its recent seasonally adjusted
         level with the month-of-year pattern continued.
     """
+    if apc_result is not None:  # a reused fit must cover this portfolio's window (no silent extrapolation)
+        check_window(apc_result, portfolio.freq, portfolio.window[1])
     if apc_result is None:
         model = apc_model or APCModel(hyper="eb", n_draws=400, random_state=random_state)
         est = portfolio.subset(in_sample, "estimation sample for the APC model", "held out (out-of-sample half)")

@@ -361,3 +361,42 @@ def test_summary_renders_as_text_and_html(fitted):
     assert lines[0] == "Bayesian age-period-cohort model" and lines[1] == "=" * 72
     html = summary._repr_html_()
     assert "<table" in html and "slope_age_plus_period" in html and "Identification" in html
+
+
+# ---------------------------------------------------------------- too little information (issue 17)
+def _tiny_cells(defaults: int) -> pd.DataFrame:
+    cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
+                         columns=["vintage", "age", "period"])
+    cells["at_risk"] = 500
+    cells["defaults"] = 0
+    cells.loc[: defaults - 1, "defaults"] = 1 if defaults else 0
+    return cells
+
+
+def test_a_book_without_defaults_is_refused_not_fitted():
+    with pytest.raises(DataValidationError, match="0 events"):
+        APCModel().fit(_tiny_cells(0))
+    with pytest.raises(DataValidationError, match="at least 10 events"):
+        APCModel().fit(_tiny_cells(5))
+
+
+def test_few_events_per_level_warn():
+    with pytest.warns(UserWarning, match="events for 72 age, vintage and period levels"):
+        APCModel(n_draws=50, random_state=0).fit(_tiny_cells(30))
+
+
+def test_too_few_draws_are_refused():
+    with pytest.raises(ValueError, match="at least 10 draws"):
+        APCModel(n_draws=1).fit(_tiny_cells(30))
+
+
+def test_a_reused_fit_must_cover_the_portfolio_window(fitted):
+    from apcfair.apc.results import check_window
+
+    result = fitted[0]
+    end = int(result.labels["environment"][-1])
+    assert check_window(result, result.freq, end) == end
+    with pytest.raises(ValueError, match="fit the APC model on this portfolio"):
+        check_window(result, result.freq, end + 24)
+    with pytest.raises(ValueError, match="frequency"):
+        check_window(result, "Q" if result.freq == "M" else "M", end)

@@ -300,3 +300,19 @@ def test_columns_as_second_fit_argument_still_works_with_a_warning(frame):
     new = AttributeBinner(bins=4, columns=["x", "grade"]).fit(frame)
     assert old.term_names_ == new.term_names_
     assert AttributeBinner(bins=4).fit(frame).columns_ == ["x", "grade", "flag"]  # default: all
+
+
+def test_an_attribute_merged_away_is_said_not_silent():
+    """A perfectly predictive flag and an identifier-like zip both collapse to one level under
+    sparse-level merging; the binner warns instead of dropping them silently (issue 17)."""
+    rng = np.random.default_rng(0)
+    y = rng.binomial(1, 0.05, 3000)
+    df = pd.DataFrame({"perfect": np.where(y == 1, "bad", "good"),
+                       "zip": [f"{z:05d}" for z in rng.integers(0, 5000, 3000)],
+                       "x": rng.normal(size=3000)})
+    with pytest.warns(UserWarning) as record:
+        AttributeBinner(columns=["perfect", "zip", "x"]).fit(df, y)
+    messages = [str(w.message) for w in record]
+    assert any("'perfect'" in m and "drops out of the model" in m for m in messages)
+    assert any("'zip'" in m and "drops out of the model" in m for m in messages)
+    assert not any("'x'" in m for m in messages)
