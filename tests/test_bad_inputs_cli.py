@@ -440,3 +440,28 @@ def test_corpus_counts(capsys):
     assert counts["traceback"] == 0
     if len(CORPUS) < 40:  # under xdist the cases may run in another worker; each asserts its own outcome
         pytest.skip(f"only {len(CORPUS)} corpus cases ran in this process (others ran elsewhere or were deselected)")
+
+
+def test_apc_result_with_nan_draws_is_refused_before_any_work(tmp_path, capsys):
+    """``stress --apc`` with a fit whose draws are NaN used to write an all-null folder, then exit 2."""
+    import numpy as np
+    import pandas as pd
+
+    from apcfair.apc import APCModel
+
+    cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
+                         columns=["vintage", "age", "period"])
+    cells["at_risk"] = 500
+    cells["defaults"] = np.random.default_rng(0).binomial(500, 0.01, len(cells))
+    result = APCModel(n_draws=50).fit(cells).result_
+    result.draws["environment"] = np.full_like(np.asarray(result.draws["environment"], float), np.nan)
+    folder = tmp_path / "apc"
+    folder.mkdir()
+    result.save(folder / "apc_result.nc")
+    data = tmp_path / "loans.csv"
+    pd.DataFrame({"account_id": [1, 2], "origination": ["2019-01", "2019-02"],
+                  "last_month": ["2019-06", "2019-06"], "default": [1, 0]}).to_csv(data, index=False)
+    out = tmp_path / "out"
+    expect_error("stress --apc with NaN draws",
+                 ["stress", "--data", data, "--apc", folder, "--out", out], capsys, match="not all finite")
+    assert not out.exists()

@@ -507,13 +507,20 @@ def load_apc_result(path: str):
     if not p.exists():
         raise InputFileError(f"--apc {path}: {str(p)!r} does not exist (run `apcfair apc --out DIR` first)")
     try:
-        return APCResult.load(p)
+        result = APCResult.load(p)
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # xarray/scipy/json raise many types for a foreign or damaged file
         what = f"{type(exc).__name__}: {str(exc)[:120]}" if str(exc) else type(exc).__name__
         raise UserError(f"--apc {path}: {str(p)!r} is not an APC result written by apcfair ({what}). Fix: "
                         "rerun `apcfair apc --out DIR` and pass that folder") from None
+    import numpy as np  # light once the result is loaded
+
+    bad = [name for name, draws in result.draws.items() if not np.isfinite(np.asarray(draws, float)).all()]
+    if bad:  # checked before any work: a projection from NaN draws would be an all-null result
+        raise UserError(f"--apc {path}: the draws of {', '.join(sorted(bad))} in {str(p)!r} are not all finite "
+                        "(a damaged or failed fit). Fix: rerun `apcfair apc --out DIR` and pass that folder")
+    return result
 
 
 # ----------------------------------------------------------------------------- data fingerprint
