@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 #: Resolution of every PNG the commands write.
 DPI = 110
 
-COEFFICIENTS = layout.COEFFICIENTS
-DEMO_DATA = layout.DEMO_DATA
 
 #: Every file :func:`write_audit_outputs` can write (its default).
 AUDIT_FILES = (layout.AUDIT_JSON, layout.AUDIT_HTML, layout.AUDIT_FAIRNESS_PLOT, layout.AUDIT_GAPS_PLOT)
@@ -179,7 +177,7 @@ def write_unbiased_outputs(result: UnbiasedResult, folder: str | Path) -> list[P
     ]
     result.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
     written.append(folder / layout.ACCOUNT_SCORES)
-    csvs = [(COEFFICIENTS.format(name=name), table) for name, table in result.coefficient_tables.items()]
+    csvs = [(layout.COEFFICIENTS.format(name=name), table) for name, table in result.coefficient_tables.items()]
     for name, table in [*csvs, (layout.DEPENDENCE_CSV, result.dependence_table)]:
         table.to_csv(folder / name, index=False)
         written.append(folder / name)

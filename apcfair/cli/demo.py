@@ -65,7 +65,6 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair._io import atomic_output_dir
     from apcfair.apc import APCModel
     from apcfair.outputs import (
-        DEMO_DATA,
         write_apc_outputs,
         write_audit_outputs,
         write_results,
@@ -100,12 +99,12 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
             bar.update(1)
 
         started = step(STEPS[0])
-        data = write_portfolio(tmp / DEMO_DATA, SynthConfig(n_accounts=accounts, seed=seed))
+        data = write_portfolio(tmp / layout.DEMO_DATA, SynthConfig(n_accounts=accounts, seed=seed))
         done(started)
 
         started = step(STEPS[1])
         loans = Path(data["loans"])
-        portfolio = Portfolio.from_loans(read_table(loans), source=str(Path(out) / DEMO_DATA / loans.name))
+        portfolio = Portfolio.from_loans(read_table(loans), source=str(Path(out) / layout.DEMO_DATA / loans.name))
         cells = portfolio.cells()
         write_vintage_outputs(portfolio, tmp, cells=cells)
         done(started)

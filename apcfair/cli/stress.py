@@ -201,14 +201,17 @@ def run(args) -> int:
     scores, scores_info = None, None
     if args.scores:  # matched before any fitting so that a wrong file fails fast
         scores, scores_info = _read_scores(args.scores, args.score_column, portfolio.loans)
+    stress_test = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages,
+                             new_volume=args.new_volume, extrapolation=args.extrapolation,
+                             on_incomplete="warn" if getattr(args, "force", False) else "error",
+                             random_state=args.seed)
+    stress_test.check_history(portfolio)  # refuse a row-sampled panel before any fitting
     if args.apc:
         apc = load_apc_result(_apc_path(args.apc))
     else:
         if scores is not None:
             print("apcfair: warning: --scores without --apc: the scores are relative to the offsets of the APC "
                   "fit they were estimated with; pass --apc with the folder that wrote them", file=sys.stderr)
-        if args.draws < 10:
-            raise ValueError(f"--draws {args.draws}: use at least 10")
         apc = apc_model_from_args(args).fit(portfolio.cells()).result_
     macro = None
     if history is not None:
@@ -222,10 +225,8 @@ def run(args) -> int:
         projection = random_walk_projection(apc, args.horizon, random_state=args.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # recorded in the result and printed below
-        result = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages,
-                            new_volume=args.new_volume, extrapolation=args.extrapolation,
-                            credible_level=apc.credible_level, on_incomplete="warn" if getattr(args, "force", False) else "error",
-                            random_state=args.seed).fit(portfolio, apc, projection, account_scores=scores).result_
+        stress_test.set_params(credible_level=apc.credible_level)
+        result = stress_test.fit(portfolio, apc, projection, account_scores=scores).result_
     out = Path(args.out)
     with atomic_output_dir(out) as tmp:
         write_stress_outputs(result, tmp, projection=projection, macro=macro, extra={"scores": scores_info})

@@ -162,6 +162,12 @@ MAX_CLOSURE_RATE = {"M": 0.2, "Q": 0.45}
 MAX_GAP_SHARE = 0.2
 
 
+def _incomplete_message(why: str) -> str:
+    """The refusal of a portfolio whose histories cannot support a projection."""
+    return (f"the portfolio cannot support a projection: {why}. Give complete account histories "
+            "(every period from first to last row), or force with on_incomplete='warn' (CLI --force)")
+
+
 def history_problems(portfolio, spells: Spells, t_end: int, freq: str) -> tuple[list[str], dict]:
     """Why the portfolio's histories cannot support a projection (empty list: they can).
 
@@ -587,12 +593,27 @@ class StressTest(ParamsMixin, FittedResultMixin):
             return
         why = "; ".join(problems)
         if self.on_incomplete == "error":
-            raise ValueError(f"the portfolio cannot support a projection: {why}. Give complete account histories "
-                             "(every period from first to last row), or force with on_incomplete='warn' "
-                             "(CLI --force)")
+            raise ValueError(_incomplete_message(why))
         text = f"FORCED PROJECTION ON INCOMPLETE HISTORIES: {why}; the projection is not supported by the data"
         warnings.warn(text, UserWarning, stacklevel=3)
         self._warnings.append(text)
+
+    def check_history(self, portfolio) -> None:
+        """Refuse a portfolio with incomplete histories before any model is fitted.
+
+        The same check runs in :meth:`fit`; calling it first (as ``apcfair stress`` does)
+        refuses a row-sampled panel before the APC fit. With ``on_incomplete="warn"`` it
+        does nothing here (the warning is raised and recorded by :meth:`fit`).
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        """
+        if self.on_incomplete != "error":
+            return
+        problems, _ = history_problems(portfolio, portfolio.spells(), portfolio.window[1], portfolio.freq)
+        if problems:
+            raise ValueError(_incomplete_message("; ".join(problems)))
 
     @staticmethod
     def _data_end(portfolio, spells: Spells, apc_result) -> int:

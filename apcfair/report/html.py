@@ -33,7 +33,6 @@ from apcfair import layout
 from apcfair._html import data_uri, fmt_count, fmt_interval, fmt_num, formatter, render, table
 
 # Written by ``apcfair unbiased`` as ``coefficients_<model>.csv``, one file per score model.
-COEFFICIENTS_GLOB = layout.COEFFICIENTS_GLOB
 #: A vintage with fewer months of data than this is not ranked (its band is wide, its level
 #: carried by the prior).
 MIN_MONTHS_TO_RANK = 12
@@ -345,10 +344,10 @@ def _apc(res: _Results, num: _Numbering) -> dict | None:
 
 
 def _coefficients(res: _Results, num: _Numbering) -> dict | None:
-    files = sorted(res.folder.glob(COEFFICIENTS_GLOB))
+    files = sorted(res.folder.glob(layout.COEFFICIENTS_GLOB))
     if not files:
         return None
-    prefix = COEFFICIENTS_GLOB.split("*")[0]
+    prefix = layout.COEFFICIENTS_GLOB.split("*")[0]
     out = []
     for f in files:
         model = _model(f.stem.removeprefix(prefix))

@@ -242,7 +242,7 @@ def fit_apc(portfolio: Portfolio, in_sample: np.ndarray, *, horizon: int, apc_mo
     """
     if apc_result is not None:  # a reused fit must cover this portfolio's window (no silent extrapolation)
         check_window(apc_result, portfolio.freq, portfolio.window[1])
-    if apc_result is None:
+    else:
         model = apc_model or APCModel(hyper="eb", n_draws=400, random_state=random_state)
         est = portfolio.subset(in_sample, "estimation sample for the APC model", "held out (out-of-sample half)")
         if account_offset is None:

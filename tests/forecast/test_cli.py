@@ -179,10 +179,7 @@ def test_row_sampled_panel_is_refused_with_one_line_and_forced(synth, tmp_path, 
     base = ["stress", "--data", str(path), "--on-invalid", "exclude", "--draws", "30", "--horizon", "6"]
     assert main([*base, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
-    # one error line, last (the APC fit before it may warn that 12 events are few for 512 levels)
-    errors = [ln for ln in err.splitlines() if ln.startswith("apcfair: error:")]
-    assert len(errors) == 1 and err.splitlines()[-1] == errors[0]
-    assert errors[0].startswith("apcfair: error: the portfolio cannot support a projection")
+    assert err.startswith("apcfair: error: the portfolio cannot support a projection") and "\n" not in err
     assert not (tmp_path / "x").exists()
     assert main([*base, "--out", str(tmp_path / "f"), "--force"]) == 0
     assert "FORCED PROJECTION" in capsys.readouterr().err
