@@ -22,7 +22,10 @@ Data contract
 plus any time-varying attributes.
 
 Any other column is an attribute. Ages count from the month after origination:
-``a = t - v`` with ``a = 1`` in the first performance month.
+``a = t - v`` with ``a = 1`` in the first performance month. On quarterly periods
+(``freq="Q"``) age 1 is the first quarter after the origination quarter, and a loan-level
+account that defaults or closes within its origination quarter is counted at age 1 (with
+a lineage note giving the count) rather than lost.
 
 Reading
 -------
@@ -367,6 +370,41 @@ def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> 
     return implausible
 
 
+def _fold_origination_quarter(v: np.ndarray, last: np.ndarray, first: np.ndarray | None,
+                              dflt: np.ndarray, ok: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Quarterly age convention: an exit in the origination quarter counts at age 1.
+
+    On quarterly periods an account that defaults or closes within the quarter it was
+    opened in has ``last_month == origination`` (age 0) although it performed for a month
+    or two. Age 1 is the first quarter after the origination quarter, and such an exit is
+    counted there, so no account is lost. The move applies only where quarter ``v + 1``
+    is inside the data (an account still open in the last quarter of the data that began
+    in it has no performance quarter yet and is dropped as before). A ``first_month`` in
+    the origination quarter likewise starts at age 1. Returns the new arrays and a lineage
+    note (``""`` when nothing moved).
+    """
+    data_end = int(last[ok].max()) if ok.any() else -1
+    same = ok & (last == v) & (v + 1 <= data_end)
+    # a closure is an exit only before the data's last quarter (there it is censoring)
+    move = same & ((dflt == 1) | (last < data_end))
+    last = np.where(move, v + 1, last)
+    n_first = 0
+    if first is not None:
+        early = ok & (first >= 0) & (first == v)
+        n_first = int(early.sum())
+        first = np.where(early, v + 1, first)
+    if not move.any() and not n_first:
+        return last, first, ""
+    n_def = int((move & (dflt == 1)).sum())
+    note = (f"quarterly ages: {int(move.sum())} accounts that left in their origination quarter "
+            f"({n_def} defaults, {int(move.sum()) - n_def} closures) are counted at age 1, the first "
+            "quarter after origination")
+    if n_first:
+        note += f"; {n_first} first_month values in the origination quarter start at age 1"
+    return last, first, note
+
+
 def _reserved_column(df: pd.DataFrame, name: str, derived: np.ndarray, rows: np.ndarray, freq: str,
                      kind: str, fix_name: str) -> str:
     """Drop a column apcfair derives itself when it agrees; refuse it (with the fix) when not.
@@ -575,6 +613,10 @@ class Portfolio:
         implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
         ok = (v >= 0) & (last >= 0) & ~implausible  # rows with bad dates are reported once
+        if freq == "Q":
+            last, first, fold_note = _fold_origination_quarter(v, last, first, dflt, ok)
+            if fold_note:
+                notes.append(fold_note)
         chk.flag(ok & (last < v), "have last_month before origination",
                  "last_month must be on or after the origination month", "last_month")
         chk.flag(ok & (last == v) & (dflt == 1),
