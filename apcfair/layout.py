@@ -47,6 +47,8 @@ UNBIASED_SUMMARY: Final = "unbiased_summary.txt"
 ROC_PLOT: Final = "roc.png"
 DEPENDENCE_PLOT: Final = "dependence.png"
 CALIBRATION_PLOT: Final = "calibration.png"
+#: The proxy diagnostic (paper's Table 1): restricted x credit input correlations with intervals.
+PROXY_CORRELATIONS: Final = "proxy_correlations.csv"
 
 # audit
 AUDIT_JSON: Final = "audit.json"

@@ -189,6 +189,25 @@ def write_unbiased_outputs(result: UnbiasedResult, folder: str | Path) -> list[P
     return written
 
 
+def write_proxy_outputs(data, restricted, credit, folder: str | Path, **kwargs) -> list[Path]:
+    """``proxy_correlations.csv``: the proxy diagnostic (paper's Table 1) of ``data``.
+
+    Pearson correlation of each restricted input with each credit input, its interval and
+    p-value, one row per pair (:func:`apcfair.unbiased.proxy.proxy_correlations`, whose
+    keyword arguments ``kwargs`` are passed on; columns defined in its ``DEFINITIONS``).
+
+    Returns
+    -------
+    list of Path
+        The file written.
+    """
+    from apcfair.unbiased.proxy import proxy_correlations
+
+    path = Path(folder) / layout.PROXY_CORRELATIONS
+    proxy_correlations(data, restricted, credit, **kwargs).to_csv(path, index=False)
+    return [path]
+
+
 def write_audit_outputs(result: AuditResult, folder: str | Path, *, files: Collection[str] = AUDIT_FILES,
                         title: str | None = None, extra: Mapping[str, Any] | None = None,
                         dpi: int = DPI) -> list[Path]:

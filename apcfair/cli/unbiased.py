@@ -82,7 +82,7 @@ def run(args) -> int:
     """Run ``apcfair unbiased``."""
     from apcfair import layout
     from apcfair._io import atomic_output_dir
-    from apcfair.outputs import write_apc_outputs, write_unbiased_outputs
+    from apcfair.outputs import write_apc_outputs, write_proxy_outputs, write_unbiased_outputs
     from apcfair.unbiased import UnbiasedByDesign
 
     portfolio = load_from_args(args)
@@ -96,6 +96,7 @@ def run(args) -> int:
     result = ubd.fit(portfolio, apc_result=apc).result_
     with atomic_output_dir(args.out) as tmp:
         write_unbiased_outputs(result, tmp)
+        write_proxy_outputs(portfolio.loans, args.restricted, args.credit, tmp)  # the proxy diagnostic (Table 1)
         if apc is None:  # the APC fit made on the way
             write_apc_outputs(result.apc_result, tmp)
     print(result.summary())

@@ -355,6 +355,27 @@ def _coefficients(res: _Results, num: _Numbering) -> dict | None:
     return {"tables": out}
 
 
+def _proxy(res: _Results, num: _Numbering) -> dict | None:
+    """The proxy diagnostic (``proxy_correlations.csv``, paper's Table 1), when present."""
+    from apcfair.unbiased.proxy import proxy_table
+
+    t = res.csv(layout.PROXY_CORRELATIONS)
+    if t is None or not len(t):
+        return None
+    method = str(t["method"].iloc[0])
+    level = float(t["level"].iloc[0])
+    how = ("Fisher z, assuming independent accounts" if method == "fisher"
+           else "percentile bootstrap over resampled accounts")
+    significant = t[(t["lower"] > 0) | (t["upper"] < 0)]
+    strongest = t.loc[t["corr"].abs().idxmax()] if t["corr"].notna().any() else None
+    return {"table": num.table(table(proxy_table(t).reset_index()),
+                               f"Pearson correlation of each restricted input (rows) with each credit input "
+                               f"(columns), {level:.0%} interval ({how}); n = {int(t['n'].max()):,} accounts."),
+            "n_pairs": len(t), "n_significant": len(significant), "level": level, "method": method,
+            "strongest": None if strongest is None else {
+                "pair": f"{strongest['restricted']} × {strongest['credit']}", "corr": fmt_num(strongest["corr"])}}
+
+
 def _dependence_rows(res: _Results) -> list[dict]:
     """Signed correlation of each model's forecast with each attribute, out of sample, with the
     change against the traditional credit model (and its interval when the results have one)."""
@@ -700,6 +721,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[_Results, _Numbering], dict | None]], 
     ("vintage", "Vintage curves", _vintage),
     ("apc", "Age–period–cohort functions", _apc),
     ("coefficients", "Model coefficient tables", _coefficients),
+    ("proxy", "Proxy diagnostic: restricted vs credit inputs", _proxy),
     ("unbiased", "Unbiased by design: the cost of fairness", _unbiased),
     ("audit", "Fairness audit scorecard", _audit),
     ("stress", "Stress scenarios", _stress),

@@ -87,3 +87,25 @@ def test_table_layout(book):
     wide = proxy_table(proxy_correlations(book, ["black_fraction", "sex"], ["bureau_score", "interest_rate"]))
     assert list(wide.index) == ["black_fraction", "sex=M"] and list(wide.columns) == ["bureau_score", "interest_rate"]
     assert wide.iloc[0, 0].startswith("-0.")
+
+
+@pytest.mark.slow
+def test_unbiased_cli_writes_proxy_file_and_report_section(tmp_path):
+    """``apcfair unbiased`` writes ``proxy_correlations.csv``; the report shows it as a section."""
+    from apcfair import layout
+    from apcfair.cli import main
+    from apcfair.report import write_report
+
+    data = tmp_path / "data"
+    assert main(["synth", "--accounts", "2000", "--seed", "3", "--out", str(data)]) == 0
+    out = tmp_path / "unbiased"
+    assert main(["unbiased", "--data", str(data / "loans.parquet"), "--restricted", "sex,black_frac",
+                 "--credit", "bureau_score,total_deposits", "--out", str(out), "--no-gbm", "--horizon", "24"]) == 0
+    t = pd.read_csv(out / layout.PROXY_CORRELATIONS)
+    assert len(t) == 4 and list(t.columns) == list(DEFINITIONS)
+    loans = pd.read_parquet(data / "loans.parquet")
+    ref = stats.pearsonr(loans["black_frac"], loans["bureau_score"])
+    row = t[(t["restricted"] == "black_frac") & (t["credit"] == "bureau_score")].iloc[0]
+    assert row["corr"] == pytest.approx(ref.statistic, abs=1e-12)
+    html = write_report(out).read_text()
+    assert 'id="proxy"' in html and "Proxy diagnostic" in html and "black_frac" in html
