@@ -27,25 +27,59 @@ HandleUnknown = Literal["error", "reference"]
 ColumnKind = Literal["binned", "categorical", "numeric"]
 
 _N_EXAMPLES = 3
+_N_ALIAS_SHOWN = 5
+_KEEP_DIGITS = 6  # quantile cuts with at most this many significant digits are kept exactly
 
 
 # ---------------------------------------------------------------------- helpers
-def _fmt(x: float, digits: int) -> str:
+def _fmt(x: float) -> str:
+    """The shortest decimal text that reads back as exactly ``x`` (no rounding)."""
     if not np.isfinite(x):
         return "Inf" if x > 0 else "-Inf"
-    return np.format_float_positional(float(x), precision=digits, unique=False,
-                                      fractional=False, trim="-")
+    return np.format_float_positional(float(x), unique=True, trim="-")
 
 
-def _interval_labels(cuts: Sequence[float], digits: int) -> list[str]:
-    """``(-Inf, c1]``, ``(c1, c2]``, ..., ``(cm, Inf]`` with unique rounded edges."""
-    cuts = list(cuts)
-    for d in range(digits, 18):
-        txt = [_fmt(c, d) for c in cuts]
-        if len(set(txt)) == len(txt):
-            break
-    edges = ["-Inf", *txt, "Inf"]
+def _interval_labels(cuts: Sequence[float]) -> list[str]:
+    """``(-Inf, c1]``, ``(c1, c2]``, ..., ``(cm, Inf]`` with the cut points written exactly.
+
+    Each edge is the shortest decimal that reads back as the stored cut point, so a label
+    never shows a rounded edge (a cut at 112,500 reads ``112500``, never ``112000``).
+
+    Examples
+    --------
+    >>> _interval_labels([90000.0, 112500.0])
+    ['(-Inf, 90000]', '(90000, 112500]', '(112500, Inf]']
+    """
+    edges = ["-Inf", *(_fmt(c) for c in cuts), "Inf"]
     return [f"({lo}, {hi}]" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _round_cut(c: float, above: float, digits: int) -> float:
+    """The cut with the fewest significant digits (at least ``digits``) in ``[c, above)``.
+
+    A cut written with at most ``_KEEP_DIGITS`` (6) significant digits is kept as it is
+    (``112500`` stays ``112500``); a longer one (a continuous measurement) moves. Values up to ``c`` stay below the cut and ``above`` (the next training value) stays
+    above it, so every training value keeps its bin; the label of the result is short
+    and exact. ``c`` itself when no shorter number fits.
+
+    Examples
+    --------
+    >>> _round_cut(33.1415926, 33.2, 3), _round_cut(112500.0, 150000.0, 3), _round_cut(0.5, 0.6, 3)
+    (33.15, 112500.0, 0.5)
+    """
+    from decimal import ROUND_CEILING, Decimal
+
+    if not (np.isfinite(c) and np.isfinite(above)) or c == 0:
+        return float(c)
+    q = Decimal(repr(float(c)))
+    if len(q.normalize().as_tuple().digits) <= _KEEP_DIGITS:  # a short training value: keep it
+        return float(c)
+    for d in range(max(int(digits), 1), 18):
+        step = Decimal(1).scaleb(q.adjusted() - d + 1)
+        r = float(q.quantize(step, rounding=ROUND_CEILING))
+        if c <= r < above:
+            return r
+    return float(c)
 
 
 def _merge_empty_bins(cuts: list[float], x: np.ndarray) -> list[float]:
@@ -310,8 +344,13 @@ class AttributeBinner(ParamsMixin):
     na_label : str
         Label of the missing-value level.
     digits : int
-        Significant digits in bin labels (more are used where needed to keep labels
-        distinct).
+        Significant digits sought for long quantile cut points. A quantile cut is a
+        training value, kept exactly when it is written with at most 6 significant digits
+        (``112500``, ``33.1``); a longer one (a continuous measurement such as
+        ``33.1415926``) is moved up to the number with the fewest significant digits (at
+        least ``digits``) that leaves every training value in its bin (``33.15``). Labels
+        always show the stored cut points exactly, never rounded (a cut at 112,500 reads
+        ``(90000, 112500]``). Explicit ``cuts`` are kept as given.
     min_bin_defaults : int, default 5
         Merge sparse levels when :meth:`fit` is given the outcomes (``y``): a level
         with fewer than ``min_bin_defaults`` defaults, or fewer than
@@ -324,7 +363,16 @@ class AttributeBinner(ParamsMixin):
         remaining level, which becomes the reference, when the reference itself was
         sparse). A sparse NA level is merged into the reference level (missing values
         are then scored as the reference). An NA level chosen as the reference is
-        never merged. ``0`` disables merging; without ``y`` nothing is merged.
+        never merged. ``0`` disables merging; without ``y`` nothing is merged. Merges
+        are said in a ``UserWarning`` and recorded in :attr:`merges_`.
+    alias_threshold : float, default 0.95
+        Warn (``UserWarning``) when two levels of different attributes are near-aliased
+        on the training rows: their indicator columns have ``|correlation| >=
+        alias_threshold`` (nearly identical or complementary, e.g. ``"income_type
+        Pensioner"`` and ``"employed_years NA"`` on the same accounts), or one is nested
+        entirely in the other and the rest of the larger level has fewer than
+        ``min_bin_defaults`` defaults or non-defaults (with ``y``). The pairs are in
+        :attr:`aliases_`. ``1.0`` flags only exact aliases (and nesting).
 
     Attributes
     ----------
@@ -337,6 +385,10 @@ class AttributeBinner(ParamsMixin):
     merges_ : pandas.DataFrame
         The merged sparse levels: ``attribute, level, merged_from, count, defaults``
         (no rows when nothing was merged).
+    aliases_ : list of dict
+        Near-aliased level pairs found by :meth:`fit` (see ``alias_threshold``):
+        ``levels`` (two ``"<column> <level>"`` names), ``attributes``, ``corr``
+        (correlation of the two indicators over the training rows) and ``text``.
 
     Notes
     -----
@@ -373,7 +425,7 @@ class AttributeBinner(ParamsMixin):
                  cuts: Mapping[str, Sequence[float]] | None = None,
                  reference: Mapping[str, Any] | None = None,
                  handle_unknown: HandleUnknown = "error", na_label: str = "NA",
-                 digits: int = 3, min_bin_defaults: int = 5):
+                 digits: int = 3, min_bin_defaults: int = 5, alias_threshold: float = 0.95):
         self.bins = bins
         self.columns = columns
         self.numeric = numeric
@@ -384,6 +436,7 @@ class AttributeBinner(ParamsMixin):
         self.na_label = na_label
         self.digits = digits
         self.min_bin_defaults = min_bin_defaults
+        self.alias_threshold = alias_threshold
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: pd.DataFrame, y=None) -> AttributeBinner:
@@ -445,7 +498,95 @@ class AttributeBinner(ParamsMixin):
         self.specs_ = specs
         self.n_rows_ = len(data)
         self._finalise()
+        self._warn_merges()
+        self.aliases_ = self._aliases(data, y)
+        if self.aliases_:
+            n_more = len(self.aliases_) - _N_ALIAS_SHOWN
+            warnings.warn(
+                f"near-aliased levels (measured on the {len(data):,} training rows): "
+                + "; ".join(a["text"] for a in self.aliases_[:_N_ALIAS_SHOWN])
+                + (f"; and {n_more} more pair(s) (aliases_)" if n_more > 0 else "")
+                + ". Their coefficients are not separately identified (they can run off in opposite "
+                "directions, e.g. +5 and -5, with small-looking standard errors). Fix: drop one of the "
+                "attributes, or merge the levels before fitting.", UserWarning, stacklevel=2)
         return self
+
+    def _warn_merges(self) -> None:
+        """Say which sparse levels were merged (also in :attr:`merges_` and the models' summaries)."""
+        merged = [(col, m) for col in self.columns_ for m in self.specs_[col].merges]
+        if not merged:
+            return
+        text = "; ".join(f"{col!r}: {' + '.join(m['from'])} -> {m['level']}" for col, m in merged[:10])
+        more = f"; and {len(merged) - 10} more (merges_)" if len(merged) > 10 else ""
+        warnings.warn(f"sparse levels merged (fewer than min_bin_defaults={self.min_bin_defaults} training "
+                      f"defaults or non-defaults each): {text}{more}. The merged level gets one coefficient; "
+                      "see merges_ or levels_table().", UserWarning, stacklevel=3)
+
+    def _aliases(self, data: pd.DataFrame, y: np.ndarray | None) -> list[dict]:
+        """Pairs of levels of different attributes that the training rows cannot tell apart.
+
+        Two levels are flagged when their indicator columns are nearly identical or
+        complementary (``|correlation| >= alias_threshold``), or when one is nested
+        entirely in the other and the rest of the larger level holds fewer than
+        ``min_bin_defaults`` defaults or non-defaults (then the contrast between the two
+        rests on too few defaults; only with outcomes ``y``). Reference levels count too.
+        """
+        cols = [c for c in self._cat_cols if self.specs_[c].n_levels >= 2]
+        if len(cols) < 2 or not len(data):
+            return []
+        enc = self.encode(data[self.columns_])
+        pos = {c: self._cat_cols.index(c) for c in cols}
+        start, names, owner = {}, [], []
+        for c in cols:
+            start[c] = len(names)
+            names += [f"{c} {lab}" for lab in self.specs_[c].labels]
+            owner += [c] * self.specs_[c].n_levels
+        n = enc.n
+        rows = np.repeat(np.arange(n), len(cols))
+        idx = np.column_stack([enc.codes[:, pos[c]] + start[c] for c in cols]).reshape(-1)
+        X = sp.csr_matrix((np.ones(len(idx)), (rows, idx)), shape=(n, len(names)))
+        G = (X.T @ X).toarray()
+        size = np.diag(G)
+        dflt = None if y is None else np.asarray(X.T @ np.asarray(y, dtype=np.float64)).reshape(-1)
+        m = int(self.min_bin_defaults)
+        var = size * (n - size)
+        own = np.asarray(owner, dtype=object)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = (G * n - np.outer(size, size)) / np.sqrt(np.outer(var, var))
+        small_sz = np.minimum.outer(size, size)
+        cand = (np.abs(corr) >= self.alias_threshold) | ((G == small_sz) & (np.subtract.outer(size, size) != 0))
+        cand &= np.triu(own[:, None] != own[None, :], 1) & (var[:, None] > 0) & (var[None, :] > 0)
+        out = []
+        two = {c for c in cols if self.specs_[c].n_levels == 2}
+        for p, q in zip(*np.nonzero(cand), strict=True):
+            both = G[p, q]
+            r = float((both * n - size[p] * size[q]) / np.sqrt(var[p] * var[q]))
+            if r < 0 and (owner[p] in two or owner[q] in two):
+                continue  # the other level of the two-level attribute is the same pair, positively
+            if owner[p] in two and owner[q] in two and any(set(o["attributes"]) == {owner[p], owner[q]}
+                                                            for o in out):
+                continue  # two two-level attributes: one pair says it
+            small, big = (p, q) if size[p] <= size[q] else (q, p)
+            text = None
+            if abs(r) >= self.alias_threshold:
+                differ = int(size[p] + size[q] - 2 * both) if r > 0 else int(n - size[p] - size[q] + 2 * both)
+                kind = "nearly identical" if r > 0 else "nearly complementary"
+                if differ == 0:
+                    kind = "identical" if r > 0 else "complementary"
+                text = (f"{names[p]!r} and {names[q]!r} are {kind} (indicator correlation {r:+.3f}; "
+                        f"{differ:,} rows differ)")
+            elif dflt is not None and m and both == size[small] and size[big] > size[small]:
+                rest_d = int(round(dflt[big] - dflt[small]))
+                rest_n = int(size[big] - size[small])
+                if _fails(rest_d, rest_n, m):
+                    text = (f"{names[small]!r} is nested entirely in {names[big]!r}, whose other "
+                            f"{rest_n:,} rows hold {rest_d:,} defaults (fewer than {m} defaults or "
+                            "non-defaults)")
+            if text:
+                out.append({"levels": [names[p], names[q]], "attributes": [owner[p], owner[q]],
+                            "corr": r, "text": text})
+        out.sort(key=lambda a: -abs(a["corr"]))
+        return out
 
     def _columns_and_outcome(self, data: pd.DataFrame, y) -> tuple[Any, list[str]]:
         """The outcome and the attributes to encode (``columns``, default every column).
@@ -521,7 +662,11 @@ class AttributeBinner(ParamsMixin):
                 cuts = sorted(set(np.quantile(fin, q, method="inverted_cdf").tolist())) if len(fin) else []
                 cuts = [c for c in cuts if c < fin.max()] if len(fin) else []
             cuts = _merge_empty_bins(cuts, xv)
-            labels = _interval_labels(cuts, self.digits)
+            if not (self.cuts and col in self.cuts):  # quantile cuts: short, exact, same training bins
+                fin = np.unique(xv[np.isfinite(xv)])
+                above = fin[np.minimum(np.searchsorted(fin, cuts, side="right"), len(fin) - 1)]
+                cuts = [_round_cut(c, a if a > c else np.inf, self.digits) for c, a in zip(cuts, above, strict=True)]
+            labels = _interval_labels(cuts)
             codes = np.searchsorted(cuts, xv, side="left")
             counts = np.bincount(codes, minlength=len(labels)).tolist()
             has_na = bool(na.any())
@@ -615,7 +760,7 @@ class AttributeBinner(ParamsMixin):
         if spec.kind == "binned":
             groups = _sparse_groups(d, n, m)
             new.cuts = [spec.cuts[g[-1]] for g in groups[:-1]]
-            new.labels = (_interval_labels(new.cuts, self.digits) if len(groups) < k
+            new.labels = (_interval_labels(new.cuts) if len(groups) < k
                           else spec.labels[:k])
         else:
             sparse = [i for i in range(k) if _fails(d[i], n[i], m)]
@@ -894,6 +1039,7 @@ class AttributeBinner(ParamsMixin):
                 "kind": "AttributeBinner", "format_version": 1, "settings": settings,
                 "columns": self.columns_, "n_rows": self.n_rows_,
                 "specs": [self.specs_[c].to_dict() for c in self.columns_],
+                "aliases": getattr(self, "aliases_", []),
             }
         )
 
@@ -907,5 +1053,6 @@ class AttributeBinner(ParamsMixin):
         obj.columns_ = list(d["columns"])
         obj.specs_ = {sd["name"]: ColumnSpec.from_dict(sd) for sd in d["specs"]}
         obj.n_rows_ = int(d.get("n_rows", 0))
+        obj.aliases_ = list(d.get("aliases", []))
         obj._finalise()
         return obj

@@ -316,3 +316,86 @@ def test_an_attribute_merged_away_is_said_not_silent():
     assert any("'perfect'" in m and "drops out of the model" in m for m in messages)
     assert any("'zip'" in m and "drops out of the model" in m for m in messages)
     assert not any("'x'" in m for m in messages)
+
+
+# ---------------------------------------------------------------------- exact labels, aliases, merges (issue 11)
+def test_labels_show_the_cut_points_exactly():
+    """A cut at 112,500 reads (90000, 112500] (it read (90000, 112000] before: rounded to 3 digits)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"income": rng.choice([60000, 90000, 112500, 150000], 4000)})
+    b = AttributeBinner(bins=4, columns=["income"]).fit(df)
+    assert "(90000, 112500]" in b.specs_["income"].labels
+    assert b.specs_["income"].cuts[-1] == 112500.0
+
+
+def test_long_quantile_cuts_are_shortened_without_moving_any_training_value(frame):
+    """Continuous values: each cut moves up to a short number inside the gap to the next training
+    value, so every training value keeps its bin and float(edge) equals the stored cut exactly."""
+    x = frame["x"].to_numpy()
+    b = AttributeBinner(bins=10, columns=["x"]).fit(frame)
+    spec = b.specs_["x"]
+    raw = np.quantile(x[~np.isnan(x)], np.arange(1, 10) / 10, method="inverted_cdf")
+    fin = x[~np.isnan(x)]
+    np.testing.assert_array_equal(np.searchsorted(spec.cuts, fin, side="left"),
+                                  np.searchsorted(raw, fin, side="left"))
+    edges = [lab.strip("(]").split(", ")[1] for lab in spec.labels[:-2]]
+    assert [float(e) for e in edges] == spec.cuts                   # exact, not rounded
+    assert max(len(e.replace("-", "").replace(".", "").lstrip("0")) for e in edges) <= 5
+
+
+def _pensioners(n=5000, seed=0):
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["Working", "Pensioner", "Student"], n, p=[0.7, 0.25, 0.05])
+    employed = np.where(kind == "Pensioner", np.nan, rng.gamma(2.0, 3.0, n))
+    employed[rng.random(n) < 0.003] = np.nan                         # a few workers without a value
+    y = (rng.random(n) < 0.1).astype(int)
+    return pd.DataFrame({"income_type": kind, "employed_years": employed}), y
+
+
+def test_near_aliased_levels_warn_with_names_and_levels():
+    """The real-panel case: 'Pensioner' and 'employed_years NA' describe (nearly) the same accounts."""
+    df, y = _pensioners()
+    with pytest.warns(UserWarning, match=r"near-aliased levels.*'income_type Pensioner' and "
+                                         r"'employed_years NA' are nearly identical") as rec:
+        b = AttributeBinner(bins=5).fit(df, y)
+    assert len([r for r in rec if "near-aliased" in str(r.message)]) == 1
+    (a,) = b.aliases_
+    assert a["attributes"] == ["income_type", "employed_years"] and a["corr"] > 0.95
+    differ = int(((df["income_type"] == "Pensioner") != df["employed_years"].isna()).sum())
+    assert f"{differ:,} rows differ" in a["text"]
+    back = AttributeBinner.from_dict(b.to_dict())
+    assert back.aliases_ == b.aliases_
+
+
+def test_independent_attributes_do_not_warn(frame):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = AttributeBinner(bins=4, columns=["x", "grade", "flag"]).fit(frame)
+    assert b.aliases_ == []
+
+
+def test_a_level_nested_in_a_level_with_too_few_other_defaults_warns():
+    """Every 'Student' account is in 'young', and young non-students hold only 2 defaults: the
+    contrast between the two levels rests on 2 defaults."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    student = rng.random(n) < 0.1
+    young = student | (rng.random(n) < 0.01)
+    y = (rng.random(n) < 0.15).astype(int)
+    y[young & ~student] = 0
+    y[np.flatnonzero(young & ~student)[:2]] = 1
+    df = pd.DataFrame({"occupation": np.where(student, "Student", "Other"),
+                       "band": np.where(young, "young", "older")})
+    with pytest.warns(UserWarning, match=r"is nested entirely in .*whose other \d+ rows hold 2 defaults"):
+        b = AttributeBinner().fit(df, y)
+    (a,) = b.aliases_  # one pair of two two-level attributes (the complements say the same)
+    assert set(a["attributes"]) == {"occupation", "band"}
+
+
+def test_merged_bins_are_said(sparse_frame):
+    df, y = sparse_frame
+    with pytest.warns(UserWarning, match=r"sparse levels merged .*min_bin_defaults=5.*'x': .* -> "):
+        b = AttributeBinner(bins=10, columns=["x"]).fit(df, y)
+    assert len(b.merges_)
