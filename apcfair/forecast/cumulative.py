@@ -5,16 +5,36 @@ For account ``i`` of vintage ``v_i`` with account score ``s_i`` (logit) and offs
 
     PD_i(a) = expit(o(a, v_i + a) + s_i),     CumPD_i(h) = 1 - prod_{a=1..h} (1 - PD_i(a))
 
-The product is the default probability net of attrition (payoff is treated as
-censoring), which is also what Kaplan–Meier estimates from the observed data.
+The product is the default probability **net** of attrition (payoff is treated as
+censoring: the account is assumed to stay open), which is also what Kaplan–Meier
+estimates from the observed data.
+
+With attrition (payoff, closure) as a competing exit, monthly attrition probability
+``q_i(a)``, the **unconditional** cumulative default (the probability of defaulting before
+any other exit; the cumulative incidence of default) is::
+
+    S_i(a) = S_i(a - 1) (1 - PD_i(a) - q_i(a)),   S_i(0) = 1
+    CumPD_i^unc(h) = sum_{a=1..h} S_i(a - 1) PD_i(a)  <=  CumPD_i(h)
+
+with equality when ``q = 0``. :func:`unconditional_cumulative_pd` and
+:func:`competing_risk_paths` compute it from monthly probabilities (any leading
+dimensions: accounts, draws); :func:`lifetime_pd` gives IFRS 9 12-month and lifetime PDs
+(to maturity or a stated cut-off) of open accounts on both definitions, and
+:func:`apc_cumulative_default` the portfolio figure with credible bands from the default
+and attrition APC fits.
 """
 
 from __future__ import annotations
 
+import warnings
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
-from scipy.special import log_expit
+from scipy.special import expit, log_expit
 
+from apcfair._options import check_option
+from apcfair.forecast._options import OnExcess
 from apcfair.portfolio.spells import Spells
 from apcfair.portfolio.survival import kaplan_meier, kaplan_meier_at
 
@@ -79,6 +99,27 @@ class HorizonGrid:
         """Sum of monthly PDs over the masked ages."""
         p = np.exp(log_expit(self.eta0 + np.asarray(score, dtype=float)[:, None]))
         return (p if mask is None else p * mask).sum(axis=1)
+
+    def probabilities(self, score=0.0) -> np.ndarray:
+        """Monthly probabilities ``expit(offset + score)``, shape (accounts, horizon)."""
+        return expit(self.eta0 + np.broadcast_to(np.asarray(score, dtype=float), self.eta0.shape[:1])[:, None])
+
+    def unconditional(self, score, attrition, mask=None, *, on_excess: str = "clip") -> np.ndarray:
+        """Probability of default before any other exit over the masked ages.
+
+        Parameters
+        ----------
+        score : array-like of float
+            Account default scores (logit) added to the offsets.
+        attrition : array-like of float
+            Monthly attrition probabilities broadcastable to (accounts, horizon), e.g.
+            ``HorizonGrid(vintage, attrition_offsets(result), horizon).probabilities()``.
+        mask : ndarray of bool, optional
+            Ages to accumulate (:meth:`mask`).
+        on_excess : {"clip", "error"}
+            See :func:`unconditional_cumulative_pd`.
+        """
+        return unconditional_cumulative_pd(self.probabilities(score), attrition, mask=mask, on_excess=on_excess)
 
 
 def cumulative_pd(vintage, score, offsets, horizon: int = 36, *, start_age=None, end_age=None) -> np.ndarray:
@@ -177,3 +218,361 @@ def observed_cumulative_default(loans: pd.DataFrame, horizon: int = 36, groups=N
     curves = kaplan_meier(Spells.from_loans(loans), groups, sort=False)
     out = kaplan_meier_at(curves, horizon).rename(columns={"cum_default": "km_cum_default"})
     return out[["group", "n", "km_cum_default", "lower", "upper"]]
+
+
+# ---------------------------------------------------------------------------------------
+# competing exits: default and attrition (payoff, closure)
+
+
+class CompetingRiskPaths(NamedTuple):
+    """Cumulative incidence of each exit and survival at ages ``1..h`` (last axis).
+
+    ``default + attrition + survival = 1`` at every age.
+    """
+
+    #: Probability of default by the end of each age, before any other exit.
+    default: np.ndarray
+    #: Probability of a non-default exit (payoff, closure) by the end of each age, before default.
+    attrition: np.ndarray
+    #: Probability of being still open (neither exit) at the end of each age.
+    survival: np.ndarray
+
+
+def _competing(pd_default, pd_attrition, mask, on_excess: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masked hazards ``d, q`` (``d + q <= 1`` enforced) and ``S(a - 1)``."""
+    check_option("on_excess", on_excess, OnExcess)
+    d, q = np.broadcast_arrays(np.asarray(pd_default, dtype=float), np.asarray(pd_attrition, dtype=float))
+    for name, x in (("pd_default", d), ("pd_attrition", q)):
+        bad = ~np.isfinite(x) | (x < 0) | (x > 1)
+        if bad.any():
+            raise ValueError(f"{name}: {int(bad.sum())} values are not probabilities in [0, 1]")
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        d, q = np.where(m, d, 0.0), np.where(m, q, 0.0)
+    excess = d + q > 1
+    if excess.any():
+        msg = (f"{int(excess.sum())} months have default + attrition probability above 1 (largest "
+               f"{float((d + q).max()):.4g}): the two hazards were estimated separately and do not fit together "
+               "there")
+        if on_excess == "error":
+            raise ValueError(msg)
+        warnings.warn(msg + "; attrition is clipped to 1 - PD in those months (default decided first)",
+                      RuntimeWarning, stacklevel=3)
+        q = np.minimum(q, 1.0 - d)
+    with np.errstate(divide="ignore"):
+        log_s = np.cumsum(np.log1p(-(d + q)), axis=-1)
+    s_prev = np.exp(np.concatenate([np.zeros(log_s.shape[:-1] + (1,)), log_s[..., :-1]], axis=-1))
+    return d, q, s_prev
+
+
+def competing_risk_paths(pd_default, pd_attrition, *, mask=None, on_excess: str = "clip") -> CompetingRiskPaths:
+    """Cumulative incidence of default and of attrition, and survival, age by age.
+
+    Discrete time, monthly probabilities on the last axis (ages ``1..h``), any leading
+    dimensions (accounts, draws)::
+
+        S(a) = S(a - 1) (1 - d(a) - q(a)),   CIF_d(h) = sum_{a<=h} S(a - 1) d(a),
+        CIF_q(h) = sum_{a<=h} S(a - 1) q(a)
+
+    Parameters
+    ----------
+    pd_default, pd_attrition : array-like of float
+        Monthly cause-specific probabilities among accounts open at the start of the
+        month (broadcast together).
+    mask : array-like of bool, optional
+        Months to count; outside it neither exit happens (e.g. months already survived
+        before the reporting date, or after maturity).
+    on_excess : {"clip", "error"}
+        Where ``d + q > 1`` (two separately estimated hazards that do not fit together):
+        ``"clip"`` warns and lowers ``q`` to ``1 - d``; ``"error"`` refuses.
+
+    Returns
+    -------
+    CompetingRiskPaths
+
+    Examples
+    --------
+    >>> paths = competing_risk_paths([0.1, 0.2], [0.5, 0.5])
+    >>> paths.default.round(4).tolist(), paths.attrition.round(4).tolist(), paths.survival.round(4).tolist()
+    ([0.1, 0.18], [0.5, 0.7], [0.4, 0.12])
+    """
+    d, q, s_prev = _competing(pd_default, pd_attrition, mask, on_excess)
+    s = s_prev * (1.0 - d - q)
+    return CompetingRiskPaths(np.cumsum(s_prev * d, axis=-1), np.cumsum(s_prev * q, axis=-1), s)
+
+
+def unconditional_cumulative_pd(pd_default, pd_attrition, *, mask=None, on_excess: str = "clip") -> np.ndarray:
+    """Probability of default before any other exit: ``sum_a S(a - 1) d(a)``.
+
+    ``S`` is the survival from both exits, ``S(a) = S(a - 1) (1 - d(a) - q(a))``. This is
+    the figure behind expected defaults of a book whose accounts also pay off (IFRS 9
+    lifetime PD, CECL); it is at most :func:`net_cumulative_pd` and equals it when
+    ``q = 0``.
+
+    Parameters
+    ----------
+    pd_default, pd_attrition : array-like of float
+        Monthly default and attrition probabilities; ages on the last axis (e.g. (accounts,
+        horizon) from :meth:`HorizonGrid.probabilities`, or (draws, accounts, horizon)).
+    mask : array-like of bool, optional
+        Months to count (see :func:`competing_risk_paths`).
+    on_excess : {"clip", "error"}
+        See :func:`competing_risk_paths`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per leading index (the last axis summed).
+
+    Examples
+    --------
+    Default 10% then 20%, payoff 50% a month: 0.1 + (1 - 0.1 - 0.5) * 0.2 = 0.18, against
+    a net 1 - 0.9 * 0.8 = 0.28:
+
+    >>> round(float(unconditional_cumulative_pd([0.1, 0.2], [0.5, 0.5])), 12)
+    0.18
+    >>> round(float(net_cumulative_pd([0.1, 0.2])), 12)
+    0.28
+    """
+    d, _, s_prev = _competing(pd_default, pd_attrition, mask, on_excess)
+    return (s_prev * d).sum(axis=-1)
+
+
+def net_cumulative_pd(pd_default, *, mask=None) -> np.ndarray:
+    """Cumulative PD net of attrition, ``1 - prod_a (1 - d(a))`` (conditional on staying open).
+
+    Today's ``cum_pd``: the default probability of an account that never pays off.
+
+    Parameters
+    ----------
+    pd_default : array-like of float
+        Monthly default probabilities, ages on the last axis.
+    mask : array-like of bool, optional
+        Months to count.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    d = np.asarray(pd_default, dtype=float)
+    if mask is not None:
+        d = np.where(np.asarray(mask, dtype=bool), d, 0.0)
+    with np.errstate(divide="ignore"):
+        return -np.expm1(np.log1p(-d).sum(axis=-1))
+
+
+def attrition_path(vintage, attrition_offsets, horizon: int = 36, *, score=0.0) -> np.ndarray:
+    """Monthly attrition probabilities at ages ``1..horizon`` per account.
+
+    Parameters
+    ----------
+    vintage : array-like of int
+        Origination period codes.
+    attrition_offsets : callable
+        ``(age, period) -> attrition logit``, e.g.
+        :func:`apcfair.apc.attrition.attrition_offsets` of an attrition APC fit (which
+        includes the vintage effect G_q(v)).
+    horizon : int
+        Months from origination.
+    score : float or array-like of float
+        Account-level attrition scores (logit; 0 without an attrition score model).
+
+    Returns
+    -------
+    numpy.ndarray, shape (accounts, horizon)
+    """
+    return HorizonGrid(vintage, attrition_offsets, horizon).probabilities(score)
+
+
+#: Columns of :func:`lifetime_pd`, each with its definition.
+LIFETIME_COLUMNS = {
+    "lifetime_months": "months from the reporting date to maturity or the stated cut-off (whichever is first)",
+    "pd_12m_unconditional": "probability of default before any other exit within the next 12 months "
+                            "(or to maturity if sooner), given the account is open now (IFRS 9 stage 1)",
+    "pd_12m_net": "1 - prod(1 - PD) over the same months (net of attrition: conditional on staying open)",
+    "pd_lifetime_unconditional": "probability of default before any other exit to maturity or the cut-off "
+                                 "(IFRS 9 stage 2 lifetime PD; CECL lifetime view)",
+    "pd_lifetime_net": "1 - prod(1 - PD) over the same months (net of attrition)",
+    "attrition_lifetime": "probability of a non-default exit (payoff, closure) before default over the same months",
+}
+
+
+def lifetime_pd(vintage, score, offsets, attrition_offsets, *, age_now, maturity_age=None, cutoff=None,
+                attrition_score=0.0, on_excess: str = "clip") -> pd.DataFrame:
+    """IFRS 9 12-month and lifetime PDs of open accounts, unconditional and net of attrition.
+
+    From the reporting date, when account ``i`` is open at age ``age_now_i``, the months
+    ``age_now_i + 1 .. end_i`` count, with ``end_i = min(maturity_age_i, age_now_i +
+    cutoff)`` (contractual maturity for amortising loans, a stated behavioural cut-off
+    for revolving products). Summed over the open book, ``pd_lifetime_unconditional`` is
+    the expected number of defaults over the lifetime (CECL-style,
+    :func:`lifetime_expected_defaults`).
+
+    Parameters
+    ----------
+    vintage : array-like of int
+        Origination period codes.
+    score : float or array-like of float
+        Account default scores (logit) added to ``offsets`` (0 for the APC level alone).
+    offsets : callable
+        ``(age, period) -> default logit`` (an :class:`~apcfair.offsets.OffsetTable` with
+        the environment continued over the forecast months).
+    attrition_offsets : callable
+        ``(age, period) -> attrition logit`` (:func:`apcfair.apc.attrition.attrition_offsets`).
+    age_now : int or array-like of int
+        Age at the reporting date (months since origination; 0 for a new account).
+    maturity_age : int or array-like of int, optional
+        Contractual maturity as an age (months from origination).
+    cutoff : int, optional
+        Stated lifetime in months from the reporting date. At least one of
+        ``maturity_age`` and ``cutoff`` is needed.
+    attrition_score : float or array-like of float
+        Account attrition scores (logit), 0 without an attrition score model.
+    on_excess : {"clip", "error"}
+        See :func:`competing_risk_paths`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per account, the columns of :data:`LIFETIME_COLUMNS`.
+
+    Examples
+    --------
+    >>> from apcfair.offsets import OffsetTable
+    >>> d, q = OffsetTable.constant(-4.0), OffsetTable.constant(-3.0)  # ~1.8% and ~4.7% a month
+    >>> out = lifetime_pd([0, 0], 0.0, d, q, age_now=[0, 30], maturity_age=36)
+    >>> out["lifetime_months"].tolist()
+    [36, 6]
+    >>> bool((out["pd_lifetime_unconditional"] < out["pd_lifetime_net"]).all())
+    True
+    """
+    if maturity_age is None and cutoff is None:
+        raise ValueError("lifetime_pd needs maturity_age (contractual) or cutoff (stated lifetime in months)")
+    vintage = np.asarray(vintage, dtype=np.int64)
+    n = len(vintage)
+    now = np.broadcast_to(np.asarray(age_now, dtype=np.int64), (n,))
+    end = np.full(n, np.iinfo(np.int64).max)
+    if maturity_age is not None:
+        end = np.minimum(end, np.broadcast_to(np.asarray(maturity_age, dtype=np.int64), (n,)))
+    if cutoff is not None:
+        if int(cutoff) < 1:
+            raise ValueError(f"cutoff={cutoff!r} must be at least 1 month")
+        end = np.minimum(end, now + int(cutoff))
+    if (now < 0).any():
+        raise ValueError(f"age_now: {int((now < 0).sum())} accounts have a negative age")
+    end = np.maximum(end, now)
+    score = np.broadcast_to(np.asarray(score, dtype=float), (n,))
+    attrition_score = np.broadcast_to(np.asarray(attrition_score, dtype=float), (n,))
+    horizon = int(max(end.max(), 1)) if n else 1
+    out = {k: np.zeros(n) for k in LIFETIME_COLUMNS if k != "lifetime_months"}
+    step = max(1, 2_000_000 // horizon)
+    for s in range(0, n, step):
+        sl = slice(s, s + step)
+        d = HorizonGrid(vintage[sl], offsets, horizon).probabilities(score[sl])
+        q = HorizonGrid(vintage[sl], attrition_offsets, horizon).probabilities(attrition_score[sl])
+        ages = np.arange(1, horizon + 1)[None, :]
+        life = (ages > now[sl, None]) & (ages <= end[sl, None])
+        first12 = life & (ages <= now[sl, None] + 12)
+        paths = competing_risk_paths(d, q, mask=life, on_excess=on_excess)
+        out["pd_lifetime_unconditional"][sl] = paths.default[:, -1]
+        out["attrition_lifetime"][sl] = paths.attrition[:, -1]
+        out["pd_lifetime_net"][sl] = net_cumulative_pd(d, mask=life)
+        out["pd_12m_unconditional"][sl] = unconditional_cumulative_pd(d, q, mask=first12, on_excess=on_excess)
+        out["pd_12m_net"][sl] = net_cumulative_pd(d, mask=first12)
+    frame = pd.DataFrame({"lifetime_months": end - now, **out})
+    return frame[list(LIFETIME_COLUMNS)]
+
+
+def lifetime_expected_defaults(lifetime: pd.DataFrame) -> dict:
+    """Expected defaults of the open book over 12 months and the lifetime, on both definitions.
+
+    Parameters
+    ----------
+    lifetime : pandas.DataFrame
+        :func:`lifetime_pd` for the accounts open at the reporting date.
+
+    Returns
+    -------
+    dict
+        ``n_accounts``, ``expected_defaults_12m_unconditional``, ``expected_defaults_12m_net``,
+        ``expected_defaults_lifetime_unconditional`` (the CECL-style lifetime view),
+        ``expected_defaults_lifetime_net`` (accounts), and ``definitions``.
+    """
+    out = {"n_accounts": int(len(lifetime))}
+    for horizon in ("12m", "lifetime"):
+        for kind in ("unconditional", "net"):
+            out[f"expected_defaults_{horizon}_{kind}"] = float(lifetime[f"pd_{horizon}_{kind}"].sum())
+    out["definitions"] = {
+        "unconditional": "sum over open accounts of the probability of default before any other exit (accounts)",
+        "net": "sum over open accounts of 1 - prod(1 - PD), as if no account paid off (accounts)"}
+    return out
+
+
+def apc_cumulative_default(default_result, attrition_result, vintages, horizon: int = 36, *, weights=None,
+                           random_state: int | None = 0) -> dict:
+    """Cumulative default of whole vintages from the two APC fits, with credible bands.
+
+    For vintage ``v`` and posterior draw ``s`` the cell hazards ``d_s(a) = expit(mu + F(a)
+    + G(v) + H(v + a))`` (default fit) and ``q_s(a)`` (attrition fit) at ages
+    ``1..horizon`` give the unconditional cumulative default
+    (:func:`unconditional_cumulative_pd`: the vintage's cumulative incidence, what the
+    Aalen–Johansen estimator measures) and the net one (:func:`net_cumulative_pd`: what
+    Kaplan–Meier measures). Cell hazards are the average over the accounts still open,
+    so these are vintage-level figures, not averages of account forecasts. Draw ``s`` of
+    one fit is paired with draw ``s`` of the other (independent fits); beyond the data
+    the functions continue by their random walks (:meth:`APCResult.predict_cells`).
+
+    Parameters
+    ----------
+    default_result, attrition_result : APCResult
+        The default fit and the attrition fit (:func:`apcfair.apc.attrition.fit_attrition`).
+    vintages : array-like of int
+        Vintage codes.
+    horizon : int
+        Months from origination.
+    weights : array-like of float, optional
+        Weight per vintage for the portfolio figure (e.g. accounts originated; default equal).
+    random_state : int, optional
+        Seed of the random-walk continuation.
+
+    Returns
+    -------
+    dict
+        ``unconditional``, ``net`` and ``difference`` (net - unconditional), each
+        ``{"mean", "lower", "upper"}`` (probabilities over ``horizon`` months, weighted mean
+        over vintages, band at the default fit's credible level); ``by_vintage`` a
+        DataFrame (``vintage`` code, ``unconditional``, ``net`` posterior means and bands);
+        ``definitions``.
+    """
+    vintages = np.asarray(vintages, dtype=np.int64)
+    ages = np.arange(1, horizon + 1)
+    cells = pd.DataFrame({"vintage": np.repeat(vintages, horizon), "age": np.tile(ages, len(vintages))})
+    cells["period"] = cells["vintage"] + cells["age"]
+    seeds = np.random.SeedSequence(random_state).spawn(2)
+    d = default_result.predict_cells(cells, random_state=int(seeds[0].generate_state(1)[0]))
+    q = attrition_result.predict_cells(cells, random_state=int(seeds[1].generate_state(1)[0]))
+    n = min(len(d), len(q))
+    d = d[:n].reshape(n, len(vintages), horizon)
+    q = q[:n].reshape(n, len(vintages), horizon)
+    unc = unconditional_cumulative_pd(d, q)  # (S, V)
+    net = net_cumulative_pd(d)
+    w = np.ones(len(vintages)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    lo, hi = (1 - default_result.credible_level) / 2, (1 + default_result.credible_level) / 2
+
+    def band(x):
+        return {"mean": float(x.mean()), "lower": float(np.quantile(x, lo)), "upper": float(np.quantile(x, hi))}
+
+    by_vintage = pd.DataFrame({"vintage": vintages})
+    for name, x in (("unconditional", unc), ("net", net)):
+        by_vintage[name] = x.mean(axis=0)
+        by_vintage[f"{name}_lower"] = np.quantile(x, lo, axis=0)
+        by_vintage[f"{name}_upper"] = np.quantile(x, hi, axis=0)
+    return {
+        "unconditional": band(unc @ w), "net": band(net @ w), "difference": band((net - unc) @ w),
+        "by_vintage": by_vintage,
+        "definitions": {
+            "unconditional": f"probability of default before any other exit within {horizon} months of origination",
+            "net": f"1 - prod(1 - PD) over {horizon} months (net of attrition: as if no account paid off)",
+            "difference": "net - unconditional (probability points as fractions)"},
+    }
