@@ -339,6 +339,17 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
                         "pattern (default: detected once per column and reported in the lineage)")
     p.add_argument("--encoding", type=encoding, default=None,
                    help="text encoding of a CSV file, e.g. latin-1 or cp1252 (default: UTF-8)")
+    p.add_argument("--exit-column", default=None, metavar="COL",
+                   help="column saying how each account leaves (default: a column named 'exit' if any): values "
+                        "default, payoff, closed or censored, any case; empty = inferred. Without one, an account "
+                        "without default whose last month is before the data's last month counts as paid off "
+                        "(a competing exit), one still there at the end as censored")
+    p.add_argument("--payoff-codes", type=split_names, default=None, metavar="C,P",
+                   help="status codes of the exit column that mean paid off / closed by the borrower, e.g. "
+                        "--exit-column status --payoff-codes C,P (a card panel's status C); other codes then mean "
+                        "'still open'")
+    p.add_argument("--closed-codes", type=split_names, default=None, metavar="X,...",
+                   help="status codes of the exit column that mean closed otherwise (e.g. by the lender)")
 
 
 def _file_columns(path: Path, enc: str | None) -> list[str] | None:
@@ -417,13 +428,39 @@ def load_from_args(args):
     mapping = parse_map(args.map, _file_columns(path, enc) if args.map else None)
     return load_portfolio(args.data, format=args.format, columns=mapping,
                           freq=args.freq, on_invalid=args.on_invalid,
-                          date_format=parse_date_format(getattr(args, "date_format", None)), encoding=enc)
+                          date_format=parse_date_format(getattr(args, "date_format", None)), encoding=enc,
+                          **exit_options(args))
+
+
+def exit_options(args) -> dict:
+    """``exit_column`` / ``exit_codes`` for :func:`~apcfair.portfolio.load_portfolio` from
+    ``--exit-column``, ``--payoff-codes`` and ``--closed-codes``.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> exit_options(argparse.Namespace(exit_column="status", payoff_codes=["C", "P"], closed_codes=None))
+    {'exit_column': 'status', 'exit_codes': {'C': 'payoff', 'P': 'payoff'}}
+    >>> exit_options(argparse.Namespace())
+    {}
+    """
+    codes = {c: "payoff" for c in getattr(args, "payoff_codes", None) or ()}
+    codes.update({c: "closed" for c in getattr(args, "closed_codes", None) or ()})
+    out = {}
+    if getattr(args, "exit_column", None):
+        out["exit_column"] = args.exit_column
+    if codes:
+        out["exit_codes"] = codes
+    return out
 
 
 def data_options(args) -> dict:
     """The options that shape the portfolio read from ``--data`` (part of its fingerprint)."""
-    return {k: getattr(args, k) for k in ("format", "map", "freq", "on_invalid", "date_format", "encoding")
-            if hasattr(args, k)}
+    out = {k: getattr(args, k) for k in ("format", "map", "freq", "on_invalid", "date_format", "encoding")
+           if hasattr(args, k)}
+    # exit options only when given, so fingerprints of runs without them are unchanged
+    out.update({k: v for k in ("exit_column", "payoff_codes", "closed_codes") if (v := getattr(args, k, None))})
+    return out
 
 
 def split_names(text: str) -> list[str]:

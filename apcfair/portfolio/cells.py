@@ -21,7 +21,7 @@ from apcfair.portfolio.spells import Spells
 
 @dataclass(frozen=True)
 class Cells:
-    """Defaults and accounts at risk per (vintage, age) cell.
+    """Defaults, other exits and accounts at risk per (vintage, age) cell.
 
     Parameters
     ----------
@@ -33,8 +33,10 @@ class Cells:
     ----------
     table : pandas.DataFrame
         Columns ``vintage`` and ``period`` (integer period codes), ``age`` (1 = first
-        performance period), ``defaults`` and ``at_risk``. Only cells with at least one
-        account at risk are listed, sorted by vintage then age.
+        performance period), ``defaults``, ``at_risk`` and ``attrition`` (accounts leaving
+        the cell by a non-default exit, payoff or closure: ``Spells.exited``; they were at
+        risk of default in that month). Only cells with at least one account at risk are
+        listed, sorted by vintage then age.
     freq : {"M", "Q"}
         Period frequency.
     lineage : Lineage
@@ -52,11 +54,11 @@ class Cells:
     >>> cells.n_cells
     4
     >>> cells.to_frame()  # doctest: +NORMALIZE_WHITESPACE
-       vintage  age   period  defaults  at_risk  default_rate
-    0  2019-01    1  2019-02         1        2           0.5
-    1  2019-01    2  2019-03         0        1           0.0
-    2  2019-02    1  2019-03         0        1           0.0
-    3  2019-02    2  2019-04         0        1           0.0
+       vintage  age   period  defaults  at_risk  attrition  default_rate
+    0  2019-01    1  2019-02         1        2          0           0.5
+    1  2019-01    2  2019-03         0        1          1           0.0
+    2  2019-02    1  2019-03         0        1          0           0.0
+    3  2019-02    2  2019-04         0        1          0           0.0
     """
 
     table: pd.DataFrame
@@ -77,8 +79,13 @@ class Cells:
         return out
 
     def to_csv(self, path: str | Path) -> None:
-        """Write ``vintage, age, period, defaults, at_risk`` as CSV (``vintage`` as YYYY-MM)."""
-        self.to_frame()[["vintage", "age", "period", "defaults", "at_risk"]].to_csv(path, index=False)
+        """Write ``vintage, age, period, defaults, at_risk, attrition`` as CSV (``vintage`` as YYYY-MM).
+
+        ``attrition`` counts the accounts that left the cell by payoff or closure (a
+        table built without it, by hand, is written without the column).
+        """
+        cols = [c for c in ("vintage", "age", "period", "defaults", "at_risk", "attrition") if c in self.table]
+        self.to_frame()[cols].to_csv(path, index=False)
 
     def rates(self) -> pd.DataFrame:
         """Monthly default rate as a vintage × age matrix (NaN where nobody is at risk)."""
@@ -86,20 +93,24 @@ class Cells:
         return t.assign(rate=t["defaults"] / t["at_risk"]).pivot(index="vintage", columns="age", values="rate")
 
 
+_COLUMNS = ("vintage", "age", "period", "defaults", "at_risk", "attrition")
+
+
 def _loan_cells(loans: pd.DataFrame) -> pd.DataFrame:
     sp = Spells.from_loans(loans)
-    v, a0, a1, d = sp.vintage, sp.first_age, sp.last_age, sp.defaulted.astype(np.int64)
+    v, a0, a1, d, x = sp.vintage, sp.first_age, sp.last_age, sp.defaulted, sp.exited
     keep = a1 >= a0
-    v, a0, a1, d = v[keep], a0[keep], a1[keep], d[keep]
+    v, a0, a1, d, x = v[keep], a0[keep], a1[keep], d[keep], x[keep]
     if len(v) == 0:
-        return pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("vintage", "age", "period", "defaults", "at_risk")})
+        return pd.DataFrame({c: np.array([], dtype=np.int64) for c in _COLUMNS})
     vmin, vmax = int(v.min()), int(v.max())
     amax = int(a1.max())
     nv, na = vmax - vmin + 1, amax + 2  # ages 0..amax+1
     vi = v - vmin
     diff = np.bincount(vi * na + a0, minlength=nv * na) - np.bincount(vi * na + a1 + 1, minlength=nv * na)
     at_risk = np.cumsum(diff.reshape(nv, na), axis=1)
-    defaults = np.bincount((vi * na + a1)[d == 1], minlength=nv * na).reshape(nv, na)
+    defaults = np.bincount((vi * na + a1)[d], minlength=nv * na).reshape(nv, na)
+    attrition = np.bincount((vi * na + a1)[x], minlength=nv * na).reshape(nv, na)
     vv, aa = np.nonzero(at_risk > 0)
     return pd.DataFrame(
         {
@@ -108,11 +119,12 @@ def _loan_cells(loans: pd.DataFrame) -> pd.DataFrame:
             "period": vv.astype(np.int64) + vmin + aa,
             "defaults": defaults[vv, aa].astype(np.int64),
             "at_risk": at_risk[vv, aa].astype(np.int64),
+            "attrition": attrition[vv, aa].astype(np.int64),
         }
     )
 
 
-def _panel_cells(panel: pd.DataFrame) -> pd.DataFrame:
+def _panel_cells(panel: pd.DataFrame, spells: Spells) -> pd.DataFrame:
     v = panel["vintage"].to_numpy(np.int64)
     a = panel["age"].to_numpy(np.int64)
     d = panel["default"].to_numpy(np.int64)
@@ -122,6 +134,9 @@ def _panel_cells(panel: pd.DataFrame) -> pd.DataFrame:
     n = int(key.max()) + 1
     at_risk = np.bincount(key, minlength=n)
     defaults = np.bincount(key, weights=d, minlength=n)
+    # each account's non-default exit is in its last panel row (the spell's last age)
+    x = spells.exited
+    attrition = np.bincount((spells.vintage[x] - vmin) * na + spells.last_age[x], minlength=n)[:n]
     idx = np.nonzero(at_risk)[0]
     vv, aa = np.divmod(idx, na)
     return pd.DataFrame(
@@ -131,6 +146,7 @@ def _panel_cells(panel: pd.DataFrame) -> pd.DataFrame:
             "period": vv + vmin + aa,
             "defaults": defaults[idx].astype(np.int64),
             "at_risk": at_risk[idx].astype(np.int64),
+            "attrition": attrition[idx].astype(np.int64),
         }
     )
 
@@ -150,8 +166,8 @@ def aggregate_cells(portfolio) -> Cells:
     Returns
     -------
     Cells
-        Defaults and accounts at risk per non-empty (vintage, age) cell, with the
-        aggregation step added to the lineage.
+        Defaults, accounts at risk and attrition (payoff/closure exits) per non-empty
+        (vintage, age) cell, with the aggregation step added to the lineage.
 
     Examples
     --------
@@ -163,7 +179,7 @@ def aggregate_cells(portfolio) -> Cells:
     [[1, 1, 2], [2, 0, 1]]
     """
     if portfolio.panel is not None:
-        table = _panel_cells(portfolio.panel)
+        table = _panel_cells(portfolio.panel, portfolio.spells())
         rows_in = len(portfolio.panel)
         unit = "account-months"
     else:

@@ -16,10 +16,39 @@ Data contract
 ``first_month`` (optional)
     First month observed, for delayed entry (left truncation). Default: the month
     after origination.
+``exit`` (optional)
+    How the account's observation ends in ``last_month``: ``default``, ``payoff``,
+    ``closed`` or ``censored`` (any case; empty = inferred). Another column can be named
+    with ``exit_column=`` (CLI ``--exit-column``) and status codes mapped with
+    ``exit_codes=`` (CLI ``--payoff-codes C,P --closed-codes X``).
 
 **Panel** table, one row per account-month: ``account_id``, ``month``, ``default``
 (0/1), optional ``origination`` (default: the month before the account's first row),
-plus any time-varying attributes.
+optional ``exit`` (or a status column named with ``exit_column=``) recording the month an
+account pays off or closes, plus any time-varying attributes.
+
+Exits
+-----
+Payoff and closure compete with default: an account that leaves by them can no longer
+default. Each account's exit (``Portfolio.loans["exit"]``) is, in this order:
+
+1. ``default`` if it defaulted (``default = 1`` in ``last_month``);
+2. the recorded exit, where the exit column has one (loan-level: the account's row;
+   panel: the account's last row). With ``exit_codes`` (``{code: exit}``, e.g.
+   ``{"C": "payoff"}`` for a card panel's status code C = paid off / closed), values that
+   are not among the codes mean "still open" and are not errors;
+3. otherwise inferred: ``payoff`` if ``last_month`` is before the last month of the data
+   (the latest ``last_month``, or the latest panel month, over the whole table), else
+   ``censored``. An account whose last month is the data's last month is censored even if
+   it paid off in that month: the data cannot tell the two apart (record it as ``payoff``
+   to count it).
+
+Invalid rows (errors, or dropped and counted with ``on_invalid="exclude"``): an exit value
+that is not one of the four (without ``exit_codes``); ``exit = default`` with
+``default = 0``; ``default = 1`` with another exit; in a panel, a default after the
+account's recorded exit. Panel rows after a recorded exit (a closed card that stays in the
+file) are not errors: they are dropped and counted in the lineage. The lineage notes how
+many accounts leave by each exit and how many payoffs were inferred.
 
 Any other column is an attribute. Ages count from the month after origination:
 ``a = t - v`` with ``a = 1`` in the first performance month. On quarterly periods
@@ -75,7 +104,7 @@ from apcfair.portfolio.periods import (
     parse_periods,
 )
 from apcfair.portfolio.reading import dtype_description, read_any
-from apcfair.portfolio.spells import Spells
+from apcfair.portfolio.spells import EXIT_VALUES, NON_DEFAULT_EXITS, Spells
 
 LOAN_REQUIRED = ("account_id", "origination", "last_month", "default")
 PANEL_REQUIRED = ("account_id", "month", "default")
@@ -450,6 +479,92 @@ def _reserved_column(df: pd.DataFrame, name: str, derived: np.ndarray, rows: np.
     ])
 
 
+def _normalise_exit_codes(exit_codes) -> dict[str, str] | None:
+    """``{code: exit}`` with codes compared as stripped, case-folded text; values checked."""
+    if exit_codes is None:
+        return None
+    out = {}
+    for code, value in dict(exit_codes).items():
+        v = str(value).strip().casefold()
+        if v not in EXIT_VALUES:
+            raise ValueError(f"exit_codes={{{code!r}: {value!r}}}: each code must map to one of "
+                             f"{', '.join(EXIT_VALUES)}")
+        out[str(code).strip().casefold()] = v
+    return out
+
+
+def _exit_column(df: pd.DataFrame, exit_column: str | None, exit_codes) -> str | None:
+    """The column holding recorded exits: ``exit_column``, else a column named ``exit``."""
+    if exit_column is None:
+        if exit_codes is not None and "exit" not in df.columns:
+            raise ValueError("exit_codes were given but there is no exit column: name it with "
+                             "exit_column= (CLI: --exit-column COL) or call the column 'exit'")
+        return "exit" if "exit" in df.columns else None
+    require_columns(df, [exit_column], what="exit", fix="name an existing column with exit_column= "
+                    "(CLI: --exit-column), or leave it out to infer exits from last_month.")
+    if exit_column != "exit" and "exit" in df.columns:
+        raise DataValidationError([
+            f"the data have a column 'exit' besides the exit column {exit_column!r}; 'exit' is apcfair's "
+            "own (how each account leaves). Fix: rename it, e.g. columns={'exit': 'exit_label'} "
+            "(CLI: --map exit=exit_label)."])
+    return exit_column
+
+
+def _recorded_exits(chk: _Checker, col: str | None, codes: dict[str, str] | None) -> np.ndarray:
+    """Each row's recorded exit (``""`` = none recorded); unknown values are invalid rows.
+
+    Without ``codes`` the column holds ``default``, ``payoff``, ``closed`` or ``censored``
+    (any case, surrounding blanks ignored) or is empty. With ``codes`` (``{code: exit}``,
+    e.g. a status code ``C`` = payoff) values not among the codes mean no exit in that row
+    (an open account's status such as ``current`` or ``30``).
+    """
+    n = len(chk.df)
+    if col is None:
+        return np.full(n, "", dtype=object)
+    raw = chk.df[col]
+    text = raw.astype("string").str.strip().str.casefold().fillna("").to_numpy(dtype=object)
+    if codes is not None:
+        return np.array([codes.get(t, "") for t in text], dtype=object)
+    unknown = (text != "") & ~np.isin(text, EXIT_VALUES)
+    chk.flag(unknown, f"have an exit value that is not one of {', '.join(EXIT_VALUES)} (or empty)",
+             "write the exit as default, payoff, closed or censored (any case), leave it empty to "
+             "infer it, or map status codes with exit_codes= (CLI: --payoff-codes C,P --closed-codes X)",
+             col, show_values=True)
+    return np.where(unknown, "", text)
+
+
+def _check_exit_agrees(chk: _Checker, col: str | None, rec: np.ndarray, dflt: np.ndarray) -> None:
+    """A recorded exit and the default flag must tell the same story in each row."""
+    if col is None:
+        return
+    chk.flag((rec == "default") & (dflt == 0), "have exit 'default' but default = 0",
+             "set default = 1 in the month of default, or correct the exit", col)
+    chk.flag(np.isin(rec, ("payoff", "closed", "censored")) & (dflt == 1),
+             "have default = 1 but an exit other than default (payoff, closed or censored): an account "
+             "that defaults leaves by default", "correct the exit or the default flag", col)
+
+
+def _infer_exits(rec: np.ndarray, dflt: np.ndarray, last: np.ndarray, data_end: int) -> np.ndarray:
+    """Each account's exit: recorded if given, else default / payoff before the data's end / censored.
+
+    The rule for the data's last period: an account without a recorded exit whose last
+    month is the last month of the data is censored (still open, or leaving in that very
+    month: the data cannot tell); a recorded payoff or closure there is kept.
+    """
+    inferred = np.where(dflt == 1, "default", np.where(last < data_end, "payoff", "censored"))
+    return np.where(rec != "", rec, inferred).astype(object)
+
+
+def _exit_note(exits: np.ndarray, rec: np.ndarray, col: str | None, codes, end_label: str) -> str:
+    """Lineage note: how many accounts leave by each exit and how exits were found."""
+    counts = ", ".join(f"{int((exits == e).sum()):,} {e}" for e in EXIT_VALUES)
+    n_inf = int(((rec == "") & np.isin(exits, NON_DEFAULT_EXITS)).sum())
+    how = ("no exit column: " if col is None else
+           f"exit column {col!r}" + (f" read with codes {codes}" if codes else "") + "; where empty, ")
+    return (f"exits: {counts} accounts; {how}an account without default whose last month is before the "
+            f"data's last month ({end_label}) is a payoff ({n_inf:,} inferred), one that reaches it is censored")
+
+
 def _widen(values: np.ndarray) -> np.ndarray:
     """Attributes as int64 / float64 whatever their width, so CSV and Parquet inputs agree."""
     if values.dtype.kind in "iu" and values.dtype != np.uint64:
@@ -507,6 +622,12 @@ class Portfolio:
     attributes : tuple of str
         Attribute column names.
 
+    Notes
+    -----
+    ``loans["exit"]`` (text: ``"default"``, ``"payoff"``, ``"closed"`` or ``"censored"``)
+    says how each account's observation ends in ``last_month``; see the module docstring
+    for how it is read or inferred. ``"default"`` exactly where ``default == 1``.
+
     Examples
     --------
     >>> import pandas as pd
@@ -521,7 +642,9 @@ class Portfolio:
     >>> p.describe()["window"]
     ['2019-02', '2019-04']
     >>> p.loans.columns.tolist()
-    ['account_id', 'vintage', 'first_month', 'last_month', 'default', 'region']
+    ['account_id', 'vintage', 'first_month', 'last_month', 'default', 'exit', 'region']
+    >>> p.loans["exit"].tolist()  # account 3 reaches the data's last month: censored
+    ['payoff', 'default', 'censored']
     >>> p.subset(p.loans["region"] == "N", "keep north", "south region").n_accounts
     2
     """
@@ -536,7 +659,8 @@ class Portfolio:
     @classmethod
     def from_loans(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
-                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None
+                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None,
+                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None
                    ) -> Portfolio:
         """Validate a loan-level table (one row per account).
 
@@ -558,6 +682,14 @@ class Portfolio:
             ``{column: format}``; a key of
             :data:`~apcfair.portfolio.periods.DATE_FORMATS` or a strftime pattern. Default:
             detected per column from its distinct values (and recorded in the lineage).
+        exit_column : str, optional
+            Column recording how each account leaves (default: a column named ``exit``
+            if there is one; without any, exits are inferred). See *Exits* in the module
+            docstring.
+        exit_codes : mapping, optional
+            ``{code: exit}`` for a status-coded exit column, e.g. ``{"C": "payoff"}``;
+            codes compared as text ignoring case and surrounding blanks. Values not
+            among the codes mean no exit recorded.
 
         Returns
         -------
@@ -588,6 +720,7 @@ class Portfolio:
         check_option("freq", freq, Frequency)
         check_option("on_invalid", on_invalid, OnInvalid)
         _check_date_format_option(date_format)
+        codes_map = _normalise_exit_codes(exit_codes)
         df = df.rename(columns=dict(columns or {}))
         _require_columns(df, LOAN_REQUIRED, "loan-level")
         _require_rows(df, source)
@@ -612,6 +745,11 @@ class Portfolio:
         first = _check_months(chk, "first_month", parsed["first_month"], optional=True) if has_first else None
         implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
+        exit_col = _exit_column(df, exit_column, codes_map)
+        rec = _recorded_exits(chk, exit_col, codes_map)
+        _check_exit_agrees(chk, exit_col, rec, dflt)
+        if exit_col is not None:
+            dropped.append(exit_col)
         ok = (v >= 0) & (last >= 0) & ~implausible  # rows with bad dates are reported once
         if freq == "Q":
             last, first, fold_note = _fold_origination_quarter(v, last, first, dflt, ok)
@@ -650,6 +788,10 @@ class Portfolio:
                 "default": dflt[keep],
             }
         )
+        data_end = int(last[ok].max())
+        loans["exit"] = _infer_exits(rec, dflt, last, data_end)[keep]
+        notes.append(_exit_note(loans["exit"].to_numpy(), rec[keep], exit_col, exit_codes,
+                                format_period([data_end], freq)[0]))
         for c in attrs:
             loans[c] = _widen(df[c].to_numpy()[keep])
         lineage = Lineage(source, date_formats={c: parsed[c].describe() for c in date_cols},
@@ -660,7 +802,8 @@ class Portfolio:
     @classmethod
     def from_panel(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
-                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None
+                   source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None,
+                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None
                    ) -> Portfolio:
         """Validate a panel table (one row per account-month).
 
@@ -682,6 +825,7 @@ class Portfolio:
         check_option("freq", freq, Frequency)
         check_option("on_invalid", on_invalid, OnInvalid)
         _check_date_format_option(date_format)
+        codes_map = _normalise_exit_codes(exit_codes)
         df = df.rename(columns=dict(columns or {}))
         _require_columns(df, PANEL_REQUIRED, "panel")
         _require_rows(df, source)
@@ -696,6 +840,9 @@ class Portfolio:
         orig = _check_months(chk, "origination", parsed["origination"]) if has_orig else None
         implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
         dflt = _check_binary(chk)
+        exit_col = _exit_column(df, exit_column, codes_map)
+        rec = _recorded_exits(chk, exit_col, codes_map)
+        _check_exit_agrees(chk, exit_col, rec, dflt)
         acct = df["account_id"]
         codes, uniq = pd.factorize(acct)
         valid_m = (month >= 0) & ~implausible  # rows with bad dates are reported once
@@ -716,6 +863,11 @@ class Portfolio:
         def_m = pd.Series(dm).groupby(codes).transform("min").to_numpy()
         chk.flag(valid_m & (month > def_m), "come after the account's default month",
                  "an account leaves the panel when it defaults; remove later rows", "month")
+        em = np.where(valid_m & (rec != ""), month, np.iinfo(np.int64).max)
+        after_exit = valid_m & (month > pd.Series(em).groupby(codes).transform("min").to_numpy())
+        chk.flag(after_exit & (dflt == 1),
+                 "default after the account's recorded exit (payoff, closure or censoring)",
+                 "an account leaves at its exit; correct the exit or the default month", "default")
         if has_orig:
             o_first = pd.Series(orig).groupby(codes).transform("min").to_numpy()
             o_last = pd.Series(orig).groupby(codes).transform("max").to_numpy()
@@ -728,7 +880,7 @@ class Portfolio:
         else:
             vint = first_m - 1
         # gaps: count of months per account vs span (on rows not after default)
-        ok_rows = valid_m & ~(month > def_m)
+        ok_rows = valid_m & ~(month > def_m) & ~after_exit
         n_rows = pd.Series(ok_rows.astype(int)).groupby(codes).transform("sum").to_numpy()
         m_ok = np.where(ok_rows, month, -1)
         last_m = pd.Series(m_ok).groupby(codes).transform("max").to_numpy()
@@ -736,7 +888,7 @@ class Portfolio:
         chk.flag(gap, "belong to accounts with gaps (missing months between first and last row)",
                  "fill the missing account-months or use loan-level data with first_month",
                  "month")
-        dropped = []
+        dropped = [exit_col] if exit_col is not None else []
         derived_ok = valid_m & (vint >= 0) & (codes >= 0)
         for name in ("vintage", "age"):
             if name in df.columns:
@@ -746,6 +898,12 @@ class Portfolio:
                 dropped.append(name)
         rows_in = len(df)
         keep, counts = chk.finish()
+        # not errors: a closed account that stays in the file after its exit month
+        trailing = keep & after_exit
+        if trailing.any():
+            counts["come after the account's recorded payoff/closure month (rows of a closed account)"] = \
+                int(trailing.sum())
+            keep &= ~trailing
         if not keep.any():
             raise _nothing_left(source, rows_in, "account-month rows", counts)
         panel = pd.DataFrame(
@@ -754,6 +912,7 @@ class Portfolio:
                 "vintage": vint[keep].astype(np.int64),
                 "month": month[keep],
                 "default": dflt[keep],
+                "__exit__": rec[keep],
             }
         )
         panel["age"] = (panel["month"] - panel["vintage"]).astype(np.int64)
@@ -766,7 +925,15 @@ class Portfolio:
         lineage = lineage.add("validate panel data", "account-months", rows_in, int(keep.sum()), counts)
         grp = panel.groupby("account_id", sort=False)
         loans = grp.agg(vintage=("vintage", "first"), first_month=("month", "min"),
-                        last_month=("month", "max"), default=("default", "max")).reset_index()
+                        last_month=("month", "max"), default=("default", "max"),
+                        rec=("__exit__", "last")).reset_index()
+        panel = panel.drop(columns="__exit__")
+        data_end = int(month[valid_m].max())
+        rec_acct = loans.pop("rec").to_numpy(dtype=object)
+        loans["exit"] = _infer_exits(rec_acct, loans["default"].to_numpy(), loans["last_month"].to_numpy(),
+                                     data_end)
+        lineage = lineage.annotate(notes=[_exit_note(loans["exit"].to_numpy(), rec_acct, exit_col, exit_codes,
+                                                     format_period([data_end], freq)[0])])
         for c in attrs:
             loans[c] = grp[c].first().to_numpy()
         lineage = lineage.add("accounts from panel", "accounts", len(loans), len(loans))
@@ -803,6 +970,9 @@ class Portfolio:
     def describe(self) -> dict:
         """Counts, window, date formats and attribute types as a JSON-ready dictionary."""
         lo, hi = self.window
+        exits = {}
+        if "exit" in self.loans:
+            exits = {"exits_accounts": {e: int((self.loans["exit"] == e).sum()) for e in EXIT_VALUES}}
         return {
             "kind": self.kind,
             "freq": self.freq,
@@ -816,6 +986,7 @@ class Portfolio:
             "attributes": list(self.attributes),
             "date_formats": dict(self.lineage.date_formats),
             "attribute_types": {a: t for a, t in self.lineage.column_types.items() if a in self.attributes},
+            **exits,
         }
 
     def spells(self) -> Spells:
@@ -884,7 +1055,8 @@ def detect_format(df: pd.DataFrame) -> str:
 def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "auto",
                    columns: Mapping[str, str] | None = None, freq: Frequency = "M",
                    on_invalid: OnInvalid = "raise", date_format: str | Mapping[str, str] | None = None,
-                   encoding: str | None = None) -> Portfolio:
+                   encoding: str | None = None, exit_column: str | None = None,
+                   exit_codes: Mapping[str, str] | None = None) -> Portfolio:
     """Read and validate a portfolio from a CSV/Parquet file or a DataFrame.
 
     Parameters
@@ -905,6 +1077,9 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
         :data:`~apcfair.portfolio.periods.DATE_FORMATS`.
     encoding : str, optional
         Text encoding of a CSV file (default UTF-8).
+    exit_column, exit_codes : optional
+        How exits other than default are recorded; see :meth:`Portfolio.from_loans` and
+        *Exits* in :mod:`apcfair.portfolio.portfolio`.
 
     Returns
     -------
@@ -946,7 +1121,8 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
     df = df.rename(columns=mapping)
     fmt = detect_format(df) if format == "auto" else format
     builder = Portfolio.from_loans if fmt == "loans" else Portfolio.from_panel
-    portfolio = builder(df, freq=freq, on_invalid=on_invalid, source=source, date_format=date_format)
+    portfolio = builder(df, freq=freq, on_invalid=on_invalid, source=source, date_format=date_format,
+                        exit_column=exit_column, exit_codes=exit_codes)
     if info is not None:
         read_types = {mapping.get(k, k): v for k, v in info.column_types.items()}
         lin = portfolio.lineage

@@ -19,8 +19,9 @@ def loan_tables(draw):
         entry = draw(st.integers(1, life))
         d = draw(st.booleans())
         delayed = draw(st.booleans())
-        rows.append((i, v, v + life, int(d), v + entry if delayed else None))
-    df = pd.DataFrame(rows, columns=["account_id", "o", "l", "default", "f"])
+        choices = ["", "Default", "default"] if d else ["", "payoff", "CLOSED", " censored ", "Payoff"]
+        rows.append((i, v, v + life, int(d), v + entry if delayed else None, draw(st.sampled_from(choices))))
+    df = pd.DataFrame(rows, columns=["account_id", "o", "l", "default", "f", "x"])
     out = pd.DataFrame({
         "account_id": df["account_id"],
         "origination": format_period(df["o"]),
@@ -28,16 +29,26 @@ def loan_tables(draw):
         "default": df["default"],
         "first_month": [None if pd.isna(x) else format_period([int(x)])[0] for x in df["f"]],
     })
+    if draw(st.booleans()):  # with a recorded exit column, or exits inferred from last_month
+        out["exit"] = df["x"]
     return out
 
 
-def brute_force(loans: pd.DataFrame) -> pd.DataFrame:
+def brute_force(loans: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """Materialise account-months from the raw table; the exit read or inferred by hand."""
+    end = loans["last_month"].max()
+    raw = data.set_index("account_id")
     rows = []
     for r in loans.itertuples():
+        recorded = str(raw.loc[r.account_id].get("exit", "") or "").strip().lower()
+        other_exit = (not r.default) and (recorded in ("payoff", "closed")
+                                          or (recorded == "" and r.last_month < end))
         for t in range(r.first_month, r.last_month + 1):
-            rows.append((r.vintage, t - r.vintage, t, int(r.default and t == r.last_month)))
-    panel = pd.DataFrame(rows, columns=["vintage", "age", "period", "d"])
-    g = panel.groupby(["vintage", "age", "period"], as_index=False).agg(defaults=("d", "sum"), at_risk=("d", "size"))
+            last = t == r.last_month
+            rows.append((r.vintage, t - r.vintage, t, int(r.default and last), int(other_exit and last)))
+    panel = pd.DataFrame(rows, columns=["vintage", "age", "period", "d", "x"])
+    g = panel.groupby(["vintage", "age", "period"], as_index=False).agg(
+        defaults=("d", "sum"), at_risk=("d", "size"), attrition=("x", "sum"))
     return g.sort_values(["vintage", "age"]).reset_index(drop=True)
 
 
@@ -46,7 +57,7 @@ def brute_force(loans: pd.DataFrame) -> pd.DataFrame:
 def test_loan_cells_equal_brute_force(df):
     p = Portfolio.from_loans(df)
     got = p.cells().table
-    want = brute_force(p.loans)
+    want = brute_force(p.loans, df)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
 
 
@@ -57,8 +68,9 @@ def test_panel_input_gives_the_same_cells(df):
     rows = []
     for r in p.loans.itertuples():
         for t in range(r.first_month, r.last_month + 1):
-            rows.append((r.account_id, t, r.vintage, int(r.default and t == r.last_month)))
-    panel = pd.DataFrame(rows, columns=["account_id", "month", "origination", "default"])
+            last = t == r.last_month
+            rows.append((r.account_id, t, r.vintage, int(r.default and last), r.exit if last else ""))
+    panel = pd.DataFrame(rows, columns=["account_id", "month", "origination", "default", "exit"])
     panel["month"] = format_period(panel["month"])
     panel["origination"] = format_period(panel["origination"])
     q = Portfolio.from_panel(panel)
@@ -71,7 +83,8 @@ def test_cells_csv_layout(tmp_path):
     cells = Portfolio.from_loans(df).cells()
     cells.to_csv(tmp_path / "cells.csv")
     out = pd.read_csv(tmp_path / "cells.csv")
-    assert list(out.columns) == ["vintage", "age", "period", "defaults", "at_risk"]
+    assert list(out.columns) == ["vintage", "age", "period", "defaults", "at_risk", "attrition"]
+    assert out["attrition"].tolist() == [0, 0]  # account 1 reaches the data's last month: censored
     assert out["vintage"].tolist() == ["2019-01", "2019-01"]
     assert out["period"].tolist() == ["2019-02", "2019-03"]
     assert "aggregate to 2 (vintage, age) cells" in cells.lineage.steps[-1].stage
