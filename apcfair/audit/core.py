@@ -51,7 +51,7 @@ from apcfair.audit.metrics import (
     rates,
     roc_points,
 )
-from apcfair.audit.stats import bootstrap_counts, rng_from
+from apcfair.audit.stats import BOOTSTRAP_METHOD, bootstrap_counts, rng_from
 
 _GROUP_COLS = ["attribute", "group", "n", "n_default", "n_creditworthy", "base_rate", "approval_rate",
                "approval_rate_ci_low", "approval_rate_ci_high", "tpr", "tpr_ci_low", "tpr_ci_high", "fpr",
@@ -642,7 +642,7 @@ def _settings(inp: AuditInput, attrs: dict, *, decision, thresholds, min_group_s
         "control": inp.control_name, "min_group_size": int(min_group_size), "thresholds": thresholds,
         "n_boot": int(n_boot), "ci": float(ci), "n_bins": int(n_bins),
         "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator",
-        "bootstrap": "within-group multinomial on confusion cells, percentile intervals",
+        "bootstrap": BOOTSTRAP_METHOD,
         "intersection_separator": INTERSECTION_SEP,
     }
 

@@ -24,7 +24,7 @@ from apcfair.audit.metrics import (
     rates,
     roc_auc,
 )
-from apcfair.audit.stats import contingency_test, min_detectable_gap, percentile_interval
+from apcfair.audit.stats import bca_interval, contingency_test, min_detectable_gap
 
 #: Gap name -> (rate compared, kind). ``kind`` is "difference" (fails if |value| > threshold),
 #: "ratio" (fails if value < threshold) or "max_difference" (equalized odds: the larger of
@@ -168,8 +168,10 @@ def _range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.where(fin >= 2, out, np.nan)
 
 
-def _equalized_odds_gap(r: dict, rb: dict | None, groups: list[str], eligible: np.ndarray, ci: float) -> dict:
+def _equalized_odds_gap(counts: np.ndarray, boot: np.ndarray | None, groups: list[str], eligible: np.ndarray,
+                        ci: float) -> dict:
     """The larger of the TPR and FPR gaps; its interval is that of the statistic itself."""
+    r = rates(counts)
     tpr_r, fpr_r = _range(r["tpr"], eligible), _range(r["fpr"], eligible)
     out = {}
     if np.isfinite(tpr_r) and np.isfinite(fpr_r):
@@ -178,33 +180,36 @@ def _equalized_odds_gap(r: dict, rb: dict | None, groups: list[str], eligible: n
         out.update(value=float(max(tpr_r, fpr_r)), high_group=groups[hi], low_group=groups[lo],
                    n_groups=int(np.sum(eligible & np.isfinite(r["tpr"]) & np.isfinite(r["fpr"]))),
                    note=f"attained by the {which.upper()} gap")
-        if rb is not None:
-            draws = np.fmax(_range(rb["tpr"], eligible), _range(rb["fpr"], eligible))
-            out["ci_low"], out["ci_high"] = percentile_interval(draws, ci)
+        if boot is not None:
+            def stat(c):
+                rc = rates(c)
+                return np.fmax(_range(rc["tpr"], eligible), _range(rc["fpr"], eligible))
+
+            out["ci_low"], out["ci_high"] = bca_interval(stat, counts, stat(boot), ci)
     return out
 
 
-def _pair_gap(metric: str, kind: str, r: dict, rb: dict | None, groups: list[str], eligible: np.ndarray,
-              ci: float) -> dict:
+def _pair_gap(metric: str, kind: str, counts: np.ndarray, boot: np.ndarray | None, groups: list[str],
+              eligible: np.ndarray, ci: float) -> dict:
     """Highest minus lowest group (a difference) or lowest over highest (the impact ratio).
 
     The interval is that of the same pair's difference or ratio across the replicates.
     """
-    x = r[metric]
+    x = rates(counts)[metric]
     out = {"n_groups": int(np.sum(eligible & np.isfinite(x)))}
     pair = highest_and_lowest(x, eligible)
     if pair is None:
         return out
     hi, lo = pair
     out.update(high_group=groups[hi], low_group=groups[lo])
-    if kind == "ratio":
-        out["value"] = impact_ratio(x[lo], x[hi])
-        draws = None if rb is None else impact_ratio(rb[metric][:, lo], rb[metric][:, hi])
-    else:
-        out["value"] = float(x[hi] - x[lo])
-        draws = None if rb is None else rb[metric][:, hi] - rb[metric][:, lo]
-    if draws is not None:
-        out["ci_low"], out["ci_high"] = percentile_interval(draws, ci)
+
+    def stat(c):
+        v = rates(c)[metric]
+        return impact_ratio(v[..., lo], v[..., hi]) if kind == "ratio" else v[..., hi] - v[..., lo]
+
+    out["value"] = float(stat(counts))
+    if boot is not None:
+        out["ci_low"], out["ci_high"] = bca_interval(stat, counts, stat(boot), ci)
     return out
 
 
@@ -226,7 +231,7 @@ def _judge(row: dict) -> dict:
 def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
                  thresholds: dict[str, float], boot: np.ndarray | None = None,
                  ci: float = 0.95) -> list[dict]:
-    """Fairness gaps between eligible groups, with bootstrap percentile intervals.
+    """Fairness gaps between eligible groups, with BCa bootstrap intervals.
 
     Parameters
     ----------
@@ -252,24 +257,30 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
         the ratio (``dir``, :func:`~apcfair.audit.metrics.impact_ratio`) it is
         ``lowest / highest``; for equalized odds the interval is that of the statistic itself.
     """
-    r = rates(counts)
-    rb = rates(boot) if boot is not None else None
     rows = []
     for name, (metric, kind) in GAP_SPECS.items():
         row = {"gap": name, "kind": kind, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                "threshold": thresholds[name], "passed": None, "status": "N/A", "significant": None,
                "low_group": None, "high_group": None, "n_groups": 0, "note": ""}
         if kind == "max_difference":
-            row.update(_equalized_odds_gap(r, rb, groups, eligible, ci))
+            row.update(_equalized_odds_gap(counts, boot, groups, eligible, ci))
         else:
-            row.update(_pair_gap(metric, kind, r, rb, groups, eligible, ci))
+            row.update(_pair_gap(metric, kind, counts, boot, groups, eligible, ci))
         rows.append(_judge(row))
     return rows
 
 
+def _group_interval(metric: str, g: int, counts: np.ndarray, boot: np.ndarray, ci: float) -> tuple[float, float]:
+    """BCa interval of one group's rate."""
+    def stat(c):
+        return rates(c)[metric][..., g]
+
+    return bca_interval(stat, counts, stat(boot), ci)
+
+
 def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, ci: float,
                min_group_size: int) -> pd.DataFrame:
-    """Count-based group table with bootstrap intervals for approval rate and TPR."""
+    """Count-based group table with BCa bootstrap intervals for approval rate and TPR."""
     r = rates(counts)
     df = pd.DataFrame({"group": groups, **{k: r[k] for k in RATE_COLUMNS if k in r}})
     df["n"] = counts.sum(1).astype(int)
@@ -277,9 +288,8 @@ def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, c
     df["n_creditworthy"] = (counts[:, 0] + counts[:, 2]).astype(int)
     df["small"] = df["n"] < min_group_size
     if boot is not None:
-        rb = rates(boot)
         for m in ("approval_rate", "tpr"):
-            lo, hi = zip(*(percentile_interval(rb[m][:, g], ci) for g in range(len(groups))), strict=True)
+            lo, hi = zip(*(_group_interval(m, g, counts, boot, ci) for g in range(len(groups))), strict=True)
             df[f"{m}_ci_low"], df[f"{m}_ci_high"] = lo, hi
     return df
 
