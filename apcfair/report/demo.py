@@ -68,7 +68,7 @@ def demo_audit(result: UnbiasedResult, portfolio: Portfolio, seed: int,
     groups = pd.DataFrame({"sex": loans["sex"].to_numpy()[m], "race_ethnicity": loans["race_ethnicity"].to_numpy()[m],
                            "age_group": _age_group(loans["age"]).to_numpy()[m]})
     vyear = (loans["vintage"].to_numpy()[m] // 12).astype(int)
-    return audit(score, y[m], groups, cutoff=cutoff, polarity="pd", control=vyear, n_boot=200,
+    return audit(score, y[m], groups, cutoff=cutoff, polarity="pd", control=vyear, n_boot=1000,
                  intersections=[("sex", "race_ethnicity")],
                  compare={"traditional credit model": wide["credit"].to_numpy()[m]},
                  score_name="unbiased-by-design 36-month PD (restricted term at calibrated constant)",
