@@ -8,7 +8,8 @@ from apcfair.cli import _common as opt
 from apcfair.cli._common import UserError, parser_kwargs
 
 EXAMPLE = ("apcfair experiment --grid protected_effect.minority=0,0.3,0.8 --grid proxy_strength=0,0.5,1 "
-           "--seeds 5 --accounts 50000 --out experiment/ --jobs 2")
+           "--seeds 5 --accounts 50000 --out experiment/ --jobs 2\n  apcfair experiment --bootstrap 200 --data book.csv "
+           "--outcome default --restricted age,foreign_worker --credit status,duration,amount --out boot/")
 
 
 def add_parser(sub):
@@ -30,8 +31,58 @@ def add_parser(sub):
                         "\"accounts\", \"jobs\", \"procedure\": {UnbiasedByDesign settings}}; options override it")
     p.add_argument("--out", required=True, help="output folder (resumable: finished cells x seeds are kept)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    b = p.add_argument_group("real book (bootstrap)", "instead of the synthetic grid: bootstrap replicates of one "
+                             "static book (one row per account, binary outcome, no APC offset), fitted in bag "
+                             "and evaluated out of bag (no truth: the spread of costs and dependence changes)")
+    b.add_argument("--bootstrap", type=opt.bounded_int(2, 100_000, what="bootstrap"), default=None, metavar="N",
+                   help="bootstrap replicates of --data")
+    b.add_argument("--data", default=None, metavar="FILE", help="CSV or Parquet file, one row per account")
+    b.add_argument("--outcome", default=None, metavar="COL", help="0/1 outcome column, 1 = default (unfavourable)")
+    b.add_argument("--restricted", type=_cols, default=None, help="comma-separated restricted (protected) inputs")
+    b.add_argument("--credit", type=_cols, default=None, help="comma-separated credit inputs")
+    b.add_argument("--protected", type=_cols, default=None,
+                   help="attributes to measure dependence on (default: the restricted inputs)")
+    b.add_argument("--categorical", type=_cols, default=[], help="numeric-coded inputs to treat as categories")
+    b.add_argument("--seed", type=opt.bounded_int(0, None, what="seed"), default=0, help="bootstrap seed")
     p.set_defaults(func=run)
     return p
+
+
+def _cols(text: str) -> list[str]:
+    import argparse
+
+    cols = [c.strip() for c in text.split(",") if c.strip()]
+    if not cols:
+        raise argparse.ArgumentTypeError("give at least one column name")
+    return cols
+
+
+def run_bootstrap_from_args(args) -> int:
+    """``apcfair experiment --bootstrap N --data FILE ...``: the real-book experiment."""
+    from apcfair.experiment.bootstrap import run_bootstrap
+    from apcfair.portfolio import read_table
+
+    needed = {"--data": args.data, "--outcome": args.outcome, "--restricted": args.restricted,
+              "--credit": args.credit}
+    missing = [k for k, v in needed.items() if not v]
+    if missing:
+        raise UserError(f"--bootstrap needs {', '.join(missing)}")
+    clash = [k for k, v in {"--grid": args.grid, "--set": args.fixed, "--seeds": args.seeds,
+                            "--accounts": args.accounts, "--gbm": args.gbm, "--settings": args.settings}.items() if v]
+    if clash:
+        raise UserError(f"--bootstrap runs on --data; {', '.join(clash)} belong to the synthetic grid: drop them")
+    path = opt.check_input_file(args.data)
+    quiet = bool(getattr(args, "quiet", False))
+    res = run_bootstrap(read_table(path), args.out, outcome=args.outcome, restricted=args.restricted,
+                        credit=args.credit, protected=args.protected, categorical=args.categorical,
+                        n_boot=args.bootstrap, seed=args.seed, jobs=args.jobs or 1, progress=not quiet,
+                        source=str(path))
+    if not quiet:
+        print(f"ran {res['ran']} bootstrap replicate(s), kept {res['skipped']} finished earlier; "
+              f"{res['wall_seconds']:.1f} s")
+        for w in (res["parquet"], res["json"]):
+            print(f"wrote {w}")
+    return 0
 
 
 def settings_from_args(args) -> tuple:
@@ -76,6 +127,11 @@ def settings_from_args(args) -> tuple:
 def run(args) -> int:
     """Run ``apcfair experiment``."""
     from apcfair.experiment import run_experiment
+
+    if args.bootstrap is not None:
+        return run_bootstrap_from_args(args)
+    if args.data or args.outcome:
+        raise UserError("--data/--outcome are for the real-book experiment: add --bootstrap N")
 
     grid, jobs, procedure = settings_from_args(args)  # validated before any work
     quiet = bool(getattr(args, "quiet", False))
