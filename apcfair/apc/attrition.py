@@ -20,6 +20,7 @@ attrition scores the attrition hazard of an account is its cell's, ``expit(mu_q 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -90,7 +91,12 @@ def attrition_cells(data):
     -------
     Cells or pandas.DataFrame
         The same kind as given (a Portfolio gives Cells, with the portfolio's lineage),
-        ``defaults`` replaced by the attrition counts and ``attrition`` dropped.
+        ``defaults`` replaced by the attrition counts and ``attrition`` dropped. When the
+        last period holds no non-default exit at all while earlier periods do, its cells
+        are left out (with a warning): where payoff is inferred from ``last_month`` before
+        the end of the data, an exit in the last month cannot be told from censoring, so
+        its zero is not an observation (kept, it would pull the attrition environment at
+        the end of the data, the level forecasts hold, far down).
 
     Raises
     ------
@@ -116,6 +122,13 @@ def attrition_cells(data):
     if problems:
         raise DataValidationError(problems)
     out = table.drop(columns=[ATTRITION_COLUMN]).assign(defaults=attrition.astype(np.int64).to_numpy())
+    if "period" in out and len(out):
+        last = out["period"] == out["period"].max()
+        if out.loc[last, "defaults"].sum() == 0 and out.loc[~last, "defaults"].sum() > 0:
+            warnings.warn(f"the last period has no non-default exits in {int(last.sum())} cells (an exit in the "
+                          "last month of the data cannot be told from censoring when payoff is inferred from "
+                          "last_month): those cells are left out of the attrition fit", UserWarning, stacklevel=2)
+            out = out.loc[~last].reset_index(drop=True)
     return replace(data, table=out) if isinstance(data, Cells) else out
 
 

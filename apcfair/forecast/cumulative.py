@@ -509,7 +509,7 @@ def lifetime_expected_defaults(lifetime: pd.DataFrame) -> dict:
 
 
 def apc_cumulative_default(default_result, attrition_result, vintages, horizon: int = 36, *, weights=None,
-                           random_state: int | None = 0) -> dict:
+                           credible_level: float | None = None, random_state: int | None = 0) -> dict:
     """Cumulative default of whole vintages from the two APC fits, with credible bands.
 
     For vintage ``v`` and posterior draw ``s`` the cell hazards ``d_s(a) = expit(mu + F(a)
@@ -532,6 +532,8 @@ def apc_cumulative_default(default_result, attrition_result, vintages, horizon: 
         Months from origination.
     weights : array-like of float, optional
         Weight per vintage for the portfolio figure (e.g. accounts originated; default equal).
+    credible_level : float, optional
+        Level of the bands (default: the default fit's).
     random_state : int, optional
         Seed of the random-walk continuation.
 
@@ -540,7 +542,7 @@ def apc_cumulative_default(default_result, attrition_result, vintages, horizon: 
     dict
         ``unconditional``, ``net`` and ``difference`` (net - unconditional), each
         ``{"mean", "lower", "upper"}`` (probabilities over ``horizon`` months, weighted mean
-        over vintages, band at the default fit's credible level); ``by_vintage`` a
+        over vintages, band at ``credible_level``); ``by_vintage`` a
         DataFrame (``vintage`` code, ``unconditional``, ``net`` posterior means and bands);
         ``definitions``.
     """
@@ -558,7 +560,10 @@ def apc_cumulative_default(default_result, attrition_result, vintages, horizon: 
     net = net_cumulative_pd(d)
     w = np.ones(len(vintages)) if weights is None else np.asarray(weights, dtype=float)
     w = w / w.sum()
-    lo, hi = (1 - default_result.credible_level) / 2, (1 + default_result.credible_level) / 2
+    level = default_result.credible_level if credible_level is None else float(credible_level)
+    if not 0 < level < 1:
+        raise ValueError(f"credible_level={credible_level!r} must be between 0 and 1")
+    lo, hi = (1 - level) / 2, (1 + level) / 2
 
     def band(x):
         return {"mean": float(x.mean()), "lower": float(np.quantile(x, lo)), "upper": float(np.quantile(x, hi))}
@@ -570,7 +575,7 @@ def apc_cumulative_default(default_result, attrition_result, vintages, horizon: 
         by_vintage[f"{name}_upper"] = np.quantile(x, hi, axis=0)
     return {
         "unconditional": band(unc @ w), "net": band(net @ w), "difference": band((net - unc) @ w),
-        "by_vintage": by_vintage,
+        "by_vintage": by_vintage, "credible_level": level,
         "definitions": {
             "unconditional": f"probability of default before any other exit within {horizon} months of origination",
             "net": f"1 - prod(1 - PD) over {horizon} months (net of attrition: as if no account paid off)",
