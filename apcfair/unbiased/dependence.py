@@ -119,6 +119,174 @@ def auc_with_ci(y, score, alpha: float = 0.05) -> dict:
     return {"auc": auc, "gini": 2 * auc - 1, "auc_lower": auc - zq * se, "auc_upper": auc + zq * se}
 
 
+def _dominance_sums(ry: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``out[q] = sum(c[p] for p < q if ry[p] < ry[q])`` in O(n log n) numpy passes.
+
+    ``ry`` is a permutation of ``0..n-1`` (the y-ranks of points listed in x order) and ``c``
+    an ``(n, k)`` array of values. The rank range is split dyadically (Huo & Szekely 2016,
+    section 3): at level ``l`` every block of ``2**(l+1)`` ranks is held in x order and, for
+    each point in its upper half, the values of the preceding points in its lower half are
+    added. Blocks are then stably partitioned into halves for the next level. Sums run within
+    blocks only (no global prefix sums differenced), so no precision is lost to cancellation.
+    """
+    n, k = c.shape
+    levels = max(1, int(np.ceil(np.log2(n))))
+    size_all = 1 << levels
+    rr = np.concatenate([ry, np.arange(n, size_all)])          # padding: highest ranks, last in x order
+    cc = np.concatenate([c, np.zeros((size_all - n, k))])
+    pos = np.arange(size_all)                                   # original x position of each slot
+    out = np.zeros((size_all, k))
+    for level in range(levels - 1, -1, -1):
+        size = 1 << (level + 1)
+        upper = ((rr >> level) & 1).astype(bool)               # upper half of its block (higher y)
+        lower_vals = np.where(upper[:, None], 0.0, cc)
+        run = np.cumsum(lower_vals.reshape(-1, size, k), axis=1).reshape(size_all, k)
+        out[pos[upper]] += run[upper]                           # lower-half points before it, same block
+        up2 = upper.reshape(-1, size)
+        ones_before = np.cumsum(up2, axis=1) - up2
+        within = np.where(up2, (size >> 1) + ones_before, np.arange(size) - ones_before)
+        dest = (within + np.arange(0, size_all, size)[:, None]).ravel()
+        rr_new, cc_new, pos_new = np.empty_like(rr), np.empty_like(cc), np.empty_like(pos)
+        rr_new[dest], cc_new[dest], pos_new[dest] = rr, cc, pos
+        rr, cc, pos = rr_new, cc_new, pos_new
+    return out[:n]
+
+
+def _sum_distance_products_discrete(x: np.ndarray, y: np.ndarray, levels: np.ndarray,
+                                    codes: np.ndarray) -> float:
+    """``sum_ij |x_i - x_j| |y_i - y_j|`` when ``x`` takes few values (``levels[codes]``), O(K n).
+
+    For each level ``u`` of ``x``, ``sum_{j: x_j = u} |y_i - y_j|`` is read for every ``i`` from
+    counts and sums of the level's members up to ``i`` in y order (ties in ``y`` add 0).
+    """
+    order = np.argsort(y, kind="stable")
+    ys, xs, cs = y[order], x[order], codes[order]
+    total = 0.0
+    for u, xu in enumerate(levels):
+        member = cs == u
+        count_upto = np.cumsum(member)
+        sum_upto = np.cumsum(np.where(member, ys, 0.0))
+        to_level = ys * (2 * count_upto - count_upto[-1]) + sum_upto[-1] - 2 * sum_upto
+        total += float(np.abs(xs - xu) @ to_level)
+    return total
+
+
+def _dcov_terms_1d(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Row sums ``a_i. = sum_j |x_i - x_j|`` (in input order), ``a..`` and ``sum_ij a_ij**2``."""
+    n = len(x)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    before = np.concatenate([[0.0], np.cumsum(xs)[:-1]])
+    rows = np.empty(n)
+    rows[order] = (2 * np.arange(n) - n) * xs + xs.sum() - 2 * before
+    xc = x - x.mean()
+    return rows, float(rows.sum()), float(2 * n * (xc @ xc))
+
+
+def _dcov_sqr(mean_prod: float, a_rows, a_total: float, b_rows, b_total: float, n: int) -> float:
+    """The biased (V-statistic) squared distance covariance from its terms (as ``dcor``)."""
+    return mean_prod / n / n - 2 * (a_rows / n @ b_rows) / n / n + a_total / n * b_total / n / n / n
+
+
+def _distance_correlation_1d(x: np.ndarray, y: np.ndarray) -> float:
+    """Distance correlation of two 1-D samples in O(n log n) (the V-statistic ``dcor`` reports)."""
+    n = len(x)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    levels, codes = np.unique(x, return_inverse=True)
+    if len(levels) > _DISCRETE_LEVELS:
+        levels, codes = np.unique(y, return_inverse=True)
+        x, y = y, x                                               # symmetric: the discrete one first
+    if len(levels) <= _DISCRETE_LEVELS:
+        mean_prod = _sum_distance_products_discrete(x, y, levels, codes.ravel())
+    else:
+        mean_prod = _sum_distance_products(x, y)
+    a_rows, a_total, a_sq = _dcov_terms_1d(x)
+    b_rows, b_total, b_sq = _dcov_terms_1d(y)
+    return _correlation_from_dcov(_dcov_sqr(mean_prod, a_rows, a_total, b_rows, b_total, n),
+                                  _dcov_sqr(a_sq, a_rows, a_total, a_rows, a_total, n),
+                                  _dcov_sqr(b_sq, b_rows, b_total, b_rows, b_total, n))
+
+
+_DISCRETE_LEVELS = 32  # below this many distinct values the O(K n) pass beats the O(n log n) one
+
+
+def _sum_distance_products(x: np.ndarray, y: np.ndarray) -> float:
+    """``sum_ij |x_i - x_j| |y_i - y_j|`` for two 1-D samples in O(n log n)."""
+    n = len(x)
+    x, y = x - x.mean(), y - y.mean()                           # shift-invariant; less cancellation
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    ry = np.empty(n, dtype=np.int64)
+    ry[np.argsort(ys, kind="stable")] = np.arange(n)
+    # sum_ij |x_i - x_j| |y_i - y_j| = 2 * sum over pairs p < q (x order) of
+    # (x_q - x_p)(y_q - y_p) sign(y_q - y_p) = 2 * (2 * concordant part - all pairs); ties add 0
+    c = np.column_stack([np.ones(n), xs, ys, xs * ys])
+    dom = _dominance_sums(ry, c)
+    concordant = float(np.sum(xs * ys * dom[:, 0] - xs * dom[:, 2] - ys * dom[:, 1] + dom[:, 3]))
+    all_pairs = float(n * (x @ y) - x.sum() * y.sum())
+    return 2 * (2 * concordant - all_pairs)
+
+
+def _correlation_from_dcov(cov_xy: float, var_x: float, var_y: float) -> float:
+    den = np.sqrt(abs(var_x * var_y))
+    r2 = cov_xy / den if den != 0.0 else 0.0
+    return float(np.sqrt(max(r2, 0.0)))
+
+
+def _distance_matrix(x: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of ``x`` (``(n, d)``), column by column."""
+    d2 = np.zeros((len(x), len(x)))
+    for col in x.T:
+        d2 += (col[:, None] - col[None, :]) ** 2
+    return np.sqrt(d2)
+
+
+def distance_correlation(x, y) -> float:
+    """Distance correlation (Szekely, Rizzo & Bakirov 2007; the biased V-statistic).
+
+    Zero only under independence (in the population); catches nonlinear dependence that
+    Pearson's correlation misses. Two 1-D samples take O(n log n) time and O(n) memory
+    (Huo & Szekely 2016); multi-column samples take O(n^2) (the distance matrices).
+    Equal to ``dcor.distance_correlation`` (tested to 1e-10) without its JIT compilation.
+
+    Parameters
+    ----------
+    x, y : array-like
+        Samples of equal length: 1-D, or ``(n, d)`` for a random vector.
+
+    Returns
+    -------
+    float
+        Distance correlation in [0, 1] (0 if either sample is constant).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.unbiased.dependence import distance_correlation
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=1000)
+    >>> round(distance_correlation(x, x ** 2), 2), round(float(np.corrcoef(x, x ** 2)[0, 1]), 2)
+    (0.54, -0.11)
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) != len(y):
+        raise ValueError(f"x and y need the same number of rows, got {len(x)} and {len(y)}")
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if x.ndim == 1 and y.ndim == 1:
+        return _distance_correlation_1d(x, y) if len(x) > 1 else 0.0
+    a = _distance_matrix(x.reshape(len(x), -1))
+    b = _distance_matrix(y.reshape(len(y), -1))
+    n = len(a)
+    a_rows, b_rows = a.sum(axis=1), b.sum(axis=1)
+    a_total, b_total = float(a_rows.sum()), float(b_rows.sum())
+    return _correlation_from_dcov(_dcov_sqr(float(np.sum(a * b)), a_rows, a_total, b_rows, b_total, n),
+                                  _dcov_sqr(float(np.sum(a * a)), a_rows, a_total, a_rows, a_total, n),
+                                  _dcov_sqr(float(np.sum(b * b)), b_rows, b_total, b_rows, b_total, n))
+
+
 def _encode(attr: pd.Series) -> tuple[np.ndarray, str]:
     """Numeric matrix for an attribute and its kind (numeric, binary, categorical)."""
     s = pd.Series(attr)
@@ -175,8 +343,6 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     >>> independent["kind"], independent["dcor"] < 0.2
     ('categorical', True)
     """
-    import dcor  # heavy: numba compiles its kernels on import
-
     fc = np.asarray(forecast, float)
     s = pd.Series(attribute).reset_index(drop=True)
     ok = s.notna().to_numpy() & np.isfinite(fc)
@@ -189,12 +355,12 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
         out["corr"] = float(np.sqrt(np.var(means) / np.var(y))) if np.var(y) > 0 else 0.0
         rng = np.random.default_rng(random_state)
         idx = rng.choice(len(y), size=min(len(y), max_dcor_n), replace=False)
-        out["dcor"] = float(dcor.distance_correlation(y[idx], X[idx]))
+        out["dcor"] = distance_correlation(y[idx], X[idx])
         out["dcor_subsample"] = int(len(idx))
     else:
         x = X[:, 0]
         out["corr"] = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
-        out["dcor"] = float(dcor.distance_correlation(y, x, method="mergesort"))  # O(n log n), exact
+        out["dcor"] = distance_correlation(y, x)  # O(n log n), exact
     if kind == "binary":
         out["auc_group"] = float(roc_auc_score(X[:, 0], y))
         out["group_positive"] = str(sorted(s[ok].unique(), key=str)[1])
