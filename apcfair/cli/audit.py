@@ -65,6 +65,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--polarity", choices=["pd", "approval"], default="pd",
                    help="pd: higher = riskier, approved iff score < cutoff (default); "
                         "approval: higher = better, approved iff score >= cutoff")
+    p.add_argument("--model", metavar="NAME",
+                   help="keep the rows whose 'model' column is NAME (forecasts.parquet of `apcfair unbiased` has one "
+                        "row per account and model; a file with several models is refused without it)")
+    p.add_argument("--sample", choices=["in", "out"], default=None,
+                   help="keep the rows whose 'sample' column is in (estimation) or out (held out); default all")
     p.add_argument("--control", metavar="COL", help="control feature (e.g. vintage year): repeat within strata")
     p.add_argument("--min-group-size", type=positive_int, default=30,
                    help="groups smaller than this are flagged and left out of the gaps (default 30)")
@@ -126,6 +131,55 @@ def _read_data(path: Path, in_fmt: str):
         raise ValueError(f"cannot read --data {str(path)!r} as {in_fmt}: {e}") from None
 
 
+def _one_model(df, model: str | None, sample: str | None, data):
+    """The rows of one model (and sample) of a file with a ``model`` column (``forecasts.parquet``).
+
+    Several models in one file are refused without ``--model`` (each account would be
+    counted once per model), with the models listed.
+    """
+    if model is None and "model" in df.columns and df["model"].nunique() > 1:
+        names = ", ".join(map(str, df["model"].unique()))
+        raise ValueError(f"--data {str(data)!r} holds forecasts of {df['model'].nunique()} models ({names}), one row "
+                         "per account and model; pick one with --model NAME (e.g. --model credit_restricted_mean)")
+    for option, col, value in (("--model", "model", model), ("--sample", "sample", sample)):
+        if value is None:
+            continue
+        if col not in df.columns:
+            raise ValueError(f"{option} {value} needs a {col!r} column, which --data {str(data)!r} does not have")
+        keep = df[col].astype(str) == value
+        if not keep.any():
+            have = ", ".join(map(str, df[col].unique()))
+            raise ValueError(f"{option} {value!r} matches no row of --data {str(data)!r}; its {col}s: {have}")
+        df = df.loc[keep].reset_index(drop=True)
+    return df
+
+
+def _check_definitions(path: Path, score: str | None, outcome: str | None) -> None:
+    """Warn when a ``forecasts.parquet`` score and outcome do not share one definition.
+
+    ``cum_pd`` runs over the full horizon and ignores payoff and the end of the data,
+    while ``defaulted_within_horizon`` is censored by both: comparing them shows a
+    miscalibration that is not there. ``cum_pd_exposure`` is on the outcome's definition.
+    """
+    import json
+    import warnings
+
+    if path.suffix.lower() != ".parquet" or not path.exists():
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        defs = json.loads(meta.get(b"apcfair.columns", b"{}"))
+    except (OSError, ValueError):
+        return
+    if outcome == "defaulted_within_horizon" and score in defs and score != "cum_pd_exposure":
+        warnings.warn(f"--score {score} is not on the definition of --outcome {outcome} (censored by payoff and "
+                      f"the end of the data), so the audit's calibration (mean PD vs default rate) is off by definition: "
+                      f"{defs[score]}. Use --score cum_pd_exposure to compare expected with observed defaults on one "
+                      "definition", UserWarning, stacklevel=2)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the audit described by parsed arguments.
 
@@ -172,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
     df = _read_data(Path(g("data")), in_fmt)
     if len(df) == 0:
         raise ValueError(f"--data {g('data')!r} has no rows.")
+    df = _one_model(df, g("model"), g("sample"), g("data"))
+    _check_definitions(Path(g("data")), g("score"), g("outcome"))
     y_col = _need(df, g("outcome"), "--outcome")
     y = check_outcome(y_col.to_numpy(), name=f"outcome column {g('outcome')!r}")
     score = None
@@ -195,7 +251,8 @@ def run(args: argparse.Namespace) -> int:
                 intersections=not g("no_intersections", False), min_group_size=g("min_group_size", 30),
                 n_boot=g("n_boot", 1000), random_state=g("seed", 0), caveats=g("caveat") or ())
     given = {"data": str(g("data")), "rows": int(len(df)), "score": g("score"), "decision": g("decision"),
-             "outcome": g("outcome"), "group": group_cols, "control": g("control")}
+             "outcome": g("outcome"), "group": group_cols, "control": g("control"), "model": g("model"),
+             "sample": g("sample")}
     files = {"both": (layout.AUDIT_JSON, layout.AUDIT_HTML), "json": (layout.AUDIT_JSON,),
              "html": (layout.AUDIT_HTML,)}[fmt]
     with atomic_output_dir(out, replace=True) as tmp:

@@ -70,7 +70,12 @@ def add_parser(sub):
                    help="boosted-tree settings as JSON text or a JSON file, e.g. '{\"num_leaves\": 15}'")
     p.add_argument("--n-boot", type=opt.bounded_int(0, 100_000, what="replicates"), default=200,
                    help="bootstrap replicates for the dependence-change interval (default 200)")
-    p.add_argument("--apc", default=None, help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc')")
+    p.add_argument("--apc", default=None,
+                   help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc'). A fit on all accounts "
+                        "lets held-out outcomes into F and H (optimistic out-of-sample figures): warned, see --apc-refit")
+    p.add_argument("--apc-refit", choices=["none", "training"], default="none",
+                   help="with --apc: none = use the fit as it is (default, warned); training = refit it on the "
+                        "estimation accounts only with its settings. Recorded in the results (settings.design.apc)")
     p.add_argument("--no-gbm", action="store_true", help="skip the boosted-tree variants")
     p.add_argument("--bins", type=opt.bounded_int(0, 100, what="bins"), default=10, help="quantile bins for numeric inputs (0 = linear)")
     p.add_argument("--approval-rate", type=opt.fraction, default=0.8, help="share approved for the adverse impact ratio")
@@ -85,6 +90,9 @@ def run(args) -> int:
     from apcfair.outputs import write_apc_outputs, write_proxy_outputs, write_unbiased_outputs
     from apcfair.unbiased import UnbiasedByDesign
 
+    if args.apc_refit != "none" and not args.apc:
+        raise opt.UserError(f"--apc-refit {args.apc_refit} refits a given APC fit: add --apc DIR, or drop it "
+                            "(without --apc the APC model is fitted on the estimation accounts anyway)")
     portfolio = load_from_args(args)
     apc = load_apc_result(args.apc) if args.apc else None
     ubd = UnbiasedByDesign(restricted=args.restricted, credit=args.credit, protected=args.protected,
@@ -92,12 +100,13 @@ def run(args) -> int:
                            approval_rate=args.approval_rate, random_state=args.seed, progress=True,
                            split=args.split, holdout_from=args.holdout_from, test_size=args.test_size,
                            backfit=args.backfit, vintage_dummies=args.vintage_dummies,
-                           gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot)
-    result = ubd.fit(portfolio, apc_result=apc).result_
+                           gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot, apc_refit=args.apc_refit)
+    source = str(Path(args.apc).resolve()) if args.apc else None
+    result = ubd.fit(portfolio, apc_result=apc, apc_source=source).result_
     with atomic_output_dir(args.out) as tmp:
         write_unbiased_outputs(result, tmp)
         write_proxy_outputs(portfolio.loans, args.restricted, args.credit, tmp)  # the proxy diagnostic (Table 1)
-        if apc is None:  # the APC fit made on the way
+        if apc is None or args.apc_refit == "training":  # the APC fit made on the way
             write_apc_outputs(result.apc_result, tmp)
     print(result.summary())
     print(f"wrote {Path(args.out) / layout.COMPARISON}")

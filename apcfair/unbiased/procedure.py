@@ -113,6 +113,13 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
     apc_model : APCModel, optional
         APC settings when no fitted APC result is given (default: Laplace engine with
         empirical-Bayes hyperparameters).
+    apc_refit : {"none", "training"}
+        What to do with an APC fit given to :meth:`fit`: ``"none"`` (default) uses it as
+        it is, with a loud warning (if it was fitted on all accounts, the held-out
+        accounts' outcomes entered F and H and out-of-sample figures are optimistic);
+        ``"training"`` refits it on the estimation accounts only, with its likelihood,
+        random-walk orders, engine, identification and number of draws (empirical-Bayes
+        hyperparameters). Which was done is in ``settings["design"]["apc"]``.
     approval_rate : float
         Share approved (lowest PD first) for the adverse impact ratio.
     vintage_dummies : {"year", "month", "none"} or bool
@@ -182,7 +189,8 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                  horizon: int = 36, bins: int | None = 10, test_size: float = 0.5, gbm: bool = True,
                  gbm_params: dict | None = None, apc_model=None, approval_rate: float = 0.8,
                  vintage_dummies: bool | str = True, backfit: int = 0, split: str = "random",
-                 holdout_from: str | None = None, n_boot: int = 200, random_state: int = 0, progress: bool = False):
+                 holdout_from: str | None = None, n_boot: int = 200, apc_refit: str = "none", random_state: int = 0,
+                 progress: bool = False):
         self.restricted = restricted
         self.credit = credit
         self.protected = protected
@@ -198,6 +206,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         self.split = split
         self.holdout_from = holdout_from
         self.n_boot = n_boot
+        self.apc_refit = apc_refit
         self.random_state = random_state
         self.progress = progress
 
@@ -228,6 +237,9 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         if self.split == "time" and not self.holdout_from:
             raise ValueError("split='time' needs holdout_from='YYYY-MM' (the first held-out vintage)")
         vintage_mode(self.vintage_dummies)
+        if self.apc_refit not in ("none", "training"):
+            raise ValueError(f"apc_refit={self.apc_refit!r} is not allowed; use 'none' (use a given APC fit as "
+                             "it is) or 'training' (refit it on the estimation accounts only)")
         return restricted, credit, protected
 
     def _horizon_periods(self, portfolio) -> int:
@@ -259,7 +271,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         return (["APC", "restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else [])
                 + ["forecasts", "evaluation"])
 
-    def fit(self, portfolio, apc_result=None) -> UnbiasedByDesign:
+    def fit(self, portfolio, apc_result=None, apc_source: str | None = None) -> UnbiasedByDesign:
         """Run the whole procedure on a validated portfolio.
 
         Parameters
@@ -267,8 +279,12 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         portfolio : Portfolio
             Loan-level or panel portfolio with the restricted and credit attributes.
         apc_result : APCResult, optional
-            A fitted APC result to reuse; by default the APC model is fitted on the
-            estimation (in-sample) accounts.
+            A fitted APC result to reuse (``apc_refit="none"``) or to refit on the
+            estimation accounts with its settings (``apc_refit="training"``); by default
+            the APC model is fitted on the estimation (in-sample) accounts.
+        apc_source : str, optional
+            Where ``apc_result`` came from (a path), recorded as ``settings["apc_source"]``
+            (``apcfair stress --apc`` follows it from an unbiased folder).
 
         Returns
         -------
@@ -282,15 +298,24 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         design["horizon"] = {"months": int(self.horizon), "periods": horizon,
                              "period": "month" if portfolio.freq == "M" else "quarter"}
         design["vintage_dummies"] = vintage_mode(self.vintage_dummies)
-        if apc_result is not None:
-            warnings.warn("the APC fit was given (reused): if it was fitted on all accounts, the held-out "
-                          "accounts' outcomes entered F and H and out-of-sample figures are optimistic; "
-                          "omit it to fit the APC model on the estimation accounts", UserWarning, stacklevel=2)
+        apc_model = self.apc_model
+        if apc_result is not None and self.apc_refit == "training":
+            apc_model = refit_model(apc_result, self.random_state)
+            design["apc"] = ("given, refitted on the estimation accounts only (its likelihood, random-walk orders, "
+                             "engine, identification and draws)")
+            apc_result = None
+        elif apc_result is not None:
+            warnings.warn("REUSED APC FIT: it is used as it is; if it was fitted on all accounts, the held-out "
+                          "accounts' outcomes entered F and H and every out-of-sample figure is optimistic. "
+                          "Refit it on the estimation accounts with apc_refit='training' (--apc-refit training), "
+                          "or omit it", UserWarning, stacklevel=2)
             design["apc"] = "given: reused as it is (held-out outcomes entered F and H unless it was fitted " \
                             "on the estimation accounts only)"
         else:
             design["apc"] = "fitted on the estimation accounts only"
-        apc = {"horizon": horizon, "apc_model": self.apc_model, "random_state": self.random_state}
+        design["apc_refit"] = self.apc_refit
+        design["apc_source"] = apc_source
+        apc = {"horizon": horizon, "apc_model": apc_model, "random_state": self.random_state}
         with timer.stage("APC"):
             apc_result, offsets = fit_apc(portfolio, in_sample, apc_result=apc_result, **apc)
         data, vintage_cols = logit_data(portfolio, in_sample, self.vintage_dummies)
@@ -331,6 +356,8 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         """Assemble the result of the stages."""
         account_id = portfolio.loans["account_id"].to_numpy()
         settings = {**self._settings(), "design": design}
+        if design.get("apc_source"):  # where a given APC fit came from (apcfair stress --apc follows it)
+            settings["apc_source"] = design["apc_source"]
         logits = {"restricted": models.restricted, "credit": models.credit,
                   "credit_with_restricted_offset": models.credit_with_restricted_offset}
         return UnbiasedResult(
@@ -349,3 +376,36 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
     def result(self) -> UnbiasedResult:
         """The :class:`UnbiasedResult` of the last fit (same as :attr:`result_`)."""
         return self.result_
+
+
+def refit_model(apc_result, random_state: int | None):
+    """An :class:`~apcfair.apc.APCModel` with the settings of a fitted APC result.
+
+    Used to refit a given APC fit on the estimation accounts only (``apc_refit="training"``):
+    its likelihood, random-walk orders, engine, identification (and fixed period slope)
+    and number of draws; empirical-Bayes hyperparameters (as the procedure's default).
+
+    Examples
+    --------
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> cells = load_portfolio(generate_portfolio(SynthConfig(n_accounts=2000, seed=0)).loans).cells()
+    >>> fitted = APCModel(engine="ml", identification="fixed_period_slope", period_slope=0.01).fit(cells).result_
+    >>> m = refit_model(fitted, 0)
+    >>> m.engine, m.identification, m.period_slope
+    ('ml', 'fixed_period_slope', 0.01)
+    """
+    from apcfair.apc import APCModel
+
+    st, ident = apc_result.settings, apc_result.identification
+    orders = st.get("rw_orders")
+    params = {"likelihood": st.get("likelihood"), "rw_order": tuple(orders) if orders else 2,
+              "engine": st.get("engine", "laplace"), "identification": ident.get("assumption", "no_period_trend"),
+              "n_draws": int(apc_result.n_draws), "credible_level": float(st.get("credible_level", 0.95)),
+              "hyper": "eb", "random_state": random_state}
+    if ident.get("period_slope") is not None:
+        params["period_slope"] = float(ident["period_slope"])
+    if st.get("seasonal_period") is None:
+        params["seasonal"] = False
+    return APCModel(**params)

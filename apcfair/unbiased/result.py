@@ -145,7 +145,8 @@ class UnbiasedResult:
         setup = (f"restricted inputs: {s['restricted']}\ncredit inputs: {s['credit']}\n"
                  f"horizon: {hz['months']} months = {hz['periods']} {hz['period']}s\nsplit: {split_text}\n"
                  f"vintage dummies: {d.get('vintage_dummies', 'year')}; backfit rounds: {s.get('backfit', 0)}; "
-                 f"APC: {d.get('apc', 'fitted on the estimation accounts only')}\n"
+                 f"APC: {d.get('apc', 'fitted on the estimation accounts only')}"
+                 + (f" (source: {d['apc_source']})" if d.get("apc_source") else "") + "\n"
                  "offset: mu + F(a) + H(t) + G's linear trend (invariant to the APC identification)")
         blocks: list = [setup, ("AUC and Gini by model and sample (Tables 6-7)", self.comparison)]
         wording = {"traditional_vs_zero": "Cost against today's model (traditional -> restricted term zeroed)",

@@ -463,10 +463,14 @@ class Forecasts:
     full : dict of str to numpy.ndarray
         Cumulative PD over the full horizon (for dependence and decisions).
     exposure : dict of str to numpy.ndarray
-        Cumulative PD over each account's exposure (origination to default, payoff, the
-        end of the data or the horizon, whichever comes first): the probability of the
-        observed outcome ``defaulted_within_horizon`` under the model, with payoff and the
-        end of the data as censoring (net of attrition, like ``cum_pd``).
+        Cumulative PD over each account's censoring window (:func:`censoring_end_age`):
+        the months it would have been observed at risk had it not defaulted, i.e. to the
+        end of the data or the horizon, whichever comes first, or to its payoff when it
+        paid off before. Its default ends nothing here, so defaulters are not forecast
+        over a shorter window than the non-defaulters beside them (the old exposure
+        window ended at default and was biased low). The probability of the observed
+        outcome ``defaulted_within_horizon`` under the model, with payoff and the end of
+        the data as censoring (net of attrition, like ``cum_pd``).
     calibrating_constant : float
         The constant ``k`` of ``credit_restricted_mean``.
     observed : pandas.DataFrame
@@ -526,10 +530,14 @@ FORECAST_COLUMNS = {
                               "ranks against defaulted_within_horizon (the AUC's forecast)",
     "defaulted_within_horizon": "observed: 1 if the account defaulted within the horizon and the data window "
                                 "(gross: counted whatever happened later; payoff ends the account without default)",
-    "cum_pd_exposure": "cumulative PD over the months the account was observed at risk (origination to default, "
-                       "payoff, end of data or horizon): the model's probability of defaulted_within_horizon with "
-                       "payoff and end of data as censoring. Expected = observed definition: mean(cum_pd_exposure) "
-                       "is comparable with mean(defaulted_within_horizon) on any set of accounts",
+    "cum_pd_exposure": "cumulative PD (net of payoff, like cum_pd) over the account's censoring window: from "
+                       "origination to the end of the data or the horizon, whichever comes first, or to the payoff "
+                       "month if the account paid off before; a default does NOT end the window (the months it would "
+                       "have been observed had it not defaulted). Equals cum_pd when complete_horizon and the account "
+                       "did not pay off within the horizon. The model's probability of defaulted_within_horizon with "
+                       "payoff and end of data as censoring: mean(cum_pd_exposure) is comparable with "
+                       "mean(defaulted_within_horizon) on any set of accounts (slightly high where defaulters would "
+                       "have paid off before the window's end, which cannot be observed)",
     "complete_horizon": "True if the whole horizon lies inside the data window (the headline AUC's accounts)",
     "sample": "in = estimation accounts, out = held-out accounts",
 }
@@ -567,6 +575,7 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     eval_end, expo_end = obs["eval_end_age"].to_numpy(), obs["exposure_end_age"].to_numpy()
     grid = HorizonGrid(portfolio.spells().vintage, offsets, horizon)
     eval_mask, expo_mask = grid.mask(start, eval_end), grid.mask(start, expo_end)
+    censor_mask = grid.mask(start, censoring_end_age(obs))
     c = scores["credit_restricted_zero"]
     k = calibrating_constant(grid, expo_mask, c, restricted_score, in_sample)
     scores = {**scores, "credit_restricted_mean": c + k}
@@ -578,8 +587,29 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
         full={m: grid.cumulative(scores[m]) for m in order},
         calibrating_constant=k,
         observed=obs,
-        exposure={m: grid.cumulative(scores[m], expo_mask) for m in order},
+        exposure={m: grid.cumulative(scores[m], censor_mask) for m in order},
     )
+
+
+def censoring_end_age(observed: pd.DataFrame) -> np.ndarray:
+    """Last age of each account's censoring window: the end of the data or the horizon,
+    whichever comes first, or the payoff (an exit without default) when that came before.
+
+    A default does not end the window (had the account not defaulted it would have been
+    observed to there); a payoff does, because the payoff age of a defaulter is unknown
+    and a paid-off account is no longer at risk. ``observed`` is
+    :func:`~apcfair.forecast.cumulative.observed_default_within`'s frame.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> obs = pd.DataFrame({"defaulted": [1, 0, 0], "eval_end_age": [36, 36, 20],
+    ...                     "exposure_end_age": [7, 12, 20]})
+    >>> censoring_end_age(obs).tolist()  # defaulted at 7, paid off at 12, open at the data end
+    [36, 12, 20]
+    """
+    return np.where(observed["defaulted"].to_numpy() == 1, observed["eval_end_age"].to_numpy(),
+                    observed["exposure_end_age"].to_numpy())
 
 
 def calibrating_constant(grid: HorizonGrid, mask: np.ndarray, c: np.ndarray, r: np.ndarray,

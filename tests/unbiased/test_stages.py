@@ -157,9 +157,10 @@ def test_clone_and_params(fitted):
     assert settings == {
         "restricted": RESTRICTED, "credit": CREDIT, "protected": None, "horizon": 36, "bins": 10,
         "test_size": 0.5, "gbm": True, "gbm_params": None, "approval_rate": 0.8, "vintage_dummies": True,
-        "backfit": 0, "split": "random", "holdout_from": None, "n_boot": 200, "random_state": 0}
+        "backfit": 0, "split": "random", "holdout_from": None, "n_boot": 200, "apc_refit": "none", "random_state": 0}
     assert design["split"] == "random" and design["horizon"] == {"months": 36, "periods": 36, "period": "month"}
     assert design["apc"] == "fitted on the estimation accounts only"
+    assert design["apc_refit"] == "none" and design["apc_source"] is None and "apc_source" not in settings
     assert fitted.result is fitted.result_
     with pytest.raises(NotFittedError):
         _ = UnbiasedByDesign(RESTRICTED, CREDIT).result
