@@ -20,7 +20,7 @@ ROOT = Path(apcfair.__file__).parent
 #: the facade and is not a unit.
 FLOORS: dict[str, int] = {
     "_io": 0, "_options": 0, "errors": 0, "_provenance": 0, "_base": 0, "_summary": 0,
-    "layout": 0, "_html": 0,
+    "layout": 0, "_html": 0, "_optional": 0,
     "portfolio": 1, "plots": 1,
     "offsets": 2, "apc": 2,
     "scoring": 3,
@@ -32,7 +32,7 @@ FLOORS: dict[str, int] = {
 }
 
 #: The audit takes arrays, never models: it may use only the lowest floors.
-AUDIT_MAY_IMPORT = {"_io", "_options", "errors", "_provenance", "_base", "_summary", "layout",
+AUDIT_MAY_IMPORT = {"_io", "_options", "_optional", "errors", "_provenance", "_base", "_summary", "layout",
                     "_html", "portfolio", "plots", "audit"}
 
 

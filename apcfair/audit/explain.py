@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from apcfair._io import to_jsonable
+from apcfair._optional import require
 from apcfair._summary import Summary
 from apcfair.audit._options import ExplainerKind, Polarity, check_option
 from apcfair.audit._result import JSONResultMixin, frame
@@ -218,7 +219,7 @@ def shap_contributions(model, X, *, kind: ExplainerKind = "auto", polarity: Pola
     >>> contrib.global_importance()["feature"].tolist()  # age barely matters here
     ['dti', 'income', 'age']
     """
-    import shap  # heavy and only needed here
+    shap = require("shap", "shap_contributions (SHAP explanations)")  # optional extra: apcfair[explain]
 
     check_option("kind", kind, ExplainerKind)
     check_option("polarity", polarity, Polarity)
