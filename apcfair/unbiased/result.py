@@ -174,8 +174,27 @@ class UnbiasedResult:
         if len(cal):
             blocks.append(("Expected / actual defaults within the horizon by protected group (out of sample, "
                            "95% exact Poisson interval)", cal[cal["sample"] == "out"].drop(columns="sample")))
+        binning = self._binning_text()
+        if binning:
+            blocks.append(binning)
         blocks.append(f"Timings (s): {self.timings}")
         return Summary.from_blocks("Unbiased by design (Breeden & Leonova 2021)", blocks, float_format=".4f")
+
+    def _binning_text(self) -> str:
+        """Merged sparse levels and near-aliased levels of the logit models' inputs (empty when none)."""
+        merged, aliased = {}, {}
+        for name, m in self.models.items():
+            binner = getattr(m, "binner_", None)
+            if binner is None:
+                continue
+            for r in binner.merges_.itertuples():
+                merged.setdefault(f"{r.attribute}: {r.merged_from} -> {r.level}", []).append(name)
+            for a in getattr(binner, "aliases_", []):
+                aliased.setdefault(a["text"], []).append(name)
+        lines = [f"Merged sparse levels (one coefficient each): {k} [{', '.join(v)}]" for k, v in merged.items()]
+        lines += [f"NEAR-ALIASED levels (coefficients not separately identified): {k} [{', '.join(v)}]"
+                  for k, v in aliased.items()]
+        return "\n".join(lines)
 
     def _dependence_text(self) -> str:
         """One line per attribute: change in signed correlation, zeroed vs traditional (out of sample)."""

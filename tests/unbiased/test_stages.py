@@ -212,3 +212,13 @@ def test_json_dict_summary_and_plots(fitted):
     with pytest.raises(ValueError, match="sample="):
         res.plot_roc(sample="both")
     plt.close("all")
+
+
+def test_summary_says_which_levels_were_merged(fitted):
+    """Merged sparse bins are said in the summary (and warned when fitted), with the models they concern."""
+    res = fitted.result_
+    merges = res.models["credit_with_restricted_offset"].binner_.merges_
+    assert len(merges) > 0
+    text = str(res.summary())
+    r = merges.iloc[0]
+    assert f"Merged sparse levels (one coefficient each): {r['attribute']}: {r['merged_from']} -> {r['level']}" in text
