@@ -65,8 +65,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``stress``."""
     p = sub.add_parser("stress", **parser_kwargs(HELP, epilog=EXAMPLE))
     add_data_arguments(p)
-    p.add_argument("--macro", metavar="FILE", help="macro history: month, <driver columns>")
-    p.add_argument("--scenarios", metavar="FILE", help="scenarios: scenario, month, <driver columns>")
+    p.add_argument("--macro", metavar="FILE", nargs="+", action="extend",
+                   help="macro history: month, <driver columns>; FRED downloads as they come (DATE or "
+                   "observation_date, one column per series id); several files are merged by month")
+    p.add_argument("--scenarios", metavar="FILE", nargs="+", action="extend",
+                   help="scenarios: scenario, month, <driver columns>, or the Federal Reserve's supervisory "
+                   "tables (Scenario Name, Date like 2026 Q1, one column per variable; one file per scenario)")
     add_out_argument(p)
     p.add_argument("--horizon", type=opt.horizon_months, default=36, help="forecast months (default 36)")
     p.add_argument("--seed", type=opt.seed, default=0, help="random seed")
@@ -75,10 +79,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "reused --apc points to that fit) or the .nc file, instead of fitting the APC model")
     add_apc_arguments(p, ["--engine", "--draws", "--identification", "--period-slope"],
                       note="used when fitting the APC model (not with --apc)")
-    p.add_argument("--drivers", metavar="NAME[:+|-][,...]",
-                   help="driver columns with their expected sign, e.g. unemployment_rate:+,gdp_growth:- "
-                   "(+: a higher driver raises default risk). Default: every column of --macro, with a "
-                   "warning per driver that its sign was not checked")
+    p.add_argument("--drivers", metavar="NAME[:TRANSFORM...][:+|-][,...]",
+                   help="driver columns with declared transformations and expected sign, e.g. "
+                   "unemployment_rate:diff12:+,real_gdp_growth:- or hpi:yoy,lag3:- (diffN, pctN, yoy, logdiffN, "
+                   "lagN, log; +: a higher driver raises default risk). A name matches a FRED series id or a "
+                   "supervisory column (unemployment_rate = UNRATE = 'Unemployment rate'). Default: every "
+                   "column of --macro as it is, with a warning per driver that its sign was not checked")
+    p.add_argument("--driver-trend", default="extend", choices=["extend", "hold"],
+                   help="drivers' trends beyond the fit window: extend each driver's window line into the "
+                   "scenario (default; H rises only with drivers above their extended trend) or hold it at its "
+                   "last in-window value (constant drivers then leave H on its own line)")
     p.add_argument("--on-wrong-sign", default="warn", choices=["warn", "drop", "error"],
                    help="a driver whose coefficient has the wrong sign: warn (default; in the console, "
                    "stress.json and the summary), drop it and refit, or stop")
@@ -188,14 +198,15 @@ def run(args) -> int:
         raise ValueError(f"--horizon {args.horizon}: must be at least 1")
     if bool(args.macro) != bool(args.scenarios):
         raise ValueError("give both --macro and --scenarios, or neither (random-walk scenario only)")
-    from apcfair.forecast.macro import parse_driver_spec
+    from apcfair.forecast.transforms import parse_drivers
 
     lags = _int_list(args.lags, "--lags")
-    drivers, signs = parse_driver_spec(split_names(args.drivers)) if args.drivers else (None, {})
+    specs = parse_drivers(split_names(args.drivers)) if args.drivers else None
+    raw = None if specs is None else list(dict.fromkeys(s.name for s in specs))
     # read the small files first so that their mistakes surface before any fitting
     history = scenarios = None
     if args.macro:
-        history = read_macro_history(args.macro, drivers=drivers, quarterly=args.quarterly)
+        history = read_macro_history(args.macro, drivers=raw, quarterly=args.quarterly)
         scenarios = read_scenarios(args.scenarios, drivers=history.attrs["drivers"], quarterly=args.quarterly)
     portfolio = load_from_args(args)
     scores, scores_info = None, None
@@ -217,7 +228,8 @@ def run(args) -> int:
     if history is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # printed below, once, with the result
-            macro = MacroModel(drivers=drivers, expected_signs=signs, on_wrong_sign=args.on_wrong_sign, lags=lags,
+            macro = MacroModel(drivers=None if specs is None else [s.declaration for s in specs],
+                               on_wrong_sign=args.on_wrong_sign, lags=lags, driver_trend=args.driver_trend,
                                seasonality=not args.no_seasonality, method=args.method,
                                random_state=args.seed).fit(apc, history).result_
         projection = macro.project(scenarios, args.horizon, random_state=args.seed)

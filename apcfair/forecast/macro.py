@@ -67,14 +67,28 @@ from apcfair._options import check_option
 from apcfair._provenance import provenance
 from apcfair._summary import Summary
 from apcfair.apc.identification import environment_slope
-from apcfair.forecast._options import CovType, Detrend, MacroMethod, OnWrongSign, ResidualProcess
+from apcfair.forecast._options import (
+    CovType,
+    Detrend,
+    DriverTrend,
+    MacroMethod,
+    OnWrongSign,
+    ResidualProcess,
+)
 from apcfair.forecast.scenarios import (
     ScenarioProjection,
     driver_path,
     environment_history,
     read_macro_history,
     read_scenarios,
+    series_unit,
     to_model_frequency,
+)
+from apcfair.forecast.transforms import (
+    DriverSpec,
+    parse_drivers,
+    transform_history,
+    transform_scenarios,
 )
 from apcfair.portfolio.periods import PERIODS_PER_YEAR, format_period
 
@@ -98,16 +112,45 @@ def _checked_lags(lags) -> tuple[int, ...]:
     return tuple(sorted(int(v) for v in values))
 
 
-#: How each ``detrend`` setting treats the drivers' trends beyond the fit window.
+#: How each ``driver_trend`` setting (with ``detrend="consistent"``) treats the drivers' trends beyond
+#: the fit window.
 DRIVER_TREND_TEXT = {
-    "consistent": "extend: every driver's (and H's) least-squares line over the fit window is extended into "
-                  "the scenario; H rises only with drivers above their extended window trend",
-    "none": "none: no trend term; scenario driver levels enter as they are",
+    "extend": "extend: every driver's (and H's) least-squares line over the fit window is extended into "
+              "the scenario; H rises only with drivers above their extended window trend",
+    "hold": "hold: each driver's least-squares line over the fit window is held at its value in the last "
+            "fitted month (H's own line, set by the APC identification, still extends); H rises with "
+            "drivers above their last in-window trend value",
+    "none": "none: no trend term (detrend='none'); scenario driver levels enter as they are",
+}
+
+#: What each key of a driver record (``drivers`` in stress.json) means.
+DRIVER_DEFINITIONS = {
+    "name": "the declared driver: a column of the macro files (raw series)",
+    "transform": "transformations applied to the raw series, left to right (diffN, pctN, yoy, logdiffN, lagN, "
+                 "log; a model lag --lags N appears as lagN); '' for the level",
+    "term": "regressor name of the transformed (and lagged) driver",
+    "definition": "the transformed driver in words",
+    "series_unit": "unit of the raw series where known (FRED series ids, supervisory variables), else null",
+    "coefficient": "mean over the coefficient draws (APC posterior draws of H refitted, plus regression "
+                   "uncertainty): logit of H(t) per unit of the transformed driver",
+    "lower": "lower end of the equal-tailed credible band of the coefficient draws (credible_level)",
+    "upper": "upper end of that band",
+    "p_value": "two-sided tail probability of the same coefficient draws, 2 min(P(b <= 0), P(b >= 0)), at least "
+               "1/n_draws: the band excludes 0 exactly when p_value < 1 - credible_level",
+    "p_value_point_fit": "p-value of the regression fit to the posterior mean of H (regression uncertainty only)",
+    "estimate_point_fit": "coefficient of that regression",
+    "expected_sign": "'+' (a higher driver raises default risk), '-' or null (not checked)",
+    "warning": "wrong sign, not significant (p_value above the significance level) or sign not checked; null if none",
+    "wrong_sign": "the coefficient's sign contradicts expected_sign",
 }
 
 
 def parse_driver_spec(drivers, expected_signs=None) -> tuple[list[str] | None, dict[str, str]]:
-    """Driver names and expected signs from ``NAME[:+|-]`` entries (or a comma-separated string).
+    """Driver names and expected signs from ``NAME[:TRANSFORM...][:+|-]`` entries (or a comma-separated string).
+
+    The names are those of the transformed drivers (``NAME_TRANSFORM...``, see
+    :mod:`apcfair.forecast.transforms`; :func:`~apcfair.forecast.transforms.parse_drivers` gives
+    the full declarations).
 
     Examples
     --------
@@ -115,56 +158,81 @@ def parse_driver_spec(drivers, expected_signs=None) -> tuple[list[str] | None, d
     (['unemployment_rate', 'gdp_growth'], {'unemployment_rate': '+', 'gdp_growth': '-'})
     >>> parse_driver_spec(["hpi"], {"hpi": "-"})
     (['hpi'], {'hpi': '-'})
+    >>> parse_driver_spec("unemployment_rate:diff12:+")
+    (['unemployment_rate_diff12'], {'unemployment_rate_diff12': '+'})
     >>> parse_driver_spec(None)
     (None, {})
     """
-    signs = {str(k): str(v) for k, v in dict(expected_signs or {}).items()}
     if drivers is None:
-        return None, signs
-    items = [x.strip() for x in drivers.split(",")] if isinstance(drivers, str) else [str(x) for x in drivers]
-    names = []
-    for item in filter(None, items):
-        name, _, sign = item.rpartition(":") if item.endswith((":+", ":-")) else (item, "", "")
-        names.append(name)
-        if sign:
-            signs[name] = sign
-    bad = {k: v for k, v in signs.items() if v not in ("+", "-")}
-    if bad:
-        raise ValueError(f"expected signs {bad}: use '+' (higher driver, higher default risk) or '-'")
-    return names, signs
+        return None, {str(k): str(v) for k, v in dict(expected_signs or {}).items()}
+    specs = parse_drivers(drivers, expected_signs)
+    return [s.column for s in specs], {s.column: s.sign for s in specs if s.sign}
 
 
-def driver_report(result, signs: dict, significance: float, *, chosen: bool) -> tuple[list[dict], list[str]]:
+def tail_p_value(draws: np.ndarray) -> float:
+    """Two-sided tail probability ``2 min(P(b <= 0), P(b >= 0))`` of draws, at least ``1/len(draws)``.
+
+    Consistent with the equal-tailed band of the same draws: the ``1 - alpha`` band excludes
+    zero exactly when the value is below ``alpha`` (up to the quantiles' interpolation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tail_p_value(np.array([-1.0, 1.0, 2.0, 3.0]))
+    0.5
+    >>> tail_p_value(np.arange(1.0, 101.0))
+    0.01
+    """
+    b = np.asarray(draws, dtype=float)
+    p = 2 * min(float(np.mean(b <= 0)), float(np.mean(b >= 0)))
+    return float(min(1.0, max(p, 1 / len(b))))
+
+
+def driver_report(result, signs: dict, significance: float, *, chosen: bool,
+                  specs: list[DriverSpec] | None = None, sources: dict | None = None
+                  ) -> tuple[list[dict], list[str]]:
     """One row per lagged driver term: coefficient, band, p-value, expected sign, warning.
 
-    ``coefficient`` is the mean of the coefficient draws (logit of H per unit of the driver),
-    ``lower``/``upper`` their credible band, ``p_value`` that of the fit to the posterior mean
-    of H. A coefficient whose sign contradicts the expected sign, or whose p-value exceeds
-    ``significance``, gets a warning; so does a driver without an expected sign.
+    ``coefficient`` is the mean of the coefficient draws (logit of H per unit of the
+    transformed driver), ``lower``/``upper`` their credible band and ``p_value`` their
+    two-sided tail probability (:func:`tail_p_value`), so band and p-value agree; the fit to
+    the posterior mean of H is kept as ``estimate_point_fit``/``p_value_point_fit``
+    (:data:`DRIVER_DEFINITIONS`). A coefficient whose sign contradicts the expected sign, or
+    whose p-value exceeds ``significance``, gets a warning; so does a driver without an
+    expected sign.
     """
     tab = result.coefficients.set_index("term")
+    draws = result.coef_draws
+    by_column = {s.column: s for s in (specs or [])}
     rows, warn = [], []
     for driver in result.drivers:
+        spec = by_column.get(driver, DriverSpec(driver))
         for lag in result.lags:
             term = _lag_name(driver, lag)
             c = tab.loc[term]
             sign = signs.get(driver)
             coef = float(c["mean"])
+            p = tail_p_value(draws[term].to_numpy())
             wrong = sign is not None and np.sign(coef) != (1 if sign == "+" else -1)
             msgs = []
             if wrong:
                 msgs.append(f"wrong sign: coefficient {coef:+.4f} but expected {sign}")
-            if not c["p_value"] <= significance:
-                msgs.append(f"not significant (p = {c['p_value']:.3g} > {significance})")
+            if not p <= significance:
+                msgs.append(f"not significant (p = {p:.3g} > {significance})")
             if sign is None:
                 msgs.append("no expected sign given: sign not checked"
                             + ("" if chosen else " (drivers not chosen: every column of the macro history used)"))
             text = "; ".join(msgs) or None
             if text:
                 warn.append(f"driver {term}: {text}")
-            rows.append({"name": term, "transform": "lag" + str(lag) if lag else "",
-                         "coefficient": coef, "lower": float(c["lower"]), "upper": float(c["upper"]),
-                         "p_value": float(c["p_value"]), "expected_sign": sign, "warning": text,
+            transform = ",".join(filter(None, [spec.transform, f"lag{lag}" if lag else ""]))
+            definition = spec.definition + (f", {lag} months earlier (model lag)" if lag else "")
+            source = (sources or {}).get(spec.name) or {}
+            rows.append({"name": spec.name, "transform": transform, "coefficient": coef,
+                         "lower": float(c["lower"]), "upper": float(c["upper"]), "p_value": p,
+                         "expected_sign": sign, "warning": text, "term": term, "definition": definition,
+                         "series_unit": series_unit(spec.name, source.get("column", spec.name)),
+                         "p_value_point_fit": float(c["p_value"]), "estimate_point_fit": float(c["estimate"]),
                          "wrong_sign": bool(wrong), "driver": driver})
     return rows, warn
 
@@ -575,6 +643,15 @@ class MacroResult:
     provenance: dict = field(default_factory=dict)
     driver_report: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    driver_specs: list = field(default_factory=list)
+    raw_history: pd.DataFrame | None = None
+    sources: dict = field(default_factory=dict)
+
+    @property
+    def specs(self) -> list[DriverSpec]:
+        """The declared drivers (raw series, transformations, expected sign)."""
+        return [DriverSpec(d["name"], tuple(filter(None, d["transform"].split(","))), d["expected_sign"])
+                for d in self.driver_specs]
 
     @property
     def lagged_names(self) -> list[str]:
@@ -607,7 +684,13 @@ class MacroResult:
         -------
         ScenarioProjection
         """
-        sc = read_scenarios(scenarios, drivers=self.drivers, frequency=frequency, quarterly=quarterly)
+        specs = self.specs
+        if any(sp.transforms for sp in specs):
+            raw = list(dict.fromkeys(sp.name for sp in specs))
+            sc = read_scenarios(scenarios, drivers=raw, frequency=frequency, quarterly=quarterly)
+            sc = transform_scenarios(sc, self.raw_history, [sp for sp in specs if sp.column in self.drivers])
+        else:
+            sc = read_scenarios(scenarios, drivers=self.drivers, frequency=frequency, quarterly=quarterly)
         sc = to_model_frequency(sc, self.freq, self.drivers)
         start = self.last_period + 1
         horizon = self._checked_horizon(sc, start, horizon)
@@ -618,11 +701,13 @@ class MacroResult:
         coef = self.coef_draws.to_numpy()
         design = self._design
         draws, paths = {}, []
+        hold = self._hold_adjustment(codes)
         for name, fr in sc.groupby("scenario", sort=False):
             lagged = design.lagged(self.macro_history, fr, codes, f"scenario {name!r}")
-            draws[str(name)] = coef @ design.frame(codes, lagged).to_numpy().T + resid
+            draws[str(name)] = coef @ design.frame(codes, lagged).to_numpy().T + resid + hold
             paths.append(fr[fr["code"].isin(codes)])
         s = self.settings
+        trend = self.driver_trend
         return ScenarioProjection(
             codes=codes, freq=self.freq, draws=draws, draw_index=self.draw_index,
             source=f"macro ({s['method']})", credible_level=self.credible_level,
@@ -631,8 +716,30 @@ class MacroResult:
             notes={"method": f"macro model ({s['method']}), drivers {self.lagged_names}, "
                              f"detrend={s['detrend']}, residuals={s['residuals']}",
                    "drivers": [dict(d) for d in self.driver_report], "warnings": list(self.warnings),
-                   "driver_trend": DRIVER_TREND_TEXT[s["detrend"]]},
+                   "driver_trend": DRIVER_TREND_TEXT[trend], "driver_trend_setting": trend,
+                   "driver_specs": [dict(d) for d in self.driver_specs]},
         )
+
+    @property
+    def driver_trend(self) -> str:
+        """``"extend"`` or ``"hold"`` (``"none"`` with ``detrend="none"``): see :class:`MacroModel`."""
+        if self.settings.get("detrend") != "consistent":
+            return "none"
+        return self.settings.get("driver_trend", "extend")
+
+    def _hold_adjustment(self, codes: np.ndarray) -> np.ndarray:
+        """``(draws, periods)`` added to H for ``driver_trend="hold"``: ``sum_k b_k s_k (t - t_last)``.
+
+        With consistent detrending H(t) = L_H(t) + sum_k b_k (x_k(t) - L_k(t)) + ...; holding
+        each driver's window line L_k at its last fitted period replaces ``L_k(t)`` by
+        ``L_k(t_last)``, i.e. adds ``b_k s_k (t - t_last)`` (``s_k`` the line's slope).
+        """
+        coef = self.coef_draws
+        if self.driver_trend != "hold":
+            return np.zeros((len(coef), 1))
+        slopes = np.array([self.driver_lines[n]["slope"] for n in self.lagged_names])
+        beta = coef[self.lagged_names].to_numpy()
+        return (beta @ slopes)[:, None] * (np.asarray(codes) - int(self.codes[-1]))[None, :]
 
     def _checked_horizon(self, sc: pd.DataFrame, start: int, horizon: int | None) -> int:
         cover = scenario_cover(sc, self.macro_history["code"], start)
@@ -666,6 +773,8 @@ class MacroResult:
             f"Drivers: {', '.join(self.drivers)}   lags: {list(self.lags)}   "
             f"seasonality: {s['seasonality']}",
             f"Detrending: {detrend}.",
+            f"Driver trend beyond the window: {DRIVER_TREND_TEXT[self.driver_trend]}.",
+            *[f"Driver {d['column']}: {d['definition']}" for d in self.driver_specs if d["transform"]],
             "APC identification: " + self.identification.get("text", ""),
         ])
         fit = [
@@ -722,6 +831,8 @@ class MacroResult:
             "macro_history": frame_to_json(self.macro_history), "fitted": frame_to_json(self.fitted),
             "credible_level": float(self.credible_level), "identification": self.identification,
             "provenance": self.provenance, "driver_report": self.driver_report, "warnings": self.warnings,
+            "driver_specs": self.driver_specs, "sources": self.sources,
+            "raw_history": None if self.raw_history is None else frame_to_json(self.raw_history),
         }
 
     @classmethod
@@ -739,7 +850,9 @@ class MacroResult:
             t_centre=float(d["t_centre"]), macro_history=frame_from_json(d["macro_history"]),
             fitted=frame_from_json(d["fitted"]), credible_level=float(d["credible_level"]),
             identification=d["identification"], provenance=d.get("provenance", {}),
-            driver_report=list(d.get("driver_report", [])), warnings=list(d.get("warnings", [])))
+            driver_report=list(d.get("driver_report", [])), warnings=list(d.get("warnings", [])),
+            driver_specs=list(d.get("driver_specs", [])), sources=dict(d.get("sources", {})),
+            raw_history=None if d.get("raw_history") is None else frame_from_json(d["raw_history"]))
 
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (never pickle); :meth:`load` reads it back."""
@@ -780,8 +893,18 @@ class MacroModel(ParamsMixin, FittedResultMixin):
 
     Parameters
     ----------
-    drivers : sequence of str, optional
-        Driver columns of the macro history (default: all of them).
+    drivers : str or sequence of str, optional
+        Declared drivers ``NAME[:TRANSFORM...][:+|-]`` (default: every column of the macro
+        history, as it is): ``NAME`` a column of the raw series, transformations as in
+        :mod:`apcfair.forecast.transforms` (``unemployment_rate:diff12:+``, ``hpi:yoy,lag3:-``);
+        the transformed driver is named ``NAME_TRANSFORM...``.
+    expected_signs : mapping, optional
+        ``{driver: "+" | "-"}`` for drivers declared without a sign.
+    on_wrong_sign : {"warn", "drop", "error"}
+        A coefficient whose sign contradicts the expected one: warn, drop the driver and
+        refit, or raise.
+    significance : float
+        A driver whose ``p_value`` exceeds it gets a warning.
     lags : sequence of int
         Lags (in periods) of every driver; ``(0,)`` is contemporaneous only,
         ``(0, 3, 6)`` adds the values three and six months earlier.
@@ -791,6 +914,14 @@ class MacroModel(ParamsMixin, FittedResultMixin):
         ``"consistent"``: include a linear time trend, i.e. detrend H and every regressor
         by its least-squares line over the fit window and extend the same lines in
         projections (see the module docstring). ``"none"``: no trend term.
+    driver_trend : {"extend", "hold"}
+        The drivers' trends beyond the fit window (with ``detrend="consistent"``): ``"extend"``
+        (default) extends each driver's least-squares line over the window into the scenario,
+        so a driver raises H only above its extended trend; ``"hold"`` holds each line at its
+        value in the last fitted period (H's own line, set by the APC identification, still
+        extends, which keeps PDs invariant to the identification). Under ``"extend"``,
+        constant drivers move H by ``-sum_k b_k s_k`` per period (``s_k`` the window slope of
+        driver ``k``); under ``"hold"`` they do not. Shown in the summary and ``stress.json``.
     method : {"ols", "arimax"}
         Least squares, or maximum likelihood with AR(1) errors (SARIMAX).
     residuals : {"ar1", "iid", "none"}
@@ -874,8 +1005,9 @@ class MacroModel(ParamsMixin, FittedResultMixin):
                  method: str = "ols", residuals: str = "ar1", cov_type: str = "ar1",
                  hac_maxlags: int | None = None, n_draws: int | None = None,
                  expected_signs=None, on_wrong_sign: str = "warn", significance: float = 0.05,
-                 random_state: int | None = None):
+                 driver_trend: str = "extend", random_state: int | None = None):
         self.drivers = drivers
+        self.driver_trend = driver_trend
         self.expected_signs = expected_signs
         self.on_wrong_sign = on_wrong_sign
         self.significance = significance
@@ -895,6 +1027,7 @@ class MacroModel(ParamsMixin, FittedResultMixin):
         check_option("residuals", self.residuals, ResidualProcess)
         check_option("cov_type", self.cov_type, CovType)
         check_option("on_wrong_sign", self.on_wrong_sign, OnWrongSign)
+        check_option("driver_trend", self.driver_trend, DriverTrend)
         if not 0 < self.significance < 1:
             raise ValueError(f"significance={self.significance!r} must be between 0 and 1")
         return _checked_lags(self.lags)
@@ -920,14 +1053,24 @@ class MacroModel(ParamsMixin, FittedResultMixin):
             ``self``, with the :class:`MacroResult` in ``result_``.
         """
         lags = self._check()
-        names, signs = parse_driver_spec(self.drivers, self.expected_signs)
-        hist = read_macro_history(macro_history, drivers=names)
-        drivers = list(hist.attrs["drivers"])
+        specs = None if self.drivers is None else parse_drivers(self.drivers, self.expected_signs)
+        raw = None if specs is None else list(dict.fromkeys(s.name for s in specs))
+        raw_hist = read_macro_history(macro_history, drivers=raw)
+        if specs is None:
+            given = {str(k): str(v) for k, v in dict(self.expected_signs or {}).items()}
+            specs = [DriverSpec(c, (), given.get(c)) for c in raw_hist.attrs["drivers"]]
+        transformed = any(s.transforms for s in specs)
+        hist = transform_history(raw_hist, specs) if transformed else raw_hist
+        self._specs, self._raw_history = specs, (raw_hist if transformed else None)
+        self._sources = dict(raw_hist.attrs.get("sources", {}))
+        signs = {s.column: s.sign for s in specs if s.sign}
+        drivers = [s.column for s in specs]
         dropped: list[str] = []
         while True:
             self._fit_drivers(apc_result, hist, drivers, lags)
-            report, warn = driver_report(self._result, signs, self.significance, chosen=names is not None)
-            wrong = [d["name"] for d in report if d["wrong_sign"]]
+            report, warn = driver_report(self._result, signs, self.significance, chosen=self.drivers is not None,
+                                         specs=specs, sources=self._sources)
+            wrong = [d["term"] for d in report if d["wrong_sign"]]
             if not wrong or self.on_wrong_sign == "warn":
                 break
             if self.on_wrong_sign == "error":
@@ -942,8 +1085,11 @@ class MacroModel(ParamsMixin, FittedResultMixin):
         warn = [*(f"driver {d} dropped: wrong sign (on_wrong_sign='drop')" for d in dropped), *warn]
         for w in warn:
             warnings.warn(w, UserWarning, stacklevel=2)
+        kept = [sp for sp in specs if sp.column in drivers]
         self._result = replace(self._result, driver_report=[{k: v for k, v in d.items() if k != "driver"}
-                                                            for d in report], warnings=warn)
+                                                            for d in report], warnings=warn,
+                               driver_specs=[sp.to_dict() for sp in kept],
+                               raw_history=self._raw_history, sources=self._sources)
         return self
 
     def _fit_drivers(self, apc_result, hist: pd.DataFrame, drivers: list[str], lags: tuple[int, ...]) -> None:

@@ -61,10 +61,10 @@ import numpy as np
 import pandas as pd
 
 from apcfair._options import check_option
+from apcfair.errors import DataValidationError
 from apcfair.forecast._options import MacroFrequency, QuarterlyExpansion
-from apcfair.portfolio.periods import format_period, to_period_code
+from apcfair.portfolio.periods import detect_date_format, format_period, parse_periods
 
-_Q_RE = r"^(\d{4})-?[Qq]([1-4])$"
 _RESERVED = ("scenario", "month", "code")
 _N_EX = 3
 
@@ -88,27 +88,37 @@ def _as_frame(source, what: str) -> pd.DataFrame:
 
 
 def _parse_months(values: pd.Series, frequency: str, what: str) -> tuple[np.ndarray, str]:
-    """Integer codes (monthly ``year*12+m-1`` or quarterly ``year*4+q-1``) and ``"M"``/``"Q"``."""
-    txt = values.astype("string").str.strip()
-    q = txt.str.extract(_Q_RE)
-    is_q = q[0].notna().to_numpy()
-    if is_q.any() and not is_q.all():
-        raise ValueError(
-            f"{what}: column 'month' mixes quarterly ('YYYY-Qn') and monthly values "
-            f"(e.g. {_examples(txt[~is_q])}); use one frequency per file"
-        )
-    if len(txt) and is_q.all():
-        if frequency == "M":
-            raise ValueError(f"{what}: frequency='M' but column 'month' holds quarters like {_examples(txt)}")
-        return (q[0].astype(int) * 4 + q[1].astype(int) - 1).to_numpy(np.int64), "Q"
-    codes = to_period_code(txt.fillna(""), "M", column="month")
+    """Integer codes (monthly ``year*12+m-1`` or quarterly ``year*4+q-1``) and ``"M"``/``"Q"``.
+
+    One date format per column, read by :func:`apcfair.portfolio.periods.parse_periods`
+    (``2019-12``, ``2019-12-01``, ``201912``, ``2019Q4``, ``2019 Q4`` ...).
+    """
+    txt = values.astype("string").str.strip().fillna("")
+    try:
+        fmt = detect_date_format(txt, "M", column="month")
+    except DataValidationError as exc:
+        raise ValueError(f"{what}: {exc}. Fix: write months as 'YYYY-MM' (or quarters as 'YYYY-Qn')") from None
+    kind = "Q" if fmt == "quarter" else "M"
+    if kind == "Q" and frequency == "M":
+        raise ValueError(f"{what}: frequency='M' but column 'month' holds quarters like {_examples(txt)}")
+    codes = parse_periods(txt, kind, column="month", date_format=fmt).codes
     bad = codes < 0
     if bad.any():
+        other = "quarter" if kind == "M" else "iso"
+        try:
+            mixed = (parse_periods(txt[bad], "Q", column="month", date_format=other).codes >= 0).any()
+        except DataValidationError:
+            mixed = False
+        if mixed:
+            raise ValueError(
+                f"{what}: column 'month' mixes quarterly ('YYYY-Qn') and monthly values "
+                f"(e.g. {_examples(txt[bad])}); use one frequency per file"
+            )
         raise ValueError(
             f"{what}: {int(bad.sum())} value(s) in column 'month' are not months "
             f"(e.g. {_examples(values[bad])}). Fix: write months as 'YYYY-MM' (or quarters as 'YYYY-Qn')"
         )
-    return codes, "M"
+    return codes, kind
 
 
 def _looks_quarterly(codes: np.ndarray, groups: np.ndarray) -> bool:
@@ -143,6 +153,94 @@ def _check_sequence(codes: np.ndarray, freq: str, what: str) -> None:
         )
 
 
+#: FRED series that are the same variable, in the same unit, as a column of the Federal Reserve's
+#: supervisory scenario tables (FRED monthly averages, the Fed's quarterly averages; held monthly
+#: they agree). ``--drivers unemployment_rate`` finds ``UNRATE`` in a FRED download and
+#: ``Unemployment rate`` in a supervisory table.
+FRED_SERIES = {
+    "UNRATE": ("unemployment_rate", "percent of the labour force, SA (BLS)"),
+    "A191RL1Q225SBEA": ("real_gdp_growth", "percent change of real GDP at an annual rate, q/q SAAR (BEA)"),
+    "A191RP1Q027SBEA": ("nominal_gdp_growth", "percent change of nominal GDP at an annual rate, q/q SAAR (BEA)"),
+    "TB3MS": ("3_month_treasury_rate", "percent, 3-month Treasury bill, secondary market"),
+    "GS5": ("5_year_treasury_yield", "percent, 5-year Treasury constant maturity"),
+    "GS10": ("10_year_treasury_yield", "percent, 10-year Treasury constant maturity"),
+    "MPRIME": ("prime_rate", "percent, bank prime loan rate"),
+}
+#: Units of other FRED series the examples use (recorded with the drivers; not renamed).
+FRED_UNITS = {
+    "GDPC1": "billions of chained 2017 dollars, SAAR (BEA)",
+    "GDP": "billions of dollars, SAAR (BEA)",
+    "CPIAUCSL": "index 1982-84 = 100, SA (BLS)",
+}
+#: Units of the supervisory scenario variables (Federal Reserve, "Supervisory Scenarios for
+#: Annual Stress Tests", variable definitions; quarterly values).
+SUPERVISORY_UNITS = {
+    "real_gdp_growth": "percent change at an annual rate", "nominal_gdp_growth": "percent change at an annual rate",
+    "real_disposable_income_growth": "percent change at an annual rate",
+    "nominal_disposable_income_growth": "percent change at an annual rate",
+    "unemployment_rate": "percent", "cpi_inflation_rate": "percent change at an annual rate",
+    "3_month_treasury_rate": "percent", "5_year_treasury_yield": "percent", "10_year_treasury_yield": "percent",
+    "bbb_corporate_yield": "percent", "mortgage_rate": "percent", "prime_rate": "percent",
+    "dow_jones_total_stock_market_index_level": "index level",
+    "house_price_index_level": "index level, January 2000 = 100",
+    "commercial_real_estate_price_index_level": "index level", "market_volatility_index_level": "index level",
+}
+_DATE_COLUMNS = ("month", "date", "observation_date")  # FRED downloads: DATE or observation_date
+
+
+def snake_name(name) -> str:
+    """``"House Price Index (Level)"`` -> ``"house_price_index_level"`` (supervisory column names).
+
+    Examples
+    --------
+    >>> snake_name("10-year Treasury yield"), snake_name("Supervisory Severely Adverse")
+    ('10_year_treasury_yield', 'supervisory_severely_adverse')
+    """
+    return "_".join(w for w in "".join(ch if ch.isalnum() else " " for ch in str(name).lower()).split())
+
+
+def _key(name) -> str:
+    """Name under which columns are matched: the supervisory name of a FRED series, else snake case."""
+    text = str(name).strip()
+    return FRED_SERIES[text.upper()][0] if text.upper() in FRED_SERIES else snake_name(text)
+
+
+def series_unit(name: str, source: str) -> str | None:
+    """The known unit of a column (FRED series id or supervisory variable), ``None`` if unknown."""
+    up = str(source).strip().upper()
+    if up in FRED_SERIES:
+        return FRED_SERIES[up][1]
+    if up in FRED_UNITS:
+        return FRED_UNITS[up]
+    return SUPERVISORY_UNITS.get(snake_name(source)) or SUPERVISORY_UNITS.get(snake_name(name))
+
+
+def match_columns(columns, drivers) -> dict[str, str]:
+    """``{driver: column}`` for the requested drivers found among ``columns``.
+
+    A column matches a driver of the same name, or of the same key: the supervisory name
+    of a FRED series id (:data:`FRED_SERIES`) or the snake-case name
+    (``Unemployment rate`` = ``unemployment_rate`` = ``UNRATE``).
+
+    Examples
+    --------
+    >>> match_columns(["DATE", "UNRATE"], ["unemployment_rate", "hpi"])
+    {'unemployment_rate': 'UNRATE'}
+    """
+    cols = [c for c in columns if str(c) not in _RESERVED]
+    out = {}
+    for d in drivers:
+        if d in cols:
+            out[d] = d
+            continue
+        found = [c for c in cols if _key(c) == _key(d)]
+        if len(found) > 1:
+            raise ValueError(f"driver {d!r} matches several columns {found}; keep one")
+        if found:
+            out[d] = found[0]
+    return out
+
+
 def _driver_columns(df: pd.DataFrame, drivers, what: str) -> list[str]:
     if drivers is None:
         cols = [c for c in df.columns if c not in _RESERVED]
@@ -158,10 +256,45 @@ def _driver_columns(df: pd.DataFrame, drivers, what: str) -> list[str]:
     return [str(d) for d in drivers]
 
 
+def _standard_layout(df: pd.DataFrame, drivers, what: str) -> tuple[pd.DataFrame, dict]:
+    """Rename a FRED download or a supervisory scenario table into ``[scenario,] month, <drivers>``.
+
+    FRED: the date column ``DATE`` or ``observation_date`` becomes ``month``. Supervisory
+    tables (a ``Scenario Name`` column, ``Date`` like ``2026 Q1``, one column per variable):
+    ``Date`` becomes ``month``, ``Scenario Name`` becomes ``scenario`` with the names in snake
+    case without ``Supervisory`` (``baseline``, ``severely_adverse``), and the variables take
+    snake-case names (``Unemployment rate`` -> ``unemployment_rate``). Requested drivers are
+    then matched by :func:`match_columns`. Returns the table and ``{driver: source column}``.
+    """
+    rename = {}
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    supervisory = "scenario name" in lower and "scenario" not in df.columns
+    if "month" not in df.columns:
+        for name in _DATE_COLUMNS:
+            if name in lower:
+                rename[lower[name]] = "month"
+                break
+    if supervisory:
+        rename[lower["scenario name"]] = "scenario"
+        for c in df.columns:
+            if c not in rename and str(c) not in _RESERVED:
+                rename[c] = snake_name(c)
+    df = df.rename(columns=rename)
+    if supervisory:
+        names = df["scenario"].astype("string").str.strip()
+        df["scenario"] = names.map(lambda x: snake_name(x).removeprefix("supervisory_") if pd.notna(x) else x)
+    source = {v: str(k) for k, v in rename.items() if v not in _RESERVED}
+    if drivers is not None:
+        found = match_columns(df.columns, [drivers] if isinstance(drivers, str) else drivers)
+        df = df.rename(columns={c: d for d, c in found.items() if c != d})
+        source = {d: source.get(c, str(c)) for d, c in found.items()}
+    return df, source
+
+
 def _numeric_drivers(df: pd.DataFrame, drivers: list[str], what: str, months: pd.Series) -> pd.DataFrame:
     out = {}
     for d in drivers:
-        raw = df[d]
+        raw = df[d].replace(".", np.nan)  # FRED writes "." for a missing observation
         num = pd.to_numeric(raw, errors="coerce")
         bad = num.isna() & raw.notna()
         if bad.any():
@@ -195,6 +328,7 @@ def _normalise(df: pd.DataFrame, *, group: str | None, drivers, frequency: str, 
                what: str) -> pd.DataFrame:
     check_option("frequency", frequency, MacroFrequency)
     check_option("quarterly", quarterly, QuarterlyExpansion)
+    df, source = _standard_layout(df, drivers, what)
     if "month" not in df.columns:
         raise ValueError(f"{what}: no 'month' column; found {list(df.columns)[:12]}. "
                          "Fix: name the date column 'month' (YYYY-MM or YYYY-Qn)")
@@ -233,6 +367,77 @@ def _normalise(df: pd.DataFrame, *, group: str | None, drivers, frequency: str, 
     out = pd.concat(frames, ignore_index=True)
     out.attrs["source_frequency"] = kind
     out.attrs["drivers"] = cols
+    out.attrs["sources"] = {c: {"file": what, "column": source.get(c, c)} for c in cols}
+    return out
+
+
+def _read_many(sources, *, group: str | None, drivers, frequency: str, quarterly: str,
+               what: str) -> pd.DataFrame:
+    """Read several files and merge them by month (and scenario): each driver from one file."""
+    items = list(sources) if isinstance(sources, list | tuple) else [sources]
+    if not items:
+        raise ValueError(f"{what}: no file given")
+    wanted = None if drivers is None else ([drivers] if isinstance(drivers, str) else list(drivers))
+    frames, seen = [], {}
+    for i, src in enumerate(items):
+        label = f"{what} {Path(src).name}" if isinstance(src, str | Path) else (
+            what if len(items) == 1 else f"{what} table {i + 1}")
+        df = _as_frame(src, label)
+        if group is None and "scenario" in df.columns:
+            raise ValueError(f"{label}: has a 'scenario' column; this looks like a scenarios "
+                             "file (pass it as scenarios, and the observed drivers as history)")
+        if wanted is not None and len(items) > 1:
+            here = list(match_columns(_standard_layout(df, None, label)[0].columns, wanted))
+            seen[label] = [str(c) for c in df.columns]
+            if not here:
+                continue
+        else:
+            here = wanted
+        fr = _normalise(df, group=group, drivers=here, frequency=frequency, quarterly=quarterly, what=label)
+        known = df.attrs.get("sources", {}) if isinstance(src, pd.DataFrame) else {}
+        fr.attrs["sources"] = {d: known.get(d, v) for d, v in fr.attrs["sources"].items()}
+        frames.append(fr)
+    if wanted is not None:
+        have = [d for f in frames for d in f.attrs["drivers"]]
+        missing = [d for d in wanted if d not in have]
+        if missing:
+            where = "; ".join(f"{k}: {v}" for k, v in seen.items())
+            raise ValueError(f"{what}: missing driver column(s) {missing}; found {where}")
+    cols = [d for f in frames for d in f.attrs["drivers"]]
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup and group is None:
+        raise ValueError(f"{what}: driver(s) {dup} appear in more than one file; keep each in one file")
+    if len(frames) == 1:
+        return frames[0]
+    key = ["month", "code"] if group is None else [group, "month", "code"]
+    out = frames[0]
+    for f in frames[1:]:
+        if group is not None:
+            a, b = set(out[group]), set(f[group])
+            if a & b and a != b:  # the same scenarios split by variable: every file needs every scenario
+                raise ValueError(f"{what}: scenarios {sorted(a ^ b)} lack some drivers (each file holds "
+                                 f"{sorted(a)} or {sorted(b)})")
+            if not a & b:  # different scenarios in different files (baseline, severely adverse)
+                if list(f.attrs["drivers"]) != list(out.attrs["drivers"]):
+                    raise ValueError(f"{what}: the scenario files have different drivers "
+                                     f"({out.attrs['drivers']} and {f.attrs['drivers']})")
+                attrs = {**out.attrs, "sources": {**f.attrs["sources"], **out.attrs["sources"]}}
+                out = pd.concat([out, f], ignore_index=True)
+                out.attrs = attrs
+                continue
+        both = sorted(set(out.attrs["drivers"]) & set(f.attrs["drivers"]))
+        if both:
+            raise ValueError(f"{what}: driver(s) {both} appear in more than one file for the same scenarios; "
+                             "keep each in one file")
+        attrs = {**out.attrs, "drivers": [*out.attrs["drivers"], *f.attrs["drivers"]],
+                 "sources": {**out.attrs["sources"], **f.attrs["sources"]}}
+        out = out.merge(f, on=key, how="inner")
+        out.attrs = attrs
+    if out.empty:
+        raise ValueError(f"{what}: the files have no month in common")
+    if group is None:
+        _check_sequence(out["code"].to_numpy(), "M", what)
+    out = out[[*key, *out.attrs["drivers"]]] if set(out.attrs["drivers"]) <= set(out.columns) else out
     return out
 
 
@@ -282,11 +487,7 @@ def read_macro_history(source, *, drivers=None, frequency: str = "auto",
     >>> read_macro_history(quarterly, quarterly="interpolate")["gdp_growth"].round(2).tolist()
     [2.0, 2.0, 2.13, 2.27, 2.4, 2.4]
     """
-    df = _as_frame(source, "macro history")
-    if "scenario" in df.columns:
-        raise ValueError("macro history: has a 'scenario' column; this looks like a scenarios "
-                         "file (pass it as scenarios, and the observed drivers as history)")
-    return _normalise(df, group=None, drivers=drivers, frequency=frequency, quarterly=quarterly,
+    return _read_many(source, group=None, drivers=drivers, frequency=frequency, quarterly=quarterly,
                       what="macro history")
 
 
@@ -335,9 +536,8 @@ def read_scenarios(source, *, drivers=None, frequency: str = "auto",
     ...
     ValueError: scenarios, scenario 'baseline': 1 month(s) missing between 2020-01 and 2020-03 ...
     """
-    df = _as_frame(source, "scenarios")
-    return _normalise(df, group="scenario", drivers=drivers, frequency=frequency,
-                      quarterly=quarterly, what="scenarios")
+    return _read_many(source, group="scenario", drivers=drivers, frequency=frequency, quarterly=quarterly,
+                      what="scenarios")
 
 
 def driver_path(history: pd.DataFrame | None, scenario: pd.DataFrame | None, drivers: list[str],

@@ -56,6 +56,7 @@ from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
 from apcfair.apc.results import check_window
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation, OnIncomplete
+from apcfair.forecast.macro import DRIVER_DEFINITIONS
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
 from apcfair.layout import STRESS_JSON
 from apcfair.portfolio.periods import format_period
@@ -771,6 +772,9 @@ class StressTest(ParamsMixin, FittedResultMixin):
             "environment": projection.source,
             "environment_method": projection.notes.get("method", ""),
             "driver_trend": projection.notes.get("driver_trend", ""),
+            **({"drivers": DRIVER_DEFINITIONS,
+                "driver_transforms": projection.notes.get("driver_specs", [])} if projection.notes.get("drivers")
+               else {}),
             "history_check": self._history_stats,
             "quantiles": "cumulative_pd_quantiles and the per-month *_q05/_q25/_median/_q75/_q95 columns are "
                          "quantiles over the posterior draws; cumulative_pd_quantiles_mc_error is the Monte Carlo "
