@@ -48,7 +48,6 @@ module's names where they mean the same):
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -225,13 +224,11 @@ def replicate_metrics(data: pd.DataFrame, xr: pd.DataFrame, xc: pd.DataFrame, y:
 
 
 def _run_replicate(data, xr, xc, y, protected, b, seed, approval_rate, out: str) -> float:
+    from apcfair.experiment.runner import write_part
+
     t0 = time.perf_counter()
     frame = replicate_metrics(data, xr, xc, y, protected, b, seed, approval_rate=approval_rate)
-    path = Path(out) / "parts" / f"boot-{int(b)}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_part(frame, Path(out) / "parts" / f"boot-{int(b)}.parquet")
     return time.perf_counter() - t0
 
 
@@ -314,22 +311,11 @@ def run_bootstrap(data: pd.DataFrame, out: str | Path, *, outcome: str, restrict
     out.mkdir(parents=True, exist_ok=True)
     todo = [b for b in range(n_boot) if not (out / "parts" / f"boot-{b}.parquet").exists()]
     t0 = time.perf_counter()
+    from apcfair.experiment.runner import run_tasks
+
     args = (data, xr, xc, y, protected)
-    if todo:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc="bootstrap replicates", unit="run", disable=not progress)
-        if jobs == 1:
-            for b in todo:
-                _run_replicate(*args, b, seed, approval_rate, str(out))
-                bar.update()
-        else:
-            from joblib import Parallel, delayed
-
-            par = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            for _ in par(delayed(_run_replicate)(*args, b, seed, approval_rate, str(out)) for b in todo):
-                bar.update()
-        bar.close()
+    run_tasks([(_run_replicate, (*args, b, seed, approval_rate, str(out))) for b in todo], jobs=jobs,
+              progress=progress, desc="bootstrap replicates")
     table = pd.concat([pd.read_parquet(out / "parts" / f"boot-{b}.parquet") for b in range(n_boot)],
                       ignore_index=True)
     table = table.sort_values(["seed", "model", "metric"], kind="stable").reset_index(drop=True)

@@ -62,12 +62,40 @@ def run_task(grid: ExperimentGrid, cell: dict, seed: int, procedure: Mapping[str
     frame = pd.DataFrame({k: [v] * len(metrics) for k, v in cell.items()})
     frame["seed"] = int(seed)
     frame = pd.concat([frame, metrics], axis=1)
-    path = part_path(Path(out), cell, seed)
+    write_part(frame, part_path(Path(out), cell, seed))
+    return time.perf_counter() - t0
+
+
+def write_part(frame: pd.DataFrame, path: Path) -> None:
+    """Write one part atomically (an interrupted run leaves no half part)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
-    return time.perf_counter() - t0
+
+
+def run_tasks(calls: list, *, jobs: int, progress: bool, desc: str) -> list:
+    """Run ``calls`` (``(function, args)`` pairs) in this process or ``jobs`` joblib
+    processes, with a progress bar (tqdm) and time left; return their results."""
+    if not calls:
+        return []
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(total=len(calls), desc=desc, unit="run", disable=not progress)
+    if jobs == 1:
+        for fn, args in calls:
+            results.append(fn(*args))
+            bar.update()
+    else:
+        from joblib import Parallel, delayed
+
+        par = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        for r in par(delayed(fn)(*args) for fn, args in calls):
+            results.append(r)
+            bar.update()
+    bar.close()
+    return results
 
 
 def run_experiment(grid: ExperimentGrid, out: str | Path, *, jobs: int = 1, procedure: Mapping[str, Any] | None = None,
@@ -100,23 +128,8 @@ def run_experiment(grid: ExperimentGrid, out: str | Path, *, jobs: int = 1, proc
     todo = [(c, s) for c, s in tasks if not part_path(out, c, s).exists()]
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    seconds: list[float] = []
-    if todo:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc="experiment (cell x seed)", unit="run", disable=not progress)
-        if jobs == 1:
-            for c, s in todo:
-                seconds.append(run_task(grid, c, s, procedure, str(out)))
-                bar.update()
-        else:
-            from joblib import Parallel, delayed
-
-            par = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            for sec in par(delayed(run_task)(grid, c, s, procedure, str(out)) for c, s in todo):
-                seconds.append(sec)
-                bar.update()
-        bar.close()
+    seconds = run_tasks([(run_task, (grid, c, s, procedure, str(out))) for c, s in todo], jobs=jobs,
+                        progress=progress, desc="experiment (cell x seed)")
     table = collect(grid, out)
     path = out / layout.EXPERIMENT_PARQUET
     table.to_parquet(path, index=False)
