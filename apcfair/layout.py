@@ -30,6 +30,8 @@ APC_COMPONENTS_PLOT: Final = "apc_components.png"
 APC_FITTED_CURVES_PLOT: Final = "apc_fitted_vintage_curves.png"
 APC_RESIDUALS_PLOT: Final = "apc_residuals.png"
 APC_IDATA: Final = "apc_idata.nc"
+#: The attrition model (non-default exits: payoff, closure), an APC result like :data:`APC_RESULT`.
+APC_ATTRITION_RESULT: Final = "apc_attrition_result.nc"
 
 # unbiased
 COMPARISON: Final = "comparison.json"

@@ -120,11 +120,19 @@ def write_vintage_outputs(portfolio: Portfolio, folder: str | Path, cells: Cells
     return written
 
 
-def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
+def write_apc_outputs(result: APCResult, folder: str | Path, *, attrition: APCResult | None = None,
+                      attrition_note: str | None = None) -> list[Path]:
     """``apc.json``, ``apc_result.nc``, ``apc_idata.nc``, ``apc_summary.txt`` and three PNG plots.
 
     ``apc_result.nc`` and ``apc_idata.nc`` are netCDF4; ``apc_idata.nc`` is the posterior as
     ArviZ InferenceData (``az.from_netcdf`` reads it).
+
+    With an ``attrition`` fit (:func:`apcfair.apc.attrition.fit_attrition`), ``apc.json``
+    gains the ``attrition`` block (:func:`apcfair.apc.attrition.attrition_json`; the
+    default model's keys unchanged), ``apc_attrition_result.nc`` holds that fit and its
+    summary follows the default model's in ``apc_summary.txt``. ``attrition_note`` (why
+    there is no attrition model, e.g. no payoffs in the data) is written as
+    ``"attrition": null`` with ``attrition_note``.
 
     Returns
     -------
@@ -132,12 +140,27 @@ def write_apc_outputs(result: APCResult, folder: str | Path) -> list[Path]:
         The files written.
     """
     folder = Path(folder)
-    written = [write_json(folder / layout.APC_JSON, result.to_json_dict())]
+    content = result.to_json_dict()
+    if attrition is not None:
+        from apcfair.apc.attrition import attrition_json
+
+        content["attrition"] = attrition_json(attrition)
+    elif attrition_note is not None:
+        content["attrition"], content["attrition_note"] = None, attrition_note
+    written = [write_json(folder / layout.APC_JSON, content)]
     result.save(folder / layout.APC_RESULT)
     written.append(folder / layout.APC_RESULT)
+    if attrition is not None:
+        written.append(attrition.save(folder / layout.APC_ATTRITION_RESULT))
     result.to_inference_data().to_netcdf(str(folder / layout.APC_IDATA), engine="h5netcdf")
     written.append(folder / layout.APC_IDATA)
-    (folder / layout.APC_SUMMARY).write_text(result.summary() + "\n")
+    summary = result.summary() + "\n"
+    if attrition is not None:
+        summary += ("\nAttrition model: exits other than default (payoff, closure); 'defaults' below count those "
+                    "exits\n" + attrition.summary() + "\n")
+    elif attrition_note is not None:
+        summary += f"\nAttrition model: {attrition_note}\n"
+    (folder / layout.APC_SUMMARY).write_text(summary)
     written.append(folder / layout.APC_SUMMARY)
     for name, plot in ((layout.APC_COMPONENTS_PLOT, result.plot_components),
                        (layout.APC_FITTED_CURVES_PLOT, result.plot_fitted_vintage_curves),
