@@ -391,10 +391,11 @@ def refit_model(apc_result, random_state: int | None):
     >>> from apcfair import load_portfolio
     >>> from apcfair.apc import APCModel
     >>> cells = load_portfolio(generate_portfolio(SynthConfig(n_accounts=2000, seed=0)).loans).cells()
-    >>> fitted = APCModel(engine="ml", identification="fixed_period_slope", period_slope=0.01).fit(cells).result_
+    >>> fitted = APCModel(identification="fixed_period_slope", period_slope=0.01, hyper="eb",
+    ...                   n_draws=20).fit(cells).result_
     >>> m = refit_model(fitted, 0)
-    >>> m.engine, m.identification, m.period_slope
-    ('ml', 'fixed_period_slope', 0.01)
+    >>> m.engine, m.identification, m.period_slope, m.n_draws
+    ('laplace', 'fixed_period_slope', 0.01, 20)
     """
     from apcfair.apc import APCModel
 
