@@ -31,7 +31,11 @@ class CellData:
 
     ``age``, ``vintage`` and ``period`` are the raw integer labels; ``ai``, ``vi``,
     ``ti`` their positions on contiguous grids starting at ``age_min``, ``vintage_min``
-    and ``period_min``.
+    and ``period_min``. ``age_step`` is the number of periods per age group (bamp's
+    ``periods_per_agegroup``, 1 unless ages are grouped wider than periods): labels obey
+    ``period = vintage + age_step * age``, so the vintage (cohort) grid has the period's
+    spacing and ``M * (n_age - 1) + n_period`` points for a full table (bamp's cohort
+    index ``M * (I - i) + j``).
     """
 
     events: np.ndarray
@@ -46,6 +50,7 @@ class CellData:
     n_vintage: int
     n_period: int
     freq: str
+    age_step: int = 1
 
     @property
     def n_cells(self) -> int:
@@ -66,16 +71,17 @@ class CellData:
 
     @property
     def grid_offset(self) -> int:
-        """``k`` in ``ti = ai + vi + k``."""
-        return self.age_min + self.vintage_min - self.period_min
+        """``k`` in ``ti = age_step * ai + vi + k``."""
+        return self.age_step * self.age_min + self.vintage_min - self.period_min
 
 
-def cell_data_from_table(table: pd.DataFrame, freq: str = "M") -> CellData:
+def cell_data_from_table(table: pd.DataFrame, freq: str = "M", age_step: int = 1) -> CellData:
     """Build :class:`CellData` from a table with ``age, vintage, period, defaults, at_risk``.
 
     ``defaults``/``at_risk`` may be called ``events``/``exposure``. Cells with zero
-    exposure are dropped. Raises if ``period != vintage + age`` anywhere, if counts are
-    negative or if events exceed exposure in a binomial table (checked by the model).
+    exposure are dropped. Raises if ``period != vintage + age_step * age`` anywhere, if
+    counts are negative or if events exceed exposure in a binomial table (checked by the
+    model). ``age_step`` is the number of periods per age group (1: equal widths).
     """
     t = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
     missing = [c for c in ("age", "vintage", "period", "defaults", "at_risk") if c not in t]
@@ -87,9 +93,12 @@ def cell_data_from_table(table: pd.DataFrame, freq: str = "M") -> CellData:
     a = t["age"].to_numpy(np.int64)
     v = t["vintage"].to_numpy(np.int64)
     p = t["period"].to_numpy(np.int64)
-    bad = p != v + a
+    age_step = int(age_step)
+    bad = p != v + age_step * a
     if bad.any():
-        raise DataValidationError([f"{int(bad.sum())} cells have period != vintage + age; the APC identity t = v + a must hold"])
+        age = "age" if age_step == 1 else f"{age_step} * age ({age_step} periods per age group)"
+        raise DataValidationError([f"{int(bad.sum())} cells have period != vintage + {age}; the APC identity "
+                                   "must hold"])
     d = t["defaults"].to_numpy(float)
     n = t["at_risk"].to_numpy(float)
     if (d < 0).any() or (n < 0).any() or not np.isfinite(d).all() or not np.isfinite(n).all():
@@ -99,7 +108,7 @@ def cell_data_from_table(table: pd.DataFrame, freq: str = "M") -> CellData:
         events=d, exposure=n, ai=a - amin, vi=v - vmin, ti=p - tmin,
         age_min=amin, vintage_min=vmin, period_min=tmin,
         n_age=int(a.max()) - amin + 1, n_vintage=int(v.max()) - vmin + 1,
-        n_period=int(p.max()) - tmin + 1, freq=freq,
+        n_period=int(p.max()) - tmin + 1, freq=freq, age_step=age_step,
     )
 
 
@@ -111,9 +120,20 @@ class Parametrisation:
     data : CellData
     orders : tuple of int
         Random-walk order for lifecycle, vintage and environment.
+    seasonal_period : int, optional
+        Add fixed season-of-year effects with this period.
+    periodic_to_cohort : bool
+        With ``M = data.age_step > 1`` periods per age group, ``M - 1`` patterns that repeat
+        every ``M`` periods move between G and H without changing a rate (Holford 2006). The
+        Bayesian engines separate them by the random walks' smoothness; the prior-free ML
+        engine cannot, and passes ``True``: H then has no component that repeats every ``M``
+        periods and those patterns are carried by the cohort effects G (a constraint, stated in
+        the result). The environment's prior is then no longer diagonal in its basis (unused
+        by ML).
     """
 
-    def __init__(self, data: CellData, orders: tuple[int, int, int], seasonal_period: int | None = None):
+    def __init__(self, data: CellData, orders: tuple[int, int, int], seasonal_period: int | None = None,
+                 periodic_to_cohort: bool = False):
         self.data = data
         self.bases: dict[str, FunctionBasis] = {
             c: function_basis(n, o) for c, n, o in zip(COMPONENTS, data.grid_sizes, orders, strict=True)
@@ -121,6 +141,9 @@ class Parametrisation:
         bF, bG, bH = (self.bases[c] for c in COMPONENTS)
         # block design matrices on each grid: lifecycle and vintage carry a slope column
         env = bH.nonlinear
+        self.periodic_to_cohort = bool(periodic_to_cohort and data.age_step > 1)
+        if self.periodic_to_cohort:
+            env = _without_periodic(env, data.labels("environment") % data.age_step, data.age_step)
         self.seasonal_period = seasonal_period
         self.n_seasonal = 0
         if seasonal_period:
@@ -150,7 +173,10 @@ class Parametrisation:
         self.prior_diag_unit = {
             "lifecycle": np.concatenate([[0.0], bF.eigenvalues]),
             "vintage": np.concatenate([[0.0], bG.eigenvalues]),
-            "environment": np.concatenate([bH.eigenvalues, np.zeros(self.n_seasonal)]),
+            "environment": np.concatenate([
+                bH.eigenvalues if not self.periodic_to_cohort else
+                np.einsum("ij,jk,ki->i", env.T, _rw_precision(len(env), bH.order), env),
+                np.zeros(self.n_seasonal)]),
         }
         self.fixed_mask = np.zeros(self.p, dtype=bool)
         self.fixed_mask[0] = True
@@ -223,6 +249,23 @@ class Parametrisation:
                 hess[self.slices[c], self.slices[other]] = cross
                 hess[self.slices[other], self.slices[c]] = cross.T
         return hess
+
+
+def _rw_precision(n: int, order: int) -> np.ndarray:
+    diff = np.diff(np.eye(n), n=order, axis=0)
+    return diff.T @ diff
+
+
+def _without_periodic(basis: np.ndarray, phase: np.ndarray, period: int) -> np.ndarray:
+    """Orthonormal basis of the span of ``basis`` with every pattern repeating every
+    ``period`` steps (``phase`` = position modulo ``period``) projected out."""
+    periodic = seasonal_contrasts(period)[phase]
+    inside = basis @ (basis.T @ periodic)  # the periodic patterns' parts within the span
+    q, r = np.linalg.qr(inside)
+    q = q[:, np.abs(np.diag(r)) > 1e-10]
+    rest = basis - q @ (q.T @ basis)
+    u, sv, _ = np.linalg.svd(rest, full_matrices=False)
+    return u[:, sv > 1e-8]
 
 
 def seasonal_contrasts(period: int) -> np.ndarray:

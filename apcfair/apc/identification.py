@@ -123,11 +123,14 @@ def period_trend(assumption: str, period_slope: float, vintage_slope: np.ndarray
     return np.full(len(vintage_slope), float(period_slope))
 
 
-def allocate_trend(funcs: dict[str, np.ndarray], trend: np.ndarray, grid_offset: int) -> dict[str, np.ndarray]:
+def allocate_trend(funcs: dict[str, np.ndarray], trend: np.ndarray, grid_offset: int,
+                   age_step: int = 1) -> dict[str, np.ndarray]:
     """Move a linear trend of slope ``trend`` per period into H (and out of F and G).
 
-    Cell predictors ``mu + F[a] + G[v] + H[t]`` are unchanged because ``t = v + a``;
-    all three functions stay mean-zero and ``mu`` absorbs the constant.
+    Cell predictors ``mu + F[a] + G[v] + H[t]`` are unchanged because ``t = v + a``
+    (``t = v + M a`` with ``M = age_step`` periods per age group: F then moves by ``M``
+    times the slope per age group); all three functions stay mean-zero and ``mu`` absorbs
+    the constant.
 
     Parameters
     ----------
@@ -136,7 +139,9 @@ def allocate_trend(funcs: dict[str, np.ndarray], trend: np.ndarray, grid_offset:
     trend : ndarray, shape (S,)
         Slope per period moved into H, one per draw.
     grid_offset : int
-        ``k`` in ``t_index = a_index + v_index + k`` (:attr:`CellData.grid_offset`).
+        ``k`` in ``t_index = M * a_index + v_index + k`` (:attr:`CellData.grid_offset`).
+    age_step : int
+        ``M``, the periods per age group (1 for equal widths; :attr:`CellData.age_step`).
 
     Returns
     -------
@@ -150,10 +155,12 @@ def allocate_trend(funcs: dict[str, np.ndarray], trend: np.ndarray, grid_offset:
         n = funcs[name].shape[1]
         centre[name] = (n - 1) / 2
         position = np.arange(n) - centre[name]
-        sign = 1.0 if name == "environment" else -1.0
-        out[name] = funcs[name] + sign * slope * position
+        # H gains the slope per period; G loses it per cohort step (one period) and F per
+        # age group (age_step periods)
+        step = {"environment": 1.0, "vintage": -1.0, "lifecycle": -float(age_step)}[name]
+        out[name] = funcs[name] + step * slope * position
     out["intercept"] = funcs["intercept"] - slope[:, 0] * (
-        grid_offset - centre["environment"] + centre["lifecycle"] + centre["vintage"]
+        grid_offset - centre["environment"] + age_step * centre["lifecycle"] + centre["vintage"]
     )
     return out
 
@@ -272,7 +279,8 @@ def invariant_offset_draws(apc_result) -> dict:
     draws = apc_result.draws
     _, vintage_slope, _ = split_linear(draws["vintage"])
     funcs = {"intercept": draws["intercept"], **{name: draws[name] for name in COMPONENTS}}
-    moved = allocate_trend(funcs, vintage_slope, int(apc_result.settings["grid_offset"]))
+    moved = allocate_trend(funcs, vintage_slope, int(apc_result.settings["grid_offset"]),
+                           int(apc_result.settings.get("age_step", 1)))
     _, env_slope, _ = split_linear(moved["environment"])
     moved["trend_per_period"] = env_slope
     return moved

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,8 @@ def _as_cell_data(data, freq: str | None) -> tuple[CellData, pd.DataFrame, dict 
         raise TypeError("APCModel.fit expects a Portfolio, Cells, CellTable or DataFrame, "
                         f"got {type(data).__name__}")
     table = _integer_labels(table)
-    cell_data = cell_data_from_table(table, freq or "M")
+    cell_data = cell_data_from_table(table, freq or "M",
+                                     age_step=cell_table.periods_per_age if cell_table is not None else 1)
     tidy = table.rename(columns={"events": "defaults", "exposure": "at_risk"})
     keep = ["vintage", "age", "period", "defaults", "at_risk"]
     keep += [c for c in ("age_label", "cohort_label", "period_label") if c in tidy]
@@ -158,6 +160,22 @@ def _resolve_likelihood(likelihood: str | None, cell_table: CellTable | None) ->
     return "binomial", "accounts at risk (credit cells): binomial defaults, logit link"
 
 
+def _unequal_widths_note(cell_data: CellData, engine: str) -> dict:
+    """What an unequal-width grid (``M`` periods per age group) means for the fit, for the diagnostics."""
+    m = cell_data.age_step
+    how = ("the factor (ML) model cannot separate them: H is constrained to have no such pattern and G "
+           "carries them" if engine == "ml" else
+           "the random walks' smoothness separates them (as bamp's), not the data")
+    return {"periods_per_age_group": m, "n_age_groups": cell_data.n_age, "n_periods": cell_data.n_period,
+            "n_cohorts": cell_data.n_vintage,
+            "cohort_index": f"{m} * (I - i) + j for age group i of I and period j (from 1), as bamp's coh(); "
+                            f"{m} * (I - 1) + J cohorts for a full table",
+            "note": f"{m - 1} patterns that repeat every {m} periods move between cohort and period effects "
+                    f"without changing a rate (Holford 2006); {how}. Fitted rates and the deviance are unaffected"}
+
+
+#: How NUTS samples the random-walk coefficients (see :mod:`apcfair.apc._pymc`).
+NutsCentring = Literal["auto", "centred", "non_centred"]
 #: Fewest events (defaults) an APC fit accepts; fewer leave the level unidentified.
 MIN_EVENTS = 10
 #: Fewest posterior draws: credible bands from fewer are meaningless.
@@ -175,11 +193,15 @@ class APCModel(ParamsMixin, FittedResultMixin):
         cells, Poisson for an events/exposure :class:`~apcfair.portfolio.CellTable`; the
         result states which and why (``diagnostics["likelihood_reason"]``).
     rw_order : int or tuple of int
-        Random-walk order (1 or 2) for all components or per component. Note: here the
-        random walks act on the nonlinear parts only, so an RW1 (like an RW2) leaves the
-        linear trend of each function unpenalised (in bamp an RW1 shrinks the trend
-        towards zero). Precisions of RW1 fits are therefore not comparable with bamp's.
-        ``(lifecycle, vintage, environment)``.
+        Random-walk order (1 or 2) for all components or per component
+        ``(lifecycle, vintage, environment)``. Note: here the random walks act on the
+        nonlinear parts only, so an RW1 (like an RW2) leaves the linear trend of each
+        function unpenalised (in bamp an RW1 shrinks the trend towards zero: a slope ``b``
+        adds ``b**2`` to every squared first difference). An RW1 precision here therefore
+        measures only the wiggle around the trend; bamp's must also absorb the trend, so for a
+        function with a trend bamp's RW1 precision is smaller (and its curve flatter) than
+        apcfair's. Precisions of RW1 fits are not comparable with bamp's; RW2 precisions are
+        (an RW2 does not penalise a linear trend in either).
     identification : {"no_period_trend", "no_vintage_trend", "fixed_period_slope"}
         How the unidentified linear trend is allocated (see the module docstring).
     period_slope : float
@@ -216,6 +238,11 @@ class APCModel(ParamsMixin, FittedResultMixin):
         Seed for every random step.
     progress : bool
         Show progress bars.
+    nuts_centring : {"auto", "centred", "non_centred"}
+        NUTS: how the random-walk coefficients are sampled. ``"auto"`` (default) samples a
+        coefficient centred where the data's information about it exceeds its prior precision
+        (a quick empirical-Bayes Laplace fit decides) and non-centred otherwise, which avoids
+        most divergences on small, data-rich tables (see :mod:`apcfair.apc._pymc`).
 
     Attributes
     ----------
@@ -267,7 +294,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
                  overdispersion: bool = False, n_draws: int = 1000, credible_level: float = 0.95,
                  nuts_tune: int = 1000, nuts_chains: int = 4, target_accept: float = 0.9,
                  fixed_effect_precision: float = 1e-4, seasonal: bool | None = None,
-                 random_state: int | None = None, progress: bool = False):
+                 random_state: int | None = None, progress: bool = False, nuts_centring: str = "auto"):
         self.likelihood = likelihood
         self.rw_order = rw_order
         self.identification = identification
@@ -286,6 +313,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
         self.seasonal = seasonal
         self.random_state = random_state
         self.progress = progress
+        self.nuts_centring = nuts_centring
 
     def _result_settings(self) -> dict:
         """Settings stored with every result (all parameters except ``progress``)."""
@@ -299,6 +327,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
         check_option("identification", self.identification, TrendAssumption)
         check_option("engine", self.engine, Engine)
         check_option("hyper", self.hyper, HyperMethod)
+        check_option("nuts_centring", self.nuts_centring, NutsCentring)
         orders = self.rw_order if isinstance(self.rw_order, tuple | list) else (self.rw_order,) * 3
         if len(orders) != 3 or any(o not in (1, 2) for o in orders):
             raise ValueError(f"rw_order={self.rw_order!r}: use 1, 2 or a tuple of three of them")
@@ -366,7 +395,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
         empty = empty_levels(cell_data, table)
         notes = []
         if self.engine == "ml" and any(empty.values()):
-            cell_data, table, notes = self._drop_empty_levels(table, cell_data.freq, empty)
+            cell_data, table, notes = self._drop_empty_levels(table, cell_data, empty)
         par = self._parametrisation(cell_data, orders)
         rng = np.random.default_rng(self.random_state)
         t0 = time.perf_counter()
@@ -381,6 +410,8 @@ class APCModel(ParamsMixin, FittedResultMixin):
         if any(empty.values()) and self.engine != "ml":
             notes.append("levels without events (labels as codes): " + "; ".join(
                 f"{c} {v}" for c, v in empty.items() if v) + "; their effects are set by the prior alone")
+        if cell_data.age_step > 1:
+            diagnostics["unequal_widths"] = _unequal_widths_note(cell_data, self.engine)
         diagnostics["warnings"] = list(diagnostics.get("warnings", [])) + notes
         if self.engine == "ml" and account_lik is None:
             diagnostics.update(submodel_deviances(cell_data, self.likelihood_))
@@ -395,14 +426,14 @@ class APCModel(ParamsMixin, FittedResultMixin):
         )
         return self
 
-    def _drop_empty_levels(self, table: pd.DataFrame, freq: str, empty: dict):
+    def _drop_empty_levels(self, table: pd.DataFrame, full: CellData, empty: dict):
         """ML: cells of ages, cohorts or periods without events have no finite MLE; drop them."""
         pos = {"lifecycle": "age", "vintage": "vintage", "environment": "period"}
         drop = np.zeros(len(table), dtype=bool)
         for c, codes in empty.items():
             drop |= table[pos[c]].isin(codes).to_numpy()
         kept = table[~drop].reset_index(drop=True)
-        cell_data = cell_data_from_table(kept, freq)
+        cell_data = cell_data_from_table(kept, full.freq, age_step=full.age_step)
         for c, n_grid in zip(COMPONENTS, cell_data.grid_sizes, strict=True):
             present = np.unique(kept[pos[c]].to_numpy())
             if len(present) != n_grid:
@@ -453,7 +484,8 @@ class APCModel(ParamsMixin, FittedResultMixin):
             use_seasonal = season_length is not None and cell_data.n_period >= 3 * season_length
         if self.engine == "ml":
             use_seasonal = False  # the factor model's period dummies already contain any seasonal pattern
-        return Parametrisation(cell_data, orders, seasonal_period=season_length if use_seasonal else None)
+        return Parametrisation(cell_data, orders, seasonal_period=season_length if use_seasonal else None,
+                               periodic_to_cohort=self.engine == "ml")
 
     def _run_engine(self, par: Parametrisation, rng: np.random.Generator,
                     account_lik: AccountLikelihood | None):
@@ -467,6 +499,7 @@ class APCModel(ParamsMixin, FittedResultMixin):
                 fixed_precision=self.fixed_effect_precision, overdispersion=self.overdispersion,
                 draws=self.n_draws, tune=self.nuts_tune, chains=self.nuts_chains,
                 target_accept=self.target_accept, random_seed=self.random_state, progress=self.progress,
+                centring=self.nuts_centring,
             )
             self.inference_data_ = idata
             return z_draws, hyper_draws, diagnostics, z_draws.mean(axis=0)

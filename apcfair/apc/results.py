@@ -36,6 +36,15 @@ _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment"
                "seasonal": "season"}
 
 
+def _width_text(table: dict) -> str:
+    """The grid widths of a cell table in words."""
+    per_age = int(table.get("periods_per_age", 1))
+    if per_age == 1:
+        return f"width {table['width']}"
+    return (f"age width {table['width'] * per_age}, period and cohort width {table['width']}: {per_age} periods "
+            f"per age group, cohort index {per_age} * (I - i) + j as bamp's")
+
+
 def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict, table: pd.DataFrame,
                  likelihood: str, identification: str, period_slope: float, engine: str,
                  credible_level: float, diagnostics: dict, lineage: dict | None, provenance: dict,
@@ -46,7 +55,8 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     funcs = par.functions(z_draws)  # environment has no linear part here
     _, slope_lifecycle, _ = split_linear(funcs["lifecycle"])
     _, slope_vintage, _ = split_linear(funcs["vintage"])
-    funcs = allocate_trend(funcs, period_trend(identification, period_slope, slope_vintage), cell_data.grid_offset)
+    funcs = allocate_trend(funcs, period_trend(identification, period_slope, slope_vintage), cell_data.grid_offset,
+                           cell_data.age_step)
     draws = {"intercept": funcs["intercept"], **{c: funcs[c] for c in COMPONENTS}}
     draws["slope_age_plus_period"] = slope_lifecycle  # identified: F slope + H slope
     draws["slope_vintage_plus_period"] = slope_vintage  # identified: G slope + H slope
@@ -92,7 +102,7 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     }
     settings = {"likelihood": likelihood, "rw_orders": list(orders), "engine": engine,
                 "credible_level": credible_level, "freq": cell_data.freq, "grid_offset": cell_data.grid_offset,
-                "seasonal_period": par.seasonal_period}
+                "age_step": cell_data.age_step, "seasonal_period": par.seasonal_period}
     if label_map is not None:
         settings["cell_table"] = label_map
     return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
@@ -186,8 +196,10 @@ class APCResult:
         labels = self.labels[component] if labels is None else labels
         table = self.settings.get("cell_table")
         if table is not None:
-            # cell tables: left ends in the table's own units (cohort: period - age)
-            return [int(x) * table["width"] + table["origins"][component] for x in labels]
+            # cell tables: left ends in the table's own units (cohort: period - age); ages
+            # step by the age width, cohorts and periods by the period width
+            step = table.get("widths", {}).get(component, table["width"])
+            return [int(x) * step + table["origins"][component] for x in labels]
         if component == "lifecycle":
             return [int(x) for x in labels]
         return format_period(labels, self.freq)
@@ -311,14 +323,17 @@ class APCResult:
             "=" * 72,
             f"Likelihood: {self.settings['likelihood']} ({diag.get('likelihood_reason', 'set by the user')})",
             f"Random-walk orders (F, G, H): {self.settings['rw_orders']} (on the nonlinear parts: the linear "
-            "trend is unpenalised, also for RW1)",
+            "trend is unpenalised, also for RW1" + (
+                "; unlike bamp's RW1, whose precision also has to absorb the trend, an RW1 precision here "
+                "measures only the wiggle around the trend, so it is larger than bamp's for a function "
+                "with a trend)" if 1 in self.settings["rw_orders"] else ")"),
             f"Engine: {self.settings['engine']}   draws: {self.n_draws}   "
             f"fit time: {diag.get('fit_seconds', float('nan'))} s",
             f"Cells: {len(cells):,}   {words[0]}: {cells['defaults'].sum():,.0f}   "
             f"{words[1]}: {cells['at_risk'].sum():,.0f}",
             f"Ages {ages[0]}-{ages[-1]}, {words[2]} "
             f"{vintages[0]} to {vintages[-1]}, periods {periods[0]} to {periods[-1]}"
-            + (f" (left ends, width {self.settings['cell_table']['width']})" if epi else ""),
+            + (f" (left ends, {_width_text(self.settings['cell_table'])})" if epi else ""),
         ])
         lines = []
         for name in COMPONENTS:
@@ -333,6 +348,10 @@ class APCResult:
         for key in ("deviance", "df_residual", "deviance_at_mode", "max_rhat", "min_ess_bulk", "divergences"):
             if key in diag:
                 lines.append(f"{key}: {diag[key]}")
+        if "unequal_widths" in diag:
+            uw = diag["unequal_widths"]
+            lines.append(f"Unequal widths: {uw['periods_per_age_group']} periods per age group, {uw['n_cohorts']} "
+                         f"cohorts (index {uw['cohort_index']}); {uw['note']}")
         lines += [f"WARNING: {w}" for w in diag.get("warnings", [])]
         blocks = [header, "Identification: " + self.identification["text"], self.scalars(), "\n".join(lines)]
         if "deviance_table" in diag:

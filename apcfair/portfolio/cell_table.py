@@ -15,9 +15,16 @@ Rules
   on a 5-year grid are detected), or ``age_width`` / ``period_width`` when given.
 - The cohort is ``period - age`` (for equal widths: the middle year of birth of the cell's
   cohort, as in ``Epi``); with a cohort column and no period column, ``period = cohort + age``.
-- Age groups and periods must have the **same width**. Unequal widths (5-year age groups
-  with 1-year periods, bamp's ``periods_per_agegroup``) are refused with what to do:
-  aggregate the periods to the age width (or use single-year ages).
+- Age groups may be a whole multiple ``M`` of the period width (5-year age groups with
+  1-year periods: ``M = 5``, bamp's ``periods_per_agegroup``). The cohort code then steps
+  by one period: ``cohort = period - age`` in table units, and bamp's cohort index
+  ``M * (I - i) + j`` (age group ``i`` of ``I``, period ``j``, both from 1) gives
+  ``M * (I - 1) + J`` cohorts for ``J`` periods. The cohort random walk runs on that
+  one-period grid, the age random walk on the age groups. With ``M > 1``, ``M - 1``
+  patterns that repeat every ``M`` periods can move between cohort and period effects
+  without changing a rate (Holford 2006): the factor (ML) model cannot separate them and the
+  Bayesian engines separate them by the random walks' smoothness alone. Periods wider than
+  age groups, or widths that are not multiples, are refused with what to do.
 - Without an exposure column the events are modelled as counts with exposure 1
   (a response-only table).
 - The default likelihood of a cell table is Poisson (events with exposure); say
@@ -69,15 +76,22 @@ class CellTable:
         ``period = vintage + age``, counts ``defaults`` (events) and ``at_risk`` (exposure),
         plus the labels ``age_label``, ``cohort_label`` and ``period_label`` in table units.
     width : int
-        Grid width of ages and periods in table units.
+        Grid width of periods (and cohorts) in table units; also of ages unless
+        ``periods_per_age > 1``.
     origins : dict
-        ``label = code * width + origin`` for ``lifecycle``, ``vintage`` and ``environment``.
+        ``label = code * step + origin`` for ``lifecycle``, ``vintage`` and ``environment``,
+        with step ``age_width`` for ages and ``width`` for cohorts and periods.
     likelihood : {"poisson", "binomial"}
         The likelihood this table calls for (Poisson unless told otherwise).
     notes : tuple of str
         How the table was read (defaults used, labels converted).
     source : str
         Where it came from.
+    columns : dict
+        The column names read.
+    periods_per_age : int
+        ``M``: periods per age group (bamp's ``periods_per_agegroup``); 1 for equal widths.
+        Engine codes obey ``period = vintage + M * age``.
     """
 
     table: pd.DataFrame
@@ -87,21 +101,34 @@ class CellTable:
     notes: tuple[str, ...] = ()
     source: str = "DataFrame"
     columns: dict = field(default_factory=dict)
+    periods_per_age: int = 1
+
+    @property
+    def age_width(self) -> int:
+        """Width of the age groups in table units (``periods_per_age * width``)."""
+        return self.width * self.periods_per_age
+
+    def steps(self) -> dict:
+        """Label step of each component's engine code, in table units."""
+        return {"lifecycle": self.age_width, "vintage": self.width, "environment": self.width}
 
     def labels(self, component: str, codes) -> np.ndarray:
         """Left ends (cohort: period - age) in table units of engine ``codes`` of a component."""
-        return np.asarray(codes, dtype=np.int64) * self.width + int(self.origins[component])
+        return np.asarray(codes, dtype=np.int64) * self.steps()[component] + int(self.origins[component])
 
     def label_map(self) -> dict:
         """What a result stores to print its labels in table units."""
-        return {"width": self.width, "origins": {k: int(v) for k, v in self.origins.items()},
+        return {"width": self.width, "widths": self.steps(), "periods_per_age": self.periods_per_age,
+                "origins": {k: int(v) for k, v in self.origins.items()},
                 "names": dict(COMPONENT_WORDS), "columns": dict(self.columns), "notes": list(self.notes),
                 "source": self.source}
 
     def __repr__(self) -> str:
         t = self.table
         span = {k: (int(t[f"{w}_label"].min()), int(t[f"{w}_label"].max())) for k, w in COMPONENT_WORDS.items()}
-        return (f"CellTable({len(t)} cells, width {self.width}, ages {span['lifecycle'][0]}..{span['lifecycle'][1]}, "
+        width = (f"width {self.width}" if self.periods_per_age == 1 else
+                 f"age width {self.age_width}, period width {self.width}")
+        return (f"CellTable({len(t)} cells, {width}, ages {span['lifecycle'][0]}..{span['lifecycle'][1]}, "
                 f"periods {span['environment'][0]}..{span['environment'][1]}, cohorts "
                 f"{span['vintage'][0]}..{span['vintage'][1]}, likelihood={self.likelihood!r})")
 
@@ -161,8 +188,8 @@ def read_cell_table(data, *, age: str = "age", period: str | None = "period", co
         column); the cohort is computed when absent. Without the ``exposure`` column (or
         with ``exposure=None``) exposure is 1 for every cell.
     age_width, period_width : int, optional
-        Interval widths in table units (default: detected from the labels). They must be
-        equal (see the module docstring for what to do otherwise).
+        Interval widths in table units (default: detected from the labels). The age width
+        must be the period width or a whole multiple of it (see the module docstring).
     likelihood : {"poisson", "binomial"}, optional
         Default Poisson (events with person-time exposure); binomial when the exposure
         counts accounts at risk.
@@ -185,13 +212,24 @@ def read_cell_table(data, *, age: str = "age", period: str | None = "period", co
     >>> any("exposure 1" in note for note in ct.notes)
     True
 
-    Unequal widths are refused with what to do:
+    Five-year age groups with one-year periods (bamp's ``periods_per_agegroup = 5``): the
+    cohort steps by one year, and 3 age groups x 6 periods give 5 * (3 - 1) + 6 = 16 cohorts:
 
-    >>> df = pd.DataFrame({"age": [25, 30, 35] * 3, "period": [1970, 1971, 1972] * 3, "events": 1})
+    >>> df = pd.DataFrame({"age": [25, 30, 35] * 6, "period": sorted([1970, 1971, 1972, 1973, 1974, 1975] * 3),
+    ...                    "events": 1})
+    >>> ct = read_cell_table(df)
+    >>> ct
+    CellTable(18 cells, age width 5, period width 1, ages 25..35, periods 1970..1975, cohorts 1935..1950, likelihood='poisson')
+    >>> ct.periods_per_age, ct.table["vintage"].nunique()
+    (5, 16)
+
+    Periods wider than age groups are refused with what to do:
+
+    >>> df = pd.DataFrame({"age": [25, 26, 27] * 3, "period": [1970, 1975, 1980] * 3, "events": 1})
     >>> read_cell_table(df)
     Traceback (most recent call last):
     ...
-    apcfair.errors.DataValidationError: age groups are 5 wide but periods 1 wide: ...
+    apcfair.errors.DataValidationError: age groups are 1 wide but periods 5 wide: ...
     """
     if likelihood is not None:
         check_option("likelihood", likelihood, Likelihood)
@@ -228,12 +266,21 @@ def read_cell_table(data, *, age: str = "age", period: str | None = "period", co
         notes.append(f"period computed as {cohort} + {age}")
     wa = _width(a, age_width, "age", "age_width")
     wp = _width(p, period_width, "period", "period_width")
-    if wa != wp:
+    if wa % wp:
         raise DataValidationError([
-            f"age groups are {wa} wide but periods {wp} wide: unequal grids (bamp's periods_per_agegroup) are "
-            f"not supported; aggregate the table to a common width (e.g. sum events and exposure over "
-            f"period groups of {wa}: period // {wa} * {wa}), or give single-year ages, then refit"])
-    width = wa
+            f"age groups are {wa} wide but periods {wp} wide: the age width must be the period width or a "
+            f"whole multiple of it (bamp's periods_per_agegroup); aggregate the table to a common width (e.g. "
+            f"sum events and exposure over period groups of {wa}: period // {wa} * {wa}), or give single-year "
+            "ages, then refit"])
+    width, per_age = wp, wa // wp
+    n_periods = len(np.unique(p))
+    if per_age > 1:
+        if n_periods < per_age:
+            raise DataValidationError([
+                f"{n_periods} periods of width {wp} but {per_age} periods per age group ({wa} wide): the cohort grid "
+                "would have gaps; give at least as many periods as periods per age group, or aggregate the periods"])
+        notes.append(f"age groups {wa} wide, periods {wp} wide: {per_age} periods per age group (bamp's "
+                     f"periods_per_agegroup); cohort index {per_age} * (I - i) + j, cohort label = period - age")
     ev = pd.to_numeric(frame[events], errors="coerce").to_numpy(float)
     if exposure is not None and exposure in frame:
         ex = pd.to_numeric(frame[exposure], errors="coerce").to_numpy(float)
@@ -254,12 +301,12 @@ def read_cell_table(data, *, age: str = "age", period: str | None = "period", co
         raise DataValidationError([
             f"{int(dup.sum())} rows share an (age, period) pair: one row per cell. Lexis triangles "
             "(upper/lower) are not supported as a layout; sum the two triangles of each age x period square"])
-    origin_a, origin_p = int(a.min() % width), int(p.min() % width)
-    age_code, period_code = (a - origin_a) // width, (p - origin_p) // width
+    origin_a, origin_p = int(a.min() % wa), int(p.min() % width)
+    age_code, period_code = (a - origin_a) // wa, (p - origin_p) // width
     table = pd.DataFrame({
-        "age": age_code, "vintage": period_code - age_code, "period": period_code,
+        "age": age_code, "vintage": period_code - per_age * age_code, "period": period_code,
         "defaults": ev, "at_risk": ex, "age_label": a, "cohort_label": p - a, "period_label": p})
     origins = {"lifecycle": origin_a, "vintage": origin_p - origin_a, "environment": origin_p}
     columns = {"age": age, "period": period, "cohort": cohort, "events": events, "exposure": exposure}
     return CellTable(table=table, width=width, origins=origins, likelihood=likelihood or "poisson",
-                     notes=tuple(notes), source=source, columns=columns)
+                     notes=tuple(notes), source=source, columns=columns, periods_per_age=per_age)

@@ -101,8 +101,13 @@ def test_response_only_table_and_cohort_column():
 def test_unequal_widths_duplicates_and_bad_labels_are_refused_with_the_fix():
     df = pd.DataFrame([(a, p, 1, 10.0) for a in (25, 30, 35) for p in range(1970, 1976)],
                       columns=["age", "period", "events", "exposure"])
-    with pytest.raises(DataValidationError, match="5 wide but periods 1 wide.*aggregate"):
-        read_cell_table(df)
+    assert read_cell_table(df).periods_per_age == 5  # bamp's periods_per_agegroup (tests/apc/test_unequal_widths.py)
+    wider_periods = pd.DataFrame([(a, p, 1, 10.0) for a in (25, 26, 27) for p in (1970, 1975, 1980)],
+                                 columns=["age", "period", "events", "exposure"])
+    with pytest.raises(DataValidationError, match="1 wide but periods 5 wide.*whole multiple.*aggregate"):
+        read_cell_table(wider_periods)
+    with pytest.raises(DataValidationError, match="5 wide but periods 2 wide"):
+        read_cell_table(df[df["period"] % 2 == 0])
     with pytest.raises(DataValidationError, match="not a multiple"):
         read_cell_table(df, period_width=2)
     with pytest.raises(DataValidationError, match="Lexis triangles"):
