@@ -138,7 +138,48 @@ class MonthPass:
             self.max_chunk = max(self.max_chunk, r1 - r0)
         self.row_bounds = [0, *ends[np.asarray(bounds[1:]) - 1].tolist()]
         self.offset_last = offset(units.a1, units.vintage + units.a1) + units.extra
+        self.offset_max = float(self.offsets.max()) if self.n_rows else -np.inf
         self._buf = (np.empty(self.max_chunk), np.empty(self.max_chunk))
+
+    def gradient(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-unit ``sum_a p`` and ``sum_a p (1 - p)`` at scores ``s``, without the likelihood.
+
+        The same arithmetic as :meth:`evaluate` (identical values) less its ``log1p`` pass and
+        sum; the clamp of the log-odds at 700 is skipped when no log-odds can reach it. For
+        boosting, which needs only the gradient and Hessian each round.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            Score of each unit.
+
+        Returns
+        -------
+        sum_p, sum_w : numpy.ndarray
+            Per-unit sums for one account of the unit (counts not applied).
+        """
+        u = self.units
+        sum_p = np.empty(u.n_units)
+        sum_w = np.empty(u.n_units)
+        b_e, b_t = self._buf
+        clamp = not (float(np.max(s, initial=-np.inf)) + self.offset_max <= _ETA_MAX)
+        with np.errstate(over="ignore"):
+            for k, (u0, u1) in enumerate(zip(self.bounds[:-1], self.bounds[1:], strict=True)):
+                r0, r1 = self.row_bounds[k], self.row_bounds[k + 1]
+                m = r1 - r0
+                e, t = b_e[:m], b_t[:m]
+                st = self.starts_local[k]
+                np.add(np.repeat(s[u0:u1], self.n_months[u0:u1]), self.offsets[r0:r1], out=e)
+                if clamp:
+                    np.minimum(e, _ETA_MAX, out=e)
+                np.exp(e, out=e)                    # e = exp(eta)
+                np.add(e, 1.0, out=t)
+                np.reciprocal(t, out=t)             # t = 1 - p
+                np.multiply(e, t, out=e)            # e = p
+                sum_p[u0:u1] = np.add.reduceat(e, st)
+                np.multiply(e, t, out=e)            # e = p (1 - p)
+                sum_w[u0:u1] = np.add.reduceat(e, st)
+        return sum_p, sum_w
 
     def evaluate(self, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Log-likelihood and per-unit ``sum_a p`` and ``sum_a p (1 - p)`` at scores ``s``.

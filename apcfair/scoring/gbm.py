@@ -361,7 +361,7 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
             uoa = units.unit_of_account
 
             def objective(preds, _dataset):
-                _, sum_p, sum_w = mpass.evaluate(np.asarray(preds)[units.rep])
+                sum_p, sum_w = mpass.gradient(np.asarray(preds)[units.rep])  # no likelihood: ~3x faster
                 return (sum_p - units.default)[uoa], sum_w[uoa]
 
             dtrain = lgb.Dataset(X_acc, label=d.astype(np.float64), feature_name=attributes,
