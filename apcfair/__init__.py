@@ -1,19 +1,21 @@
 """apcfair: Bayesian age-period-cohort vintage models, unbiased-by-design credit scoring,
 fairness audit and stress testing for credit risk."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("apcfair")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
-
 __all__ = ["Cells", "Lineage", "Portfolio", "__version__", "load_portfolio"]
 
 
 def __getattr__(name: str):
-    # the portfolio names are imported on first use, so that `apcfair --help` (which imports
-    # this package) does not pay for pandas and pyarrow
+    # imported on first use, so that `import apcfair` and `apcfair --help` stay light: the
+    # portfolio names need pandas and pyarrow, the version needs importlib.metadata (~0.1-0.3 s)
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("apcfair")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0+unknown"
+        globals()["__version__"] = value
+        return value
     if name in {"Cells", "Lineage", "Portfolio", "load_portfolio"}:
         from apcfair import portfolio
 
