@@ -1,6 +1,12 @@
 """Forecasts and stress tests: macro models of the environment, scenarios, PD paths, backtests."""
 
-from apcfair.forecast.backtest import BacktestResult, macro_backtest, truncate_portfolio
+from apcfair.forecast.backtest import (
+    BacktestResult,
+    RollingBacktestResult,
+    macro_backtest,
+    rolling_backtest,
+    truncate_portfolio,
+)
 from apcfair.forecast.macro import MacroModel, MacroResult
 from apcfair.forecast.scenarios import (
     ScenarioProjection,
@@ -14,6 +20,7 @@ __all__ = [
     "BacktestResult",
     "MacroModel",
     "MacroResult",
+    "RollingBacktestResult",
     "ScenarioProjection",
     "StressResult",
     "StressTest",
@@ -21,5 +28,6 @@ __all__ = [
     "random_walk_projection",
     "read_macro_history",
     "read_scenarios",
+    "rolling_backtest",
     "truncate_portfolio",
 ]

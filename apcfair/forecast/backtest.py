@@ -365,3 +365,193 @@ def macro_backtest(portfolio, macro_history, *, fit_end="2016-12", horizon: int 
                                    exp_def.mean(axis=0)[valid], defaults[valid])
     return BacktestResult(table=table, scores=scores, freq=freq, fit_end=format_period([end], freq)[0],
                           apc_result=res, macro_model=macro_model, projections=proj)
+
+
+# ---------------------------------------------------------------------------- rolling origins
+_METHODS = ("macro", "random_walk")
+
+
+def errors_by_horizon(long: pd.DataFrame) -> pd.DataFrame:
+    """Error of each method by forecast horizon, over the origins.
+
+    ``long`` has one row per (origin, horizon) with ``observed_rate`` and, per method,
+    the projected rate and its band. Returns ``horizon, n_origins`` and, per method,
+    ``<method>_mae`` (mean absolute error of the monthly default rate, a rate: 0.001 = 0.1
+    percentage points), ``<method>_rmse``, ``<method>_bias`` (mean projected minus observed)
+    and ``<method>_coverage`` (share of origins whose observed rate lies in the predictive
+    band), plus ``mae_ratio`` (macro MAE / random-walk MAE; below 1: the macro model is better).
+    """
+    rows = []
+    for h, g in long.groupby("horizon", sort=True):
+        g = g[g["at_risk"] > 0]
+        row = {"horizon": int(h), "n_origins": len(g)}
+        for m in _METHODS:
+            err = g[m] - g["observed_rate"]
+            row[f"{m}_mae"] = float(err.abs().mean())
+            row[f"{m}_rmse"] = float(np.sqrt((err**2).mean()))
+            row[f"{m}_bias"] = float(err.mean())
+            row[f"{m}_coverage"] = float(g["observed_rate"].between(g[f"{m}_lower"], g[f"{m}_upper"]).mean())
+        row["mae_ratio"] = row["macro_mae"] / row["random_walk_mae"] if row["random_walk_mae"] > 0 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class RollingBacktestResult:
+    """Rolling-origin out-of-time backtest: macro model vs random walk, error by horizon.
+
+    Parameters
+    ----------
+    long, by_horizon, scores, freq, origins
+        As the attributes; produced by :func:`rolling_backtest`.
+
+    Attributes
+    ----------
+    long : pandas.DataFrame
+        One row per origin and horizon: ``origin, horizon, month, at_risk, defaults,
+        observed_rate`` and, per method (``macro``, ``random_walk``), the projected monthly
+        default rate with its predictive band (``_lower``/``_upper``).
+    by_horizon : pandas.DataFrame
+        :func:`errors_by_horizon` of ``long``.
+    scores : dict
+        Per origin, the :func:`error_scores` of both methods (as in :class:`BacktestResult`).
+    freq : str
+    origins : list of str
+        The origins (last month of each fit window).
+
+    Examples
+    --------
+    See :func:`rolling_backtest`.
+    """
+
+    long: pd.DataFrame
+    by_horizon: pd.DataFrame
+    scores: dict
+    freq: str
+    origins: list
+    definitions: dict = field(default_factory=dict)
+
+    def summary(self) -> Summary:
+        """Error by horizon (text and HTML)."""
+        b = self.by_horizon
+        title = (f"Rolling-origin backtest: {len(self.origins)} origins ({self.origins[0]} to {self.origins[-1]}), "
+                 f"horizons 1 to {int(b['horizon'].max())}; mean MAE of the monthly default rate: macro "
+                 f"{b['macro_mae'].mean():.4%}, random walk {b['random_walk_mae'].mean():.4%}")
+        return Summary.from_blocks(title, [(
+            "Error of the projected monthly default rate by horizon over the origins (mae/rmse/bias: rates, "
+            "0.001 = 0.1 percentage points; coverage: share of origins inside the predictive band; "
+            "mae_ratio: macro / random walk)", b)])
+
+    def to_json_dict(self) -> dict:
+        """``origins``, ``by_horizon``, ``long``, ``scores`` and ``definitions`` (JSON-ready)."""
+        return jsonable({"kind": type(self).__name__, "format_version": FORMAT_VERSION, "freq": self.freq,
+                         "origins": list(self.origins), "scores": self.scores, "definitions": self.definitions,
+                         "by_horizon": frame_to_json(self.by_horizon), "long": frame_to_json(self.long)})
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_json_dict` as JSON."""
+        return save_json(self.to_json_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RollingBacktestResult:
+        """Read a result written by :meth:`save`."""
+        d = load_json(path, cls.__name__)
+        return cls(long=frame_from_json(d["long"]), by_horizon=frame_from_json(d["by_horizon"]),
+                   scores=d["scores"], freq=d["freq"], origins=list(d["origins"]),
+                   definitions=d.get("definitions", {}))
+
+    def plot(self, ax=None):
+        """Mean absolute error by horizon, macro model vs random walk."""
+        from apcfair.forecast.plots import plot_errors_by_horizon
+
+        return plot_errors_by_horizon(self, ax=ax)
+
+
+def rolling_backtest(portfolio, macro_history, origins, *, horizon: int = 12, apc_model=None,
+                     macro_model: MacroModel | None = None, extrapolation: str = "hold",
+                     credible_level: float = 0.95, random_state: int | None = 0) -> RollingBacktestResult:
+    """Rolling-origin backtest: :func:`macro_backtest` refitted at every origin, errors by horizon.
+
+    At each origin the APC and macro models are refitted on the data up to it (copies of
+    ``apc_model`` and ``macro_model`` with the same settings), the environment is projected
+    ``horizon`` periods with the realised drivers (macro) and by the random walk, and the
+    projected monthly default rate of the realised accounts at risk is compared with the
+    observed one.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The full portfolio (observed ``horizon`` periods beyond the last origin).
+    macro_history : str, pathlib.Path, pandas.DataFrame or list
+        Drivers over the fit windows and the test months (as :func:`read_macro_history`).
+    origins : sequence of str or int
+        Last month of each fit window (``"YYYY-MM"`` or codes), e.g. every 12 months.
+    horizon : int
+        Test periods after each origin.
+    apc_model, macro_model : optional
+        Unfitted models whose settings are used at every origin (defaults as in
+        :func:`macro_backtest`).
+    extrapolation, credible_level, random_state
+        As in :func:`macro_backtest`.
+
+    Returns
+    -------
+    RollingBacktestResult
+
+    Examples
+    --------
+    >>> from data_synth import SynthConfig, generate_portfolio
+    >>> from apcfair import load_portfolio
+    >>> from apcfair.apc import APCModel
+    >>> from apcfair.forecast import MacroModel
+    >>> from apcfair.forecast.backtest import rolling_backtest
+    >>> synth = generate_portfolio(SynthConfig(n_accounts=2000, seed=0,
+    ...                                        start="2006-01", end="2012-12"))
+    >>> portfolio = load_portfolio(synth.loans)
+    >>> rb = rolling_backtest(portfolio, synth.macro_history, ["2010-06", "2011-06"], horizon=12,
+    ...                       apc_model=APCModel(hyper="eb", n_draws=100, random_state=0),
+    ...                       macro_model=MacroModel(drivers="unemployment_change:+,gdp_growth:-",
+    ...                                              random_state=0))
+    >>> rb.by_horizon[["horizon", "n_origins"]].iloc[[0, -1]].values.tolist()
+    [[1, 2], [12, 2]]
+    >>> print(rb.summary().splitlines()[0])  # doctest: +ELLIPSIS
+    Rolling-origin backtest: 2 origins (2010-06 to 2011-06), horizons 1 to 12; mean MAE ...
+    """
+    import warnings
+
+    origins = sorted(_code(o, portfolio.freq, "origin") for o in origins)
+    if not origins:
+        raise ValueError("origins: give at least one origin (last month of a fit window)")
+    freq = portfolio.freq
+    apc_model = apc_model if apc_model is not None else APCModel(random_state=random_state)
+    macro_model = macro_model if macro_model is not None else MacroModel(random_state=random_state)
+    hist = read_macro_history(macro_history)
+    frames, scores = [], {}
+    for origin in origins:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # driver warnings repeat at every origin
+            bt = macro_backtest(portfolio, hist, fit_end=origin, horizon=horizon,
+                                apc_model=type(apc_model)(**apc_model.get_params()),
+                                macro_model=type(macro_model)(**macro_model.get_params()),
+                                extrapolation=extrapolation, credible_level=credible_level,
+                                random_state=random_state)
+        t = bt.table.drop(columns="code").assign(origin=bt.fit_end, horizon=np.arange(1, len(bt.table) + 1))
+        frames.append(t[["origin", "horizon", *[c for c in t.columns if c not in ("origin", "horizon")]]])
+        scores[bt.fit_end] = bt.scores
+    long = pd.concat(frames, ignore_index=True)
+    unit = "months" if freq == "M" else "quarters"
+    return RollingBacktestResult(
+        long=long, by_horizon=errors_by_horizon(long), scores=scores, freq=freq,
+        origins=format_period(origins, freq),
+        definitions={
+            "horizon": f"{unit} after the origin (1 = first projected period)",
+            "observed_rate": "observed defaults / accounts at risk in the month",
+            "macro": "projected monthly default rate of the observed accounts at risk, H(t) from the macro model "
+                     "refitted up to the origin with the realised drivers",
+            "random_walk": "the same with H(t) continued by its random walk from the origin",
+            "mae": "mean over the origins of |projected - observed| monthly default rate (a rate)",
+            "bias": "mean over the origins of projected - observed", "rmse": "root mean squared error",
+            "coverage": f"share of origins whose observed rate lies in the {credible_level:.0%} predictive band "
+                        "(posterior draws plus binomial sampling of the accounts at risk)",
+            "mae_ratio": "macro MAE / random-walk MAE (below 1: the macro model projects better)",
+        })

@@ -177,3 +177,20 @@ def plot_backtest(bt, ax=None):
     ax.set_title("Backtest: projected vs observed default rate")
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_errors_by_horizon(rb, ax=None):
+    """Mean absolute error of the monthly default rate by horizon: macro model vs random walk."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    b = rb.by_horizon
+    for col, key, label in (("C0", "macro", "macro model (realised drivers)"), ("C3", "random_walk", "random walk")):
+        ax.plot(b["horizon"], b[f"{key}_mae"], "o-", color=col, lw=1.5, ms=3, label=label)
+    _pct(ax)
+    unit = "months" if rb.freq == "M" else "quarters"
+    ax.set_xlabel(f"horizon ({unit} after the origin)")
+    ax.set_ylabel("mean absolute error of the monthly default rate")
+    ax.set_title(f"Rolling-origin backtest over {len(rb.origins)} origins")
+    ax.legend(fontsize=8)
+    return ax

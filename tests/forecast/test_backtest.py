@@ -73,3 +73,39 @@ def test_result_protocol_and_save_load_round_trip(bt, tmp_path):
     assert back.scores == bt.scores and back.freq == bt.freq and back.fit_end == bt.fit_end
     assert back.macro_result is None and back.summary() == summary
     assert len(back.plot().get_lines()) == 3
+
+
+# ---------------------------------------------------------------------------- rolling origins
+def test_errors_by_horizon_by_hand():
+    from apcfair.forecast.backtest import errors_by_horizon
+
+    long = pd.DataFrame({
+        "origin": ["a", "a", "b", "b"], "horizon": [1, 2, 1, 2], "at_risk": [100, 100, 100, 0],
+        "observed_rate": [0.010, 0.020, 0.030, np.nan],
+        "macro": [0.012, 0.020, 0.027, 0.5], "macro_lower": [0.0, 0.0, 0.028, 0.0], "macro_upper": [1, 1, 1, 1],
+        "random_walk": [0.010, 0.025, 0.020, 0.5], "random_walk_lower": 0.0, "random_walk_upper": 1.0})
+    b = errors_by_horizon(long).set_index("horizon")
+    assert b.loc[1, "n_origins"] == 2 and b.loc[2, "n_origins"] == 1  # no accounts at risk: not scored
+    assert b.loc[1, "macro_mae"] == pytest.approx((0.002 + 0.003) / 2)
+    assert b.loc[1, "macro_bias"] == pytest.approx((0.002 - 0.003) / 2)
+    assert b.loc[1, "macro_coverage"] == 1.0  # 0.010 in [0, 1] and 0.030 in [0.028, 1]
+    assert b.loc[1, "random_walk_mae"] == pytest.approx(0.005)
+    assert b.loc[1, "mae_ratio"] == pytest.approx(0.0025 / 0.005)
+    assert b.loc[2, "random_walk_rmse"] == pytest.approx(0.005)
+
+
+@pytest.mark.slow  # three APC fits on 20,000 accounts
+def test_rolling_origin_backtest_macro_beats_random_walk(synth, tmp_path):
+    from apcfair.forecast.backtest import RollingBacktestResult, rolling_backtest
+
+    rb = rolling_backtest(synth.portfolio, synth.sp.macro_history, ["2014-12", "2015-12", "2016-12"], horizon=36,
+                          apc_model=APCModel(hyper="eb", n_draws=200, random_state=0),
+                          macro_model=MacroModel(drivers="unemployment_change:+,gdp_growth:-", random_state=0))
+    b = rb.by_horizon
+    assert b["horizon"].tolist() == list(range(1, 37)) and (b["n_origins"] == 3).all()
+    # the truth's environment is macro-driven: realised drivers beat the random walk on average
+    assert b["macro_mae"].mean() < b["random_walk_mae"].mean()
+    assert b["macro_coverage"].mean() >= 0.8
+    again = RollingBacktestResult.load(rb.save(tmp_path / "rolling.json"))
+    pd.testing.assert_frame_equal(again.by_horizon, b)
+    assert len(rb.plot().get_lines()) == 2
