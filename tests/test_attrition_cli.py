@@ -68,23 +68,6 @@ def test_no_payoff_is_said_and_skipped(apc_dirs, capsys):
     assert js["lifecycle"]
 
 
-def test_fit_attrition_leaves_the_given_model_unfitted():
-    import pandas as pd
-
-    from apcfair.apc.attrition import fit_attrition
-
-    rng = np.random.default_rng(0)
-    cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
-                         columns=["vintage", "age", "period"])
-    cells["at_risk"] = 500
-    cells["defaults"] = rng.binomial(500, 0.01, size=len(cells))
-    cells["attrition"] = rng.binomial(500, 0.03, size=len(cells))
-    model = APCModel(n_draws=50, random_state=0)
-    fit_attrition(model, cells, freq="M")
-    with pytest.raises(Exception, match="fit"):
-        _ = model.result_
-
-
 def test_no_exits_skip_decision_without_fitting():
     import pandas as pd
 
@@ -94,6 +77,8 @@ def test_no_exits_skip_decision_without_fitting():
                           "at_risk": [10, 9], "attrition": [0, 0]})
     result, note = fit_attrition_from_args(APCModel(n_draws=50), cells)
     assert result is None and note.startswith("skipped: the data hold no exits other than default")
+    result, note = fit_attrition_from_args(APCModel(n_draws=50), cells.drop(columns="attrition"))
+    assert result is None and "no attrition column" in note
     # too few exits to fit: the default outputs stand, the reason is recorded
     with pytest.warns(UserWarning, match="last period"):
         result, note = fit_attrition_from_args(APCModel(n_draws=50), cells.assign(attrition=[1, 0]))

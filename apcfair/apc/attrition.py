@@ -16,6 +16,27 @@ Forecasts combine the two hazards (see
 :func:`apcfair.forecast.cumulative.unconditional_cumulative_pd`): without account-level
 attrition scores the attrition hazard of an account is its cell's, ``expit(mu_q + F_q(a)
 + G_q(v) + H_q(t))`` (:func:`attrition_offsets`).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
+...                      columns=["vintage", "age", "period"])
+>>> cells["at_risk"] = 2000
+>>> cells["defaults"] = rng.binomial(2000, 0.01, size=len(cells))
+>>> cells["attrition"] = rng.binomial(2000, 0.02, size=len(cells))  # 2% pay off a month
+>>> res = fit_attrition(APCModel(n_draws=100, random_state=0), cells, freq="M")
+>>> int(res.cells["defaults"].sum()) == attrition_count(cells)  # the attrition fit counts exits
+True
+>>> q = attrition_offsets(res, max_age=36, last_period=60)  # logit q(a, t), held beyond the data
+>>> rate = 1 / (1 + np.exp(-q(np.arange(1, 13), np.arange(1, 13))))  # vintage 0, ages 1..12
+>>> bool(np.all(np.abs(rate - 0.02) < 0.005))
+True
+>>> fit_attrition(APCModel(n_draws=100), cells.assign(attrition=0), freq="M")
+Traceback (most recent call last):
+...
+apcfair.errors.DataValidationError: the data hold no attrition (non-default exits: payoff, closure) ...
 """
 
 from __future__ import annotations
@@ -162,20 +183,7 @@ def fit_attrition(model: APCModel, data, *, freq: str | None = None) -> APCResul
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
-    ...                      columns=["vintage", "age", "period"])
-    >>> cells["at_risk"] = 500
-    >>> cells["defaults"] = rng.binomial(500, 0.01, size=len(cells))
-    >>> cells["attrition"] = rng.binomial(500, 0.02, size=len(cells))
-    >>> res = fit_attrition(APCModel(n_draws=100, random_state=0), cells, freq="M")
-    >>> int(res.cells["defaults"].sum()) == int(cells["attrition"].sum())
-    True
-    >>> fit_attrition(APCModel(n_draws=100), cells.assign(attrition=0), freq="M")
-    Traceback (most recent call last):
-    ...
-    apcfair.errors.DataValidationError: the data hold no attrition (non-default exits: payoff, closure) ...
+    See the module's example (:mod:`apcfair.apc.attrition`).
     """
     cells = attrition_cells(data)
     if int(_table(cells)["defaults"].sum()) == 0:
@@ -272,18 +280,7 @@ def attrition_offsets(result: APCResult, *, max_age: int | None = None, last_per
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> cells = pd.DataFrame([(v, a, v + a) for v in range(24) for a in range(1, 25 - v)],
-    ...                      columns=["vintage", "age", "period"])
-    >>> cells["at_risk"] = 2000
-    >>> cells["defaults"] = rng.binomial(2000, 0.01, size=len(cells))
-    >>> cells["attrition"] = rng.binomial(2000, 0.02, size=len(cells))
-    >>> res = fit_attrition(APCModel(n_draws=100, random_state=0), cells, freq="M")
-    >>> q = attrition_offsets(res, max_age=36, last_period=60)
-    >>> rate = 1 / (1 + np.exp(-q(np.arange(1, 13), np.arange(1, 13))))  # vintage 0, ages 1..12
-    >>> bool(np.all(np.abs(rate - 0.02) < 0.005))
-    True
+    See the module's example (:mod:`apcfair.apc.attrition`).
     """
     table = result.offset_table(include_intercept=True, max_age=max_age, last_period=last_period)
     codes = np.asarray(result.labels["vintage"], dtype=np.int64)

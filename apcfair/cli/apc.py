@@ -57,6 +57,8 @@ def fit_attrition_from_args(model, cells):
     from apcfair.errors import DataValidationError
 
     n_exits = attrition_count(cells)
+    if n_exits is None:
+        return None, "skipped: the cells carry no attrition column (exits other than default are not counted)"
     if not n_exits:
         return None, ("skipped: the data hold no exits other than default (payoff, closure: default = 0 and "
                       "last_month before the end of the data, or an exit column), so there is no attrition "

@@ -88,8 +88,9 @@ def test_recovers_attrition_lifecycle_and_environment(fitted):
     # measured (seed 0, 40,000 accounts, ~24,000 payoffs): lifecycle 0.98, environment 0.98
     assert life >= 0.9, life
     assert env >= 0.75, env
-    # the model given is not changed: the default fit is separate
-    assert not hasattr(model, "_result") or getattr(model, "_result", None) is None
+    # the model given is not changed (fitted on a copy): the default fit is separate
+    with pytest.raises(Exception, match="fit"):
+        _ = model.result_
 
 
 def test_attrition_json_has_the_default_record_layout(fitted):
