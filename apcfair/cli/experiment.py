@@ -80,7 +80,7 @@ def run_bootstrap_from_args(args) -> int:
     if not quiet:
         print(f"ran {res['ran']} bootstrap replicate(s), kept {res['skipped']} finished earlier; "
               f"{res['wall_seconds']:.1f} s")
-        for w in (res["parquet"], res["json"]):
+        for w in (res["parquet"], res["json"], res["proxy"]):
             print(f"wrote {w}")
     return 0
 

@@ -245,7 +245,9 @@ def run_bootstrap(data: pd.DataFrame, out: str | Path, *, outcome: str, restrict
     out : path
         Output folder: ``experiment.parquet`` (``seed`` = replicate, ``model``, ``metric``,
         ``value``), ``experiment.json`` (settings, per model and metric the mean, standard
-        deviation and 2.5%/97.5% quantiles across replicates), parts under ``parts/``.
+        deviation and 2.5%/97.5% quantiles across replicates), ``proxy_correlations.csv``
+        (the proxy diagnostic of the whole book, :func:`apcfair.unbiased.proxy.proxy_correlations`),
+        parts under ``parts/``.
     outcome : str
         Binary outcome column, 1 = default (unfavourable), 0 = good.
     restricted, credit : sequence of str
@@ -329,8 +331,15 @@ def run_bootstrap(data: pd.DataFrame, out: str | Path, *, outcome: str, restrict
     summary = {"settings": settings, "definitions": BOOTSTRAP_DEFINITIONS,
                "models": summarise_replicates(table), "provenance": provenance(settings)}
     write_json(out / layout.EXPERIMENT_JSON, summary)
+    # the proxy diagnostic of the whole book (paper's Table 1), categories as level indicators
+    from apcfair.unbiased.proxy import proxy_correlations
+
+    as_text = {c: data[c].astype(str) for c in categorical if c in data.columns}
+    proxy_correlations(data.assign(**as_text), restricted, credit).to_csv(out / layout.PROXY_CORRELATIONS,
+                                                                         index=False)
     return {"ran": len(todo), "skipped": n_boot - len(todo), "wall_seconds": time.perf_counter() - t0,
             "parquet": str(out / layout.EXPERIMENT_PARQUET), "json": str(out / layout.EXPERIMENT_JSON),
+            "proxy": str(out / layout.PROXY_CORRELATIONS),
             "table": table, "summary": summary}
 
 
