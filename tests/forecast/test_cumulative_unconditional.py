@@ -127,3 +127,30 @@ def test_lifetime_pd_ifrs9_and_open_book():
     assert totals["expected_defaults_lifetime_unconditional"] < totals["expected_defaults_lifetime_net"]
     with pytest.raises(ValueError, match="maturity_age"):
         lifetime_pd([0], 0.0, d, q, age_now=0)
+
+
+def test_recipe_from_the_two_apc_fits_per_account():
+    """The recipe for forecasts.parquet's cum_pd_unconditional: default offsets + the attrition path."""
+    import warnings
+
+    from apcfair import load_portfolio
+    from apcfair.apc import APCModel
+    from apcfair.apc.attrition import attrition_offsets, fit_attrition
+    from apcfair.forecast.cumulative import attrition_path
+    from data_synth import SynthConfig, generate_portfolio
+
+    portfolio = load_portfolio(generate_portfolio(SynthConfig(n_accounts=3000, seed=4, start="2016-01")).loans)
+    cells = portfolio.cells()
+    model = APCModel(n_draws=100, random_state=0)
+    default = model.fit(cells).result_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the last month's payoffs look like censoring
+        attrition = fit_attrition(model, cells)
+    vintage = portfolio.spells().vintage
+    last = int(cells.table["period"].max()) + 36
+    grid = HorizonGrid(vintage, default.offset_table(max_age=36, last_period=last), 36)
+    q = attrition_path(vintage, attrition_offsets(attrition, max_age=36, last_period=last), 36)
+    assert q.shape == (len(vintage), 36) and 0.005 < q.mean() < 0.03  # payoff_rate 1.5% a month
+    score = np.zeros(len(vintage))
+    unc, net = grid.unconditional(score, q), grid.cumulative(score)
+    assert np.all(unc < net) and np.all(unc > 0.5 * net)
