@@ -28,6 +28,12 @@ example:
   writes audit_2024q4/audit.json (keys: conventions, performance, groups, gaps, tests, ...)
   and audit_2024q4/audit.html (self-contained, plots embedded).
 
+  apcfair audit --data unbiased/forecasts.parquet --model credit_restricted_mean --sample out \
+      --score cum_pd_exposure --outcome defaulted_within_horizon --group minority --cutoff 0.1 --out audit_oos
+
+  audits one model of `apcfair unbiased`'s forecasts (one row per account and model there), out of
+  sample, with the PD and the outcome on one definition (both censored by payoff and the data end).
+
 conventions: outcome 1 = default (unfavourable); approved = PD < cutoff (--polarity pd, the
 default) or score >= cutoff (--polarity approval); TPR = P(approved | creditworthy),
 FPR = P(approved | default). Gaps fail when the disparate impact ratio < 0.80 or a
