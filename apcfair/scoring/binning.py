@@ -542,12 +542,19 @@ class AttributeBinner(ParamsMixin):
             names += [f"{c} {lab}" for lab in self.specs_[c].labels]
             owner += [c] * self.specs_[c].n_levels
         n = enc.n
-        rows = np.repeat(np.arange(n), len(cols))
-        idx = np.column_stack([enc.codes[:, pos[c]] + start[c] for c in cols]).reshape(-1)
-        X = sp.csr_matrix((np.ones(len(idx)), (rows, idx)), shape=(n, len(names)))
-        G = (X.T @ X).toarray()
-        size = np.diag(G)
-        dflt = None if y is None else np.asarray(X.T @ np.asarray(y, dtype=np.float64)).reshape(-1)
+        codes = {c: enc.codes[:, pos[c]].astype(np.int64) for c in cols}
+        G = np.zeros((len(names), len(names)))        # rows in both levels (joint counts by pair of attributes)
+        dflt = None if y is None else np.zeros(len(names))
+        for i, c in enumerate(cols):
+            k, sc = self.specs_[c].n_levels, slice(start[c], start[c] + self.specs_[c].n_levels)
+            G[sc, sc] = np.diag(np.bincount(codes[c], minlength=k))
+            if y is not None:
+                dflt[sc] = np.bincount(codes[c], weights=np.asarray(y, dtype=np.float64), minlength=k)
+            for d in cols[i + 1:]:
+                kd, sd = self.specs_[d].n_levels, slice(start[d], start[d] + self.specs_[d].n_levels)
+                joint = np.bincount(codes[c] * kd + codes[d], minlength=k * kd).reshape(k, kd)
+                G[sc, sd], G[sd, sc] = joint, joint.T
+        size = np.diag(G).copy()
         m = int(self.min_bin_defaults)
         var = size * (n - size)
         own = np.asarray(owner, dtype=object)
