@@ -174,7 +174,11 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
     ['model', 'label', 'auc_in', 'auc_out', 'gini_in', 'gini_out']
 
     Zeroing the restricted term costs little accuracy (DeLong interval for the AUC
-    difference) and removes most of the forecast's correlation with minority status:
+    difference). Its forecast correlates less with minority status than the model that
+    keeps the restricted term; against the traditional credit model (what a lender uses
+    today) the change can be small and is reported with a bootstrap interval
+    (``change_vs_credit`` in the comparison rows; the summary says when it is not
+    significant):
 
     >>> cost = ubd.result_.cost_of_fairness["out"]
     >>> abs(cost["difference"]) < 0.02
