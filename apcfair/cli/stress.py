@@ -41,10 +41,25 @@ refusal: a portfolio whose histories look incomplete (most accounts seen in one 
   closure rate per month above 0.2) exits with code 2 and one line why; --force (the shared flag,
   which also allows writing into a used --out) projects it with the warning recorded in stress.json.
 
+  apcfair stress --data loans.parquet --macro UNRATE.csv A191RL1Q225SBEA.csv \
+      --scenarios 2026_supervisory_baseline.csv 2026_supervisory_severely_adverse.csv \
+      --drivers unemployment_rate:diff12:+,real_gdp_growth:- --driver-trend hold --out stress-fed/
+
+transformations: NAME:diffN (change over N months), pctN / yoy (percent change over N / 12 months),
+  logdiffN (100 x log change), lagN (N months earlier), log; left to right (hpi:yoy,lag3:-). They run on the
+  raw monthly series (scenarios: the history followed by the scenario path) and are recorded in stress.json
+  (drivers[].transform, definitions.driver_transforms).
+driver trend: --driver-trend extend (default) extends each driver's least-squares line over the fit window
+  into the scenario; hold freezes it at its last in-window value. Shown in the summary and stress.json.
+
 files:
-  --macro      CSV  month,<driver columns>            (YYYY-MM, a date, or YYYY-Qn)
-  --scenarios  CSV  scenario,month,<driver columns>   (several named paths in one file)
-  Quarterly values are expanded to months (--quarterly hold|interpolate).
+  --macro      CSV  month,<driver columns>            (YYYY-MM, a date, or YYYY-Qn); or FRED downloads as
+               they come (DATE or observation_date, one column per series id). Several files: merged by month.
+  --scenarios  CSV  scenario,month,<driver columns>   (several named paths in one file); or the Federal
+               Reserve's supervisory tables (Scenario Name, Date like '2026 Q1', one column per variable such as
+               'Unemployment rate'; one file per scenario; names become baseline, severely_adverse, ...).
+  Names match across layouts: unemployment_rate = UNRATE = 'Unemployment rate', real_gdp_growth =
+  A191RL1Q225SBEA = 'Real GDP growth'. Quarterly values are expanded to months (--quarterly hold|interpolate).
   Without --macro/--scenarios the environment is continued by its random walk.
   --scores     CSV or Parquet  account_id,<score columns>  (e.g. account_scores.parquet of
                `apcfair unbiased`): logit score per account relative to the APC offset,

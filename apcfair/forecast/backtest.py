@@ -252,13 +252,19 @@ def projected_rate(res, test: pd.DataFrame, per: np.ndarray, projection: Scenari
 
 def error_scores(observed: np.ndarray, predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                  expected_defaults: np.ndarray, defaults: np.ndarray) -> dict:
-    """MAE, RMSE, mean absolute % error, bias, band coverage and total-defaults error."""
+    """MAE, RMSE, mean absolute % error, bias, band coverage and total-defaults error.
+
+    Rates are monthly default rates (0.001 = 0.1 percentage points). ``mean_abs_pct_error``
+    is the mean of ``|projected - observed| / observed`` over the months with observed
+    defaults (a fraction: 0.2 = 20%); months without observed defaults have no relative error.
+    """
     err = predicted - observed
     cov = (observed >= lower) & (observed <= upper)
     return {
         "mae_rate": float(np.mean(np.abs(err))),
         "rmse_rate": float(np.sqrt(np.mean(err**2))),
-        "mean_abs_pct_error": float(np.mean(np.abs(err) / np.maximum(observed, 1e-12))),
+        "mean_abs_pct_error": float(np.mean(np.abs(err[observed > 0]) / observed[observed > 0]))
+        if (observed > 0).any() else float("nan"),  # months without observed defaults have no % error
         "bias_rate": float(np.mean(err)),
         "coverage": float(np.mean(cov)),
         "total_defaults_pct_error": float((expected_defaults.sum() - defaults.sum()) / max(defaults.sum(), 1)),

@@ -53,6 +53,7 @@ def test_random_walk_default_fits_the_apc_model(files, tmp_path):
     (["--macro", "M"], "give both --macro and --scenarios"),
     (["--horizon", "0"], "--horizon: 0 is too small: at least 1 months"),
     (["--lags", "0,x", "--macro", "M", "--scenarios", "S"], "comma-separated integers"),
+    (["--drivers", "unemployment_change:cube", "--macro", "M", "--scenarios", "S"], "unknown transform 'cube'"),
     (["--macro", "M", "--scenarios", "BAD"], "scenario 'baseline': 1 month(s) appear more than once"),
     (["--apc", "/nonexistent"], "does not exist"),
 ])
