@@ -32,8 +32,10 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="output folder (resumable: finished cells x seeds are kept)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     b = p.add_argument_group("real book (bootstrap)", "instead of the synthetic grid: bootstrap replicates of one "
-                             "static book (one row per account, binary outcome, no APC offset), fitted in bag "
-                             "and evaluated out of bag (no truth: the spread of costs and dependence changes)")
+                             "real book (no truth: the spread of costs and dependence changes). With --outcome: a "
+                             "static book (one row per account, binary outcome, no APC offset), fitted in bag and "
+                             "evaluated out of bag. With --holdout-from: a loan-level book, the full procedure "
+                             "with the time split")
     b.add_argument("--bootstrap", type=opt.bounded_int(2, 100_000, what="bootstrap"), default=None, metavar="N",
                    help="bootstrap replicates of --data")
     b.add_argument("--data", default=None, metavar="FILE", help="CSV or Parquet file, one row per account")
@@ -44,6 +46,9 @@ def add_parser(sub):
                    help="attributes to measure dependence on (default: the restricted inputs)")
     b.add_argument("--categorical", type=_cols, default=[], help="numeric-coded inputs to treat as categories")
     b.add_argument("--seed", type=opt.bounded_int(0, None, what="seed"), default=0, help="bootstrap seed")
+    b.add_argument("--holdout-from", default=None, metavar="YYYY-MM",
+                   help="loan-level book (no --outcome): the full procedure with APC offsets on each replicate, "
+                        "estimated on vintages before this one and evaluated on the later ones")
     p.set_defaults(func=run)
     return p
 
@@ -62,8 +67,8 @@ def run_bootstrap_from_args(args) -> int:
     from apcfair.experiment.bootstrap import run_bootstrap
     from apcfair.portfolio import read_table
 
-    needed = {"--data": args.data, "--outcome": args.outcome, "--restricted": args.restricted,
-              "--credit": args.credit}
+    needed = {"--data": args.data, "--outcome or --holdout-from": args.outcome or args.holdout_from,
+              "--restricted": args.restricted, "--credit": args.credit}
     missing = [k for k, v in needed.items() if not v]
     if missing:
         raise UserError(f"--bootstrap needs {', '.join(missing)}")
@@ -71,12 +76,19 @@ def run_bootstrap_from_args(args) -> int:
                             "--accounts": args.accounts, "--gbm": args.gbm, "--settings": args.settings}.items() if v]
     if clash:
         raise UserError(f"--bootstrap runs on --data; {', '.join(clash)} belong to the synthetic grid: drop them")
+    if args.outcome and args.holdout_from:
+        raise UserError("--outcome (a static book) and --holdout-from (a loan-level book) exclude each other")
     path = opt.check_input_file(args.data)
     quiet = bool(getattr(args, "quiet", False))
-    res = run_bootstrap(read_table(path), args.out, outcome=args.outcome, restricted=args.restricted,
-                        credit=args.credit, protected=args.protected, categorical=args.categorical,
-                        n_boot=args.bootstrap, seed=args.seed, jobs=args.jobs or 1, progress=not quiet,
-                        source=str(path))
+    common = {"restricted": args.restricted, "credit": args.credit, "protected": args.protected,
+              "n_boot": args.bootstrap, "seed": args.seed, "jobs": args.jobs or 1, "progress": not quiet,
+              "source": str(path)}
+    if args.outcome:
+        res = run_bootstrap(read_table(path), args.out, outcome=args.outcome, categorical=args.categorical, **common)
+    else:
+        from apcfair.experiment.bootstrap import run_bootstrap_portfolio
+
+        res = run_bootstrap_portfolio(read_table(path), args.out, holdout_from=args.holdout_from, **common)
     if not quiet:
         print(f"ran {res['ran']} bootstrap replicate(s), kept {res['skipped']} finished earlier; "
               f"{res['wall_seconds']:.1f} s")

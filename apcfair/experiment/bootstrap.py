@@ -5,7 +5,10 @@ accounts shows how much the costs of zeroing, the dependence and its change vs t
 traditional model move from one equally likely book to the next: the estimation
 variance that one run's DeLong interval ignores.
 
-The book is *static*: one row per account, a binary outcome (1 = default, the
+Two kinds of book. A loan-level book with origination and exit dates runs the full
+procedure (APC offsets) on each replicate with the time split
+(:func:`run_bootstrap_portfolio`; metrics of :func:`apcfair.experiment.metrics.run_metrics`
+without truth). A *static* book (:func:`run_bootstrap`) has one row per account, a binary outcome (1 = default, the
 unfavourable outcome; 0 = good) and no origination dates, so there is no APC offset
 (equivalently, a constant offset: the intercept). The procedure is the paper's with that
 offset (Breeden & Leonova 2021, Table 5, logit rows):
@@ -285,8 +288,6 @@ def run_bootstrap(data: pd.DataFrame, out: str | Path, *, outcome: str, restrict
     >>> r["ran"], sorted(r["table"]["seed"].unique().tolist())
     (3, [0, 1, 2])
     """
-    from apcfair._io import write_json
-    from apcfair._provenance import provenance
     from apcfair.errors import DataValidationError
 
     protected = list(protected or restricted)
@@ -318,29 +319,102 @@ def run_bootstrap(data: pd.DataFrame, out: str | Path, *, outcome: str, restrict
     args = (data, xr, xc, y, protected)
     run_tasks([(_run_replicate, (*args, b, seed, approval_rate, str(out))) for b in todo], jobs=jobs,
               progress=progress, desc="bootstrap replicates")
-    table = pd.concat([pd.read_parquet(out / "parts" / f"boot-{b}.parquet") for b in range(n_boot)],
-                      ignore_index=True)
-    table = table.sort_values(["seed", "model", "metric"], kind="stable").reset_index(drop=True)
-    table.to_parquet(out / layout.EXPERIMENT_PARQUET, index=False)
     settings = {"mode": "bootstrap", "data": source, "outcome": outcome, "outcome_coding": "1 = default, 0 = good",
                 "restricted": list(restricted), "credit": list(credit), "protected": protected,
                 "categorical": list(categorical), "n_boot": int(n_boot), "seed": int(seed),
                 "accounts": len(data), "defaults": int(y.sum()), "approval_rate": approval_rate,
                 "design": "replicate b: n accounts drawn with replacement (in sample), evaluated on the accounts "
                           "not drawn (out of bag = out of sample); static book: no APC offset (intercept only)"}
+    return {**_finish(out, n_boot, settings, data, restricted, credit, categorical), "ran": len(todo),
+            "skipped": n_boot - len(todo), "wall_seconds": time.perf_counter() - t0}
+
+
+def _portfolio_replicate(loans: pd.DataFrame, settings: dict, protected: list[str], b: int, seed: int,
+                         out: str) -> float:
+    """One replicate of the full procedure on a loan-level book (accounts resampled)."""
+    from apcfair import load_portfolio
+    from apcfair.experiment.metrics import run_metrics
+    from apcfair.experiment.runner import write_part
+    from apcfair.unbiased import UnbiasedByDesign
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng([int(seed), int(b)])
+    draw = loans.iloc[rng.integers(0, len(loans), len(loans))].reset_index(drop=True)
+    copy = draw.groupby("account_id").cumcount().astype(str)
+    draw["account_id"] = draw["account_id"].astype(str) + "#" + copy     # a drawn account's copies stay apart
+    portfolio = load_portfolio(draw)
+    ubd = UnbiasedByDesign(**settings, random_state=int(seed)).fit(portfolio)
+    frame = run_metrics(ubd.result_, portfolio.loans, None, horizon=settings["horizon"],
+                        window_end=portfolio.window[1], protected=protected)
+    frame.insert(0, "seed", int(b))
+    write_part(frame, Path(out) / "parts" / f"boot-{int(b)}.parquet")
+    return time.perf_counter() - t0
+
+
+def run_bootstrap_portfolio(loans: pd.DataFrame, out: str | Path, *, restricted: Sequence[str], credit: Sequence[str],
+                            holdout_from: str, protected: Sequence[str] | None = None, n_boot: int = 50,
+                            seed: int = 0, jobs: int = 1, procedure: dict | None = None, progress: bool = True,
+                            source: str | None = None) -> dict:
+    """Bootstrap replicates of the full procedure (APC offsets) on a loan-level book.
+
+    Each replicate draws ``n`` accounts with replacement (a drawn account's copies get
+    ids ``id#0``, ``id#1``, ...) and runs :class:`~apcfair.unbiased.UnbiasedByDesign`
+    with the **time split** (estimation on vintages before ``holdout_from``, evaluation
+    on the later ones), so copies of one account are never on both sides. Metrics are
+    :func:`apcfair.experiment.metrics.run_metrics` with ``truth=None`` (no coefficient
+    bias; ``coef_change_*`` and the real-data decomposition instead). Outputs as
+    :func:`run_bootstrap`.
+
+    Parameters
+    ----------
+    loans : pandas.DataFrame
+        Loan-level data as :func:`apcfair.load_portfolio` reads it.
+    holdout_from : str
+        First held-out vintage, ``"YYYY-MM"``.
+    procedure : dict, optional
+        Further :class:`~apcfair.unbiased.UnbiasedByDesign` settings (default: no GBM,
+        36-month horizon, the procedure's binning).
+    """
+    from apcfair.experiment.runner import run_tasks
+
+    protected = list(protected or restricted)
+    if "account_id" not in loans.columns:
+        raise KeyError("bootstrap: the loans need an account_id column")
+    settings = {"restricted": list(restricted), "credit": list(credit), "protected": protected, "gbm": False,
+                "horizon": 36, **dict(procedure or {}), "split": "time", "holdout_from": holdout_from}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [b for b in range(n_boot) if not (out / "parts" / f"boot-{b}.parquet").exists()]
+    t0 = time.perf_counter()
+    run_tasks([(_portfolio_replicate, (loans, settings, protected, b, seed, str(out))) for b in todo], jobs=jobs,
+              progress=progress, desc="bootstrap replicates (procedure)")
+    record = {"mode": "bootstrap_portfolio", "data": source, "procedure": settings, "n_boot": int(n_boot),
+              "seed": int(seed), "accounts": len(loans),
+              "design": "replicate b: n accounts drawn with replacement; the procedure's time split (estimation "
+                        "before holdout_from, evaluation on later vintages = out of sample)"}
+    return {**_finish(out, n_boot, record, loans, restricted, credit, ()), "ran": len(todo),
+            "skipped": n_boot - len(todo), "wall_seconds": time.perf_counter() - t0}
+
+
+def _finish(out: Path, n_boot: int, settings: dict, data: pd.DataFrame, restricted, credit, categorical) -> dict:
+    """Collect the parts, write ``experiment.parquet``, ``experiment.json`` and the proxy diagnostic."""
+    from apcfair._io import write_json
+    from apcfair._provenance import provenance
+    from apcfair.unbiased.proxy import proxy_correlations
+
+    table = pd.concat([pd.read_parquet(out / "parts" / f"boot-{b}.parquet") for b in range(n_boot)],
+                      ignore_index=True)
+    table = table.sort_values(["seed", "model", "metric"], kind="stable").reset_index(drop=True)
+    table.to_parquet(out / layout.EXPERIMENT_PARQUET, index=False)
     summary = {"settings": settings, "definitions": BOOTSTRAP_DEFINITIONS,
                "models": summarise_replicates(table), "provenance": provenance(settings)}
     write_json(out / layout.EXPERIMENT_JSON, summary)
     # the proxy diagnostic of the whole book (paper's Table 1), categories as level indicators
-    from apcfair.unbiased.proxy import proxy_correlations
-
     as_text = {c: data[c].astype(str) for c in categorical if c in data.columns}
     proxy_correlations(data.assign(**as_text), restricted, credit).to_csv(out / layout.PROXY_CORRELATIONS,
                                                                          index=False)
-    return {"ran": len(todo), "skipped": n_boot - len(todo), "wall_seconds": time.perf_counter() - t0,
-            "parquet": str(out / layout.EXPERIMENT_PARQUET), "json": str(out / layout.EXPERIMENT_JSON),
-            "proxy": str(out / layout.PROXY_CORRELATIONS),
-            "table": table, "summary": summary}
+    return {"parquet": str(out / layout.EXPERIMENT_PARQUET), "json": str(out / layout.EXPERIMENT_JSON),
+            "proxy": str(out / layout.PROXY_CORRELATIONS), "table": table, "summary": summary}
 
 
 #: What ``experiment.json``'s fields mean in bootstrap mode.

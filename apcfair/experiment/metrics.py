@@ -124,9 +124,14 @@ def cost_rows(result, in_sample: np.ndarray, complete: np.ndarray) -> list[tuple
     return out
 
 
-def run_metrics(result, loans: pd.DataFrame, truth: dict, *, horizon: int, window_end: int,
+def run_metrics(result, loans: pd.DataFrame, truth: dict | None, *, horizon: int, window_end: int,
                 protected: list[str]) -> pd.DataFrame:
-    """All metrics of one run: ``model, metric, value`` rows (see the module docstring)."""
+    """All metrics of one run: ``model, metric, value`` rows (see the module docstring).
+
+    With ``truth=None`` (a real book) the coefficient bias is replaced by ``coef_change_<term>``
+    (traditional − restricted-offset coefficient, on rows of ``credit``) and the decomposition
+    uses :func:`~apcfair.experiment.decompose.real_data_parts`.
+    """
     from apcfair.experiment.decompose import decompose_dependence
     from apcfair.forecast.cumulative import expected_defaults, observed_default_within
     from apcfair.portfolio.spells import Spells
@@ -167,6 +172,8 @@ def run_metrics(result, loans: pd.DataFrame, truth: dict, *, horizon: int, windo
                 m = out & (groups == g)
                 if actual[m].sum():
                     rows.append((model, f"calibration_{attr}_{g}", float(expected[m].sum() / actual[m].sum())))
+    if truth is None:
+        return pd.DataFrame(rows + real_book_rows(result, loans, out, protected), columns=["model", "metric", "value"])
     # coefficient bias against the truth, and the decomposition (logit models)
     true_part = None
     for model, table_name in LOGIT_COEFS.items():
@@ -195,3 +202,31 @@ def run_metrics(result, loans: pd.DataFrame, truth: dict, *, horizon: int, windo
             for k, v in parts.items():
                 rows.append((model, f"dep_{k}_{attr}", v))
     return pd.DataFrame(rows, columns=["model", "metric", "value"])
+
+
+def _binary(col: pd.Series) -> np.ndarray:
+    """A protected attribute as numbers: numeric as is, else 1 for its last level in sorted order."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(float)
+    text = col.astype(str)
+    return (text == sorted(text.unique())[-1]).to_numpy(float)
+
+
+def real_book_rows(result, loans: pd.DataFrame, out: np.ndarray, protected: list[str]) -> list[tuple[str, str, float]]:
+    """No truth: traditional − restricted-offset coefficients and the real-data decomposition."""
+    from apcfair.experiment.decompose import decompose_dependence, real_data_parts
+
+    rows: list[tuple[str, str, float]] = []
+    tables = result.coefficient_tables
+    if {"credit", "credit_with_restricted_offset"} <= set(tables):
+        a = tables["credit"].set_index("term")["estimate"]
+        b = tables["credit_with_restricted_offset"].set_index("term")["estimate"]
+        for term in a.index.intersection(b.index):
+            rows.append(("credit", f"coef_change_{str(term).replace(' ', '_')}", float(a[term] - b[term])))
+    scores = result.account_scores
+    if {"credit", "credit_restricted_zero"} <= set(scores.columns):
+        score, legit, proxy = real_data_parts(scores)
+        for attr in protected:
+            parts = decompose_dependence(score[out], _binary(loans[attr])[out], legit=legit[out], proxy=proxy[out])
+            rows += [("credit", f"dep_{k}_{attr}", v) for k, v in parts.items()]
+    return rows
