@@ -21,6 +21,10 @@ CELLS: Final = "cells.csv"
 LINEAGE: Final = "lineage.json"
 VINTAGE_MONTHLY_PD_PLOT: Final = "vintage_monthly_pd.png"
 VINTAGE_CUMULATIVE_PLOT: Final = "vintage_cumulative_default.png"
+#: Aalen–Johansen cumulative incidence of default (payoff competing) beside 1 - KM, and of payoff.
+VINTAGE_INCIDENCE_PLOT: Final = "vintage_cumulative_incidence.png"
+#: Tidy vintage-group curves on both definitions (``cumulative_incidence_curves``).
+VINTAGE_CURVES: Final = "vintage_curves.csv"
 
 # apc
 APC_JSON: Final = "apc.json"

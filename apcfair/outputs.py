@@ -16,7 +16,7 @@ Examples
 >>> folder = Path(tempfile.mkdtemp())
 >>> paths = write_vintage_outputs(portfolio, folder)
 >>> sorted(p.name for p in paths)
-['cells.csv', 'lineage.json', 'vintage_cumulative_default.png', 'vintage_monthly_pd.png']
+['cells.csv', 'lineage.json', 'vintage_cumulative_default.png', 'vintage_cumulative_incidence.png', 'vintage_curves.csv', 'vintage_monthly_pd.png']
 """
 
 from __future__ import annotations
@@ -27,8 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 from apcfair import layout
 from apcfair._io import write_json
-from apcfair.plots import plot_cumulative_default_curves, plot_monthly_pd_curves
-from apcfair.portfolio import cumulative_default_curves, monthly_pd_curves
+from apcfair.plots import (
+    plot_cumulative_default_curves,
+    plot_cumulative_incidence_curves,
+    plot_monthly_pd_curves,
+)
+from apcfair.portfolio import (
+    cumulative_default_curves,
+    cumulative_incidence_curves,
+    monthly_pd_curves,
+)
 
 if TYPE_CHECKING:
     from apcfair.apc import APCResult
@@ -92,7 +100,13 @@ def _check_files(files: Collection[str], allowed: Collection[str], writer: str) 
 
 
 def write_vintage_outputs(portfolio: Portfolio, folder: str | Path, cells: Cells | None = None) -> list[Path]:
-    """``cells.csv``, ``lineage.json`` and the two vintage-curve plots of ``portfolio``.
+    """``cells.csv``, ``lineage.json``, ``vintage_curves.csv`` and the three vintage-curve plots of ``portfolio``.
+
+    ``vintage_curves.csv`` (:func:`~apcfair.portfolio.cumulative_incidence_curves`) holds,
+    per vintage year and age, the cumulative incidence of default with payoff competing
+    (``cif_default``, Aalen–Johansen) and of payoff/closure (``cif_attrition``), each with
+    bands, beside ``km_cum_default`` = 1 - Kaplan–Meier with payoff censored;
+    ``vintage_cumulative_incidence.png`` plots them.
 
     Parameters
     ----------
@@ -117,6 +131,10 @@ def write_vintage_outputs(portfolio: Portfolio, folder: str | Path, cells: Cells
                                folder / layout.VINTAGE_MONTHLY_PD_PLOT))
     written.append(save_figure(plot_cumulative_default_curves(cumulative_default_curves(portfolio)),
                                folder / layout.VINTAGE_CUMULATIVE_PLOT))
+    incidence = cumulative_incidence_curves(portfolio)
+    incidence.to_csv(folder / layout.VINTAGE_CURVES, index=False)
+    written.append(folder / layout.VINTAGE_CURVES)
+    written.append(save_figure(plot_cumulative_incidence_curves(incidence), folder / layout.VINTAGE_INCIDENCE_PLOT))
     return written
 
 

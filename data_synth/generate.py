@@ -131,8 +131,29 @@ class SynthPortfolio:
     _vintage_code: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
     _last_code: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
 
+    def exits(self) -> np.ndarray:
+        """How each account's observation ends: ``"default"``, ``"payoff"`` or ``"censored"``.
+
+        The simulation's own record (aligned with ``loans``): payoff is the competing exit
+        of ``payoff_rate``; an account still open at ``end`` is censored, and so is one
+        that paid off in the month ``end`` itself (the convention of ``truth["counts"]``).
+        Assign it as ``loans["exit"]`` to give apcfair a recorded exit column.
+
+        Examples
+        --------
+        >>> from data_synth import SynthConfig, generate_portfolio
+        >>> sp = generate_portfolio(SynthConfig(n_accounts=500, seed=1))
+        >>> counts = sp.truth["counts"]
+        >>> [int((sp.exits() == e).sum()) for e in ("default", "payoff", "censored")] == [
+        ...     counts["defaults"], counts["payoffs"], counts["censored"]]
+        True
+        """
+        default = self.loans["default"].to_numpy() == 1
+        censored = ~default & (self._last_code == self.config.end_code)
+        return np.where(default, "default", np.where(censored, "censored", "payoff")).astype(object)
+
     def panel(self, *, attributes: bool | Sequence[str] = True,
-              max_rows: int = 20_000_000) -> pd.DataFrame:
+              max_rows: int = 20_000_000, status: bool = False) -> pd.DataFrame:
         """Materialise the account-month panel (meant for small portfolios and tests).
 
         Parameters
@@ -142,6 +163,11 @@ class SynthPortfolio:
             (``False``) or the named ones.
         max_rows : int
             Refuse to build more rows than this.
+        status : bool
+            Add a card-style ``status`` column: ``"C"`` (paid off / closed) in an account's
+            payoff month, ``"D"`` in its default month, ``"O"`` (open) otherwise; apcfair
+            reads it with ``exit_column="status", exit_codes={"C": "payoff"}`` (CLI
+            ``--exit-column status --payoff-codes C``). Default ``False`` (no column).
 
         Returns
         -------
@@ -174,6 +200,10 @@ class SynthPortfolio:
                 "default": dflt.astype(np.int8),
             }
         )
+        if status:
+            last = month == self._last_code[rows]
+            kind = self.exits()[rows]
+            out["status"] = np.where(last & (kind == "payoff"), "C", np.where(dflt, "D", "O"))
         if attributes is True:
             attributes = LOAN_ATTRIBUTES
         for c in attributes or ():

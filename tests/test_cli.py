@@ -47,11 +47,19 @@ def test_vintage_writes_cells_contract(synth_dir, tmp_path):
     out = tmp_path / "vintage"
     assert main(["vintage", "--data", str(synth_dir / "loans.parquet"), "--out", str(out)]) == 0
     cells = pd.read_csv(out / "cells.csv")
-    assert list(cells.columns) == ["vintage", "age", "period", "defaults", "at_risk"]
+    assert list(cells.columns) == ["vintage", "age", "period", "defaults", "at_risk", "attrition"]
     assert cells["vintage"].str.match(r"^\d{4}-\d{2}$").all()
     lineage = json.loads((out / "lineage.json").read_text())
     assert lineage["rows_in"] == 6000
     assert (out / "vintage_monthly_pd.png").exists() and (out / "vintage_cumulative_default.png").exists()
+    assert (out / "vintage_cumulative_incidence.png").exists()
+    curves = pd.read_csv(out / "vintage_curves.csv")
+    assert {"cif_default", "cif_attrition", "km_cum_default"} <= set(curves.columns)
+    # payoff competes: the incidence of default never exceeds 1 - KM (payoff censored)
+    assert (curves["cif_default"] <= curves["km_cum_default"] + 1e-12).all()
+    totals = cells[["defaults", "attrition"]].sum()
+    assert totals["defaults"] == lineage["portfolio"]["exits_accounts"]["default"]
+    assert totals["attrition"] == lineage["portfolio"]["exits_accounts"]["payoff"]
 
 
 def test_apc_writes_apc_json_contract_and_report(synth_dir, tmp_path):

@@ -1,9 +1,24 @@
-"""Observed survival curves: the one Kaplan–Meier estimator every stage uses.
+"""Observed survival curves: the one home of Kaplan–Meier and Aalen–Johansen estimates.
 
-Cumulative default by age is ``1 - S(a)`` with ``S`` the Kaplan–Meier product-limit over
-account spells (lifelines' :class:`~lifelines.KaplanMeierFitter`), delayed entry handled as
-left truncation and every non-default exit treated as censoring. That makes it cumulative
-default *net of* other exits (the probability of default if nobody could pay off).
+Two definitions of cumulative default by age, and every table and axis names which:
+
+``1 - KM`` (:func:`kaplan_meier`)
+    ``1 - S(a)`` with ``S`` the Kaplan–Meier product-limit over account spells (lifelines'
+    :class:`~lifelines.KaplanMeierFitter`), delayed entry handled as left truncation and
+    every non-default exit treated as censoring: cumulative default *net of* other exits
+    (the probability of default if nobody could pay off).
+Cumulative incidence, payoff competing (:func:`aalen_johansen`)
+    The Aalen–Johansen estimate of the probability of defaulting *before* any other exit:
+    ``CIF_d(a) = sum_{b <= a} S(b - 1) d(b) / n(b)`` with ``S(a) = prod_{b <= a} (1 - (d(b)
+    + x(b)) / n(b))`` the probability of still being open, ``n`` accounts at risk, ``d``
+    defaults and ``x`` payoffs/closures (``Spells.exited``) at age ``b``. The cumulative
+    incidence of payoff/closure (attrition) is the same sum with ``x``. It is never above
+    ``1 - KM``; they are equal when nobody pays off.
+
+Ages are whole months (or quarters), so events of both kinds share times; the discrete
+Aalen–Johansen estimator above handles such ties exactly (lifelines'
+:class:`~lifelines.AalenJohansenFitter` jitters tied times instead, so it is used only as a
+reference in the tests, on data without ties between the two kinds).
 """
 
 from __future__ import annotations
@@ -64,6 +79,7 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_survival_function_
         ages = sf.index.to_numpy()
+        et = kmf.event_table.reindex(ages)
         frames.append(pd.DataFrame({
             "group": key,
             "n": int(m.sum()),
@@ -71,7 +87,9 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
             "cum_default": 1 - sf.to_numpy(),
             "lower": 1 - ci.iloc[:, 1].to_numpy(),
             "upper": 1 - ci.iloc[:, 0].to_numpy(),
-            "at_risk": kmf.event_table["at_risk"].reindex(ages).to_numpy(),
+            # lifelines counts an account entering at time t in the risk set at t; it is
+            # at risk from t + 1 (its first age), as the estimate itself assumes
+            "at_risk": (et["at_risk"] - np.where(ages > 0, et["entrance"], 0)).to_numpy(),
         }))
     if not frames:
         return pd.DataFrame(columns=["group", "n", "age", "cum_default", "lower", "upper", "at_risk"])
@@ -101,3 +119,153 @@ def kaplan_meier_at(curves: pd.DataFrame, age: int) -> pd.DataFrame:
         rows.append({"group": key, "n": int(last["n"]), "cum_default": float(last["cum_default"]),
                      "lower": float(last["lower"]), "upper": float(last["upper"])})
     return pd.DataFrame(rows, columns=["group", "n", "cum_default", "lower", "upper"])
+
+
+AJ_COLUMNS = ["group", "n", "age", "at_risk", "defaults", "attrition", "cif_default", "cif_default_lower",
+              "cif_default_upper", "cif_attrition", "cif_attrition_lower", "cif_attrition_upper", "survival"]
+
+
+def _cif_with_bands(lag_s: np.ndarray, n: np.ndarray, d_all: np.ndarray, d_k: np.ndarray,
+                    z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One cumulative incidence function, its delta-method variance and log(-log) bands.
+
+    The variance is the Greenwood-type estimator of Collett (Modelling Survival Data in
+    Medical Research, 3rd ed., p. 411), as in lifelines' ``AalenJohansenFitter``:
+    ``Var F(t) = sum_j (F(t) - F(t_j))^2 d_j / (n_j (n_j - d_j)) + sum_j S(t_j-1)^2 d_kj
+    (n_j - d_kj) / n_j^3 - 2 sum_j (F(t) - F(t_j)) S(t_j-1) d_kj / n_j^2``, evaluated with
+    cumulative sums. Bands come from ``log(-log F)``, so they stay inside [0, 1]; where
+    ``F = 0`` both are 0, and where every account at risk leaves (``n = d``) the variance
+    is undefined and the bands are NaN.
+    """
+    f = np.cumsum(lag_s * d_k / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(n > d_all, d_all / (n * (n - d_all)), np.where(d_all > 0, np.nan, 0.0))
+        s2 = lag_s**2 * d_k * (n - d_k) / n**3
+        e = lag_s * d_k / n**2
+        c1, c2, c3 = np.cumsum(c), np.cumsum(c * f), np.cumsum(c * f**2)
+        var = f**2 * c1 - 2 * f * c2 + c3 + np.cumsum(s2) - 2 * (f * np.cumsum(e) - np.cumsum(e * f))
+        var = np.maximum(var, 0.0)
+        se = np.sqrt(var) / (f * np.abs(np.log(f)))
+        ll = np.log(-np.log(f))
+        lower = np.exp(-np.exp(ll + z * se))
+        upper = np.exp(-np.exp(ll - z * se))
+    lower = np.where(f <= 0, 0.0, lower)
+    upper = np.where(f <= 0, 0.0, upper)
+    return f, lower, upper
+
+
+def competing_risks_table(at_risk, defaults, attrition, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Aalen–Johansen estimates from counts per age (ages in ascending order, each with ``at_risk > 0``).
+
+    Parameters
+    ----------
+    at_risk, defaults, attrition : array-like
+        Accounts at risk, defaults and payoffs/closures at each age (one entry per age,
+        in order, without gaps where nobody is at risk).
+    alpha : float
+        One minus the confidence level of the pointwise bands.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input age: ``cif_default`` (cumulative incidence of default, payoff
+        competing), ``cif_default_lower``/``_upper``, ``cif_attrition`` (cumulative
+        incidence of payoff or closure, default competing) with bands, and ``survival``
+        (probability of no exit of either kind).
+
+    Examples
+    --------
+    >>> from apcfair.portfolio.survival import competing_risks_table
+    >>> t = competing_risks_table([10, 8, 4], [1, 0, 1], [1, 4, 0])
+    >>> t[["cif_default", "cif_attrition", "survival"]].round(3).values.tolist()
+    [[0.1, 0.1, 0.8], [0.1, 0.5, 0.4], [0.2, 0.5, 0.3]]
+    """
+    from scipy.stats import norm
+
+    n = np.asarray(at_risk, dtype=float)
+    d = np.asarray(defaults, dtype=float)
+    x = np.asarray(attrition, dtype=float)
+    if (n <= 0).any() or (d + x > n).any():
+        raise ValueError("competing_risks_table needs at_risk > 0 and defaults + attrition <= at_risk at every age")
+    surv = np.cumprod(1.0 - (d + x) / n)
+    lag_s = np.concatenate([[1.0], surv[:-1]])
+    z = float(norm.ppf(1 - alpha / 2))
+    fd, dl, du = _cif_with_bands(lag_s, n, d + x, d, z)
+    fx, xl, xu = _cif_with_bands(lag_s, n, d + x, x, z)
+    return pd.DataFrame({"cif_default": fd, "cif_default_lower": dl, "cif_default_upper": du,
+                         "cif_attrition": fx, "cif_attrition_lower": xl, "cif_attrition_upper": xu,
+                         "survival": surv})
+
+
+def aalen_johansen(spells: Spells, groups=None, *, alpha: float = 0.05, sort: bool = True) -> pd.DataFrame:
+    """Cumulative incidence of default and of payoff/closure by age (Aalen–Johansen), overall or per group.
+
+    Default and payoff/closure (``Spells.exited``) are competing exits; accounts still
+    open at the end of the data are censored; delayed entry is left truncation (an
+    account counts at risk from ``first_age``).
+
+    Parameters
+    ----------
+    spells : Spells
+        From :meth:`Portfolio.spells`.
+    groups : array-like, optional
+        Group label per account (e.g. vintage year); ``None`` for one group ``"all"``.
+    alpha : float
+        One minus the confidence level of the pointwise bands (delta method on
+        ``log(-log F)``).
+    sort : bool
+        Groups in sorted order (default) or in order of first appearance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy, one row per group and age with accounts at risk (age 0 included, where
+        everything is 0): ``group``, ``n`` (accounts in the group), ``age``, ``at_risk``,
+        ``defaults``, ``attrition`` (payoffs/closures at that age), ``cif_default`` with
+        ``cif_default_lower``/``_upper`` (cumulative incidence of default, payoff
+        competing), ``cif_attrition`` with bands (cumulative incidence of payoff or
+        closure, default competing) and ``survival`` (still open, both exits).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from apcfair.portfolio import Portfolio
+    >>> from apcfair.portfolio.survival import aalen_johansen
+    >>> df = pd.DataFrame({"account_id": [1, 2, 3, 4],
+    ...                    "origination": ["2019-01"] * 4,
+    ...                    "last_month": ["2019-02", "2019-03", "2019-03", "2019-04"],
+    ...                    "default": [1, 0, 1, 0]})
+    >>> aj = aalen_johansen(Portfolio.from_loans(df).spells())  # account 2 pays off at age 2
+    >>> aj[["age", "at_risk", "cif_default", "cif_attrition"]]  # doctest: +NORMALIZE_WHITESPACE
+       age  at_risk  cif_default  cif_attrition
+    0    0        4         0.00           0.00
+    1    1        4         0.25           0.00
+    2    2        3         0.50           0.25
+    3    3        1         0.50           0.25
+    """
+    g = np.full(len(spells), "all", dtype=object) if groups is None else np.asarray(groups)
+    keys = np.unique(g) if sort else pd.unique(g)
+    frames = []
+    for key in keys:
+        m = g == key
+        sp = spells.take(m)
+        keep = sp.last_age >= sp.first_age
+        a0, a1 = sp.first_age[keep], sp.last_age[keep]
+        if not len(a0):
+            continue
+        size = int(a1.max()) + 2
+        n = np.cumsum(np.bincount(a0, minlength=size) - np.bincount(a1 + 1, minlength=size))
+        d = np.bincount(a1[sp.defaulted[keep]], minlength=size)
+        x = np.bincount(a1[sp.exited[keep]], minlength=size)
+        ages = np.flatnonzero(n[:size - 1] > 0)
+        ages = ages[ages >= 1]
+        table = competing_risks_table(n[ages], d[ages], x[ages], alpha=alpha)
+        start = pd.DataFrame({c: [0.0] for c in table.columns}).assign(survival=1.0)
+        frames.append(pd.concat([start, table], ignore_index=True).assign(
+            group=key, n=int(m.sum()), age=np.concatenate([[0], ages]).astype(np.int64),
+            at_risk=np.concatenate([[n[ages[0]] if len(ages) else 0], n[ages]]).astype(np.int64),
+            defaults=np.concatenate([[0], d[ages]]).astype(np.int64),
+            attrition=np.concatenate([[0], x[ages]]).astype(np.int64)))
+    if not frames:
+        return pd.DataFrame(columns=AJ_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[AJ_COLUMNS]
