@@ -110,9 +110,8 @@ def test_cli_bootstrap_refusals(tmp_path, capsys):
 def test_loan_level_bootstrap_runs_the_procedure_with_time_split(tmp_path):
     """A loan-level synthetic book: each replicate runs the full procedure (APC offsets, time
     split); copies of a drawn account get distinct ids; metrics without truth."""
-    from data_synth import SynthConfig, generate_portfolio
-
     from apcfair.cli import main
+    from data_synth import SynthConfig, generate_portfolio
 
     loans = generate_portfolio(SynthConfig(n_accounts=3000, seed=4, proxy_strength=1.0)).loans
     path = tmp_path / "loans.parquet"
