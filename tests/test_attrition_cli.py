@@ -71,15 +71,15 @@ def test_no_payoff_is_said_and_skipped(apc_dirs, capsys):
 def test_no_exits_skip_decision_without_fitting():
     import pandas as pd
 
-    from apcfair.cli.apc import fit_attrition_from_args
+    from apcfair.apc.attrition import try_fit_attrition
 
     cells = pd.DataFrame({"vintage": [0, 0], "age": [1, 2], "period": [1, 2], "defaults": [1, 0],
                           "at_risk": [10, 9], "attrition": [0, 0]})
-    result, note = fit_attrition_from_args(APCModel(n_draws=50), cells)
+    result, note = try_fit_attrition(APCModel(n_draws=50), cells)
     assert result is None and note.startswith("skipped: the data hold no exits other than default")
-    result, note = fit_attrition_from_args(APCModel(n_draws=50), cells.drop(columns="attrition"))
+    result, note = try_fit_attrition(APCModel(n_draws=50), cells.drop(columns="attrition"))
     assert result is None and "no attrition column" in note
     # too few exits to fit: the default outputs stand, the reason is recorded
     with pytest.warns(UserWarning, match="last period"):
-        result, note = fit_attrition_from_args(APCModel(n_draws=50), cells.assign(attrition=[1, 0]))
+        result, note = try_fit_attrition(APCModel(n_draws=50), cells.assign(attrition=[1, 0]))
     assert result is None and note.startswith("not fitted (1 exits other than default)")

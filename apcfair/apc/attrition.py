@@ -193,6 +193,41 @@ def fit_attrition(model: APCModel, data, *, freq: str | None = None) -> APCResul
     return type(model)(**model.get_params()).fit(cells, freq=freq).result_
 
 
+def try_fit_attrition(model: APCModel, data, *, freq: str | None = None) -> tuple[APCResult | None, str | None]:
+    """The attrition fit and ``None``, or ``None`` and why there is none (said, not raised).
+
+    For commands that fit both hazards: the default model's outputs stand whether or not
+    the data support an attrition model.
+
+    Parameters
+    ----------
+    model : APCModel
+        The default model's settings.
+    data : Portfolio, Cells or pandas.DataFrame
+        Cells with an ``attrition`` column.
+    freq : {"M", "Q"}, optional
+        Period frequency for a raw DataFrame.
+
+    Returns
+    -------
+    result : APCResult or None
+    note : str or None
+        Starts with ``"skipped:"`` (no attrition column, or no exit other than default at
+        all) or ``"not fitted"`` (too few exits for an APC fit, with the reason).
+    """
+    n_exits = attrition_count(data)
+    if n_exits is None:
+        return None, "skipped: the cells carry no attrition column (exits other than default are not counted)"
+    if not n_exits:
+        return None, ("skipped: the data hold no exits other than default (payoff, closure: default = 0 and "
+                      "last_month before the end of the data, or an exit column), so there is no attrition "
+                      "hazard to fit")
+    try:
+        return fit_attrition(model, data, freq=freq), None
+    except DataValidationError as exc:
+        return None, f"not fitted ({n_exits:,} exits other than default): {exc}"
+
+
 def attrition_json(result: APCResult) -> dict:
     """The ``apc.json`` ``attrition`` block: functions as records, as the default functions.
 

@@ -51,28 +51,11 @@ def load_cells_from_args(args):
                            likelihood=args.likelihood)
 
 
-def fit_attrition_from_args(model, cells):
-    """The attrition fit of credit cells and ``None``, or ``None`` and why it was skipped."""
-    from apcfair.apc.attrition import attrition_count, fit_attrition
-    from apcfair.errors import DataValidationError
-
-    n_exits = attrition_count(cells)
-    if n_exits is None:
-        return None, "skipped: the cells carry no attrition column (exits other than default are not counted)"
-    if not n_exits:
-        return None, ("skipped: the data hold no exits other than default (payoff, closure: default = 0 and "
-                      "last_month before the end of the data, or an exit column), so there is no attrition "
-                      "hazard to fit")
-    try:
-        return fit_attrition(model, cells), None
-    except DataValidationError as exc:  # e.g. too few exits: the default model's outputs still stand
-        return None, f"not fitted ({n_exits:,} exits other than default): {exc}"
-
-
 def run(args) -> int:
     """Run ``apcfair apc``."""
     from apcfair import layout
     from apcfair._io import atomic_output_dir
+    from apcfair.apc.attrition import try_fit_attrition
     from apcfair.outputs import write_apc_outputs
 
     if (args.data is None) == (args.cells is None):
@@ -80,7 +63,7 @@ def run(args) -> int:
     data = load_cells_from_args(args) if args.cells is not None else load_from_args(args).cells()
     model = apc_model_from_args(args, progress=True)
     result = model.fit(data).result_
-    attrition, attrition_note = fit_attrition_from_args(model, data) if args.cells is None else (None, None)
+    attrition, attrition_note = try_fit_attrition(model, data) if args.cells is None else (None, None)
     with atomic_output_dir(args.out) as tmp:
         write_apc_outputs(result, tmp, attrition=attrition, attrition_note=attrition_note)
     print(result.summary())
