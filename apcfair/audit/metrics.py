@@ -185,12 +185,20 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
 
 
 def roc_auc(y: np.ndarray, risk: np.ndarray) -> float:
-    """AUC with defaults as the event and ``risk`` increasing with risk; NaN for one class."""
-    from sklearn.metrics import roc_auc_score  # heavy (~1 s): loaded on first use
+    """AUC with defaults as the event and ``risk`` increasing with risk; NaN for one class.
 
-    if len(np.unique(y)) < 2:
+    The Mann-Whitney form on mid-ranks (ties count one half), equal to scikit-learn's
+    ``roc_auc_score`` (tested) at a fraction of its cost on the many small groups of an audit.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(y)
+    n_event = int(np.sum(y == 1))
+    n_other = y.size - n_event
+    if n_event == 0 or n_other == 0:
         return float("nan")
-    return float(roc_auc_score(y, risk))
+    ranks = rankdata(np.asarray(risk, dtype=float))
+    return float((ranks[y == 1].sum() - n_event * (n_event + 1) / 2) / (n_event * n_other))
 
 
 def ks_statistic(y: np.ndarray, risk: np.ndarray) -> float:

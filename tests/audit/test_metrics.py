@@ -66,3 +66,19 @@ def test_audit_dir_is_the_adverse_impact_ratio_of_its_decisions():
     assert gap["value"] == pytest.approx(air["air"], abs=TOL)
     assert gap["low_group"] == air["lowest_group"]
     assert res.ratio("approval_rate")["value"].iloc[0] == pytest.approx(air["air"], abs=TOL)
+
+
+def test_roc_auc_equals_scikit_learn_with_ties():
+    """Mann-Whitney AUC on mid-ranks against sklearn.metrics.roc_auc_score (tolerance 1e-12)."""
+    from sklearn.metrics import roc_auc_score
+
+    from apcfair.audit.metrics import roc_auc
+
+    rng = np.random.default_rng(3)
+    for n, levels in ((50, 5), (2000, 0), (300, 40)):
+        y = (rng.random(n) < 0.3).astype(int)
+        risk = rng.normal(size=n) + y
+        if levels:
+            risk = np.round(risk * levels / 4) / levels  # many ties
+        assert roc_auc(y, risk) == pytest.approx(roc_auc_score(y, risk), abs=1e-12)
+    assert np.isnan(roc_auc(np.zeros(4, dtype=int), np.arange(4.0)))
