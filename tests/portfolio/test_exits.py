@@ -154,3 +154,13 @@ def test_synthetic_exits_recovered_by_inference_exit_column_and_status_panel():
     assert inferred == recorded == truth
     assert from_status.loans.sort_values("account_id")["exit"].tolist() == truth
     assert "status" not in sp.panel(attributes=False).columns  # the default panel is unchanged
+
+
+def test_load_portfolio_passes_exit_options_and_reads_empty_csv_cells(tmp_path):
+    path = tmp_path / "loans.csv"
+    _loans(exit=["", "", "", ""], status=["C", "", "", ""]).to_csv(path, index=False)
+    p = load_portfolio(path, format="loans", columns={"exit": "exit_label"}, exit_column="status",
+                       exit_codes={"C": "closed"})
+    assert p.loans["exit"].tolist() == ["closed", "default", "censored", "payoff"]
+    assert "exit_label" in p.attributes
+    assert load_portfolio(path).loans["exit"].tolist() == ["payoff", "default", "censored", "payoff"]
