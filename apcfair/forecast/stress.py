@@ -754,6 +754,34 @@ class StressTest(ParamsMixin, FittedResultMixin):
             warnings=[*projection.notes.get("warnings", []), *self._warnings])
         return self
 
+    def _key_definitions(self, freq: str) -> dict:
+        """Definition and unit of every key of a scenario record in ``stress.json``."""
+        per = "month" if freq == "M" else "quarter"
+        cl = f"{self.credible_level:.0%}"
+        rate = f"fraction per {per} (0.01 = 1%)"
+        return {
+            "month": f"forecast {per} ({'YYYY-MM' if freq == 'M' else 'YYYY-Qn'})",
+            "pd": f"mean over the posterior draws of the portfolio PD (definitions.pd); {rate}",
+            "pd_lower, pd_upper": f"central {cl} credible band of the portfolio PD over the draws; {rate}",
+            "pd_lower_50, pd_upper_50, pd_lower_80, pd_upper_80": f"central 50% and 80% bands (fan chart); {rate}",
+            "pd_q05, pd_q25, pd_median, pd_q75, pd_q95": f"quantiles of the portfolio PD over the draws; {rate}",
+            "expected_defaults (and _lower, _upper, _q05, _q25, _median, _q75, _q95)": f"expected number of defaults in the {per}: "
+                                                                     f"mean, {cl} band and quantiles over the draws; "
+                                                                     f"accounts per {per}",
+            "at_risk": f"expected accounts at risk in the {per} (mean over the draws); accounts",
+            "cumulative_pd (and _lower, _upper, _median)": "cumulative PD of the existing book over the horizon "
+                                                           f"(definitions.cumulative_pd): mean, {cl} band, median; "
+                                                           "fraction (0.05 = 5%)",
+            "cumulative_pd_quantiles": "quantiles 0.05, 0.25, 0.75, 0.95 over the draws; fraction",
+            "cumulative_pd_quantiles_mc_error": "Monte Carlo standard error of each quantile; fraction",
+            "expected_defaults_total (and _lower, _upper, _median, _quantiles)": "expected defaults over the horizon "
+                                                                                 "(existing book and new vintages); "
+                                                                                 "accounts",
+            "n_draws": "posterior draws behind every band and quantile",
+            "environment": f"the scenario's environment H(t) per {per}: mean, median and {cl} band over the draws; "
+                           "logit (log-odds) scale, added to mu + F(a) + G(v)",
+        }
+
     def _notes(self, freq: str, t_end: int, horizon: int, n_book: float, with_scores: bool,
                pooled_q: float, volume: np.ndarray, projection: ScenarioProjection) -> dict:
         """The definitions written with the result."""
@@ -781,6 +809,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
                          "standard error of each quantile from the finite number of draws (n_draws)",
             "environment_path": "environment: the scenario's H(t) on the logit scale, mean, median and credible "
                                 "band over the draws",
+            "scenario_keys": self._key_definitions(freq),
         }
 
     def run(self, portfolio, apc_result, projection: ScenarioProjection | None = None,

@@ -238,3 +238,30 @@ def test_estimator_and_result_protocol(synth, stress, tmp_path):
     back = StressResult.load(tmp_path)
     assert back.to_json_dict()["scenarios"] == json.loads(json.dumps(stress.to_json_dict()))["scenarios"]
     pd.testing.assert_frame_equal(back.history, stress.history, check_dtype=False)
+
+
+def test_every_scenario_key_of_stress_json_has_a_definition_and_unit():
+    """Every number written per scenario says what it is and in which unit (definitions.scenario_keys)."""
+    import re
+
+    from apcfair import load_portfolio
+    from data_synth import SynthConfig, generate_portfolio
+
+    sp = generate_portfolio(SynthConfig(n_accounts=2000, seed=0, start="2006-01", end="2012-12"))
+    pf = load_portfolio(sp.loans)
+    apc = APCModel(hyper="eb", n_draws=60, random_state=0).fit(pf).result_
+    d = StressTest(horizon=6).fit(pf, apc).result_.to_json_dict()
+    defs = d["definitions"]["scenario_keys"]
+
+    def covered(key):
+        for dk in defs:
+            words = re.findall(r"[a-z0-9_]+", dk)
+            if key in words or (key.startswith(words[0] + "_") and f"_{key[len(words[0]) + 1:]}" in words):
+                return True
+        return False
+
+    keys = list(d["scenarios"]["random_walk"])
+    assert len(keys) > 30
+    missing = [k for k in keys if not covered(k)]
+    assert not missing, missing
+    assert all(any(u in v for u in ("fraction", "accounts", "logit", "YYYY", "draws")) for v in defs.values())
