@@ -105,8 +105,7 @@ def cumulative_default_curves(portfolio, by: str = "year", alpha: float = 0.05) 
     groups = _vintage_group(spells.vintage, portfolio.freq, by)
     km = kaplan_meier(spells, groups, alpha=alpha)
     km = km[km["age"] >= 1].reset_index(drop=True)
-    labels = {g: str(g) if by == "year" else format_period([g], portfolio.freq)[0] for g in km["group"].unique()}
-    km["group"] = km["group"].map(labels)
+    km["group"] = km["group"].map(_group_labels(km["group"], portfolio.freq, by))
     return km[["group", "age", "cum_default", "lower", "upper", "at_risk"]]
 
 
