@@ -85,3 +85,5 @@ EXPERIMENT_PARQUET: Final = "experiment.parquet"
 EXPERIMENT_JSON: Final = "experiment.json"
 EXPERIMENT_FRONTIER_PLOT: Final = "experiment_frontier.png"
 EXPERIMENT_PARETO_PLOT: Final = "experiment_pareto.png"
+#: ``apcfair experiment --bootstrap``: spread of the cost and dependence change across replicates.
+EXPERIMENT_BOOTSTRAP_PLOT: Final = "experiment_bootstrap.png"

@@ -89,10 +89,16 @@ def run_bootstrap_from_args(args) -> int:
         from apcfair.experiment.bootstrap import run_bootstrap_portfolio
 
         res = run_bootstrap_portfolio(read_table(path), args.out, holdout_from=args.holdout_from, **common)
+    written = [res["parquet"], res["json"], res["proxy"]]
+    if not args.no_plots:
+        from apcfair.experiment.plots import write_bootstrap_plot
+
+        written += write_bootstrap_plot(res["table"], res["summary"]["settings"].get("protected")
+                                        or res["summary"]["settings"]["procedure"]["protected"], args.out)
     if not quiet:
         print(f"ran {res['ran']} bootstrap replicate(s), kept {res['skipped']} finished earlier; "
               f"{res['wall_seconds']:.1f} s")
-        for w in (res["parquet"], res["json"], res["proxy"]):
+        for w in written:
             print(f"wrote {w}")
     return 0
 

@@ -126,3 +126,53 @@ def write_plots(table: pd.DataFrame, grid, out: str | Path) -> list[str]:
     ax.figure.savefig(p2, dpi=110)
     plt.close(ax.figure)
     return [str(p1), str(p2)]
+
+
+def plot_bootstrap(table: pd.DataFrame, protected: list[str], fig=None):
+    """Spread across bootstrap replicates of a real book: the cost of zeroing against the
+    traditional model and the change in corr(PD, attribute), out of sample, as histograms
+    with the mean and the 2.5% / 97.5% quantiles (the percentile interval)."""
+    import matplotlib.pyplot as plt
+
+    panels = [("cost_traditional_vs_zero_out", "cost of zeroing, out of sample\nAUC(credit) - AUC(zeroed) "
+               "[AUC units]")]
+    panels += [(f"corr_change_vs_credit_{a}", f"change in corr(PD, {a}), out of sample\nzeroed - credit "
+                "[correlation units]") for a in protected]
+    if fig is None:
+        fig = plt.figure(figsize=(3.6 * len(panels), 3.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    zero = table[table["model"] == "credit_restricted_zero"]
+    for ax, (metric, label) in zip(axes, panels, strict=True):
+        v = zero.loc[zero["metric"] == metric, "value"].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            ax.set_axis_off()
+            continue
+        ax.hist(v, bins=min(30, max(5, len(v) // 5)), color="0.7")
+        lo, hi = np.quantile(v, [0.025, 0.975])
+        ax.axvline(v.mean(), color="k", lw=1.2, label=f"mean {v.mean():+.4f}")
+        for q in (lo, hi):
+            ax.axvline(q, color="k", ls="--", lw=0.8)
+        ax.axvline(0, color="tab:red", lw=0.8)
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_ylabel("bootstrap replicates (count)", fontsize=8)
+        ax.set_title(f"95% of replicates: {lo:+.4f} to {hi:+.4f}", fontsize=8)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_bootstrap_plot(table: pd.DataFrame, protected: list[str], out: str | Path) -> list[str]:
+    """Write :func:`plot_bootstrap` into ``out``; return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig = plot_bootstrap(table, protected)
+    path = Path(out) / layout.EXPERIMENT_BOOTSTRAP_PLOT
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]

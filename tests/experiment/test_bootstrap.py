@@ -88,6 +88,7 @@ def test_cli_bootstrap_writes_tidy_table_and_summary_and_resumes(book, tmp_path,
     assert cost["sd"] > 0 and 0 <= cost["delong_covered_mean"] <= 1
     assert {"corr_change_vs_credit_foreign_worker", "calibration_age_25_or_under_1"} <= set(
         summary["models"]["credit_restricted_zero"])
+    assert (out / "experiment_bootstrap.png").stat().st_size > 0
     proxy = pd.read_csv(out / "proxy_correlations.csv")   # the book's proxy diagnostic (Table 1)
     row = proxy[(proxy["restricted"] == "age") & (proxy["credit"] == "duration")].iloc[0]
     assert row["corr"] == pytest.approx(book["age"].corr(book["duration"]), abs=1e-12)
