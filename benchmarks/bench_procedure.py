@@ -13,11 +13,10 @@ import json
 import resource
 import time
 
-from data_synth import SynthConfig, generate_portfolio
-
 from apcfair import load_portfolio
-from apcfair.unbiased import UnbiasedByDesign
 from apcfair.report.demo import DEMO_CREDIT, DEMO_PROTECTED, DEMO_RESTRICTED
+from apcfair.unbiased import UnbiasedByDesign
+from data_synth import SynthConfig, generate_portfolio
 
 
 def main():

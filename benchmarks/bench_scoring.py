@@ -44,6 +44,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from _memory import peak_mib as _peak_mib  # noqa: E402 - benchmarks/ is the script's directory
+from _memory import reset_peak as _reset_peak  # noqa: E402
 
 V0 = 2005 * 12          # 2005-01
 N_VINTAGES = 180        # 2005-01 .. 2019-12
@@ -130,26 +132,6 @@ def subset_mask(loans: pd.DataFrame, rows: int, seed: int = 1) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- child side
-def _status_kib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return float(line.split()[1])
-    return float("nan")
-
-
-def _reset_peak() -> float:
-    """Reset VmHWM to the current RSS (Linux); return the RSS in MiB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _status_kib("VmRSS") / 1024
-
-
-def _peak_mib() -> float:
-    return _status_kib("VmHWM") / 1024
-
-
 def run_child(task: str, data: str, rows: int) -> dict:
     import glum  # noqa: F401 - import cost not timed
     import lightgbm  # noqa: F401
