@@ -76,6 +76,8 @@ def audit_html(result, title: str = "Fairness audit") -> str:
         "audit.html", title=title, caveats=list(result.caveats), overall=result.overall.iloc[0],
         decision_rule=result.conventions.get("decision_rule", ""), cutoff=s.get("cutoff"),
         min_group_size=s.get("min_group_size"), conv=result.conventions,
+        n_boot=f"{s.get('n_boot', 0):,}" if s.get("n_boot") else None, ci=s.get("ci", 0.95),
+        bootstrap=s.get("bootstrap", ""),
         performance=table(pd.DataFrame([perf]), _AUC_LIKE), overview_plots=overview,
         gaps=table(gaps, status="status", shade_rows=True), attributes=attributes, strata=strata,
         comparison=None if result.comparison is None else table(result.comparison, status="status",

@@ -118,3 +118,13 @@ def test_other_results_save_load_round_trip(scored, tmp_path, kind):
     assert type(back) is cls
     assert back.to_json_dict() == res.to_json_dict()
     assert str(back.summary()) == str(res.summary())
+
+
+def test_audit_html_states_the_interval_method():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.4, 400)
+    y = (rng.random(400) < p).astype(int)
+    g = rng.choice(["A", "B"], 400)
+    page = audit(p, y, g, cutoff=0.2, n_boot=1000).to_html()
+    assert "Intervals: 95% from 1,000 bootstrap replicates (" in page and "BCa" in page
+    assert "Intervals:" not in audit(p, y, g, cutoff=0.2, n_boot=0).to_html()  # no intervals, no claim
