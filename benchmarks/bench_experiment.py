@@ -15,7 +15,8 @@ OMP/OpenBLAS/MKL threads 1, procedure defaults: logit models, no GBM, 36-month h
 * ``--one --accounts 50000`` (cell protected_effect.minority=0.8, proxy_strength=1.0, one
   seed, one process): at load average 0.65 (machine nearly idle) 29.5 s wall, 21.9 s CPU,
   peak RSS 582 MiB; at load average ~10 (other sessions' tests) 38.5 / 55.1 / 41.5 s wall,
-  10.6 / 10.2 / 9.9 s CPU, RSS 418-442 MiB. (The idle run's CPU time includes first-import
+  10.6 / 10.2 / 9.9 s CPU, RSS 418-442 MiB; at the end of the session (load ~14, all of
+  the day's procedure changes in) 58.1 / 47.5 s wall, 14.6 / 11.9 s CPU. (The idle run's CPU time includes first-import
   work; the later runs' CPU time is the better measure of the work itself.)
 * Extrapolated 3 x 3 x 5 grid at 50,000 accounts (45 runs) on 2 processes with a core each:
   45 x 29.5 s / 2 = 11.1 min (idle-machine wall per run); from CPU time alone 45 x ~10 s / 2
