@@ -164,3 +164,13 @@ def test_load_portfolio_passes_exit_options_and_reads_empty_csv_cells(tmp_path):
     assert p.loans["exit"].tolist() == ["closed", "default", "censored", "payoff"]
     assert "exit_label" in p.attributes
     assert load_portfolio(path).loans["exit"].tolist() == ["payoff", "default", "censored", "payoff"]
+
+
+def test_quarterly_exits_follow_the_folded_ages():
+    df = pd.DataFrame({"account_id": [1, 2, 3], "origination": ["2019-01", "2019-01", "2019-02"],
+                       "last_month": ["2019-02", "2019-08", "2019-12"], "default": [0, 0, 0]})
+    p = Portfolio.from_loans(df, freq="Q")
+    # account 1 closed within its origination quarter: counted at age 1 and a payoff there
+    assert p.loans["exit"].tolist() == ["payoff", "payoff", "censored"]
+    assert p.spells().last_age.tolist() == [1, 2, 3]
+    assert p.cells().table.groupby("age")["attrition"].sum().to_dict() == {1: 1, 2: 1, 3: 0}
