@@ -131,6 +131,7 @@ DRIVER_DEFINITIONS = {
     "term": "regressor name of the transformed (and lagged) driver",
     "definition": "the transformed driver in words",
     "series_unit": "unit of the raw series where known (FRED series ids, supervisory variables), else null",
+    "source": "file and column the raw series was read from (a FRED series id, a supervisory variable name)",
     "coefficient": "mean over the coefficient draws (APC posterior draws of H refitted, plus regression "
                    "uncertainty): logit of H(t) per unit of the transformed driver",
     "lower": "lower end of the equal-tailed credible band of the coefficient draws (credible_level)",
@@ -232,6 +233,7 @@ def driver_report(result, signs: dict, significance: float, *, chosen: bool,
                          "lower": float(c["lower"]), "upper": float(c["upper"]), "p_value": p,
                          "expected_sign": sign, "warning": text, "term": term, "definition": definition,
                          "series_unit": series_unit(spec.name, source.get("column", spec.name)),
+                         "source": dict(source) or None,
                          "p_value_point_fit": float(c["p_value"]), "estimate_point_fit": float(c["estimate"]),
                          "wrong_sign": bool(wrong), "driver": driver})
     return rows, warn

@@ -395,7 +395,8 @@ def _read_many(sources, *, group: str | None, drivers, frequency: str, quarterly
             here = wanted
         fr = _normalise(df, group=group, drivers=here, frequency=frequency, quarterly=quarterly, what=label)
         known = df.attrs.get("sources", {}) if isinstance(src, pd.DataFrame) else {}
-        fr.attrs["sources"] = {d: known.get(d, v) for d, v in fr.attrs["sources"].items()}
+        fname = str(src) if isinstance(src, str | Path) else "table"
+        fr.attrs["sources"] = {d: known.get(d, {**v, "file": fname}) for d, v in fr.attrs["sources"].items()}
         frames.append(fr)
     if wanted is not None:
         have = [d for f in frames for d in f.attrs["drivers"]]
