@@ -170,10 +170,11 @@ def _by_attribute(df: pd.DataFrame) -> dict:
 
 
 def _from_by_attribute(by_attr: Mapping | None) -> pd.DataFrame:
-    parts = [pd.DataFrame(rows).assign(attribute=a) for a, rows in (by_attr or {}).items()]
-    if not parts:
+    # one frame from all records (concatenating per-attribute frames warns when a column is all-NA in one)
+    records = [{"attribute": a, **row} for a, rows in (by_attr or {}).items() for row in rows]
+    if not records:
         return pd.DataFrame()
-    df = pd.concat(parts, ignore_index=True)
+    df = pd.DataFrame.from_records(records)
     return df[["attribute"] + [c for c in df.columns if c != "attribute"]]
 
 
