@@ -521,11 +521,16 @@ def _recorded_exits(chk: _Checker, col: str | None, codes: dict[str, str] | None
     n = len(chk.df)
     if col is None:
         return np.full(n, "", dtype=object)
-    raw = chk.df[col]
-    text = raw.astype("string").str.strip().str.casefold().fillna("").to_numpy(dtype=object)
+    # normalise the distinct values only (a panel has millions of rows, a handful of codes)
+    idx, uniq = pd.factorize(chk.df[col])
+    norm = pd.Series(uniq, dtype=object).astype("string").str.strip().str.casefold().fillna("")
     if codes is not None:
-        return np.array([codes.get(t, "") for t in text], dtype=object)
-    unknown = (text != "") & ~np.isin(text, EXIT_VALUES)
+        norm = norm.map(lambda t: codes.get(t, ""))
+    lookup = np.append(norm.to_numpy(dtype=object), "")  # idx -1 (missing) -> ""
+    text = lookup[idx]
+    if codes is not None:
+        return text
+    unknown = np.append(((norm != "") & ~norm.isin(EXIT_VALUES)).to_numpy(dtype=bool), False)[idx]
     chk.flag(unknown, f"have an exit value that is not one of {', '.join(EXIT_VALUES)} (or empty)",
              "write the exit as default, payoff, closed or censored (any case), leave it empty to "
              "infer it, or map status codes with exit_codes= (CLI: --payoff-codes C,P --closed-codes X)",
