@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import linalg
 from scipy.special import expit, gammaln
 
-from apcfair.apc.basis import FunctionBasis, function_basis
+from apcfair.apc.basis import FunctionBasis, difference_matrix, function_basis
 from apcfair.errors import DataValidationError
 
 COMPONENTS = ("lifecycle", "vintage", "environment")
@@ -252,7 +252,7 @@ class Parametrisation:
 
 
 def _rw_precision(n: int, order: int) -> np.ndarray:
-    diff = np.diff(np.eye(n), n=order, axis=0)
+    diff = difference_matrix(n, order)
     return diff.T @ diff
 
 
