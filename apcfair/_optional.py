@@ -17,6 +17,7 @@ from apcfair.errors import ApcfairError
 #: Import name -> the extra of ``apcfair`` that installs it (keep in sync with pyproject.toml).
 EXTRAS: dict[str, str] = {
     "shap": "explain",
+    "dask": "dask",  # dask.distributed for --backend dask (the extra installs dask[dataframe,distributed])
 }
 
 

@@ -329,7 +329,7 @@ def current_period(freq: str = "M") -> int:
     return today.year * 4 + (today.month - 1) // 3
 
 
-def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
+def plausible_window(codes, freq: str = "M", *, counts=None) -> tuple[int, int] | None:
     """First and last plausible period of a table's dates (see the rule above).
 
     Parameters
@@ -338,6 +338,9 @@ def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
         Period codes of each date column (``-1`` = missing).
     freq : {"M", "Q"}
         Period frequency.
+    counts : sequence of numpy.ndarray, optional
+        Rows per code (one array per column, aligned with ``codes``), when ``codes`` hold
+        distinct values rather than rows (a partitioned data set's first pass).
 
     Returns
     -------
@@ -359,12 +362,16 @@ def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
     allc = np.concatenate([c[c >= 0] for c in valid]) if valid else np.empty(0, np.int64)
     if not len(allc):
         return None
+    weights = None
+    if counts is not None:
+        weights = np.concatenate([np.asarray(w, np.int64)[c >= 0] for c, w in zip(valid, counts, strict=True)])
     if allc.max() < 2_000_000:
-        full = np.bincount(allc)
+        full = np.bincount(allc, weights=weights).astype(np.int64)
         u = np.flatnonzero(full)
         cnt = full[u]
     else:
-        u, cnt = np.unique(allc, return_counts=True)
+        u, inv = np.unique(allc, return_inverse=True)
+        cnt = np.bincount(inv, weights=weights).astype(np.int64)
     cum = np.cumsum(cnt)
     k = int(np.searchsorted(cum, (cum[-1] + 1) // 2))  # position of the row-weighted median
     big = np.flatnonzero(np.diff(u) > _GAP_YEARS * per)  # a gap between u[i] and u[i + 1]
@@ -374,10 +381,13 @@ def plausible_window(codes, freq: str = "M") -> tuple[int, int] | None:
     return max(lo, _EARLIEST_YEAR * per), min(hi, current_period(freq))
 
 
-def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> np.ndarray:
-    """Flag implausible dates; returns the rows with any (later checks skip them)."""
+def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str, context=None) -> np.ndarray:
+    """Flag implausible dates; returns the rows with any (later checks skip them).
+
+    With a ``context`` (a part of a partitioned data set) the window is the whole data set's.
+    """
     implausible = np.zeros(len(chk.df), dtype=bool)
-    window = plausible_window(list(codes.values()), freq)
+    window = context.window if context is not None else plausible_window(list(codes.values()), freq)
     if window is None:
         return implausible
     lo, hi = window
@@ -400,7 +410,7 @@ def _check_plausible(chk: _Checker, codes: dict[str, np.ndarray], freq: str) -> 
 
 
 def _fold_origination_quarter(v: np.ndarray, last: np.ndarray, first: np.ndarray | None,
-                              dflt: np.ndarray, ok: np.ndarray
+                              dflt: np.ndarray, ok: np.ndarray, data_end: int | None = None
                               ) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Quarterly age convention: an exit in the origination quarter counts at age 1.
 
@@ -413,7 +423,8 @@ def _fold_origination_quarter(v: np.ndarray, last: np.ndarray, first: np.ndarray
     the origination quarter likewise starts at age 1. Returns the new arrays and a lineage
     note (``""`` when nothing moved).
     """
-    data_end = int(last[ok].max()) if ok.any() else -1
+    if data_end is None:
+        data_end = int(last[ok].max()) if ok.any() else -1
     same = ok & (last == v) & (v + 1 <= data_end)
     # a closure is an exit only before the data's last quarter (there it is censoring)
     move = same & ((dflt == 1) | (last < data_end))
@@ -665,8 +676,8 @@ class Portfolio:
     def from_loans(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
                    source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None,
-                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None
-                   ) -> Portfolio:
+                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None,
+                   context=None) -> Portfolio:
         """Validate a loan-level table (one row per account).
 
         Parameters
@@ -695,6 +706,11 @@ class Portfolio:
             ``{code: exit}`` for a status-coded exit column, e.g. ``{"C": "payoff"}``;
             codes compared as text ignoring case and surrounding blanks. Values not
             among the codes mean no exit recorded.
+        context : apcfair.portfolio.partitioned.GlobalContext, optional
+            For one part of a partitioned data set: the whole data set's date formats,
+            plausible-date window, last month (for inferred exits) and account ids shared
+            between parts, so every part is judged by the same global facts. Built by
+            :mod:`apcfair.portfolio.partitioned`; leave it out otherwise.
 
         Returns
         -------
@@ -733,12 +749,14 @@ class Portfolio:
         df = chk.df
         _check_ids(chk)
         dup = df["account_id"].duplicated(keep=False).to_numpy() & df["account_id"].notna().to_numpy()
+        if context is not None:
+            dup |= context.shared_ids(df["account_id"])  # duplicates in other parts of the data set
         chk.flag(dup, "share an account_id with another row (duplicate accounts)",
                  "keep one row per account (for account-month data use the panel format)",
                  "account_id")
         has_first = "first_month" in df.columns
         date_cols = ["origination", "last_month"] + (["first_month"] if has_first else [])
-        parsed = _parse_dates(df, date_cols, freq, date_format)
+        parsed = _parse_dates(df, date_cols, freq, context.date_formats if context is not None else date_format)
         v = _check_months(chk, "origination", parsed["origination"])
         last = _check_months(chk, "last_month", parsed["last_month"])
         notes = [f"{c}: {parsed[c].note}" for c in date_cols if parsed[c].note]
@@ -748,16 +766,17 @@ class Portfolio:
                                           "vintage_label"))
             dropped.append("vintage")
         first = _check_months(chk, "first_month", parsed["first_month"], optional=True) if has_first else None
-        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
+        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq, context)
         dflt = _check_binary(chk)
         exit_col = _exit_column(df, exit_column, codes_map)
         rec = _recorded_exits(chk, exit_col, codes_map)
         _check_exit_agrees(chk, exit_col, rec, dflt)
+        data_end = context.data_end if context is not None else None
         if exit_col is not None:
             dropped.append(exit_col)
         ok = (v >= 0) & (last >= 0) & ~implausible  # rows with bad dates are reported once
         if freq == "Q":
-            last, first, fold_note = _fold_origination_quarter(v, last, first, dflt, ok)
+            last, first, fold_note = _fold_origination_quarter(v, last, first, dflt, ok, data_end)
             if fold_note:
                 notes.append(fold_note)
         chk.flag(ok & (last < v), "have last_month before origination",
@@ -781,7 +800,7 @@ class Portfolio:
         if no_perf.any():
             counts["no performance month observed (last_month equals origination)"] = int(no_perf.sum())
             keep &= ~no_perf
-        if not keep.any():
+        if not keep.any() and context is None:  # a part of a data set may lose all its rows
             raise _nothing_left(source, rows_in, "rows", counts)
         attrs = [c for c in df.columns if c not in (*LOAN_REQUIRED, "first_month", *dropped)]
         loans = pd.DataFrame(
@@ -793,7 +812,8 @@ class Portfolio:
                 "default": dflt[keep],
             }
         )
-        data_end = int(last[ok].max())
+        if data_end is None:
+            data_end = int(last[ok].max())
         loans["exit"] = _infer_exits(rec, dflt, last, data_end)[keep]
         notes.append(_exit_note(loans["exit"].to_numpy(), rec[keep], exit_col, exit_codes,
                                 format_period([data_end], freq)[0]))
@@ -808,8 +828,8 @@ class Portfolio:
     def from_panel(cls, df: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                    freq: Frequency = "M", on_invalid: OnInvalid = "raise",
                    source: str = "<DataFrame>", date_format: str | Mapping[str, str] | None = None,
-                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None
-                   ) -> Portfolio:
+                   exit_column: str | None = None, exit_codes: Mapping[str, str] | None = None,
+                   context=None) -> Portfolio:
         """Validate a panel table (one row per account-month).
 
         Parameters are as in :meth:`from_loans`. Checks: required columns, parseable
@@ -839,15 +859,19 @@ class Portfolio:
         _check_ids(chk)
         has_orig = "origination" in df.columns
         date_cols = ["month"] + (["origination"] if has_orig else [])
-        parsed = _parse_dates(df, date_cols, freq, date_format)
+        parsed = _parse_dates(df, date_cols, freq, context.date_formats if context is not None else date_format)
         notes = [f"{c}: {parsed[c].note}" for c in date_cols if parsed[c].note]
         month = _check_months(chk, "month", parsed["month"])
         orig = _check_months(chk, "origination", parsed["origination"]) if has_orig else None
-        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq)
+        implausible = _check_plausible(chk, {c: parsed[c].codes for c in date_cols}, freq, context)
         dflt = _check_binary(chk)
         exit_col = _exit_column(df, exit_column, codes_map)
         rec = _recorded_exits(chk, exit_col, codes_map)
         _check_exit_agrees(chk, exit_col, rec, dflt)
+        if context is not None:
+            chk.flag(context.shared_ids(df["account_id"]), "belong to accounts whose rows lie in more than one "
+                     "part of the data set", "write all rows of an account into one part (partition by "
+                     "account_id)", "account_id")
         acct = df["account_id"]
         codes, uniq = pd.factorize(acct)
         valid_m = (month >= 0) & ~implausible  # rows with bad dates are reported once
@@ -909,7 +933,7 @@ class Portfolio:
             counts["come after the account's recorded payoff/closure month (rows of a closed account)"] = \
                 int(trailing.sum())
             keep &= ~trailing
-        if not keep.any():
+        if not keep.any() and context is None:  # a part of a data set may lose all its rows
             raise _nothing_left(source, rows_in, "account-month rows", counts)
         panel = pd.DataFrame(
             {
@@ -933,7 +957,7 @@ class Portfolio:
                         last_month=("month", "max"), default=("default", "max"),
                         rec=("__exit__", "last")).reset_index()
         panel = panel.drop(columns="__exit__")
-        data_end = int(month[valid_m].max())
+        data_end = context.data_end if context is not None else int(month[valid_m].max())
         rec_acct = loans.pop("rec").to_numpy(dtype=object)
         loans["exit"] = _infer_exits(rec_acct, loans["default"].to_numpy(), loans["last_month"].to_numpy(),
                                      data_end)
@@ -1061,7 +1085,7 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
                    columns: Mapping[str, str] | None = None, freq: Frequency = "M",
                    on_invalid: OnInvalid = "raise", date_format: str | Mapping[str, str] | None = None,
                    encoding: str | None = None, exit_column: str | None = None,
-                   exit_codes: Mapping[str, str] | None = None) -> Portfolio:
+                   exit_codes: Mapping[str, str] | None = None, context=None) -> Portfolio:
     """Read and validate a portfolio from a CSV/Parquet file or a DataFrame.
 
     Parameters
@@ -1085,6 +1109,10 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
     exit_column, exit_codes : optional
         How exits other than default are recorded; see :meth:`Portfolio.from_loans` and
         *Exits* in :mod:`apcfair.portfolio.portfolio`.
+    context : optional
+        The global facts of a partitioned data set this file is one part of; see
+        :meth:`Portfolio.from_loans` and :mod:`apcfair.portfolio.partitioned` (which also
+        reads a whole partitioned data set).
 
     Returns
     -------
@@ -1127,7 +1155,7 @@ def load_portfolio(data: str | Path | pd.DataFrame, *, format: InputFormat = "au
     fmt = detect_format(df) if format == "auto" else format
     builder = Portfolio.from_loans if fmt == "loans" else Portfolio.from_panel
     portfolio = builder(df, freq=freq, on_invalid=on_invalid, source=source, date_format=date_format,
-                        exit_column=exit_column, exit_codes=exit_codes)
+                        exit_column=exit_column, exit_codes=exit_codes, context=context)
     if info is not None:
         read_types = {mapping.get(k, k): v for k, v in info.column_types.items()}
         lin = portfolio.lineage
