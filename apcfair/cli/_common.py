@@ -290,15 +290,18 @@ def input_folder(text: str) -> str:
 
 
 def check_input_file(path: str, option: str = "--data") -> Path:
-    """``path`` must be a readable file (or a Parquet data-set folder); :class:`InputFileError` otherwise."""
+    """``path`` must be a readable file, a folder of Parquet files or a glob; :class:`InputFileError` otherwise."""
     p = Path(path)
+    if any(ch in str(path) for ch in "*?[") and not p.exists():
+        return p  # a glob of a partitioned data set: apcfair.portfolio.partitioned checks it matches
     if not p.exists():
         near = ""
         if p.parent.is_dir():
             similar = sorted(q.name for q in p.parent.iterdir() if q.suffix.lower() in {".csv", ".parquet", ".pq"})
             near = f"; data files there: {', '.join(similar[:5])}" if similar else ""
         raise InputFileError(f"{option} {path}: no such file{near}. Fix: check the path.")
-    if p.is_dir() and not p.name.lower().endswith((".parquet", ".pq")):
+    if p.is_dir() and not p.name.lower().endswith((".parquet", ".pq")) and not any(
+            q.suffix.lower() in (".parquet", ".pq") for q in p.rglob("*")):
         raise InputFileError(f"{option} {path}: is a folder, not a data file. Fix: give the .csv or .parquet file "
                              "inside it.")
     if not os.access(p, os.R_OK):
@@ -357,6 +360,12 @@ def _file_columns(path: Path, enc: str | None) -> list[str] | None:
     import csv
     import gzip
 
+    from apcfair.portfolio.partitioned import dataset_files
+
+    try:
+        path = (dataset_files(path) or [path])[0]  # a partitioned data set: its first part
+    except ApcfairError:
+        return None
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -419,17 +428,65 @@ def parse_date_format(items) -> str | dict[str, str] | None:
     return {k.strip(): v.strip() for k, v in (i.split("=", 1) for i in keyed)}
 
 
-def load_from_args(args):
-    """Read and validate the portfolio named by ``--data`` (file checks first, then ``--map``)."""
+def load_from_args(args, *, accounts: bool = False):
+    """Read and validate the portfolio named by ``--data`` (file checks first, then ``--map``).
+
+    ``--data`` is one file or a partitioned Parquet data set (a folder or a glob). With
+    ``--backend dask`` (:func:`add_backend_arguments`) the parts are validated and counted as
+    Dask tasks and a :class:`~apcfair.portfolio.partitioned.PartitionedPortfolio` is returned
+    (lineage, ``describe()``, ``cells()``; with ``accounts=True`` also the per-account columns,
+    ``to_portfolio()``); otherwise a :class:`~apcfair.portfolio.Portfolio`.
+    """
     from apcfair.portfolio import load_portfolio
+    from apcfair.portfolio.partitioned import (
+        dataset_files,
+        load_partitioned,
+        load_partitioned_portfolio,
+    )
 
     path = check_input_file(args.data, "--data")
     enc = getattr(args, "encoding", None)
     mapping = parse_map(args.map, _file_columns(path, enc) if args.map else None)
-    return load_portfolio(args.data, format=args.format, columns=mapping,
-                          freq=args.freq, on_invalid=args.on_invalid,
-                          date_format=parse_date_format(getattr(args, "date_format", None)), encoding=enc,
-                          **exit_options(args))
+    options = {"format": args.format, "columns": mapping, "freq": args.freq, "on_invalid": args.on_invalid,
+               "date_format": parse_date_format(getattr(args, "date_format", None)), **exit_options(args)}
+    if getattr(args, "backend", "memory") == "dask" or getattr(args, "scheduler", None):
+        with dask_client(args) as client:
+            return load_partitioned(args.data, client=client, accounts=accounts, **options)
+    if dataset_files(args.data) is not None:
+        return load_partitioned_portfolio(args.data, **options)
+    return load_portfolio(args.data, encoding=enc, **options)
+
+
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """``--backend memory|dask``, ``--workers N`` and ``--scheduler ADDRESS`` (where the data passes run)."""
+    g = p.add_argument_group("where it runs (large or partitioned data)")
+    g.add_argument("--backend", default="memory", choices=["memory", "dask"],
+                   help="memory (default): read everything into this process; dask: validate and count cells part "
+                        "by part of a partitioned Parquet data set (--data a folder or glob) as Dask tasks, "
+                        "gathering only lineage, cells and counts (needs the dask extra: "
+                        'pip install "apcfair[dask]")')
+    g.add_argument("--workers", type=bounded_int(1, 1024, what="workers"), default=2,
+                   help="worker processes of the local Dask cluster started for --backend dask (default 2; one "
+                        "thread each)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786, instead of starting a local one "
+                        "(implies --backend dask)")
+
+
+@contextlib.contextmanager
+def dask_client(args):
+    """A ``dask.distributed`` client for ``--backend dask``: the ``--scheduler`` cluster or a local one."""
+    from apcfair._optional import require
+
+    distributed = require("dask.distributed", "--backend dask")
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if getattr(args, "scheduler", None):
+        with distributed.Client(args.scheduler, timeout=30) as client:
+            yield client
+        return
+    with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
 
 
 def exit_options(args) -> dict:

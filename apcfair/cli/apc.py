@@ -8,6 +8,7 @@ from apcfair.cli import _common as opt
 from apcfair.cli._common import (
     UserError,
     add_apc_arguments,
+    add_backend_arguments,
     add_data_arguments,
     add_out_argument,
     apc_model_from_args,
@@ -24,6 +25,7 @@ def add_parser(sub):
     """Register ``apc``."""
     p = sub.add_parser("apc", **parser_kwargs("Fit the Bayesian age-period-cohort model.", example=EXAMPLE))
     add_data_arguments(p, required=False)
+    add_backend_arguments(p)
     cells = p.add_argument_group("cell table (instead of --data): one row per age group x period group")
     cells.add_argument("--cells", help="events/exposure table (.csv or .parquet); labels are the left ends of "
                                        "the intervals in the table's own units")

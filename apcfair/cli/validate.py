@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from apcfair.cli._common import add_data_arguments, load_from_args, parser_kwargs
+from apcfair.cli._common import (
+    add_backend_arguments,
+    add_data_arguments,
+    load_from_args,
+    parser_kwargs,
+)
 
-EXAMPLE = "apcfair validate --data synth/loans.parquet"
+EXAMPLE = ("apcfair validate --data synth/loans.parquet\n"
+           "  apcfair validate --data synth/loans/ --backend dask --workers 2   # a partitioned data set")
 
 
 def add_parser(sub):
@@ -12,6 +18,7 @@ def add_parser(sub):
     p = sub.add_parser("validate", **parser_kwargs(
         "Check data against the data contract and print the lineage report.", example=EXAMPLE))
     add_data_arguments(p)
+    add_backend_arguments(p)
     p.set_defaults(func=run)
     return p
 

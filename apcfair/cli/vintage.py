@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apcfair.cli._common import add_data_arguments, add_out_argument, load_from_args, parser_kwargs
+from apcfair.cli._common import (
+    add_backend_arguments,
+    add_data_arguments,
+    add_out_argument,
+    load_from_args,
+    parser_kwargs,
+)
 
 EXAMPLE = "apcfair vintage --data synth/loans.parquet --out vintage/"
 
@@ -23,6 +29,7 @@ def add_parser(sub):
         "empirical vintage curves: cumulative default as incidence with payoff competing (Aalen–Johansen) "
         "and as 1 - KM with payoff censored, and the cumulative incidence of payoff.", example=EXAMPLE))
     add_data_arguments(p)
+    add_backend_arguments(p)
     add_out_argument(p)
     p.set_defaults(func=run)
     return p
@@ -34,8 +41,10 @@ def run(args) -> int:
     from apcfair._io import atomic_output_dir
     from apcfair.outputs import write_vintage_outputs
 
-    portfolio = load_from_args(args)
-    cells = portfolio.cells()
+    loaded = load_from_args(args, accounts=True)
+    cells = loaded.cells()  # with --backend dask: counted per part and summed
+    # the curves need per-account spells only (with --backend dask: the gathered core columns)
+    portfolio = loaded.to_portfolio() if hasattr(loaded, "to_portfolio") else loaded
     with atomic_output_dir(args.out) as tmp:
         write_vintage_outputs(portfolio, tmp, cells=cells)
     print(portfolio.lineage.summary())

@@ -1,0 +1,94 @@
+"""``--backend memory|dask``, ``--workers``, ``--scheduler`` on validate, vintage and apc.
+
+A partitioned data set (a folder or a glob of Parquet parts) gives the same summary,
+cells and APC fit as the same rows in one file, on the memory backend and on a Dask cluster
+(here an in-process cluster of 2 workers reached by ``--scheduler``; a local cluster of worker
+processes started by ``--workers 2``, vintage and apc end to end are slow tests).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from apcfair.cli import main
+from data_synth import SynthConfig, generate_portfolio
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    base = tmp_path_factory.mktemp("backend")
+    loans = generate_portfolio(SynthConfig(n_accounts=2000, seed=5, start="2014-01")).loans
+    loans.to_parquet(base / "loans.parquet", index=False)
+    (base / "parts").mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(loans)), 3)):
+        loans.iloc[rows].to_parquet(base / "parts" / f"part-{i}.parquet", index=False)
+    return base
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        yield cluster.scheduler_address
+
+
+def _summary(argv, capsys) -> dict:
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    return out["summary"]
+
+
+def test_validate_partitioned_equals_one_file_on_both_backends(data, scheduler, capsys):
+    ref = _summary(["validate", "--data", str(data / "loans.parquet")], capsys)
+    assert _summary(["validate", "--data", str(data / "parts")], capsys) == ref
+    assert _summary(["validate", "--data", str(data / "parts" / "part-*.parquet"), "--backend", "dask",
+                     "--scheduler", scheduler], capsys) == ref
+    assert ref["accounts"] == 2000
+
+
+@pytest.mark.slow  # ~30-75 s on the shared 2-core machine (plots, the APC fit twice)
+def test_vintage_cells_equal_on_dask(data, scheduler, tmp_path):
+    assert main(["vintage", "--data", str(data / "loans.parquet"), "--out", str(tmp_path / "m"), "-q"]) == 0
+    assert main(["vintage", "--data", str(data / "parts"), "--backend", "dask", "--scheduler", scheduler,
+                 "--out", str(tmp_path / "d"), "-q"]) == 0
+    for name in ("cells.csv", "vintage_curves.csv"):
+        assert (tmp_path / "m" / name).read_bytes() == (tmp_path / "d" / name).read_bytes(), name
+
+
+@pytest.mark.slow  # ~30-75 s on the shared 2-core machine (plots, the APC fit twice)
+def test_apc_fit_on_dask_cells_equals_memory(data, scheduler, tmp_path):
+    common = ["--engine", "laplace", "--seed", "0", "-q"]
+    assert main(["apc", "--data", str(data / "loans.parquet"), "--out", str(tmp_path / "m"), *common]) == 0
+    assert main(["apc", "--data", str(data / "parts"), "--backend", "dask", "--scheduler", scheduler,
+                 "--out", str(tmp_path / "d"), *common]) == 0
+    m = json.loads((tmp_path / "m" / "apc.json").read_text())
+    d = json.loads((tmp_path / "d" / "apc.json").read_text())
+    assert m["lifecycle"] == d["lifecycle"] and m["environment"] == d["environment"]
+
+
+def test_backend_dask_without_dask_names_the_extra(data, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    code = main(["validate", "--data", str(data / "parts"), "--backend", "dask"])
+    assert code != 0
+    assert 'pip install "apcfair[dask]"' in capsys.readouterr().err
+
+
+def test_backend_options_declared_on_the_three_commands(capsys):
+    for cmd in ("validate", "vintage", "apc"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        text = capsys.readouterr().out
+        assert "--backend {memory,dask}" in text and "--workers" in text and "--scheduler ADDRESS" in text
+
+
+@pytest.mark.slow
+def test_local_cluster_of_worker_processes(data, capsys):
+    ref = _summary(["validate", "--data", str(data / "loans.parquet")], capsys)
+    assert _summary(["validate", "--data", str(data / "parts"), "--backend", "dask", "--workers", "2"],
+                    capsys) == ref
