@@ -35,7 +35,10 @@ def add_parser(sub):
     cells.add_argument("--events", default="events", help="events column (default: events)")
     cells.add_argument("--exposure", default="exposure",
                        help="exposure column (default: exposure; absent: exposure 1, a response-only table)")
-    cells.add_argument("--age-width", type=opt.positive_int, default=None, help="age interval width (default: detected)")
+    cells.add_argument("--age-width", type=opt.positive_int, default=None,
+                       help="age interval width (default: detected); a whole multiple M of the period width is "
+                            "allowed (5-year ages with 1-year periods: M = 5, bamp's periods_per_agegroup; "
+                            "cohorts step by one period, M * (I - 1) + J of them)")
     cells.add_argument("--period-width", type=opt.positive_int, default=None, help="period interval width (default: detected)")
     add_out_argument(p)
     add_apc_arguments(p)
