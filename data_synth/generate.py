@@ -249,7 +249,8 @@ def _floats(x) -> list[float]:
     return [float(v) for v in np.asarray(x, dtype=float)]
 
 
-def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
+def generate_portfolio(cfg: SynthConfig | None = None, *, stream: int | None = None,
+                       first_id: int = 1) -> SynthPortfolio:
     """Generate a synthetic portfolio with known age-period-cohort truth.
 
     See the module docstring for the model and the identification conventions.
@@ -258,6 +259,14 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
     ----------
     cfg : SynthConfig, optional
         Settings; default ``SynthConfig()`` (146,500 accounts, 2005-01..2019-12).
+    stream : int, optional
+        Draw the accounts and their outcomes from random stream ``stream`` of ``cfg.seed``
+        (``numpy.random.SeedSequence([seed, stream])``) while the environment, the macro
+        drivers and the zip geography still come from ``cfg.seed`` alone: parts of one
+        portfolio generated independently (:func:`data_synth.partitioned.write_partitioned`).
+        Default: today's single stream.
+    first_id : int
+        ``account_id`` of the first account (parts number their accounts consecutively).
 
     Returns
     -------
@@ -310,6 +319,8 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
     n_window = c1 - c0  # performance months, vintages and observable ages
     horizon = int(cfg.scenario_horizon)
     rng_macro, rng_zip, rng_acct, rng_sim = np.random.default_rng(cfg.seed).spawn(4)
+    if stream is not None:  # one part of a partitioned portfolio: its own accounts, the shared truth
+        rng_acct, rng_sim = np.random.default_rng([int(cfg.seed), int(stream)]).spawn(2)
 
     # ---------------------------------------------------------------- environment H
     beta = cfg.resolved_macro_beta()
@@ -389,7 +400,7 @@ def generate_portfolio(cfg: SynthConfig | None = None) -> SynthPortfolio:
     pd36 = cumulative_pd(vintage, offset, mu, lifecycle, env_ext, t0, PD_HORIZON)
 
     # ---------------------------------------------------------------- tables
-    ids = np.arange(1, n + 1, dtype=np.int64)
+    ids = np.arange(first_id, first_id + n, dtype=np.int64)
     loans = pd.DataFrame(
         {
             "account_id": ids,

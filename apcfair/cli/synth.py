@@ -14,7 +14,9 @@ from apcfair.cli._common import (
     seed,
 )
 
-EXAMPLE = "apcfair synth --accounts 20000 --seed 1 --out synth/"
+EXAMPLE = ("apcfair synth --accounts 20000 --seed 1 --out synth/\n"
+           "  apcfair synth --accounts 1465000 --partitions 16 --out big/   # written part by part: big/loans/part-*.parquet")
+_MAX_TOTAL = 10_000_000_000  # with --partitions: each part at most MAX_ACCOUNTS
 
 
 def _month(text: str) -> str:
@@ -28,8 +30,14 @@ def _month(text: str) -> str:
 def add_parser(sub):
     """Register ``synth``."""
     p = sub.add_parser("synth", **parser_kwargs("Write a synthetic portfolio with known truth.", example=EXAMPLE))
-    p.add_argument("--accounts", type=bounded_int(1, MAX_ACCOUNTS, what="accounts"), default=146_500,
-                   help=f"number of accounts, 1 to {MAX_ACCOUNTS:,} (default 146,500)")
+    p.add_argument("--accounts", type=bounded_int(1, _MAX_TOTAL, what="accounts"), default=146_500,
+                   help=f"number of accounts, 1 to {MAX_ACCOUNTS:,} in one file; more with --partitions, at most "
+                        f"{MAX_ACCOUNTS:,} per part (default 146,500)")
+    p.add_argument("--partitions", type=bounded_int(1, 100_000, what="partitions"), default=None, metavar="P",
+                   help="write a partitioned Parquet data set (OUT/loans/part-*.parquet, account_truth/, panel/) "
+                        "generated part by part, never holding the whole book in memory: part k draws its accounts "
+                        "from its own random stream of --seed, the truth (environment, macro, zips, F, G, mu) is "
+                        "shared; --partitions 1 equals the one-file output (default: one file per table)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (deterministic output)")
     add_out_argument(p, force=False)
     p.add_argument("--panel", action="store_true",
@@ -47,9 +55,21 @@ def run(args) -> int:
 
     if args.end <= args.start:
         raise UserError(f"--start {args.start} --end {args.end}: the window must end after it starts")
+    parts = getattr(args, "partitions", None)
+    limit = MAX_ACCOUNTS * (parts or 1)
+    if args.accounts > limit:
+        raise UserError(f"--accounts {args.accounts:,}: at most {MAX_ACCOUNTS:,} accounts per "
+                        f"{'part' if parts else 'file'}; pass --partitions {-(-args.accounts // MAX_ACCOUNTS)} or more")
+    if parts is not None and parts > args.accounts:
+        raise UserError(f"--partitions {parts}: more parts than --accounts {args.accounts}")
     cfg = SynthConfig(n_accounts=args.accounts, seed=args.seed, start=args.start, end=args.end)
     with atomic_output_dir(args.out) as tmp:
-        paths = write_portfolio(tmp, cfg, panel=args.panel)
+        if parts is None:
+            paths = write_portfolio(tmp, cfg, panel=args.panel)
+        else:
+            from data_synth.partitioned import write_partitioned
+
+            paths = write_partitioned(tmp, cfg, partitions=parts, panel=args.panel)
     for k in paths:
         print(f"wrote {Path(args.out) / Path(str(paths[k])).name}")
     args.summary = {"accounts": args.accounts, "seed": args.seed, "files": sorted(Path(str(v)).name
