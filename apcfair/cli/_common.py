@@ -586,20 +586,33 @@ def apc_model_from_args(args, *, progress: bool = False):
     return APCModel(**params, random_state=args.seed, progress=progress and show_progress(args))
 
 
-def load_apc_result(path: str):
+def load_apc_result(path: str, *, attrition: bool = False):
     """The APC result of ``--apc``: a folder written by ``apcfair apc --out DIR`` or the file itself.
 
     A file that is not an APC result written by apcfair (random bytes, another netCDF
-    file, damaged metadata) is refused with one line naming it and the fix.
+    file, damaged metadata) is refused with one line naming it and the fix. With
+    ``attrition=True`` the pair ``(result, attrition)`` is returned: the attrition fit
+    (exits other than default) from ``apc_attrition_result.nc`` beside it, checked the same
+    way, or ``None`` when the folder has none.
     """
     from apcfair import layout
-    from apcfair.apc import APCResult
 
     p = Path(path)
     if p.is_dir():
         p = p / layout.APC_RESULT
     if not p.exists():
         raise InputFileError(f"--apc {path}: {str(p)!r} does not exist (run `apcfair apc --out DIR` first)")
+    result = _load_apc_file(path, p)
+    if not attrition:
+        return result
+    q = p.parent / layout.APC_ATTRITION_RESULT
+    return result, (_load_apc_file(path, q) if q.exists() else None)
+
+
+def _load_apc_file(path: str, p: Path):
+    """One APC result file of ``--apc path``, refused with the fix when foreign, damaged or not finite."""
+    from apcfair.apc import APCResult
+
     try:
         result = APCResult.load(p)
     except (MemoryError, KeyboardInterrupt):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from apcfair.cli import _common as opt
@@ -71,11 +72,16 @@ def add_parser(sub):
     p.add_argument("--n-boot", type=opt.bounded_int(0, 100_000, what="replicates"), default=200,
                    help="bootstrap replicates for the dependence-change interval (default 200)")
     p.add_argument("--apc", default=None,
-                   help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc'). A fit on all accounts "
-                        "lets held-out outcomes into F and H (optimistic out-of-sample figures): warned, see --apc-refit")
+                   help="reuse the APC fit in this folder (apc_result.nc from 'apcfair apc', and its attrition fit "
+                        "apc_attrition_result.nc when there is one). A fit on all accounts lets held-out outcomes "
+                        "into F and H (optimistic out-of-sample figures): warned, see --apc-refit")
     p.add_argument("--apc-refit", choices=["none", "training"], default="none",
-                   help="with --apc: none = use the fit as it is (default, warned); training = refit it on the "
-                        "estimation accounts only with its settings. Recorded in the results (settings.design.apc)")
+                   help="with --apc: none = use the fit(s) as they are (default, warned); training = refit the "
+                        "default and the attrition fit on the estimation accounts only with their settings. "
+                        "Recorded in the results (settings.design.apc, settings.design.attrition)")
+    p.add_argument("--no-attrition", action="store_true",
+                   help="skip the attrition model (payoff, closure): forecasts.parquet then has only the net "
+                        "cum_pd, not cum_pd_unconditional (default before any other exit)")
     p.add_argument("--no-gbm", action="store_true", help="skip the boosted-tree variants")
     p.add_argument("--bins", type=opt.bounded_int(0, 100, what="bins"), default=10, help="quantile bins for numeric inputs (0 = linear)")
     p.add_argument("--approval-rate", type=opt.fraction, default=0.8, help="share approved for the adverse impact ratio")
@@ -94,20 +100,27 @@ def run(args) -> int:
         raise opt.UserError(f"--apc-refit {args.apc_refit} refits a given APC fit: add --apc DIR, or drop it "
                             "(without --apc the APC model is fitted on the estimation accounts anyway)")
     portfolio = load_from_args(args)
-    apc = load_apc_result(args.apc) if args.apc else None
+    apc, attrition = load_apc_result(args.apc, attrition=True) if args.apc else (None, None)
     ubd = UnbiasedByDesign(restricted=args.restricted, credit=args.credit, protected=args.protected,
                            horizon=args.horizon, bins=args.bins or None, gbm=not args.no_gbm,
                            approval_rate=args.approval_rate, random_state=args.seed, progress=True,
                            split=args.split, holdout_from=args.holdout_from, test_size=args.test_size,
                            backfit=args.backfit, vintage_dummies=args.vintage_dummies,
-                           gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot, apc_refit=args.apc_refit)
+                           gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot, apc_refit=args.apc_refit,
+                           attrition=not args.no_attrition)
     source = str(Path(args.apc).resolve()) if args.apc else None
-    result = ubd.fit(portfolio, apc_result=apc, apc_source=source).result_
+    result = ubd.fit(portfolio, apc_result=apc, apc_source=source,
+                     attrition_result=attrition if not args.no_attrition else None).result_
+    note = (result.settings["design"].get("attrition") or {}).get("note")
     with atomic_output_dir(args.out) as tmp:
         write_unbiased_outputs(result, tmp)
         write_proxy_outputs(portfolio.loans, args.restricted, args.credit, tmp)  # the proxy diagnostic (Table 1)
-        if apc is None or args.apc_refit == "training":  # the APC fit made on the way
-            write_apc_outputs(result.apc_result, tmp)
+        if apc is None or args.apc_refit == "training":  # the APC fits made on the way (default, attrition)
+            write_apc_outputs(result.apc_result, tmp, attrition=result.attrition_result, attrition_note=note)
+        elif result.attrition_result is not None and result.attrition_result is not attrition:
+            result.attrition_result.save(Path(tmp) / layout.APC_ATTRITION_RESULT)  # fitted here, training accounts
     print(result.summary())
+    if not args.no_attrition and result.forecasts is not None and "cum_pd_unconditional" not in result.forecasts:
+        print(f"apcfair: warning: no cum_pd_unconditional in {layout.FORECASTS}: {note}", file=sys.stderr)
     print(f"wrote {Path(args.out) / layout.COMPARISON}")
     return 0

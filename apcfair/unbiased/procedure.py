@@ -38,6 +38,15 @@ estimated from the estimation vintages' own account-months, which run to the end
 data (not extrapolated beyond the training window).
 
 Horizons are in months (``horizon=36`` is 12 quarters on quarterly data).
+
+Two cumulative PDs, each named by its definition: ``cum_pd`` is **net** of attrition
+(``1 - prod(1 - PD)``: conditional on the account staying open, what Kaplan–Meier
+measures with payoff censored); ``cum_pd_unconditional`` is the probability of default
+**before any other exit** (payoff, closure), with the attrition hazard of an attrition APC
+model fitted like the default one (estimation accounts only; ``attrition=True``). The
+observed outcome ``defaulted_within_horizon`` is a default before payoff, so
+``calibration_unconditional`` compares it with the unconditional forecast (the matching
+definition); ``calibration`` keeps its meaning (expected defaults over the months at risk).
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from apcfair.unbiased.stages import (
     StageTimer,
     evaluate,
     fit_apc,
+    fit_attrition_apc,
     fit_gbm,
     fit_score_models,
     forecast,
@@ -138,6 +148,13 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         its lifecycle falls too fast with age; one round removes most of that.
     n_boot : int
         Bootstrap replicates for the interval of the change in dependence (default 200).
+    attrition : bool
+        Fit the attrition hazard (exits other than default: payoff, closure) beside the
+        default APC model, on the same estimation accounts with the same settings, and add
+        the unconditional cumulative PD (default before any other exit) to the forecasts
+        and its calibration (default ``True``; ``False``: net figures only). When the data
+        hold no such exits the hazard is 0 and unconditional = net; what was done is in
+        ``settings["design"]["attrition"]``.
     random_state : int
         Seed for the split, the APC draws, the boosted trees and the bootstrap.
     progress : bool
@@ -193,8 +210,8 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                  horizon: int = 36, bins: int | None = 10, test_size: float = 0.5, gbm: bool = True,
                  gbm_params: dict | None = None, apc_model=None, approval_rate: float = 0.8,
                  vintage_dummies: bool | str = True, backfit: int = 0, split: str = "random",
-                 holdout_from: str | None = None, n_boot: int = 200, apc_refit: str = "none", random_state: int = 0,
-                 progress: bool = False):
+                 holdout_from: str | None = None, n_boot: int = 200, apc_refit: str = "none", attrition: bool = True,
+                 random_state: int = 0, progress: bool = False):
         self.restricted = restricted
         self.credit = credit
         self.protected = protected
@@ -211,6 +228,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         self.holdout_from = holdout_from
         self.n_boot = n_boot
         self.apc_refit = apc_refit
+        self.attrition = attrition
         self.random_state = random_state
         self.progress = progress
 
@@ -272,10 +290,12 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                            "estimated from the estimation vintages' own months, which run to the end of the data"}
 
     def _stage_names(self) -> list[str]:
-        return (["APC", "restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else [])
+        return (["APC"] + (["attrition APC"] if self.attrition else [])
+                + ["restricted", "credit", "credit + restricted offset"] + (["GBM"] if self.gbm else [])
                 + ["forecasts", "evaluation"])
 
-    def fit(self, portfolio, apc_result=None, apc_source: str | None = None) -> UnbiasedByDesign:
+    def fit(self, portfolio, apc_result=None, apc_source: str | None = None,
+            attrition_result=None) -> UnbiasedByDesign:
         """Run the whole procedure on a validated portfolio.
 
         Parameters
@@ -289,6 +309,12 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         apc_source : str, optional
             Where ``apc_result`` came from (a path), recorded as ``settings["apc_source"]``
             (``apcfair stress --apc`` follows it from an unbiased folder).
+        attrition_result : APCResult, optional
+            A fitted attrition APC result (``apc_attrition_result.nc``) given with
+            ``apc_result``, treated as it is: reused with ``apc_refit="none"`` (warned),
+            refitted on the estimation accounts with its settings with
+            ``apc_refit="training"``. Without it the attrition model is fitted on the
+            estimation accounts with the default model's settings.
 
         Returns
         -------
@@ -303,6 +329,10 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                              "period": "month" if portfolio.freq == "M" else "quarter"}
         design["vintage_dummies"] = vintage_mode(self.vintage_dummies)
         apc_model = self.apc_model
+        if attrition_result is not None and apc_result is None:
+            raise ValueError("attrition_result is given without apc_result: give both fits (from one "
+                             "'apcfair apc' folder) or neither")
+        attrition_model, attrition_design = self._attrition_plan(apc_result, attrition_result)
         if apc_result is not None and self.apc_refit == "training":
             apc_model = refit_model(apc_result, self.random_state)
             design["apc"] = ("given, refitted on the estimation accounts only (its likelihood, random-walk orders, "
@@ -322,6 +352,19 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         apc = {"horizon": horizon, "apc_model": apc_model, "random_state": self.random_state}
         with timer.stage("APC"):
             apc_result, offsets = fit_apc(portfolio, in_sample, apc_result=apc_result, **apc)
+        attrition_fit, attrition_q = None, None
+        if self.attrition:
+            with timer.stage("attrition APC"):
+                attrition_fit, attrition_q, note = fit_attrition_apc(
+                    portfolio, in_sample, horizon=horizon, random_state=self.random_state,
+                    apc_model=attrition_model or apc_model,
+                    attrition_result=attrition_result if self.apc_refit == "none" else None)
+            attrition_design["note"] = note
+            attrition_design["unconditional"] = attrition_q is not None
+            if attrition_q is None:
+                warnings.warn(f"NO UNCONDITIONAL CUMULATIVE PD: {note}; only the net figures (cum_pd) are written",
+                              UserWarning, stacklevel=2)
+        design["attrition"] = attrition_design
         data, vintage_cols = logit_data(portfolio, in_sample, self.vintage_dummies)
         design["freq"] = portfolio.freq
         design["vintage_groups"] = ({} if not vintage_cols else
@@ -345,18 +388,45 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                 gbm_traditional = fit_gbm(portfolio, credit, offsets, None, in_sample, params)
                 scores.update(gbm_scores(gbm_model, portfolio, models.restricted_score, gbm_traditional))
         with timer.stage("forecasts"):
-            forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=horizon)
+            forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=horizon,
+                                 attrition_offsets=attrition_q)
         with timer.stage("evaluation"):
             evaluation = evaluate(portfolio, forecasts, in_sample, horizon=horizon, protected=protected,
                                   approval_rate=self.approval_rate, random_state=self.random_state,
                                   n_boot=self.n_boot)
         self._result = self._result_of(portfolio, in_sample, apc_result, models,
                                        {"gbm": gbm_model, "gbm_credit": gbm_traditional if self.gbm else None},
-                                       forecasts, evaluation, timer.close(), design, offsets, protected)
+                                       forecasts, evaluation, timer.close(), design, offsets, protected,
+                                       attrition_fit)
         return self
 
+    def _attrition_plan(self, apc_result, attrition_result) -> tuple:
+        """The settings for the attrition fit and its ``design["attrition"]`` record.
+
+        The attrition model follows the default model's train/test discipline: fitted on the
+        estimation accounts (with a given attrition fit's own settings under
+        ``apc_refit="training"``, else the default model's), or a given fit reused as it is
+        under ``apc_refit="none"`` (warned like the default fit).
+        """
+        if not self.attrition:
+            return None, {"fitted": "no (attrition=False): net cumulative PDs only"}
+        if attrition_result is not None and self.apc_refit == "training":
+            return (refit_model(attrition_result, self.random_state),
+                    {"fitted": "given, refitted on the estimation accounts only (its own settings)"})
+        if attrition_result is not None:
+            warnings.warn("REUSED ATTRITION FIT: used as it is; if it was fitted on all accounts, the held-out "
+                          "accounts' payoffs entered F_q and H_q (--apc-refit training refits it)",
+                          UserWarning, stacklevel=3)
+            return None, {"fitted": "given: reused as it is (held-out exits entered it unless it was fitted on "
+                                    "the estimation accounts only)"}
+        if apc_result is not None:  # the default model's settings, fitted on the estimation accounts
+            return (refit_model(apc_result, self.random_state),
+                    {"fitted": "on the estimation accounts only, with the given APC fit's settings"})
+        return None, {"fitted": "on the estimation accounts only, with the default APC model's settings"}
+
     def _result_of(self, portfolio, in_sample, apc_result, models: ScoreModels, gbms: dict, forecasts: Forecasts,
-                   evaluation: Evaluation, timings: dict, design: dict, offsets, protected: list[str]) -> UnbiasedResult:
+                   evaluation: Evaluation, timings: dict, design: dict, offsets, protected: list[str],
+                   attrition_result=None) -> UnbiasedResult:
         """Assemble the result of the stages."""
         account_id = portfolio.loans["account_id"].to_numpy()
         settings = {**self._settings(), "design": design}
@@ -371,7 +441,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             account_scores=pd.DataFrame({"account_id": account_id, **forecasts.scores}),
             coefficient_tables={name: m.coef_table_ for name, m in logits.items()},
             models={**logits, **gbms}, costs=evaluation.costs, offsets=offsets,
-            apc_result=apc_result, restricted_centre=models.restricted_centre,
+            apc_result=apc_result, attrition_result=attrition_result, restricted_centre=models.restricted_centre,
             calibrating_constant=forecasts.calibrating_constant, settings=settings, timings=timings,
             lineage=portfolio.lineage.to_dict(), provenance=provenance(settings),
         )

@@ -26,7 +26,7 @@ class UnbiasedResult:
 
     Parameters
     ----------
-    rows, dependence_table, cost_of_fairness, forecasts, account_scores, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance
+    rows, dependence_table, cost_of_fairness, forecasts, account_scores, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance, costs, offsets, attrition_result
         As the attributes; produced by :meth:`UnbiasedByDesign.fit`.
 
     Attributes
@@ -40,7 +40,10 @@ class UnbiasedResult:
     cost_of_fairness : dict
         DeLong test of AUC(credit) − AUC(credit_restricted_zero) per sample.
     forecasts : pandas.DataFrame
-        Per account and model: ``cum_pd`` over the horizon, and over the observed window.
+        Per account and model: ``cum_pd`` over the horizon (net of attrition), and over
+        the observed window; with an attrition model ``cum_pd_unconditional`` (default
+        before any other exit). Column definitions:
+        :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`.
     account_scores : pandas.DataFrame
         Per account (rows of ``portfolio.loans``): each model's logit score relative to
         the APC offset (e.g. for stress tests, ``credit_restricted_mean``).
@@ -66,6 +69,9 @@ class UnbiasedResult:
     offsets : OffsetTable
         The offsets ``mu + F(a) + H(t) + b (t - a)`` (G's linear trend ``b`` included) the
         score models were fitted and forecast with.
+    attrition_result : APCResult or None
+        The attrition APC fit (exits other than default) behind ``cum_pd_unconditional``;
+        ``None`` without one (``settings["design"]["attrition"]`` says why).
 
     Examples
     --------
@@ -78,10 +84,14 @@ class UnbiasedResult:
     ...                           credit=["bureau_score", "total_deposits"],
     ...                           gbm=False).fit(portfolio).result_
     >>> result.forecasts.shape  # 3000 accounts x 5 models
-    (15000, 10)
+    (15000, 12)
     >>> list(result.forecasts.columns)  # doctest: +NORMALIZE_WHITESPACE
     ['account_id', 'sample', 'model', 'cum_pd', 'cum_pd_observed_window',
-     'defaulted_within_horizon', 'cum_pd_exposure', 'complete_horizon', 'minority', 'sex']
+     'defaulted_within_horizon', 'cum_pd_exposure', 'cum_pd_unconditional',
+     'cum_pd_unconditional_observed_window', 'complete_horizon', 'minority', 'sex']
+    >>> f = result.forecasts
+    >>> bool((f["cum_pd_unconditional"] <= f["cum_pd"]).all())  # payoff competes: never above net
+    True
     >>> sorted(result.coefficient_tables)
     ['credit', 'credit_with_restricted_offset', 'restricted']
     >>> result.coefficient_tables["restricted"]["term"].tolist()[:3]  # then vintage-year dummies
@@ -115,6 +125,7 @@ class UnbiasedResult:
     provenance: dict = field(default_factory=dict)
     costs: dict = field(default_factory=dict)
     offsets: object = None
+    attrition_result: object = None
 
     # ------------------------------------------------------------------ tables
     @property
@@ -165,6 +176,7 @@ class UnbiasedResult:
                      f"{c['upper']:+.4f}, DeLong p = {c['p_value']:.3g})"
                      for sample, c in self.cost_of_fairness.items()]
         blocks.append("\n".join(lines))
+        blocks.append(self._definitions_text())
         blocks.append(self._dependence_text())
         dep = self.dependence_table
         if len(dep):
@@ -179,6 +191,31 @@ class UnbiasedResult:
             blocks.append(binning)
         blocks.append(f"Timings (s): {self.timings}")
         return Summary.from_blocks("Unbiased by design (Breeden & Leonova 2021)", blocks, float_format=".4f")
+
+    def _definitions_text(self) -> str:
+        """Which cumulative PD each figure is, and expected / actual on both definitions (out of sample)."""
+        att = self.settings.get("design", {}).get("attrition") or {}
+        lines = ["Cumulative PD definitions: cum_pd is NET of attrition (1 - prod(1 - PD): as if no account paid "
+                 "off; compared with 1 - Kaplan-Meier, payoff censored); cum_pd_unconditional is the probability "
+                 "of default BEFORE any other exit (payoff, closure), with the attrition APC model; "
+                 "defaulted_within_horizon counts defaults before payoff, so its calibration uses the "
+                 "unconditional forecast."]
+        if att:
+            lines.append(f"Attrition model: {att.get('fitted', '')}" + (f"; {att['note']}" if att.get("note") else ""))
+        for r in self.rows:
+            cu = r.get("calibration_unconditional")
+            if r["sample"] != "out" or not cu:
+                continue
+            ratio = cu["expected_over_actual"]
+            net = cu["net_expected_over_actual"]
+            aj = cu["aj_cum_default_horizon"]
+            lines.append(f"{r['model']} (out of sample): expected / actual defaults within the horizon "
+                         f"{'n/a' if ratio is None else f'{ratio:.3f}'} unconditional (matching definition), "
+                         f"{'n/a' if net is None else f'{net:.3f}'} net; mean cumulative PD "
+                         f"{cu['mean_cum_pd_unconditional_horizon']:.2%} unconditional vs "
+                         f"{'n/a' if aj is None else f'{aj:.2%}'} Aalen-Johansen, "
+                         f"{cu['mean_cum_pd_horizon']:.2%} net")
+        return "\n".join(lines)
 
     def _binning_text(self) -> str:
         """Merged sparse levels and near-aliased levels of the logit models' inputs (empty when none)."""
@@ -231,7 +268,10 @@ class UnbiasedResult:
         ``comparison`` is the ``comparison.json`` layout; ``cost_of_fairness``,
         ``calibrating_constant``, ``restricted_centre``, ``settings``, ``timings``,
         ``lineage``, ``provenance`` and ``apc_identification`` those of
-        ``cost_of_fairness.json``; ``dependence`` the dependence table as records.
+        ``cost_of_fairness.json``; ``dependence`` the dependence table as records;
+        ``cumulative_pd_definitions`` which definition each cumulative figure uses
+        (:func:`cumulative_pd_definitions`) and ``attrition_identification`` the
+        attrition fit's identification (``None`` without one).
         """
         return jsonable({
             "kind": type(self).__name__,
@@ -246,6 +286,9 @@ class UnbiasedResult:
             "lineage": self.lineage,
             "provenance": self.provenance,
             "apc_identification": self.apc_result.identification["text"],
+            "cumulative_pd_definitions": cumulative_pd_definitions(),
+            "attrition_identification": (None if self.attrition_result is None
+                                         else self.attrition_result.identification["text"]),
             "dependence": self.dependence_table.astype(object).where(self.dependence_table.notna(), None)
                                                .to_dict(orient="records"),
         })
@@ -280,6 +323,8 @@ class UnbiasedResult:
         write_forecasts(self.forecasts, folder / layout.FORECASTS)
         self.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
         self.apc_result.save(folder / layout.APC_RESULT)
+        if self.attrition_result is not None:
+            self.attrition_result.save(folder / layout.APC_ATTRITION_RESULT)
         save_json(d, json_path)  # last: a folder with the JSON file is complete
         return folder
 
@@ -308,6 +353,8 @@ class UnbiasedResult:
             provenance=d["provenance"],
             costs=d.get("costs", {}),
             offsets=None if d.get("offsets") is None else OffsetTable.from_dict(d["offsets"]),
+            attrition_result=(APCResult.load(folder / layout.APC_ATTRITION_RESULT)
+                              if (folder / layout.APC_ATTRITION_RESULT).exists() else None),
         )
 
     # ------------------------------------------------------------------ plots
@@ -323,6 +370,26 @@ class UnbiasedResult:
     def plot_calibration(self, ax=None, model: str = "credit_restricted_mean"):
         """Predicted vs Kaplan–Meier cumulative default by vintage year."""
         return plot_calibration_by_year(self, ax=ax, model=model)
+
+
+def cumulative_pd_definitions() -> dict:
+    """Which definition each cumulative figure of the result uses (written into the JSON).
+
+    The ``forecasts.parquet`` columns and the two calibration records of
+    ``comparison.json``, from :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS` and
+    :data:`~apcfair.unbiased.stages.CALIBRATION_DEFINITIONS`.
+
+    Examples
+    --------
+    >>> sorted(cumulative_pd_definitions())  # doctest: +NORMALIZE_WHITESPACE
+    ['calibration', 'calibration_unconditional', 'cum_pd', 'cum_pd_exposure', 'cum_pd_observed_window',
+     'cum_pd_unconditional', 'cum_pd_unconditional_observed_window']
+    """
+    from apcfair.unbiased.stages import CALIBRATION_DEFINITIONS, FORECAST_COLUMNS
+
+    keys = ("cum_pd", "cum_pd_observed_window", "cum_pd_exposure", "cum_pd_unconditional",
+            "cum_pd_unconditional_observed_window")
+    return {**{k: FORECAST_COLUMNS[k] for k in keys}, **CALIBRATION_DEFINITIONS}
 
 
 def write_forecasts(forecasts: pd.DataFrame, path: str | Path) -> Path:

@@ -2,8 +2,8 @@
 
 :meth:`UnbiasedByDesign.fit <apcfair.unbiased.UnbiasedByDesign.fit>` runs them in order::
 
-    split_accounts -> fit_apc -> fit_score_models (-> backfit rounds) -> fit_gbm
-                   -> forecast -> evaluate
+    split_accounts -> fit_apc (+ fit_attrition_apc) -> fit_score_models (-> backfit rounds)
+                   -> fit_gbm -> forecast -> evaluate
 
 and each can be called alone (e.g. to reuse an APC fit, to forecast other scores, or to
 test one stage). Arrays are aligned with ``portfolio.loans``; ``in_sample`` is the boolean
@@ -42,14 +42,17 @@ from scipy import optimize
 from tqdm.auto import tqdm
 
 from apcfair.apc import APCModel
+from apcfair.apc.attrition import attrition_count, attrition_offsets, try_fit_attrition
 from apcfair.apc.results import check_window
 from apcfair.forecast.cumulative import (
     HorizonGrid,
+    attrition_path,
     observed_cumulative_default,
     observed_default_within,
 )
 from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio, Spells
+from apcfair.portfolio.survival import aalen_johansen
 from apcfair.scoring import OffsetGBM, OffsetLogit
 from apcfair.unbiased.dependence import auc_with_ci, corr_changes, delong_auc_difference, dependence
 
@@ -252,6 +255,71 @@ def fit_apc(portfolio: Portfolio, in_sample: np.ndarray, *, horizon: int, apc_mo
     offsets = apc_result.offset_table(include_intercept=True, max_age=horizon,
                                       last_period=portfolio.window[1] + horizon)
     return apc_result, offsets
+
+
+def no_attrition(age, period) -> np.ndarray:
+    """The attrition logit where the estimation accounts hold no exit other than default:
+    ``-inf`` (hazard 0, its maximum-likelihood estimate), so unconditional = net.
+
+    Examples
+    --------
+    >>> no_attrition([1, 2], [5, 6]).tolist()
+    [-inf, -inf]
+    """
+    return np.full(np.broadcast(np.asarray(age), np.asarray(period)).shape, -np.inf)
+
+
+def fit_attrition_apc(portfolio: Portfolio, in_sample: np.ndarray, *, horizon: int, apc_model=None,
+                      random_state: int | None = 0, attrition_result=None) -> tuple:
+    """The attrition hazard (payoff, closure) from the estimation accounts, as :func:`fit_apc`.
+
+    Same train/test discipline as the default APC fit: fitted to the cells of the
+    estimation accounts only, with the default model's settings (``apc_model``), or a
+    given fit used as it is. Offsets cover the same ages and periods as the default
+    offsets (:func:`apcfair.apc.attrition.attrition_offsets`, ``last_period`` = end of the
+    data + ``horizon``).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+    in_sample : numpy.ndarray of bool
+        Estimation accounts.
+    horizon : int
+        Forecast horizon in periods.
+    apc_model : APCModel, optional
+        The default model's settings (default: as :func:`fit_apc`).
+    random_state : int, optional
+        Seed of the default APC model.
+    attrition_result : APCResult, optional
+        A fitted attrition result to use as it is.
+
+    Returns
+    -------
+    tuple of (APCResult or None, callable or None, str or None)
+        The attrition fit, its logit offsets ``(age, period) -> logit q`` and a note.
+        Without any exit other than default among the estimation accounts the fit is
+        ``None``, the offsets are :func:`no_attrition` (hazard 0: unconditional = net) and
+        the note says so; when the data carry no attrition counts or the fit fails,
+        offsets are ``None`` (no unconditional forecast) and the note says why.
+    """
+    if attrition_result is not None:
+        try:
+            check_window(attrition_result, portfolio.freq, portfolio.window[1])
+        except ValueError:  # the attrition fit may leave out the last period (exits there not observable)
+            check_window(attrition_result, portfolio.freq, portfolio.window[1] - 1)
+        note = None
+    else:
+        model = apc_model or APCModel(hyper="eb", n_draws=400, random_state=random_state)
+        cells = portfolio.subset(in_sample, "estimation sample for the attrition model",
+                                 "held out (out-of-sample half)").cells()
+        if attrition_count(cells) == 0:
+            return None, no_attrition, ("the estimation accounts hold no exit other than default (payoff, "
+                                        "closure): attrition hazard 0, so cum_pd_unconditional = cum_pd")
+        attrition_result, note = try_fit_attrition(model, cells)
+        if attrition_result is None:
+            return None, None, note
+    q = attrition_offsets(attrition_result, max_age=horizon, last_period=portfolio.window[1] + horizon)
+    return attrition_result, q, note
 
 
 # ---------------------------------------------------------------------- 3. score models
@@ -471,6 +539,15 @@ class Forecasts:
         window ended at default and was biased low). The probability of the observed
         outcome ``defaulted_within_horizon`` under the model, with payoff and the end of
         the data as censoring (net of attrition, like ``cum_pd``).
+    unconditional : dict of str to numpy.ndarray
+        Probability of default before any other exit (payoff, closure) over the full
+        horizon, with the attrition hazard of the attrition APC fit
+        (:func:`~apcfair.forecast.cumulative.unconditional_cumulative_pd`); empty without
+        an attrition model.
+    unconditional_window : dict of str to numpy.ndarray
+        The same over each account's evaluation window (as :attr:`window`): the forecast
+        of ``defaulted_within_horizon`` on the matching definition (default before payoff,
+        the end of the data as censoring).
     calibrating_constant : float
         The constant ``k`` of ``credit_restricted_mean``.
     observed : pandas.DataFrame
@@ -484,6 +561,8 @@ class Forecasts:
     calibrating_constant: float
     observed: pd.DataFrame
     exposure: dict = field(default_factory=dict)
+    unconditional: dict = field(default_factory=dict)
+    unconditional_window: dict = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
@@ -496,7 +575,9 @@ class Forecasts:
         Columns: ``account_id, sample, model, cum_pd, cum_pd_observed_window,
         defaulted_within_horizon`` (as before), then ``cum_pd_exposure`` (the model's
         probability of the observed outcome, see :attr:`exposure`), ``complete_horizon``
-        (the whole horizon lies inside the data window) and the columns of
+        (the whole horizon lies inside the data window), with an attrition model
+        ``cum_pd_unconditional`` and ``cum_pd_unconditional_observed_window`` (default
+        before any other exit; see :attr:`unconditional`), and the columns of
         ``attributes`` (the protected attributes). The definitions are in
         :data:`FORECAST_COLUMNS` (written into the Parquet file's metadata).
         """
@@ -512,6 +593,10 @@ class Forecasts:
         })
         if self.exposure:
             frame["cum_pd_exposure"] = np.concatenate([self.exposure[m] for m in order])
+        if self.unconditional:
+            frame["cum_pd_unconditional"] = np.concatenate([self.unconditional[m] for m in order])
+            frame["cum_pd_unconditional_observed_window"] = np.concatenate(
+                [self.unconditional_window[m] for m in order])
         frame["complete_horizon"] = np.tile(self.observed["complete"].to_numpy(bool), len(order))
         if attributes is not None:
             for col in attributes.columns:
@@ -522,10 +607,20 @@ class Forecasts:
 
 #: What each column of ``forecasts.parquet`` means (also in the file's Parquet metadata).
 FORECAST_COLUMNS = {
-    "cum_pd": "cumulative PD from origination over the full horizon with the estimated environment, "
-              "conditional on the account staying open (payoff does not compete: 1 - prod(1 - monthly PD)); "
-              "compare it with outcomes only on complete_horizon accounts that did not pay off, or use "
-              "cum_pd_exposure",
+    "cum_pd": "NET of attrition: cumulative PD from origination over the full horizon with the estimated "
+              "environment, conditional on the account staying open (payoff does not compete: 1 - prod(1 - "
+              "monthly PD)); compare it with outcomes only on complete_horizon accounts that did not pay off, "
+              "or use cum_pd_exposure; compare defaulted_within_horizon with cum_pd_unconditional",
+    "cum_pd_unconditional": "UNCONDITIONAL: probability of default before any other exit (payoff, closure) "
+                            "within the horizon from origination, sum_a S(a-1) PD(a) with S the survival from "
+                            "both exits; monthly attrition from the attrition APC model (fitted like the default "
+                            "APC model, on the estimation accounts), no account-level attrition score; at most "
+                            "cum_pd, equal when nothing pays off. The definition of defaulted_within_horizon on "
+                            "complete_horizon accounts",
+    "cum_pd_unconditional_observed_window": "cum_pd_unconditional over the evaluation window (horizon cut at "
+                                            "the end of the data): the probability of defaulted_within_horizon "
+                                            "(default before payoff, end of data as censoring); summed over "
+                                            "accounts it is the expected count of calibration_unconditional",
     "cum_pd_observed_window": "cumulative PD over the evaluation window (horizon cut at the end of the data); "
                               "ranks against defaulted_within_horizon (the AUC's forecast)",
     "defaulted_within_horizon": "observed: 1 if the account defaulted within the horizon and the data window "
@@ -544,7 +639,8 @@ FORECAST_COLUMNS = {
 
 
 def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.ndarray],
-             restricted_score: np.ndarray, in_sample: np.ndarray, *, horizon: int) -> Forecasts:
+             restricted_score: np.ndarray, in_sample: np.ndarray, *, horizon: int,
+             attrition_offsets=None) -> Forecasts:
     """Forecasts of every score, and the calibrated constant for the restricted term.
 
     Over the months each account was observed (for the AUC and expected vs actual
@@ -564,6 +660,9 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
         The restricted offset per account.
     in_sample : numpy.ndarray of bool
     horizon : int
+    attrition_offsets : callable, optional
+        ``(age, period) -> attrition logit`` (:func:`fit_attrition_apc`); with it the
+        unconditional forecasts (default before any other exit) are added.
 
     Returns
     -------
@@ -580,6 +679,11 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     k = calibrating_constant(grid, expo_mask, c, restricted_score, in_sample)
     scores = {**scores, "credit_restricted_mean": c + k}
     order = [m for m in MODELS if m in scores]
+    unconditional, unconditional_window = {}, {}
+    if attrition_offsets is not None:
+        q = attrition_path(portfolio.spells().vintage, attrition_offsets, horizon)
+        unconditional = {m: grid.unconditional(scores[m], q) for m in order}
+        unconditional_window = {m: grid.unconditional(scores[m], q, eval_mask) for m in order}
     return Forecasts(
         scores=scores,
         window={m: grid.cumulative(scores[m], eval_mask) for m in order},
@@ -588,6 +692,8 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
         calibrating_constant=k,
         observed=obs,
         exposure={m: grid.cumulative(scores[m], censor_mask) for m in order},
+        unconditional=unconditional,
+        unconditional_window=unconditional_window,
     )
 
 
@@ -699,6 +805,8 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     km_by_year = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon, groups=vyear[m])
                   for s, m in samples.items()}
     km_all = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon) for s, m in samples.items()}
+    aj_all = ({s: aalen_johansen_at(spells.take(m), horizon) for s, m in samples.items()}
+              if forecasts.unconditional else {})
     in_horizon = spells.defaulted & (spells.last_age <= horizon)
     groups = {attr: protected_groups(loans[attr]) for attr in protected}
     rows, dep_rows = [], []
@@ -716,6 +824,8 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
                    **_discrimination(y, window[name], m, mc),
                    "n_accounts": int(m.sum()), "defaults_within_horizon": actual, "calibration": cal}
+            if forecasts.unconditional:
+                row["calibration_unconditional"] = calibration_unconditional(forecasts, name, m, aj_all[s])
             if name != "credit":
                 row["auc_difference_vs_credit"] = delong_auc_difference(y[mc], window["credit"][mc], window[name][mc])
             row["dependence"] = {}
@@ -815,11 +925,71 @@ def _calibration(forecasts: Forecasts, name: str, mask: np.ndarray, actual: int,
     expected = float(forecasts.expected[name][mask].sum())
     full = forecasts.full[name][mask]
     return {
+        "definition": CALIBRATION_DEFINITIONS["calibration"],
         "expected_defaults": expected, "actual_defaults": actual,
         "expected_over_actual": expected / actual if actual else None,
         "mean_cum_pd_horizon": float(full.mean()),
         "km_cum_default_horizon": float(km["km_cum_default"].iloc[0]) if len(km) else None,
         "by_vintage_year": calibration_by_year(full, year, km_by_year),
+    }
+
+
+#: What ``calibration`` and ``calibration_unconditional`` in ``comparison.json`` compare.
+CALIBRATION_DEFINITIONS = {
+    "calibration": "expected_defaults = sum of monthly PDs over each account's months at risk within the horizon "
+                   "(exposure ends at default, payoff or the end of the data: payoff is censoring, so this check "
+                   "holds on either definition); mean_cum_pd_horizon is cum_pd (NET of attrition) against "
+                   "km_cum_default_horizon (1 - Kaplan-Meier, payoff censored: also net)",
+    "calibration_unconditional": "expected_defaults = sum of cum_pd_unconditional_observed_window (default before "
+                                 "any other exit, horizon cut at the end of the data) against actual_defaults = "
+                                 "sum of defaulted_within_horizon (default before payoff within that window): the "
+                                 "matching definition; net_expected_defaults sums cum_pd_observed_window (net of "
+                                 "attrition) against the same count, shown for contrast (too high where accounts "
+                                 "pay off); mean_cum_pd_unconditional_horizon is cum_pd_unconditional against "
+                                 "aj_cum_default_horizon (Aalen-Johansen cumulative incidence, payoff competing)",
+}
+
+
+def aalen_johansen_at(spells: Spells, horizon: int) -> dict | None:
+    """Aalen–Johansen cumulative incidence of default at ``horizon`` with its 95% band
+    (``None`` when no account is observed that far)."""
+    aj = aalen_johansen(spells)
+    if not len(aj) or aj["age"].max() < horizon:
+        return None
+    last = aj[aj["age"] <= horizon].iloc[-1]
+    return {"cif": float(last["cif_default"]), "lower": float(last["cif_default_lower"]),
+            "upper": float(last["cif_default_upper"])}
+
+
+def calibration_unconditional(forecasts: Forecasts, name: str, mask: np.ndarray, aj: dict | None) -> dict:
+    """Expected vs actual defaults within the horizon on the matching (unconditional) definition.
+
+    ``defaulted_within_horizon`` counts defaults before payoff (a paid-off account cannot
+    default), so its forecast is the probability of default before any other exit over
+    the same window; the net forecast over that window is given beside it, for contrast.
+    See :data:`CALIBRATION_DEFINITIONS`.
+
+    Returns
+    -------
+    dict
+        ``definition``, ``expected_defaults``, ``actual_defaults`` (accounts),
+        ``expected_over_actual``, ``net_expected_defaults``, ``net_expected_over_actual``,
+        ``mean_cum_pd_unconditional_horizon``, ``mean_cum_pd_horizon`` (net, probabilities)
+        and ``aj_cum_default_horizon`` with ``aj_lower``/``aj_upper`` (95%; ``None`` when no
+        account is observed to the horizon).
+    """
+    actual = int(forecasts.observed["defaulted"].to_numpy()[mask].sum())
+    expected = float(forecasts.unconditional_window[name][mask].sum())
+    net = float(forecasts.window[name][mask].sum())
+    return {
+        "definition": CALIBRATION_DEFINITIONS["calibration_unconditional"],
+        "expected_defaults": expected, "actual_defaults": actual,
+        "expected_over_actual": expected / actual if actual else None,
+        "net_expected_defaults": net, "net_expected_over_actual": net / actual if actual else None,
+        "mean_cum_pd_unconditional_horizon": float(forecasts.unconditional[name][mask].mean()),
+        "mean_cum_pd_horizon": float(forecasts.full[name][mask].mean()),
+        "aj_cum_default_horizon": None if aj is None else aj["cif"],
+        "aj_lower": None if aj is None else aj["lower"], "aj_upper": None if aj is None else aj["upper"],
     }
 
 

@@ -19,6 +19,7 @@ from apcfair.unbiased.stages import (
     StageTimer,
     evaluate,
     fit_apc,
+    fit_attrition_apc,
     fit_score_models,
     forecast,
     logit_data,
@@ -129,7 +130,11 @@ def test_stages_one_by_one_reproduce_fit(portfolio, fitted):
     pd.testing.assert_frame_equal(models.credit.coef_table_, res.coefficient_tables["credit"])
     # forecasts (logit models only): the calibrated constant restores in-sample expected defaults
     scores = models.account_scores(data)
-    fc = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=36)
+    # attrition (payoff) fitted like the default APC model, on the estimation accounts
+    attrition_result, q_offsets, _ = fit_attrition_apc(portfolio, in_sample, horizon=36, random_state=0)
+    np.testing.assert_array_equal(attrition_result.draws["lifecycle"], res.attrition_result.draws["lifecycle"])
+    fc = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=36,
+                  attrition_offsets=q_offsets)
     assert fc.models == [m for m in MODELS if not m.startswith("gbm")]
     assert fc.calibrating_constant == res.calibrating_constant
     np.testing.assert_array_equal(fc.scores["credit_restricted_mean"],
@@ -137,6 +142,8 @@ def test_stages_one_by_one_reproduce_fit(portfolio, fitted):
     assert np.all(fc.window["credit"] <= fc.full["credit"] + 1e-15)  # the window is part of the horizon
     for m in fc.models:  # the logit models' forecasts equal those of the full fit
         np.testing.assert_array_equal(fc.full[m], res.forecasts.query("model == @m")["cum_pd"].to_numpy())
+        np.testing.assert_array_equal(fc.unconditional[m],
+                                      res.forecasts.query("model == @m")["cum_pd_unconditional"].to_numpy())
     # evaluation: one row per model and sample
     ev = evaluate(portfolio, fc, in_sample, horizon=36, protected=RESTRICTED, approval_rate=0.8, random_state=0)
     assert [(r["model"], r["sample"]) for r in ev.rows] == [(m, s) for s in ("in", "out") for m in fc.models]
@@ -157,10 +164,12 @@ def test_clone_and_params(fitted):
     assert settings == {
         "restricted": RESTRICTED, "credit": CREDIT, "protected": None, "horizon": 36, "bins": 10,
         "test_size": 0.5, "gbm": True, "gbm_params": None, "approval_rate": 0.8, "vintage_dummies": True,
-        "backfit": 0, "split": "random", "holdout_from": None, "n_boot": 200, "apc_refit": "none", "random_state": 0}
+        "backfit": 0, "split": "random", "holdout_from": None, "n_boot": 200, "apc_refit": "none", "attrition": True,
+        "random_state": 0}
     assert design["split"] == "random" and design["horizon"] == {"months": 36, "periods": 36, "period": "month"}
     assert design["apc"] == "fitted on the estimation accounts only"
     assert design["apc_refit"] == "none" and design["apc_source"] is None and "apc_source" not in settings
+    assert design["attrition"]["fitted"].startswith("on the estimation accounts only")
     assert fitted.result is fitted.result_
     with pytest.raises(NotFittedError):
         _ = UnbiasedByDesign(RESTRICTED, CREDIT).result
@@ -171,7 +180,8 @@ def test_save_load_round_trip(fitted, portfolio, tmp_path):
     res = fitted.result_
     folder = res.save(tmp_path / "unbiased")
     assert sorted(p.name for p in folder.iterdir()) == [
-        "account_scores.parquet", "apc_result.nc", "forecasts.parquet", "unbiased_result.json"]
+        "account_scores.parquet", "apc_attrition_result.nc", "apc_result.nc", "forecasts.parquet",
+        "unbiased_result.json"]
     back = UnbiasedResult.load(folder)
     assert UnbiasedResult.load(folder / "unbiased_result.json").rows == back.rows
     assert back.rows == json.loads(json.dumps(res.rows))
