@@ -30,11 +30,8 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        yield cluster.scheduler_address
+def scheduler(dask_client):
+    return dask_client.scheduler.address
 
 
 def _summary(argv, capsys) -> dict:

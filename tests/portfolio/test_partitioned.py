@@ -35,14 +35,6 @@ def synth_panel():
     return generate_portfolio(SynthConfig(n_accounts=800, seed=12)).panel(status=True)
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-        yield c
-
-
 def _write(tmp_path, frame: pd.DataFrame, splits, name="parts"):
     """``frame`` as one file and as parts (``splits``: row-index arrays); returns both paths."""
     one = tmp_path / f"{name}.parquet"
@@ -66,7 +58,7 @@ def test_loans_cells_lineage_describe_equal_one_file(tmp_path, synth, backend, r
     loans = synth.loans
     one, folder = _write(tmp_path, loans, np.array_split(np.arange(len(loans)), 4))
     ref = load_portfolio(one)
-    client = request.getfixturevalue("client") if backend == "dask" else None
+    client = request.getfixturevalue("dask_client") if backend == "dask" else None
     parts = load_partitioned(folder, client=client, accounts=True)
     pd.testing.assert_frame_equal(parts.cells().table, ref.cells().table)
     assert parts.cells().table["attrition"].sum() > 0  # payoffs are counted, not only defaults
@@ -98,7 +90,7 @@ def test_panel_with_status_codes_equal_one_file(tmp_path, synth_panel, backend, 
     one, folder = _write(tmp_path, panel, splits)
     opts = {"exit_column": "status", "exit_codes": {"C": "payoff"}}
     ref = load_portfolio(one, **opts)
-    client = request.getfixturevalue("client") if backend == "dask" else None
+    client = request.getfixturevalue("dask_client") if backend == "dask" else None
     parts = load_partitioned(folder, client=client, **opts)
     pd.testing.assert_frame_equal(parts.cells().table, ref.cells().table)
     _same_lineage(ref.lineage, parts.lineage)

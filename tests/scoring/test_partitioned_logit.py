@@ -26,14 +26,6 @@ def book():
     return loans, offset
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-        yield c
-
-
 @pytest.mark.parametrize("backend", ["memory", "dask"])
 def test_coefficients_equal_the_in_memory_fit(book, backend, request):
     loans, offset = book
@@ -41,7 +33,7 @@ def test_coefficients_equal_the_in_memory_fit(book, backend, request):
     r = rng.normal(0, 0.3, len(loans))  # a per-account offset (the restricted model's score, say)
     whole = OffsetLogit(method="accounts", vintage_dummies=False).fit(loans, ATTRS, offset, account_offset=r)
     blocks = np.array_split(np.arange(len(loans)), 3)
-    client = request.getfixturevalue("client") if backend == "dask" else None
+    client = request.getfixturevalue("dask_client") if backend == "dask" else None
     parts = fit_offset_logit_parts(OffsetLogit(), [loans.iloc[b] for b in blocks], ATTRS, offset,
                                    account_offset=[r[b] for b in blocks], client=client)
     assert parts.newton.converged
