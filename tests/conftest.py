@@ -13,10 +13,13 @@ from scipy.special import expit
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-# dcor compiles its numba kernels at import with cache=True. Importing it here, in the
-# pytest main process before xdist starts its workers, writes the cache once; otherwise
-# two workers compiling into the same cache files at the same time can abort the process.
-import dcor  # noqa: E402,F401,I001
+# dcor (a test reference only: apcfair's own distance correlation is checked against it)
+# compiles its numba kernels at import with cache=True. Importing it here, in the pytest
+# main process before xdist starts its workers, writes the cache once; otherwise two
+# workers compiling into the same cache files at the same time can abort the process.
+# The workers themselves import it only in the tests that use it.
+if not os.environ.get("PYTEST_XDIST_WORKER"):
+    import dcor  # noqa: E402,F401,I001
 
 
 V0 = 2005 * 12

@@ -28,15 +28,10 @@ def _module_names() -> list[str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def _warm_imports():
-    """Import heavy optional dependencies once, outside the timed examples.
-
-    ``dcor`` JIT-compiles with numba when imported (several seconds); without this the
-    first module whose examples touch it would carry that one-off cost.
-    """
+    """Set the headless matplotlib backend once, before any module's examples plot."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import dcor  # noqa: F401
 
 
 @pytest.mark.parametrize("name", _module_names())

@@ -9,6 +9,7 @@ complete. Every command is one module of this package with ``add_parser(subparse
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from apcfair.cli import (
@@ -40,16 +41,28 @@ EPILOG = "Start here:  apcfair demo --out apcfair-demo\n\nexit codes:\n" + "\n".
     f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed version only when asked (importlib.metadata is
+    not imported for every ``apcfair`` call)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from apcfair import __version__
+
+        parser.exit(message=f"apcfair {__version__}\n")
+
+
 def build_parser() -> Parser:
     """The full ``apcfair`` parser."""
-    from apcfair import __version__
-
     parser = Parser(
         prog="apcfair",
         description="Vintage APC models, unbiased-by-design credit scores, fairness audit and stress tests.",
         epilog=EPILOG, formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"apcfair {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
