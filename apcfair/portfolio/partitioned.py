@@ -481,14 +481,16 @@ class PartitionedPortfolio:
         }
 
     def to_portfolio(self) -> Portfolio:
-        """A loan-level :class:`Portfolio` of the per-account core columns (no attributes).
+        """A loan-level :class:`Portfolio` of the per-account core columns (attribute values not gathered).
 
         Enough for everything computed from account spells (vintage curves, Kaplan–Meier,
-        Aalen–Johansen, cells); needs ``accounts=True`` at loading.
+        Aalen–Johansen, cells); needs ``accounts=True`` at loading. Its ``attributes`` name
+        the data set's attributes (for ``describe()``), whose values stay in the parts; a
+        panel data set comes back as its accounts' spells (``kind`` ``"loans"``).
         """
         if self.accounts is None:
             raise ValueError("the per-account columns were not gathered: load with accounts=True")
-        return Portfolio(self.accounts, None, self.freq, self.lineage, ())
+        return Portfolio(self.accounts, None, self.freq, self.lineage, tuple(self.counts["attributes"]))
 
 
 def _sum_counts(counts: Sequence[dict]) -> dict:

@@ -68,6 +68,7 @@ def test_loans_cells_lineage_describe_equal_one_file(tmp_path, synth, backend, r
     assert parts.lineage.rows_in == len(loans)
     core = ref.loans[list(parts.accounts.columns)]
     pd.testing.assert_frame_equal(parts.accounts, core)
+    assert parts.to_portfolio().describe() == ref.describe()
     whole = load_partitioned_portfolio(folder)
     pd.testing.assert_frame_equal(whole.loans, ref.loans)
     assert whole.attributes == ref.attributes
