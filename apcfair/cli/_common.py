@@ -27,6 +27,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from apcfair._optional import MissingDependencyError
 from apcfair.errors import ApcfairError, FitError
 
 # ----------------------------------------------------------------------------- exit codes
@@ -42,6 +43,9 @@ EXIT_INPUT = 3
 EXIT_OUTPUT = 4
 #: A model fit or computation failed on data that passed validation (or ran out of memory).
 EXIT_FIT = 5
+#: The environment lacks something the command needs: an optional package is not installed
+#: (:class:`~apcfair._optional.MissingDependencyError`; the message names the pip command).
+EXIT_SETUP = 6
 #: A bug in apcfair (an unexpected error); rerun with ``-v`` for the traceback and report it.
 EXIT_INTERNAL = 70
 #: Interrupted by Ctrl-C (SIGINT); nothing half-written is left.
@@ -57,6 +61,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_INPUT: "an input file or folder is missing or cannot be opened",
     EXIT_OUTPUT: "the output cannot be written (disk full, permissions)",
     EXIT_FIT: "a model fit or computation failed (or ran out of memory)",
+    EXIT_SETUP: "setup: an optional package is not installed (the message names the pip command)",
     EXIT_INTERNAL: "internal error (a bug): rerun with -v for the traceback and report it",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); no partial output is left",
     EXIT_TERMINATED: "terminated (SIGTERM); no partial output is left",
@@ -744,6 +749,8 @@ def classify_error(exc: BaseException, args=None) -> tuple[int, str] | None:
         return exc.exit_code, _one_line(exc)
     if isinstance(exc, FitError):
         return EXIT_FIT, _one_line(exc)
+    if isinstance(exc, MissingDependencyError):
+        return EXIT_SETUP, _one_line(exc)
     if isinstance(exc, MemoryError):
         return EXIT_FIT, ("out of memory. Fix: use a smaller --horizon, --draws or portfolio (or a machine with "
                           "more memory)")

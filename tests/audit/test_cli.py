@@ -100,3 +100,32 @@ def test_cli_user_errors(csv_file, tmp_path):
     assert (keep / "notes.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="--score is required"):
         cli.run(_ns(data=str(csv_file), score=None, out=str(tmp_path / "o")))
+
+
+def test_cli_min_rate_denominator_and_insufficient_count(csv_file, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="apcfair")
+    p = cli.add_parser(parser.add_subparsers(dest="command"))
+    assert "--min-rate-denominator" in p.format_help()
+    out = tmp_path / "a"
+    args = parser.parse_args(["audit", "--data", str(csv_file), "--score", "pd", "--outcome", "default", "--group",
+                              "group,age_band", "--cutoff", "0.3", "--out", str(out), "--outputs", "json",
+                              "--n-boot", "0", "--min-rate-denominator", "400"])
+    assert args.min_rate_denominator == 400
+    cli.run(args)
+    d = json.loads((out / "audit.json").read_text())
+    assert d["settings"]["min_rate_denominator"] == 400 and d["settings"]["min_group_size"] == 30
+    statuses = [g["status"] for gaps in d["gaps"].values() for g in gaps.values()]
+    assert statuses.count("INSUFFICIENT") == args.summary["gaps_insufficient_data"] > 0
+    assert "have no verdict (insufficient data" in capsys.readouterr().out
+
+
+def test_missing_optional_package_exits_with_the_setup_code():
+    from apcfair._optional import MissingDependencyError, require
+    from apcfair.cli._common import EXIT_CODES, EXIT_SETUP, classify_error
+    from apcfair.cli.main import EPILOG
+
+    with pytest.raises(MissingDependencyError) as err:
+        require("no_such_package_xyz", "a demo feature")
+    code, message = classify_error(err.value)
+    assert code == EXIT_SETUP == 6 and "pip install no_such_package_xyz" in message
+    assert "optional package" in EXIT_CODES[6] and "6  setup" in EPILOG
