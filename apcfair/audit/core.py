@@ -30,11 +30,15 @@ from apcfair.audit._validate import (
     risk_key,
 )
 from apcfair.audit.groups import (
+    CONDITIONAL_RATES,
     GAP_LABELS,
     GAP_SPECS,
+    INSUFFICIENT,
+    RATE_DENOMINATORS,
     check_thresholds,
     compute_gaps,
     counts_for,
+    excluded_text,
     group_rows,
     metric_frame,
     power_rows,
@@ -55,7 +59,8 @@ from apcfair.audit.stats import BOOTSTRAP_METHOD, bootstrap_counts, rng_from
 
 _GROUP_COLS = ["attribute", "group", "n", "n_default", "n_creditworthy", "base_rate", "approval_rate",
                "approval_rate_ci_low", "approval_rate_ci_high", "tpr", "tpr_ci_low", "tpr_ci_high", "fpr",
-               "precision", "accuracy", "default_rate_approved", "avg_score", "auc", "ece", "brier", "small"]
+               "precision", "accuracy", "default_rate_approved", "avg_score", "auc", "ece", "brier", "small",
+               "n_approved", "tpr_status", "fpr_status", "precision_status"]
 _RATE_METRICS = ("approval_rate", "tpr", "fpr", "precision", "accuracy", "base_rate",
                  "default_rate_approved", "avg_score", "auc", "ece", "brier")
 _OVERALL_RATES = ("base_rate", "approval_rate", "tpr", "fpr", "precision", "accuracy", "default_rate_approved")
@@ -63,9 +68,12 @@ _SCORE_METRICS = ("auc", "gini", "ks", "brier", "ece")
 _TITLE = "Fairness audit (favourable outcome: creditworthy = no default; favourable decision: approved)"
 
 
-def _check_settings(min_group_size, n_boot, ci, n_bins):
+def _check_settings(min_group_size, n_boot, ci, n_bins, min_rate_denominator=1):
     if not isinstance(min_group_size, (int, np.integer)) or min_group_size < 1:
         raise ValueError(f"min_group_size must be a positive integer, got {min_group_size!r}.")
+    if not isinstance(min_rate_denominator, (int, np.integer)) or min_rate_denominator < 1:
+        raise ValueError(f"min_rate_denominator must be a positive integer (or None: min_group_size), "
+                         f"got {min_rate_denominator!r}.")
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative integer (0 skips the intervals), got {n_boot!r}.")
     if not 0 < float(ci) < 1:
@@ -93,8 +101,8 @@ def _one_group(n: int) -> pd.Categorical:
     return pd.Categorical(np.zeros(n, dtype=int).astype(str))
 
 
-def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min_group_size, thresholds,
-                      n_boot, ci, n_bins, rng, mask=None, fairlearn_by_group=None):
+def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min_group_size, min_rate_denominator,
+                      thresholds, n_boot, ci, n_bins, rng, mask=None, fairlearn_by_group=None):
     """Group rows (Fairlearn rates + count-based intervals), gaps for one attribute.
 
     ``fairlearn_by_group`` is a ``MetricFrame.by_group`` slice to take the rates from (for
@@ -105,7 +113,7 @@ def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min
     present = counts.sum(1) > 0
     counts, groups = counts[present], [g for g, p in zip(groups, present, strict=True) if p]
     boot = bootstrap_counts(counts, n_boot, rng) if n_boot else None
-    rows = group_rows(counts, groups, boot, ci, min_group_size)
+    rows = group_rows(counts, groups, boot, ci, min_group_size, min_rate_denominator)
     if fairlearn_by_group is None:
         fairlearn_by_group = metric_frame(inp, labels, mask=mask).by_group
     rows = _merge_fairlearn(rows, fairlearn_by_group)
@@ -114,7 +122,7 @@ def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min
         rows[c] = sm[c].reindex(rows["group"]).to_numpy(dtype=float)
     rows.insert(0, "attribute", name)
     eligible = rows["n"].to_numpy() >= min_group_size
-    gaps = pd.DataFrame(compute_gaps(counts, groups, eligible, thresholds, boot, ci))
+    gaps = pd.DataFrame(compute_gaps(counts, groups, eligible, thresholds, boot, ci, min_rate_denominator))
     gaps.insert(0, "attribute", name)
     return counts, rows, gaps
 
@@ -253,6 +261,28 @@ def _gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _excluded_lines(gaps: pd.DataFrame, minimum) -> list[str]:
+    """One line per gap that left groups out or has no verdict, naming them and why."""
+    lines = []
+    for _, r in gaps.iterrows():
+        text = excluded_text(r.get("excluded"), minimum)
+        if r["status"] == INSUFFICIENT:
+            lines.append(f"{r['gap']}: {r['note']}; left out: {text}")
+        elif text:
+            lines.append(f"{r['gap']}: left out of the gap: {text}")
+    return lines
+
+
+def _insufficient_column(rows: pd.DataFrame) -> list[str]:
+    """Per group, the conditional rates resting on too few applicants, e.g. ``fpr (2 defaulters)``."""
+    out = []
+    for _, r in rows.iterrows():
+        parts = [f"{m} ({int(r[RATE_DENOMINATORS[m][1]]):,} {RATE_DENOMINATORS[m][0].split()[-1]})"
+                 for m in CONDITIONAL_RATES if r.get(f"{m}_status") == "insufficient"]
+        out.append(", ".join(parts))
+    return out
+
+
 def _test_and_power_lines(tests: pd.DataFrame, power: pd.DataFrame) -> list[str]:
     lines = [f"test {r['outcome']}: {r['test']} stat {r['statistic']:.3f}, p {r['p_value']:.4g}, "
              f"Cramer's V {r['cramers_v']:.3f}" for _, r in tests.iterrows()]
@@ -387,7 +417,8 @@ class AuditResult(JSONResultMixin):
         attribute : str, optional
             Restrict to one attribute.
         include_small : bool, default False
-            Include groups below ``min_group_size``.
+            Include groups below ``min_group_size`` and rates whose denominator is below
+            ``min_rate_denominator`` (``<metric>_status == "insufficient"``).
 
         Returns
         -------
@@ -411,8 +442,11 @@ class AuditResult(JSONResultMixin):
         check_option("method", method, GapMethod)
         if metric not in self.by_group.columns or metric in ("attribute", "group", "small"):
             raise ValueError(f"metric={metric!r} is not a group rate; choose one of {list(_RATE_METRICS)}.")
+        groups = self._groups_of(attribute, include_small)
+        if not include_small and f"{metric}_status" in groups.columns:  # rates on too few applicants
+            groups = groups[groups[f"{metric}_status"] != "insufficient"]
         rows = []
-        for attr, sub in self._groups_of(attribute, include_small).groupby("attribute", sort=False):
+        for attr, sub in groups.groupby("attribute", sort=False):
             x = sub.set_index("group")[metric].astype(float).dropna()
             if method == "between_groups":
                 rows.append(_between_groups(attr, metric, x, ratio))
@@ -438,8 +472,11 @@ class AuditResult(JSONResultMixin):
             Text (a ``str``) that renders as HTML tables in a notebook.
         """
         s, ov, p = self.settings, self.overall.iloc[0], self.performance
+        minimum = s.get("min_rate_denominator")
         head = [f"{int(ov['n']):,} applicants, default rate {ov['base_rate']:.1%}, approval rate "
-                f"{ov['approval_rate']:.1%}; {_decision_rule_text(s)}; min group size {s.get('min_group_size')}"]
+                f"{ov['approval_rate']:.1%}; {_decision_rule_text(s)}; min group size {s.get('min_group_size')}"
+                + (f"; a rate enters a gap only when its denominator is >= {minimum} (else: insufficient data, "
+                   "no verdict)" if minimum is not None else "")]
         if np.isfinite(p.get("auc", np.nan)):
             head.append("Performance: " + "  ".join(f"{k.upper()} {p[k]:.4f}" for k in _SCORE_METRICS
                                                     if p.get(k) is not None and np.isfinite(p[k])))
@@ -449,10 +486,12 @@ class AuditResult(JSONResultMixin):
         for attr in self.attributes:
             sub = self.by_group[self.by_group["attribute"] == attr]
             groups = sub[cols].assign(small=np.where(sub["small"], "SMALL", ""))
-            blocks += [(f"== {attr} ==", groups),
-                       (f"gaps by {attr}", _gap_table(self.gaps[self.gaps["attribute"] == attr]))]
-            lines = _test_and_power_lines(self.tests[self.tests["attribute"] == attr],
-                                          self.power[self.power["attribute"] == attr])
+            if "tpr_status" in sub.columns:
+                groups["insufficient data"] = _insufficient_column(sub)
+            gaps = self.gaps[self.gaps["attribute"] == attr]
+            blocks += [(f"== {attr} ==", groups), (f"gaps by {attr}", _gap_table(gaps))]
+            lines = _excluded_lines(gaps, minimum) + _test_and_power_lines(
+                self.tests[self.tests["attribute"] == attr], self.power[self.power["attribute"] == attr])
             if lines:
                 blocks.append("\n".join(lines))
         return Summary.from_blocks(_TITLE, blocks, float_format=".3f")
@@ -635,12 +674,13 @@ def _comparison(inp: AuditInput, main_name: str, compare: Mapping, kw: dict) -> 
     return pd.DataFrame(rows)
 
 
-def _settings(inp: AuditInput, attrs: dict, *, decision, thresholds, min_group_size, n_boot, ci, n_bins,
-              random_state) -> dict:
+def _settings(inp: AuditInput, attrs: dict, *, decision, thresholds, min_group_size, min_rate_denominator, n_boot,
+              ci, n_bins, random_state) -> dict:
     return {
         "cutoff": inp.cutoff, "polarity": inp.polarity, "decisions_given": decision is not None,
         "attributes": list(inp.attrs), "intersections": [a for a in attrs if a not in inp.attrs],
-        "control": inp.control_name, "min_group_size": int(min_group_size), "thresholds": thresholds,
+        "control": inp.control_name, "min_group_size": int(min_group_size),
+        "min_rate_denominator": int(min_rate_denominator), "thresholds": thresholds,
         "n_boot": int(n_boot), "ci": float(ci), "n_bins": int(n_bins),
         "random_state": random_state if isinstance(random_state, (int, type(None))) else "generator",
         "bootstrap": BOOTSTRAP_METHOD,
@@ -657,7 +697,8 @@ def _conventions(polarity: str) -> dict:
 
 def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | None = 0.5,
           polarity: Polarity = "pd", control=None, intersections: bool | Sequence[Sequence[str]] = True,
-          min_group_size: int = 30, thresholds: Mapping[str, float] | None = None, n_boot: int = 1000,
+          min_group_size: int = 30, min_rate_denominator: int | None = None,
+          thresholds: Mapping[str, float] | None = None, n_boot: int = 1000,
           ci: float = 0.95, n_bins: int = 10, compare: Mapping[str, object] | None = None,
           score_name: str = "score", caveats: Sequence[str] = (), random_state=0) -> AuditResult:
     """Audit credit decisions for group fairness.
@@ -688,6 +729,18 @@ def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | Non
         ``True`` adds every combination of two or more attributes; or name them.
     min_group_size : int, default 30
         Groups smaller than this are flagged ``small`` and left out of the gaps.
+    min_rate_denominator : int, optional
+        Smallest count a rate may rest on to enter a gap (default: ``min_group_size``, i.e.
+        30). Each rate has its own denominator: applicants for the approval rate and
+        accuracy, creditworthy applicants for TPR, defaulters for FPR, approved applicants for
+        precision. A group of 1,000 with 2 defaulters has an FPR of 0, 0.5 or 1 -- noise, not
+        a disparity -- so a rate below the minimum is shown with its denominator
+        (``by_group``: ``tpr_status`` etc. ``"insufficient"``), left out of the gap and listed
+        in the gap's ``excluded``; a gap with fewer than two groups left gets status
+        ``"INSUFFICIENT"`` and no verdict. Why 30: one applicant moves a rate by at most
+        ``1 / denominator``, 0.033 at 30 -- a third of the default 0.10 threshold -- so no
+        verdict hinges on one or two applicants. It is a floor, not a power guarantee: the
+        intervals and the ``power`` table say how precise the remaining gaps are.
     thresholds : dict, optional
         Override pass/fail thresholds (defaults: ``dir`` 0.80, the differences 0.10).
     n_boot : int, default 1000
@@ -746,20 +799,23 @@ def audit(score=None, y=None, groups=None, *, decision=None, cutoff: float | Non
     ['score', 'challenger']
     """
     check_option("polarity", polarity, Polarity)
-    _check_settings(min_group_size, n_boot, ci, n_bins)
+    if min_rate_denominator is None:
+        min_rate_denominator = min_group_size
+    _check_settings(min_group_size, n_boot, ci, n_bins, min_rate_denominator)
     thr = check_thresholds(thresholds)
     inp = prepare(score, y, groups, decision=decision, cutoff=cutoff, polarity=polarity, control=control)
     if compare and (inp.score is None or inp.cutoff is None):
         raise ValueError("compare needs the audited score and its cutoff.")
     attrs = _all_attributes(inp, intersections)
-    kw = {"min_group_size": min_group_size, "thresholds": thr, "n_boot": n_boot, "ci": ci, "n_bins": n_bins,
+    kw = {"min_group_size": min_group_size, "min_rate_denominator": min_rate_denominator, "thresholds": thr, "n_boot": n_boot, "ci": ci, "n_bins": n_bins,
           "rng": rng_from(random_state)}
     by_group, gaps, tests, power = _group_stage(inp, attrs, kw)
     calibration, roc = _curves(inp, n_bins)
     by_stratum, gaps_by_stratum = _strata_stage(inp, attrs, kw) if inp.control is not None else (None, None)
     comparison = _comparison(inp, score_name, compare, kw) if compare else None
     settings = _settings(inp, attrs, decision=decision, thresholds=thr, min_group_size=min_group_size,
-                         n_boot=n_boot, ci=ci, n_bins=n_bins, random_state=random_state)
+                         min_rate_denominator=min_rate_denominator, n_boot=n_boot, ci=ci, n_bins=n_bins,
+                         random_state=random_state)
     return AuditResult(
         performance=_score_performance(inp, polarity, n_bins), overall=_overall_row(inp), by_group=by_group,
         gaps=gaps, tests=tests, power=power, calibration=calibration, roc=roc, by_stratum=by_stratum,

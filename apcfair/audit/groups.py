@@ -51,6 +51,43 @@ GAP_LABELS: dict[str, str] = {
 }
 RATE_COLUMNS = ("n", "n_default", "base_rate", "approval_rate", "tpr", "fpr", "precision",
                 "accuracy", "default_rate_approved")
+#: Rate -> (count it is a share of, the by_group column holding that count). A rate enters a
+#: gap only when this count reaches ``min_rate_denominator`` (see :func:`compute_gaps`).
+RATE_DENOMINATORS: dict[str, tuple[str, str]] = {
+    "approval_rate": ("applicants", "n"),
+    "accuracy": ("applicants", "n"),
+    "tpr": ("creditworthy applicants", "n_creditworthy"),
+    "fpr": ("defaulters", "n_default"),
+    "precision": ("approved applicants", "n_approved"),
+}
+#: The conditional rates whose denominator is not the group size; ``by_group`` says for each
+#: whether it rests on enough applicants (``<rate>_status``: ok / insufficient / undefined).
+CONDITIONAL_RATES = ("tpr", "fpr", "precision")
+#: Gap status when groups have a rate but fewer than two rest on enough data: no verdict.
+INSUFFICIENT = "INSUFFICIENT"
+
+
+def denominators(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The count each rate is a share of, per group (last axis of ``counts``: TP, FP, FN, TN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.audit.groups import denominators
+    >>> d = denominators(np.array([[50.0, 2.0, 10.0, 0.0]]))  # 60 creditworthy, 2 defaulters
+    >>> {k: int(v[0]) for k, v in d.items()}
+    {'approval_rate': 62, 'accuracy': 62, 'tpr': 60, 'fpr': 2, 'precision': 52}
+    """
+    tp, fp, fn, tn = (counts[..., i] for i in range(4))
+    n = tp + fp + fn + tn
+    return {"approval_rate": n, "accuracy": n, "tpr": tp + fn, "fpr": fp + tn, "precision": tp + fp}
+
+
+def rate_status(denominator: np.ndarray, minimum: int) -> np.ndarray:
+    """``"ok"`` where a rate rests on at least ``minimum`` applicants, ``"insufficient"`` below
+    it, ``"undefined"`` where its denominator is 0."""
+    d = np.asarray(denominator, dtype=float)
+    return np.where(d <= 0, "undefined", np.where(d < minimum, "insufficient", "ok")).astype(object)
 
 
 def check_thresholds(thresholds) -> dict[str, float]:
@@ -245,10 +282,60 @@ def _judge(row: dict) -> dict:
     return row
 
 
+_RATE_NAMES = {"approval_rate": "approval rate", "accuracy": "accuracy", "tpr": "TPR", "fpr": "FPR",
+               "precision": "precision"}
+
+
+def _excluded(metrics: tuple[str, ...], r: dict, den: dict, groups: list[str], eligible: np.ndarray,
+              minimum: int) -> tuple[np.ndarray, list[dict]]:
+    """Groups whose rates all rest on enough applicants, and a record of every group left out."""
+    ok = eligible.copy()
+    out = []
+    for m in metrics:
+        enough = den[m] >= minimum
+        ok &= enough & np.isfinite(r[m])
+        for g in np.flatnonzero(~(eligible & enough & np.isfinite(r[m]))):
+            reason = ("small" if not eligible[g] else "undefined" if den[m][g] <= 0 else "insufficient")
+            out.append({"group": groups[g], "rate": m, "value": float(r[m][g]), "denominator": int(den[m][g]),
+                        "denominator_is": RATE_DENOMINATORS[m][0], "reason": reason})
+    return ok, out
+
+
+def excluded_text(excluded, minimum: int | None = None) -> str:
+    """One line naming the groups a gap left out and why (e.g. ``F & Other: FPR 0.000 on 1 defaulters``).
+
+    Examples
+    --------
+    >>> from apcfair.audit.groups import excluded_text
+    >>> excluded_text([{"group": "Asian", "rate": "fpr", "value": 1.0, "denominator": 2,
+    ...                 "denominator_is": "defaulters", "reason": "insufficient"}], 30)
+    'insufficient data (< 30): Asian: FPR 1.000 on 2 defaulters'
+    """
+    if not isinstance(excluded, list | tuple) or not excluded:
+        return ""
+    parts: dict[str, list[str]] = {}
+    for e in excluded:
+        v = e.get("value")
+        value = "undefined" if v is None or not np.isfinite(v) else f"{v:.3f}"
+        parts.setdefault(e["reason"], []).append(f"{e['group']}: {_RATE_NAMES.get(e['rate'], e['rate'])} {value} "
+                                                 f"on {e['denominator']:,} {e['denominator_is']}")
+    heads = {"insufficient": "insufficient data" + (f" (< {minimum})" if minimum else ""),
+             "small": "small group (n < min_group_size)", "undefined": "rate undefined"}
+    return "; ".join(f"{heads.get(k, k)}: {', '.join(v)}" for k, v in parts.items())
+
+
 def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
                  thresholds: dict[str, float], boot: np.ndarray | None = None,
-                 ci: float = 0.95) -> list[dict]:
+                 ci: float = 0.95, min_rate_denominator: int = 1) -> list[dict]:
     """Fairness gaps between eligible groups, with BCa bootstrap intervals.
+
+    A group's rate enters a gap only when the group is eligible (``n >= min_group_size``) and
+    the rate's own denominator (:data:`RATE_DENOMINATORS`: applicants for the approval rate
+    and accuracy, creditworthy applicants for TPR, defaulters for FPR, approved applicants for
+    precision) is at least ``min_rate_denominator``; equalized odds needs both the TPR's and
+    the FPR's. Every group left out is recorded in the row's ``excluded`` list with its value,
+    denominator and reason. When groups have the rate but fewer than two rest on enough data,
+    the gap gets no value and no verdict: status ``"INSUFFICIENT"``.
 
     Parameters
     ----------
@@ -264,26 +351,56 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
         Bootstrap replicates of the cells.
     ci : float
         Interval level.
+    min_rate_denominator : int, default 1
+        Smallest denominator of a rate that enters a gap.
 
     Returns
     -------
     list of dict
         One row per gap: ``gap, kind, value, ci_low, ci_high, threshold, passed, status,
-        significant, low_group, high_group, n_groups, note``. For differences the value is
-        ``highest - lowest`` and its interval is that of the same pair's difference; for
-        the ratio (``dir``, :func:`~apcfair.audit.metrics.impact_ratio`) it is
-        ``lowest / highest``; for equalized odds the interval is that of the statistic itself.
+        significant, low_group, high_group, n_groups, note, excluded, n_excluded``. For
+        differences the value is ``highest - lowest`` and its interval is that of the same
+        pair's difference; for the ratio (``dir``, :func:`~apcfair.audit.metrics.impact_ratio`)
+        it is ``lowest / highest``; for equalized odds the interval is that of the statistic itself.
+
+    Examples
+    --------
+    Equalized odds between two groups whose FPRs rest on 2 and 1 defaulters gets no verdict:
+
+    >>> import numpy as np
+    >>> from apcfair.audit.groups import DEFAULT_THRESHOLDS, compute_gaps
+    >>> counts = np.array([[100.0, 2, 30, 0], [110.0, 0, 25, 1]])   # TP, FP, FN, TN
+    >>> eo = compute_gaps(counts, ["F & Black", "F & Other"], np.array([True, True]), DEFAULT_THRESHOLDS,
+    ...                   min_rate_denominator=30)[3]
+    >>> eo["gap"], eo["status"], eo["value"], eo["n_excluded"]
+    ('eo', 'INSUFFICIENT', nan, 2)
+    >>> compute_gaps(counts, ["F & Black", "F & Other"], np.array([True, True]), DEFAULT_THRESHOLDS)[3]["status"]
+    'FAIL'
     """
+    r, den = rates(counts), denominators(counts)
     rows = []
     for name, (metric, kind) in GAP_SPECS.items():
+        metrics = metric if isinstance(metric, tuple) else (metric,)
+        ok, excluded = _excluded(metrics, r, den, groups, eligible, min_rate_denominator)
         row = {"gap": name, "kind": kind, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                "threshold": thresholds[name], "passed": None, "status": "N/A", "significant": None,
                "low_group": None, "high_group": None, "n_groups": 0, "note": ""}
         if kind == "max_difference":
-            row.update(_equalized_odds_gap(counts, boot, groups, eligible, ci))
+            row.update(_equalized_odds_gap(counts, boot, groups, ok, ci))
         else:
-            row.update(_pair_gap(metric, kind, counts, boot, groups, eligible, ci))
-        rows.append(_judge(row))
+            row.update(_pair_gap(metric, kind, counts, boot, groups, ok, ci))
+        row = _judge(row)
+        insufficient = [e for e in excluded if e["reason"] == "insufficient"]
+        defined = np.logical_and.reduce([np.isfinite(r[m]) for m in metrics])
+        if not np.isfinite(row["value"]) and insufficient and int(np.sum(eligible & defined)) >= 2:
+            row["status"] = INSUFFICIENT
+            what = " and ".join(f"{_RATE_NAMES[m]} on >= {min_rate_denominator} {RATE_DENOMINATORS[m][0]}"
+                                for m in metrics)
+            row["note"] = f"no verdict: fewer than two groups with {what}"
+        elif insufficient:
+            row["note"] = "; ".join(x for x in (row["note"], "groups with insufficient data left out") if x)
+        row["excluded"], row["n_excluded"] = excluded, len(excluded)
+        rows.append(row)
     return rows
 
 
@@ -296,14 +413,23 @@ def _group_interval(metric: str, g: int, counts: np.ndarray, boot: np.ndarray, c
 
 
 def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, ci: float,
-               min_group_size: int) -> pd.DataFrame:
-    """Count-based group table with BCa bootstrap intervals for approval rate and TPR."""
+               min_group_size: int, min_rate_denominator: int = 1) -> pd.DataFrame:
+    """Count-based group table with BCa bootstrap intervals for approval rate and TPR.
+
+    ``n_creditworthy``, ``n_default`` and ``n_approved`` are the denominators of TPR, FPR and
+    precision; ``tpr_status`` etc. say whether each rests on at least ``min_rate_denominator``
+    applicants (:func:`rate_status`).
+    """
     r = rates(counts)
     df = pd.DataFrame({"group": groups, **{k: r[k] for k in RATE_COLUMNS if k in r}})
     df["n"] = counts.sum(1).astype(int)
     df["n_default"] = (counts[:, 1] + counts[:, 3]).astype(int)
     df["n_creditworthy"] = (counts[:, 0] + counts[:, 2]).astype(int)
+    df["n_approved"] = (counts[:, 0] + counts[:, 1]).astype(int)
     df["small"] = df["n"] < min_group_size
+    den = denominators(counts)
+    for m in CONDITIONAL_RATES:
+        df[f"{m}_status"] = rate_status(den[m], min_rate_denominator)
     if boot is not None:
         for m in ("approval_rate", "tpr"):
             lo, hi = zip(*(_group_interval(m, g, counts, boot, ci) for g in range(len(groups))), strict=True)

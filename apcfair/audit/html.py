@@ -13,6 +13,7 @@ import pandas as pd
 
 from apcfair._html import data_uri, render, table
 from apcfair._io import to_jsonable
+from apcfair.audit.groups import excluded_text
 from apcfair.audit.plots import new_axes, plot_intervention
 
 # AUC-like columns get the kit's ``auc`` format (4 decimals); other floats 4 significant digits.
@@ -21,6 +22,14 @@ _AUC_LIKE = {"auc": "auc", "gini": "auc", "ks": "auc"}
 
 def _pretty(d) -> str:
     return json.dumps(to_jsonable(d), indent=1)
+
+
+def _with_excluded(gaps: pd.DataFrame, columns: list[str], minimum) -> pd.DataFrame:
+    """The gap columns shown, with the groups each gap left out as one text cell."""
+    out = gaps[[c for c in columns if c in gaps.columns]].copy()
+    if "excluded" in gaps.columns:
+        out["left out (insufficient data / small)"] = [excluded_text(e, minimum) for e in gaps["excluded"]]
+    return out
 
 
 def audit_html(result, title: str = "Fairness audit") -> str:
@@ -40,6 +49,7 @@ def audit_html(result, title: str = "Fairness audit") -> str:
     True
     """
     s = result.settings
+    minimum = s.get("min_rate_denominator")
     attr0 = s.get("attributes", [None])[0]
     overview = []
     if not result.roc.empty or not result.calibration.empty:
@@ -64,18 +74,19 @@ def audit_html(result, title: str = "Fairness audit") -> str:
     if result.by_stratum is not None:
         strata = {
             "control": s.get("control"),
-            "gaps": table(result.gaps_by_stratum[["stratum", "attribute", "gap", "value", "ci_low", "ci_high",
-                                                  "status", "low_group", "high_group", "note"]],
+            "gaps": table(_with_excluded(result.gaps_by_stratum, ["stratum", "attribute", "gap", "value", "ci_low",
+                                                                  "ci_high", "status", "low_group", "high_group",
+                                                                  "note"], minimum),
                           status="status", shade_rows=True),
             "groups": table(result.by_stratum[["stratum", "attribute", "group", "n", "base_rate", "approval_rate",
                                                "tpr", "fpr", "precision", "small"]]),
         }
-    gaps = result.gaps[["attribute", "gap", "value", "ci_low", "ci_high", "threshold", "status", "low_group",
-                        "high_group", "significant", "note"]]
+    gaps = _with_excluded(result.gaps, ["attribute", "gap", "value", "ci_low", "ci_high", "threshold", "status",
+                                        "low_group", "high_group", "significant", "note"], minimum)
     return render(
         "audit.html", title=title, caveats=list(result.caveats), overall=result.overall.iloc[0],
         decision_rule=result.conventions.get("decision_rule", ""), cutoff=s.get("cutoff"),
-        min_group_size=s.get("min_group_size"), conv=result.conventions,
+        min_group_size=s.get("min_group_size"), min_rate_denominator=minimum, conv=result.conventions,
         n_boot=f"{s.get('n_boot', 0):,}" if s.get("n_boot") else None, ci=s.get("ci", 0.95),
         bootstrap=s.get("bootstrap", ""),
         performance=table(pd.DataFrame([perf]), _AUC_LIKE), overview_plots=overview,

@@ -37,8 +37,15 @@ CONVENTIONS: dict[str, str] = {
     "accuracy": "P(decision matches outcome): approved creditworthy or rejected defaulter",
     "false_rejection": "a creditworthy applicant who is rejected (FN)",
     "auc": "P(a random defaulter is scored riskier than a random non-defaulter)",
-    "gaps": "between the groups with the highest and lowest value (groups below min_group_size excluded); "
+    "gaps": "between the groups with the highest and lowest value (groups below min_group_size and rates "
+    "below min_rate_denominator excluded); "
     "dir = lowest / highest approval rate",
+    "denominators": "approval rate and accuracy: applicants (n); TPR: creditworthy applicants (n_creditworthy); "
+    "FPR: defaulters (n_default); precision: approved applicants (n_approved)",
+    "insufficient_data": "a group's rate enters a gap only when its denominator is >= min_rate_denominator; "
+    "rates below it are shown with their denominator (by_group <rate>_status = 'insufficient'), left out of "
+    "the gap and listed in the gap's 'excluded'; a gap with fewer than two groups left has status "
+    "'INSUFFICIENT': no value and no pass/fail verdict",
 }
 
 CELLS = ("tp", "fp", "fn", "tn")

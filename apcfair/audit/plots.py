@@ -48,7 +48,8 @@ _METRIC_LABELS = {
 def plot_group_metric(result, metric: str = "approval_rate", attribute: str | None = None, ax=None):
     """Bar chart of one group rate with bootstrap intervals (where computed).
 
-    Groups below ``min_group_size`` are hatched. For the approval rate a dashed line marks
+    Groups below ``min_group_size`` are hatched, and for TPR, FPR and precision the rates whose
+    denominator is below ``min_rate_denominator`` (left out of the gaps). For the approval rate a dashed line marks
     four fifths of the highest eligible group's rate.
 
     Parameters
@@ -74,6 +75,8 @@ def plot_group_metric(result, metric: str = "approval_rate", attribute: str | No
     x = np.arange(len(sub))
     vals = sub[metric].astype(float).to_numpy()
     small = sub["small"].to_numpy(dtype=bool)
+    if f"{metric}_status" in sub.columns:  # a conditional rate on fewer than min_rate_denominator applicants
+        small = small | (sub[f"{metric}_status"] == "insufficient").to_numpy()
     bars = ax.bar(x, vals, color=np.where(small, "#bbbbbb", "#4477aa"), edgecolor="black", linewidth=0.5)
     for b, s in zip(bars, small, strict=True):
         if s:
@@ -96,7 +99,10 @@ def plot_group_metric(result, metric: str = "approval_rate", attribute: str | No
                        fontsize=8)
     ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
     ax.set_ylim(0, 1.05 if np.nanmax(np.append(vals, 0)) <= 1 else None)
-    ax.set_title(f"{metric} by {attribute} (hatched: n < {result.settings.get('min_group_size')})", fontsize=9)
+    hatched = f"n < {result.settings.get('min_group_size')}"
+    if f"{metric}_status" in sub.columns and result.settings.get("min_rate_denominator") is not None:
+        hatched += f" or denominator < {result.settings['min_rate_denominator']}"
+    ax.set_title(f"{metric} by {attribute} (hatched: {hatched}; not in the gaps)", fontsize=9)
     return ax
 
 
@@ -124,6 +130,8 @@ def plot_gaps(result, attribute: str | None = None, ax=None):
     ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(val)
     ax.errorbar(val[ok], y[ok], xerr=[np.maximum(val[ok] - lo[ok], 0), np.maximum(hi[ok] - val[ok], 0)], fmt="none", ecolor="black", capsize=3)
     ax.scatter(thr, y, marker="|", s=300, color="black", zorder=3, label="threshold")
+    for k in np.flatnonzero((g["status"] == "INSUFFICIENT").to_numpy()):
+        ax.text(0.005, y[k], "insufficient data: no verdict", va="center", fontsize=7, color="#555555")
     ax.axvline(0, color="black", lw=0.5)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{n}" + (" (1 - ratio)" if r else "") for n, r in zip(g["gap"], isr, strict=True)],

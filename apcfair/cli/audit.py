@@ -37,7 +37,9 @@ example:
 conventions: outcome 1 = default (unfavourable); approved = PD < cutoff (--polarity pd, the
 default) or score >= cutoff (--polarity approval); TPR = P(approved | creditworthy),
 FPR = P(approved | default). Gaps fail when the disparate impact ratio < 0.80 or a
-difference exceeds 0.10 in absolute value.
+difference exceeds 0.10 in absolute value. A rate on fewer than --min-rate-denominator
+applicants of its own denominator (e.g. an FPR on 2 defaulters) is reported as insufficient
+data and left out of the gaps; a gap with fewer than two groups left says INSUFFICIENT, no verdict.
 """
 
 
@@ -79,6 +81,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--control", metavar="COL", help="control feature (e.g. vintage year): repeat within strata")
     p.add_argument("--min-group-size", type=positive_int, default=30,
                    help="groups smaller than this are flagged and left out of the gaps (default 30)")
+    p.add_argument("--min-rate-denominator", type=positive_int, default=None, metavar="N",
+                   help="a rate enters a gap only when its own denominator reaches N: applicants for the approval "
+                        "rate, creditworthy applicants for TPR, defaulters for FPR, approved applicants for precision; "
+                        "below it the rate is reported as insufficient data and the gap gets no verdict when fewer "
+                        "than two groups are left (default: --min-group-size)")
     p.add_argument("--max-levels", type=bounded_int(2, 10_000), default=DEFAULT_MAX_LEVELS,
                    help="refuse a --group or --control column with more distinct values than this, checked before "
                         f"any work (an identifier is not a group; default {DEFAULT_MAX_LEVELS})")
@@ -193,13 +200,14 @@ def run(args: argparse.Namespace) -> int:
     ----------
     args : argparse.Namespace
         ``data, score, outcome, group, out`` and optionally ``decision, cutoff, polarity,
-        control, min_group_size, seed, n_boot, format`` (input: auto, csv, parquet), ``outputs``
+        control, min_group_size, min_rate_denominator, seed, n_boot, format`` (input: auto, csv, parquet), ``outputs``
         (both, json, html), ``no_intersections, caveat, fail_on_gap``.
 
     Returns
     -------
     int
-        0 on success (1 with ``--fail-on-gap`` when a gap fails).
+        0 on success (1 with ``--fail-on-gap`` when a gap fails; a gap without a verdict for
+        insufficient data does not fail).
 
     Raises
     ------
@@ -255,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
         check_group_levels(control, f"--control column {g('control')!r}", max_levels, option="--max-levels")
     res = audit(score, y, groups, decision=decision, cutoff=g("cutoff", 0.5), polarity=polarity, control=control,
                 intersections=not g("no_intersections", False), min_group_size=g("min_group_size", 30),
+                min_rate_denominator=g("min_rate_denominator"),
                 n_boot=g("n_boot", 1000), random_state=g("seed", 0), caveats=g("caveat") or ())
     given = {"data": str(g("data")), "rows": int(len(df)), "score": g("score"), "decision": g("decision"),
              "outcome": g("outcome"), "group": group_cols, "control": g("control"), "model": g("model"),
@@ -265,7 +274,11 @@ def run(args: argparse.Namespace) -> int:
         write_audit_outputs(res, tmp, files=files, title=f"Fairness audit: {Path(g('data')).name}",
                             extra={"input": given})
     n_fail = int(np.sum(res.gaps["status"] == "FAIL"))
+    n_insufficient = int(np.sum(res.gaps["status"] == "INSUFFICIENT"))
     written = " and ".join(f"{out / f}" for f in (layout.AUDIT_JSON, layout.AUDIT_HTML) if (out / f).exists())
-    print(f"wrote {written}: {n_fail} of {len(res.gaps)} gaps fail their threshold")
-    args.summary = {"gaps": int(len(res.gaps)), "gaps_failing": n_fail, "rows": int(len(df))}
+    print(f"wrote {written}: {n_fail} of {len(res.gaps)} gaps fail their threshold"
+          + (f"; {n_insufficient} have no verdict (insufficient data: fewer than two groups whose rate rests on "
+             f">= {res.settings['min_rate_denominator']} applicants)" if n_insufficient else ""))
+    args.summary = {"gaps": int(len(res.gaps)), "gaps_failing": n_fail, "gaps_insufficient_data": n_insufficient,
+                    "rows": int(len(df))}
     return 1 if (g("fail_on_gap", False) and n_fail) else 0
