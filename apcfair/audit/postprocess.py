@@ -182,9 +182,12 @@ def _variant(variant: str, p_approve, y, labels: pd.Categorical, min_group_size:
     r = rates(counts)
     groups = list(labels.categories)
     eligible = counts.sum(1) >= min_group_size
+    # a rate enters a gap only on >= min_group_size applicants of its own denominator (as in audit())
+    floor = min_group_size
     if eligible.sum() < 2:
-        eligible = counts.sum(1) > 0
-    gaps = {g["gap"]: g["value"] for g in compute_gaps(counts, groups, eligible, dict(DEFAULT_THRESHOLDS))}
+        eligible, floor = counts.sum(1) > 0, 1
+    gaps = {g["gap"]: g["value"] for g in compute_gaps(counts, groups, eligible, dict(DEFAULT_THRESHOLDS),
+                                                        min_rate_denominator=floor)}
     tot = rates(counts.sum(0))
     row = {"variant": variant, "n": float(counts.sum()), "approval_rate": float(tot["approval_rate"]),
            "default_rate_approved": float(tot["default_rate_approved"]), "accuracy": float(tot["accuracy"]),
@@ -332,7 +335,9 @@ class EqualOpportunityThresholds(ParamsMixin):
     objective : {"accuracy", "approval_rate"}, default "accuracy"
         Maximised among the candidates that meet the constraints.
     min_group_size : int, default 30
-        Groups below this size are thresholded but not counted in the TPR gap.
+        Groups with fewer creditworthy applicants than this (the TPR's denominator) are
+        thresholded but not counted in the TPR gap; in the report a rate enters a gap only on
+        at least this many applicants of its own denominator.
 
     Attributes
     ----------
@@ -415,7 +420,8 @@ class EqualOpportunityThresholds(ParamsMixin):
         baseline = rates(_soft_counts(approve(s, cutoff, self.polarity).astype(float), y, codes, len(groups)).sum(0))
         cand = _cutoff_candidates(risk_key(s, self.polarity), y, codes, len(groups))
         with_creditworthy = [j for j, c in enumerate(cand) if c["n_cw"] > 0]
-        compared = [j for j in with_creditworthy if cand[j]["n"] >= self.min_group_size]
+        # TPR rests on the creditworthy: that count, not the group size, must reach min_group_size
+        compared = [j for j in with_creditworthy if cand[j]["n_cw"] >= self.min_group_size]
         if len(compared) < 2:
             compared = with_creditworthy
         targets = np.unique(np.concatenate([cand[j]["tpr"] for j in with_creditworthy]))
@@ -778,7 +784,8 @@ class ReviewRouter(ParamsMixin):
         with this probability; reported as expected values (no random draws). When given,
         it is the "after" of the accuracy cost; otherwise the first scenario is.
     min_group_size : int, default 30
-        Groups below this size are not counted in the gaps.
+        Groups below this size are not counted in the gaps, nor a rate whose own denominator
+        (creditworthy for TPR, defaulters for FPR, approved for precision) is below it.
 
     Attributes
     ----------
@@ -871,8 +878,8 @@ class ReviewRouter(ParamsMixin):
                 raise ValueError("sensitive_groups='auto' needs y in fit to find the groups with the lowest TPR.")
             codes = np.asarray(labels.codes)
             r = rates(_soft_counts(approve(s, cutoff, self.polarity).astype(float), y, codes, len(groups)))
-            n = np.bincount(codes, minlength=len(groups))
-            ok = (n >= self.min_group_size) & np.isfinite(r["tpr"])
+            n_cw = np.bincount(codes, weights=(y == 0).astype(float), minlength=len(groups))  # TPR's denominator
+            ok = (n_cw >= self.min_group_size) & np.isfinite(r["tpr"])
             best = np.nanmax(np.where(ok, r["tpr"], np.nan))
             lagging = [g for j, g in enumerate(groups) if ok[j] and r["tpr"][j] < best - self.tolerance]
             return lagging or groups

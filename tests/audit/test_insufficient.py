@@ -184,3 +184,16 @@ def test_strata_difference_and_settings(demo_like):
     assert d_all["value"].iloc[0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="min_rate_denominator must be a positive integer"):
         _audit(demo_like, min_rate_denominator=0)
+
+
+def test_what_if_report_gaps_leave_out_rates_on_few_applicants(demo_like):
+    """The post-processing reports' gaps follow the same floor (min_group_size on each rate's denominator)."""
+    from apcfair.audit._validate import check_groups
+    from apcfair.audit.postprocess import _variant
+
+    labels = check_groups({"g": demo_like["sex"] + " & " + demo_like["race"]}, len(demo_like))["g"]
+    p, y = demo_like["approved"].to_numpy(float), demo_like["y"].to_numpy()
+    row, _ = _variant("before", p, y, labels, 30)
+    assert row["eo"] == pytest.approx(0.05, abs=TOL)          # the White cells only
+    row_all, _ = _variant("before", p, y, labels, 1)
+    assert row_all["eo"] == pytest.approx(1.0)                # FPR 1.0 on 2 vs 0.0 on 1 defaulter
