@@ -76,6 +76,12 @@ def test_backend_dask_without_dask_names_the_extra(data, monkeypatch, capsys):
     assert 'pip install "apcfair[dask]"' in capsys.readouterr().err
 
 
+def test_unreachable_scheduler_says_so(data, capsys):
+    code = main(["validate", "--data", str(data / "parts"), "--scheduler", "not-a-scheduler-address"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler not-a-scheduler-address: cannot connect" in err
+
+
 def test_backend_options_declared_on_the_three_commands(capsys):
     for cmd in ("validate", "vintage", "apc"):
         with pytest.raises(SystemExit):

@@ -486,7 +486,13 @@ def dask_client(args):
     distributed = require("dask.distributed", "--backend dask")
     logging.getLogger("distributed").setLevel(logging.ERROR)
     if getattr(args, "scheduler", None):
-        with distributed.Client(args.scheduler, timeout=30) as client:
+        try:
+            client = distributed.Client(args.scheduler, timeout=30)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--scheduler {args.scheduler}: cannot connect to a Dask scheduler there ({_one_line(str(exc))}). "
+                            "Fix: check the address (tcp://HOST:PORT) and that the scheduler runs, or leave "
+                            "--scheduler out to start a local cluster (--workers N)") from None
+        with client:
             yield client
         return
     with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
