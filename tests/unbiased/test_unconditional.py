@@ -196,7 +196,7 @@ def test_refit_training_and_direct_fit_of_all_accounts_fit(with_payoff):
 def test_cli_end_to_end_with_apc_refit_training(tmp_path):
     """``apcfair apc`` (both hazards) -> ``apcfair unbiased --apc DIR --apc-refit training``: both fits
     refitted on the estimation accounts; forecasts.parquet and comparison.json carry both definitions
-    (~40 s CPU)."""
+    (~100 s on the shared 2-core machine)."""
     import pyarrow.parquet as pq
 
     from apcfair.cli import main
