@@ -16,7 +16,7 @@ from apcfair.cli._common import (
 
 EXAMPLE = ("apcfair synth --accounts 20000 --seed 1 --out synth/\n"
            "  apcfair synth --accounts 1465000 --partitions 16 --out big/   # written part by part: big/loans/part-*.parquet")
-_MAX_TOTAL = 10_000_000_000  # with --partitions: each part at most MAX_ACCOUNTS
+_MAX_TOTAL = 1_000_000_000  # with --partitions: each part at most MAX_ACCOUNTS
 
 
 def _month(text: str) -> str:
