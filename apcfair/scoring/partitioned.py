@@ -13,20 +13,25 @@ never the account-months: those stay in the parts. The coefficients equal the in
 fit's to rounding (the sums are added in another order, and the start value's mean offset
 is over the parts' units; tested to 1e-10).
 
-Scope of this first slice: loan-level parts with attributes fixed at origination,
-``method="accounts"``, optional per-account offset; the binner is fitted on the driver on
-all accounts' attributes (per-account data).
+Parts are frames, or the Parquet parts of a partitioned data set, each read and validated
+where it is used with the data set's global context (:mod:`apcfair.portfolio.partitioned`);
+then only its attributes travel to the driver, which fits the binner on all accounts'
+attributes (per-account data). Scope of this first slice: loan-level parts with attributes
+fixed at origination (``method="accounts"``), an optional per-account offset; not yet used
+by ``apcfair unbiased``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from apcfair.errors import DataValidationError
 from apcfair.offsets import OffsetTable
 from apcfair.scoring._data import (
     VINTAGE,
@@ -57,8 +62,28 @@ class _PartPass:
             return self.mpass.evaluate(s)
 
 
-def _build(args) -> _PartPass:
-    return _PartPass(*args)
+def _load(item, context, options):
+    """A part's validated loan table: a frame as given, or a Parquet part validated where it is read."""
+    if isinstance(item, pd.DataFrame):
+        return as_source(item)
+    from apcfair.portfolio.partitioned import validate_part
+
+    r = validate_part(str(item), context, options, keep="portfolio")
+    if r.problems:
+        raise DataValidationError(list(r.problems))
+    return as_source(r.portfolio)
+
+
+def _binner_input(src, attributes: list[str], vintage_dummies: bool):
+    """What the driver needs from a part to fit the binner: per-account attributes and default flags."""
+    return attribute_frame(src.loans, attributes, vintage_dummies, src.freq), src.spells.defaulted.astype(np.int64)
+
+
+def _build(src, design_id, extra, offset: OffsetTable, chunk_rows: int) -> _PartPass:
+    sp = src.spells
+    extra = np.zeros(src.n_accounts) if extra is None else np.asarray(extra, dtype=np.float64)
+    return _PartPass(design_id, sp.vintage, sp.first_age, sp.last_age, sp.defaulted.astype(np.int64), extra,
+                     offset, chunk_rows)
 
 
 def _summary(part: _PartPass) -> dict:
@@ -94,6 +119,26 @@ class _PartsPass:
         return ll, np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out])
 
 
+def _parts(parts, client, read_options):
+    """The items to load (frames, or the Parquet parts of a data set) and the data set's global context."""
+    if isinstance(parts, (str, Path)):
+        from apcfair.portfolio import partitioned as pt
+
+        files = [str(f) for f in (pt.dataset_files(parts) or [Path(parts)])]
+        opts = dict(read_options)
+        mapping = dict(opts.pop("columns", None) or {})
+        kind = opts.pop("format", "auto")
+        if kind == "auto":
+            kind = pt.detect_format(pd.DataFrame(columns=pt._renamed_columns(files[0], mapping)[0]))
+        freq, date_format = opts.pop("freq", "M"), opts.pop("date_format", None)
+        scans = pt._runner(client)(pt._Call(pt.scan_part, kind=kind, columns=mapping), files)
+        context = pt.build_context(scans, kind=kind, freq=freq, date_format=date_format)
+        return files, context, {"columns": mapping, "freq": freq, **opts}
+    if read_options:
+        raise TypeError(f"read options {sorted(read_options)} apply to a data set path, not to frames")
+    return list(parts), None, {}
+
+
 @dataclass(frozen=True)
 class PartsFit:
     """Coefficients of the offset logit fitted part by part.
@@ -113,17 +158,20 @@ class PartsFit:
     n_units: int
 
 
-def fit_offset_logit_parts(model: OffsetLogit, parts: Sequence[pd.DataFrame], attributes: Sequence[str],
+def fit_offset_logit_parts(model: OffsetLogit, parts, attributes: Sequence[str],
                            offset: OffsetTable | None = None, account_offset: Sequence | None = None,
-                           client=None) -> PartsFit:
+                           client=None, **read_options) -> PartsFit:
     """Fit ``model``'s offset logit with the account-month passes run per part.
 
     Parameters
     ----------
     model : OffsetLogit
         Settings (binning, vintage dummies, tolerance, chunk size); not modified.
-    parts : sequence of pandas.DataFrame
-        Validated loan tables (``Portfolio.loans`` of each part, or row blocks of one).
+    parts : sequence of pandas.DataFrame, or str / pathlib.Path
+        Validated loan tables (``Portfolio.loans`` of each part, or row blocks of one), or a
+        partitioned Parquet data set (folder or glob): each part is then read and validated
+        where it is used (a Dask worker) with the data set's global context, and only its
+        attributes (for the binner) and per-unit sums travel to the driver.
     attributes : sequence of str
         Attribute columns (at origination).
     offset : OffsetTable, optional
@@ -132,6 +180,9 @@ def fit_offset_logit_parts(model: OffsetLogit, parts: Sequence[pd.DataFrame], at
         A per-account offset for each part.
     client : dask.distributed.Client, optional
         Keep each part's month pass on a Dask worker; default: all parts here.
+    **read_options
+        For a data set path: ``columns``, ``freq``, ``on_invalid``, ``date_format``,
+        ``exit_column``, ``exit_codes`` as in :func:`~apcfair.portfolio.load_portfolio`.
 
     Returns
     -------
@@ -154,30 +205,32 @@ def fit_offset_logit_parts(model: OffsetLogit, parts: Sequence[pd.DataFrame], at
     """
     attributes = check_attributes(attributes)
     offset = check_offset(offset)
-    srcs = [as_source(p) for p in parts]
-    freq = srcs[0].freq
+    items, context, options = _parts(parts, client, read_options)
+    if client is None:
+        srcs = [_load(x, context, options) for x in items]
+        inputs = [_binner_input(x, attributes, model.vintage_dummies) for x in srcs]
+    else:
+        srcs = client.map(_load, items, context=context, options=options, pure=False)
+        inputs = client.gather(client.map(_binner_input, srcs, attributes=attributes,
+                                          vintage_dummies=model.vintage_dummies, pure=False))
     binner = model._new_binner(attributes + ([VINTAGE] if model.vintage_dummies else []))
-    acc = pd.concat([attribute_frame(s.loans, attributes, model.vintage_dummies, freq) for s in srcs],
-                    ignore_index=True)
-    d_all = np.concatenate([s.spells.defaulted.astype(np.int64) for s in srcs])
+    acc = pd.concat([a for a, _ in inputs], ignore_index=True)
+    d_all = np.concatenate([d for _, d in inputs])
     binner.fit(acc, d_all)
     enc = binner.encode(acc)
     first, inv = unique_rows(enc.row_key(binner.n_levels_))
     D = binner.design_from(enc.take(first), intercept=True)
     names = ["(Intercept)", *binner.term_names_]
-    starts = np.cumsum([0, *(s.n_accounts for s in srcs)])
-    inputs = []
-    for k, s in enumerate(srcs):
-        sp = s.spells
-        r = np.zeros(s.n_accounts) if account_offset is None else np.asarray(account_offset[k], dtype=np.float64)
-        inputs.append((inv[starts[k]:starts[k + 1]], sp.vintage, sp.first_age, sp.last_age,
-                       sp.defaulted.astype(np.int64), r, offset, model.chunk_rows))
+    starts = np.cumsum([0, *(len(d) for _, d in inputs)])
+    design = [inv[starts[k]:starts[k + 1]] for k in range(len(inputs))]
+    extra = [None] * len(inputs) if account_offset is None else list(account_offset)
     if client is None:
-        handles = [_build(x) for x in inputs]
+        handles = [_build(x, g, r, offset, model.chunk_rows) for x, g, r in zip(srcs, design, extra, strict=True)]
         summaries = [h.summary() for h in handles]
     else:
-        handles = client.map(_build, inputs, pure=False)
+        handles = client.map(_build, srcs, design, extra, offset=offset, chunk_rows=model.chunk_rows, pure=False)
         summaries = client.gather(client.map(_summary, handles, pure=False))
+        del srcs  # the parts' loan tables are no longer needed on the workers
     units = _Units(np.concatenate([m["design"] for m in summaries]), np.concatenate([m["count"] for m in summaries]),
                    np.concatenate([m["default"] for m in summaries]))
     bounds = np.cumsum([0, *(len(m["count"]) for m in summaries)]).tolist()

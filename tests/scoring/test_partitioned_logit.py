@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from apcfair.offsets import OffsetTable
@@ -42,3 +43,18 @@ def test_coefficients_equal_the_in_memory_fit(book, backend, request):
     np.testing.assert_allclose(parts.newton.loglik, whole.loglik_, rtol=1e-12)
     cov = np.linalg.inv(parts.newton.hessian)
     np.testing.assert_allclose(cov, whole.cov_.to_numpy(), rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore:sparse levels merged")  # the same merge in both fits
+@pytest.mark.parametrize("backend", ["memory", "dask"])
+def test_parquet_parts_read_where_they_are_fitted(tmp_path, backend, request):
+    from data_synth.partitioned import write_partitioned
+
+    paths = write_partitioned(tmp_path, SynthConfig(n_accounts=3000, seed=4), partitions=3)
+    loans = load_portfolio(pd.read_parquet(paths["loans"])).loans
+    offset = OffsetTable(age_min=1, lifecycle=np.full(200, -5.0), period_min=loans["first_month"].min(),
+                         environment=np.zeros(200))
+    whole = OffsetLogit(method="accounts").fit(loans, ATTRS, offset)
+    client = request.getfixturevalue("dask_client") if backend == "dask" else None
+    parts = fit_offset_logit_parts(OffsetLogit(), paths["loans"], ATTRS, offset, client=client)
+    np.testing.assert_allclose(parts.coef.to_numpy(), whole.coef_.to_numpy(), rtol=0, atol=1e-10)
