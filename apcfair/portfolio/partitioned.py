@@ -33,7 +33,12 @@ Backends: ``"memory"`` runs the passes one part after another in this process;
 cluster started for you, or an existing one by its scheduler address) and gathers only
 small results: per-part lineage, cell tables and counts (and, when asked, the per-account
 columns the vintage curves need). The driver's memory is then bounded by the cells and the
-per-account arrays, never by the account-months.
+per-account arrays, never by the account-months: the scan's account ids (one value per account,
+for duplicates across parts; with the context and pandas overhead about 50 MiB per million
+accounts, measured at 10x and 30x in ``benchmarks/results/issue18_scale.md``), one cell table
+per part (at most vintages x ages rows of 6 integers) and the counts; with ``accounts=True``
+also six columns per account. A worker holds one part at a time (about 300 MiB for a part
+of 92,000 accounts).
 """
 
 from __future__ import annotations
