@@ -271,6 +271,9 @@ def _executive(res: _Results) -> dict | None:
         level = int(100 * ((res.json(layout.STRESS_JSON) or {}).get("credible_level") or 0.95))
         cards.append({"href": "#stress", "title": f"Stress: cumulative PD ({level}% band)", "lines": [
             f"{s['scenario']}: {_interval(s['cumulative_pd'], s['cumulative_pd_lower'], s['cumulative_pd_upper'], 'rate', digits=2)}"
+            " net of attrition" + (
+                f"; {_interval(s['cumulative_pd_unconditional'], s['cumulative_pd_unconditional_lower'], s['cumulative_pd_unconditional_upper'], 'rate', digits=2)}"
+                " default before payoff" if s.get("cumulative_pd_unconditional") is not None else "")
             for s in stress]})
     audit = res.json(layout.AUDIT_JSON)
     if audit:
@@ -400,10 +403,13 @@ def _calibration_rows(res: _Results) -> list[dict]:
     out = []
     for r in res.rows():
         c = r.get("calibration") or {}
+        cu = r.get("calibration_unconditional") or {}  # the outcome's own definition: default before payoff
         out.append({"model": r["model"], "label": _model(r["model"], r.get("label")), "sample": r["sample"],
                     "ratio": c.get("expected_over_actual"), "lower": c.get("expected_over_actual_lower", c.get("lower")),
                     "upper": c.get("expected_over_actual_upper", c.get("upper")),
-                    "expected": c.get("expected_defaults"), "actual": c.get("actual_defaults")})
+                    "expected": c.get("expected_defaults"), "actual": c.get("actual_defaults"),
+                    "ratio_unconditional": cu.get("expected_over_actual"),
+                    "ratio_net_window": cu.get("net_expected_over_actual")})
     return out
 
 
@@ -457,7 +463,10 @@ def _unbiased(res: _Results, num: _Numbering) -> dict | None:
     cal_table = table(pd.DataFrame([{
         "model": c["label"]["label"], "sample": SAMPLE_NAMES.get(c["sample"], c["sample"]),
         "expected defaults": c["expected"], "actual defaults": c["actual"],
-        "expected / actual": _interval(c["ratio"], c["lower"], c["upper"], "fixed", digits=3)} for c in cal]),
+        "expected / actual": _interval(c["ratio"], c["lower"], c["upper"], "fixed", digits=3),
+        **({"expected / actual, unconditional PD (default before payoff)": c["ratio_unconditional"],
+            "expected / actual, net PD (as if nobody paid off)": c["ratio_net_window"]}
+           if c.get("ratio_unconditional") is not None else {})} for c in cal]),
         float_format="count", hover={"model": [c["model"] for c in cal]})
     groups = _group_calibration(res)
     group_rows = [{"model": g["label"]["label"], "sample": SAMPLE_NAMES.get(g["sample"], g["sample"]),
@@ -485,10 +494,18 @@ def _unbiased(res: _Results, num: _Numbering) -> dict | None:
         "dependence_plot": num.figure(res.plot(layout.DEPENDENCE_PLOT),
                                       "Signed correlation of each model's forecast with each attribute (out of sample)."),
         "calibration": num.table(cal_table, "Calibration: expected defaults summed over the months each account was "
-                                 "at risk against actual defaults (1 = calibrated)."),
+                                 "at risk against actual defaults (1 = calibrated). Where an attrition model was "
+                                 "fitted, also on the outcome's own definition: defaulted_within_horizon counts "
+                                 "defaults before payoff, so its forecast is the unconditional cumulative PD "
+                                 "(default before any other exit, cum_pd_unconditional); the net cumulative PD "
+                                 "(cum_pd: 1 − Π(1 − PD), as if nobody paid off) over the same window is shown "
+                                 "for contrast: it counts defaults the accounts that pay off never reach, so it is "
+                                 "higher by about the share of defaults that payoff pre-empts."),
         "group_calibration": num.table(group_table, "Calibration by protected group: expected / actual defaults."),
         "calibration_plot": num.figure(res.plot(layout.CALIBRATION_PLOT),
-                                       "Predicted against Kaplan–Meier cumulative default by vintage year."),
+                                       "Predicted cumulative PD net of attrition (cum_pd) against Kaplan–Meier "
+                                       "cumulative default by vintage year (payoff censored: also net of "
+                                       "attrition, so the two share one definition)."),
     }
 
 
@@ -616,6 +633,9 @@ def _stress_rows(res: _Results) -> list[dict]:
         rows.append({"scenario": name, "months": len(sc.get("month", [])), "cumulative_pd": sc.get("cumulative_pd"),
                      "cumulative_pd_lower": sc.get("cumulative_pd_lower"), "cumulative_pd_upper": sc.get("cumulative_pd_upper"),
                      "cumulative_pd_median": sc.get("cumulative_pd_median"),
+                     "cumulative_pd_unconditional": sc.get("cumulative_pd_unconditional"),
+                     "cumulative_pd_unconditional_lower": sc.get("cumulative_pd_unconditional_lower"),
+                     "cumulative_pd_unconditional_upper": sc.get("cumulative_pd_unconditional_upper"),
                      "quantiles": sc.get("cumulative_pd_quantiles") or {},
                      "peak_pd": at("pd"), "peak_pd_lower": at("pd_lower"), "peak_pd_upper": at("pd_upper"),
                      "peak_month": at("month"),
@@ -659,10 +679,14 @@ def _stress(res: _Results, num: _Numbering) -> dict | None:
     level = int(100 * (stress.get("credible_level") or 0.95))
     rows = _stress_rows(res)
     has_q = any(r["quantiles"] for r in rows)
+    has_unc = any(r["cumulative_pd_unconditional"] is not None for r in rows)
     tab = pd.DataFrame([{
         "scenario": r["scenario"], "months": r["months"],
-        f"cumulative PD [{level}% band]": _interval(r["cumulative_pd"], r["cumulative_pd_lower"],
-                                                    r["cumulative_pd_upper"], "rate", digits=2),
+        f"cumulative PD, net of attrition [{level}% band]": _interval(r["cumulative_pd"], r["cumulative_pd_lower"],
+                                                                      r["cumulative_pd_upper"], "rate", digits=2),
+        **({f"cumulative PD, default before payoff [{level}% band]": _interval(
+            r["cumulative_pd_unconditional"], r["cumulative_pd_unconditional_lower"],
+            r["cumulative_pd_unconditional_upper"], "rate", digits=2)} if has_unc else {}),
         **({"median": formatter("rate", digits=2)(r["cumulative_pd_median"]),
             "5%–95% of draws": " to ".join(formatter("rate", digits=2)(r["quantiles"].get(q)) for q in ("0.05", "0.95"))}
            if has_q else {}),
@@ -690,7 +714,11 @@ def _stress(res: _Results, num: _Numbering) -> dict | None:
         "best": rows[0] if rows else None, "worst": rows[-1] if rows else None,
         "scenarios": num.table(table(tab), f"Stress scenarios over {stress.get('horizon', '')} months from "
                                f"{stress.get('forecast_start', '')}: cumulative PD, peak monthly PD and expected "
-                               f"defaults with {level}% bands over posterior draws (sorted from mildest)."),
+                               f"defaults with {level}% bands over posterior draws (sorted from mildest). The "
+                               "cumulative PD net of attrition (1 − Π(1 − PD)) is the default probability of an "
+                               "account that stays open; the one with default before payoff (unconditional) lets "
+                               "accounts pay off or close first, at the book's attrition rate, and is lower: it "
+                               "is the one to compare with observed defaults and with expected defaults."),
         "drivers": num.table(driver_table, "Macro drivers of the environment: coefficients, intervals, expected signs "
                              "and warnings."),
         "macro": num.table(macro_table, "Macro model of H(t) (from macro_model.txt): coefficients of the trend and "
