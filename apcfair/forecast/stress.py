@@ -28,7 +28,10 @@ defaults and accounts at risk, with credible bands over the draws (parameter, en
 and scenario-residual uncertainty; no binomial sampling noise). The **cumulative PD** of
 an account is ``1 - prod_t (1 - PD_i(t))`` over the horizon from the forecast start
 (conditional on the account staying open, no attrition); the portfolio's cumulative PD is
-its average over the existing book (the accounts open at the end of the data).
+its average over the existing book (the accounts open at the end of the data). Beside it,
+``cumulative_pd_unconditional`` is the probability of default before any other exit on the
+book's own dynamics, ``sum_t n(t) PD(t) / n(0)`` (expected defaults of the existing book per
+account open; equal to the net figure with ``attrition="none"``).
 
 Computation never builds draws x accounts x months: accounts are grouped by vintage (and,
 with scores, by score bin, using the bin's mean score) and aggregated per chunk of draws.
@@ -56,6 +59,7 @@ from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
 from apcfair.apc.results import check_window
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation, OnIncomplete
+from apcfair.forecast.cumulative import unconditional_cumulative_pd
 from apcfair.forecast.macro import DRIVER_DEFINITIONS
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
 from apcfair.layout import STRESS_JSON
@@ -307,6 +311,8 @@ class _Paths:
     expected_defaults: np.ndarray
     at_risk: np.ndarray
     cumulative: np.ndarray
+    #: Probability of default before any other exit per existing group ``(draws, n_existing)``.
+    unconditional: np.ndarray | None = None
 
     @property
     def rate(self) -> np.ndarray:
@@ -323,11 +329,15 @@ def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environm
     ``mu (S,)``, ``lifecycle (S, ages)``, ``term (S or 1, n_groups)`` (G(v) draws or fixed
     scores), ``environment (S, horizon)``; ``age_idx``, ``active`` and ``attrition`` are
     ``(n_groups, horizon)``. The book at risk evolves as ``n(t+1) = n(t) (1 - PD) (1 - q)``.
+    Per existing group: the cumulative PD net of attrition, ``1 - prod(1 - PD)``, and the
+    unconditional one (default before any other exit) on the same book dynamics,
+    ``sum_t n(t) PD(t) / n(0)``.
     """
     n_draws, horizon = environment.shape
     exp_def = np.empty((n_draws, horizon))
     at_risk = np.empty((n_draws, horizon))
     cum_ex = np.empty((n_draws, n_existing))
+    cum_unc = np.empty((n_draws, n_existing))
     chunk = max(1, _CHUNK_ELEMENTS // max(len(count) * horizon, 1))
     for c0 in range(0, n_draws, chunk):
         c = slice(c0, min(c0 + chunk, n_draws))
@@ -340,7 +350,11 @@ def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environm
         exp_def[c] = (alive * p).sum(axis=1)
         at_risk[c] = (alive * active).sum(axis=1)
         cum_ex[c] = 1 - np.prod(1 - p[:, :n_existing, :], axis=2)
-    return _Paths(exp_def, at_risk, cum_ex)
+        # attrition q applies to accounts that did not default in the month: the month's
+        # non-default exit probability is q (1 - PD), so the path is the book's own n(t)
+        pe = p[:, :n_existing, :]
+        cum_unc[c] = unconditional_cumulative_pd(pe, attrition[:n_existing] * (1 - pe))
+    return _Paths(exp_def, at_risk, cum_ex, cum_unc)
 
 
 def scenario_table(paths: _Paths, codes: np.ndarray, freq: str, credible_level: float) -> pd.DataFrame:
@@ -403,9 +417,16 @@ def cumulative_summary(paths: _Paths, existing_count: np.ndarray, credible_level
             else np.full(n_draws, np.nan))
     tot = paths.expected_defaults.sum(axis=1)
     qkeys = [f"{q:g}" for q in QUANTILES if q != 0.5]
+    unc = {}
+    if paths.unconditional is not None:
+        u = ((paths.unconditional * existing_count[None, :]).sum(axis=1) / n_book if n_book > 0
+             else np.full(n_draws, np.nan))
+        unc = {"cumulative_pd_unconditional": float(np.mean(u)),
+               "cumulative_pd_unconditional_lower": float(np.quantile(u, a)),
+               "cumulative_pd_unconditional_upper": float(np.quantile(u, 1 - a))}
     return {
         "cumulative_pd": float(np.mean(port)), "cumulative_pd_lower": float(np.quantile(port, a)),
-        "cumulative_pd_upper": float(np.quantile(port, 1 - a)),
+        "cumulative_pd_upper": float(np.quantile(port, 1 - a)), **unc,
         "expected_defaults_total": float(tot.mean()),
         "expected_defaults_total_lower": float(np.quantile(tot, a)),
         "expected_defaults_total_upper": float(np.quantile(tot, 1 - a)),
@@ -772,6 +793,10 @@ class StressTest(ParamsMixin, FittedResultMixin):
             "cumulative_pd (and _lower, _upper, _median)": "cumulative PD of the existing book over the horizon "
                                                            f"(definitions.cumulative_pd): mean, {cl} band, median; "
                                                            "fraction (0.05 = 5%)",
+            "cumulative_pd_unconditional (and _lower, _upper)": "probability of default before any other exit "
+                                                               "(payoff, closure) over the horizon, existing book "
+                                                               "(definitions.cumulative_pd_unconditional): mean and "
+                                                               f"{cl} band; fraction (0.05 = 5%)",
             "cumulative_pd_quantiles": "quantiles 0.05, 0.25, 0.75, 0.95 over the draws; fraction",
             "cumulative_pd_quantiles_mc_error": "Monte Carlo standard error of each quantile; fraction",
             "expected_defaults_total (and _lower, _upper, _median, _quantiles)": "expected defaults over the horizon "
@@ -790,7 +815,14 @@ class StressTest(ParamsMixin, FittedResultMixin):
                   "risk (existing book and, if enabled, new vintages); bands over posterior draws",
             "cumulative_pd": f"average over the {int(n_book):,} accounts open at "
                              f"{format_period([t_end], freq)[0]} of 1 - prod(1 - PD) over the {horizon} "
-                             f"forecast {'months' if freq == 'M' else 'quarters'} (conditional on staying open)",
+                             f"forecast {'months' if freq == 'M' else 'quarters'} (NET of attrition: conditional "
+                             "on staying open)",
+            "cumulative_pd_unconditional": f"average over the same accounts of the probability of default before "
+                                           f"any other exit (payoff, closure) within the {horizon} forecast "
+                                           f"{'months' if freq == 'M' else 'quarters'}, with the book's attrition "
+                                           f"({self.attrition}): sum_t n(t) PD(t) / n(0), n(t+1) = n(t) (1 - PD) "
+                                           "(1 - q); at most cumulative_pd, equal without attrition. Expected "
+                                           "defaults of the existing book / its accounts",
             "score": ("account scores from the credit model, added to the identification-invariant APC "
                       "offsets they were estimated against (mu + F(a) + H(t) + G's linear trend)")
             if with_scores else "APC vintage effect G(v)",
@@ -932,7 +964,10 @@ class StressResult:
                 f"{name:20s} mean {unit} PD {t['pd'].mean():.4%} (peak {t['pd'].max():.4%} in "
                 f"{t['month'].iloc[int(t['pd'].idxmax())]}); expected defaults "
                 f"{c['expected_defaults_total']:,.0f}; cumulative PD {c['cumulative_pd']:.3%} "
-                f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}]")
+                f"[{cl}%: {c['cumulative_pd_lower']:.3%}, {c['cumulative_pd_upper']:.3%}] net of attrition"
+                + (f"; {c['cumulative_pd_unconditional']:.3%} [{c['cumulative_pd_unconditional_lower']:.3%}, "
+                   f"{c['cumulative_pd_unconditional_upper']:.3%}] before any other exit"
+                   if "cumulative_pd_unconditional" in c else ""))
         blocks = [setup, "\n".join(lines)]
         if self.drivers:
             blocks.append("Drivers (environment H(t), logit per unit of the transformed driver):\n" + "\n".join(
