@@ -464,8 +464,9 @@ def _unbiased(res: _Results, num: _Numbering) -> dict | None:
         "model": c["label"]["label"], "sample": SAMPLE_NAMES.get(c["sample"], c["sample"]),
         "expected defaults": c["expected"], "actual defaults": c["actual"],
         "expected / actual": _interval(c["ratio"], c["lower"], c["upper"], "fixed", digits=3),
-        **({"expected / actual, unconditional PD (default before payoff)": c["ratio_unconditional"],
-            "expected / actual, net PD (as if nobody paid off)": c["ratio_net_window"]}
+        **({"expected / actual, unconditional PD (default before payoff)":
+            formatter("fixed", digits=3)(c["ratio_unconditional"]),
+            "expected / actual, net PD (as if nobody paid off)": formatter("fixed", digits=3)(c["ratio_net_window"])}
            if c.get("ratio_unconditional") is not None else {})} for c in cal]),
         float_format="count", hover={"model": [c["model"] for c in cal]})
     groups = _group_calibration(res)
@@ -687,8 +688,8 @@ def _stress(res: _Results, num: _Numbering) -> dict | None:
         **({f"cumulative PD, default before payoff [{level}% band]": _interval(
             r["cumulative_pd_unconditional"], r["cumulative_pd_unconditional_lower"],
             r["cumulative_pd_unconditional_upper"], "rate", digits=2)} if has_unc else {}),
-        **({"median": formatter("rate", digits=2)(r["cumulative_pd_median"]),
-            "5%–95% of draws": " to ".join(formatter("rate", digits=2)(r["quantiles"].get(q)) for q in ("0.05", "0.95"))}
+        **({"median (net)": formatter("rate", digits=2)(r["cumulative_pd_median"]),
+            "5%–95% of draws (net)": " to ".join(formatter("rate", digits=2)(r["quantiles"].get(q)) for q in ("0.05", "0.95"))}
            if has_q else {}),
         f"peak monthly PD [{level}% band]": _interval(r["peak_pd"], r["peak_pd_lower"], r["peak_pd_upper"], "rate",
                                                       digits=3),
