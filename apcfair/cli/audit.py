@@ -172,7 +172,8 @@ def _check_definitions(path: Path, score: str | None, outcome: str | None) -> No
 
     ``cum_pd`` runs over the full horizon and ignores payoff and the end of the data,
     while ``defaulted_within_horizon`` is censored by both: comparing them shows a
-    miscalibration that is not there. ``cum_pd_exposure`` is on the outcome's definition.
+    miscalibration that is not there. ``cum_pd_exposure`` and
+    ``cum_pd_unconditional_observed_window`` are over the outcome's window.
     """
     import json
     import warnings
@@ -186,11 +187,13 @@ def _check_definitions(path: Path, score: str | None, outcome: str | None) -> No
         defs = json.loads(meta.get(b"apcfair.columns", b"{}"))
     except (OSError, ValueError):
         return
-    if outcome == "defaulted_within_horizon" and score in defs and score != "cum_pd_exposure":
+    same_definition = ("cum_pd_exposure", "cum_pd_unconditional_observed_window")
+    if outcome == "defaulted_within_horizon" and score in defs and score not in same_definition:
         warnings.warn(f"--score {score} is not on the definition of --outcome {outcome} (censored by payoff and "
                       f"the end of the data), so the audit's calibration (mean PD vs default rate) is off by definition: "
                       f"{defs[score]}. Use --score cum_pd_exposure to compare expected with observed defaults on one "
-                      "definition", UserWarning, stacklevel=2)
+                      "definition (or cum_pd_unconditional_observed_window, default before payoff over the same window)",
+                      UserWarning, stacklevel=2)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -507,12 +507,14 @@ def corr_changes(forecasts: Mapping[str, np.ndarray], baseline: str, attribute, 
     f, x, kind = _signed_corr_many(np.vstack([np.asarray(forecasts[k], float) for k in names]), attribute)
     point = _corr_rows(f, x, kind)
     replicates = _bootstrap_corr_rows(f, x, kind, n_boot, np.random.default_rng(random_state))
-    method = f"percentile bootstrap over accounts ({n_boot} replicates, {1 - alpha:.0%})"
+    method = (f"percentile bootstrap over accounts ({n_boot} replicates, {1 - alpha:.0%})" if n_boot > 0
+              else "no interval (n_boot=0): the change is a point estimate and its significance unknown")
     out = {}
     for r, name in enumerate(names[:-1]):
         diffs = replicates[:, r] - replicates[:, -1]
-        lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+        lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2]) if len(diffs) else (np.nan, np.nan)
         out[name] = {"corr": float(point[r]), "corr_baseline": float(point[-1]),
                      "difference": float(point[r] - point[-1]), "lower": float(lo), "upper": float(hi),
-                     "significant": bool(lo > 0 or hi < 0), "n_boot": int(n_boot), "method": method}
+                     "significant": bool(lo > 0 or hi < 0) if len(diffs) else None, "n_boot": int(n_boot),
+                     "method": method}
     return out
