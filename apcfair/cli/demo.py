@@ -64,6 +64,7 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair import layout
     from apcfair._io import atomic_output_dir
     from apcfair.apc import APCModel
+    from apcfair.apc.attrition import try_fit_attrition
     from apcfair.outputs import (
         write_apc_outputs,
         write_audit_outputs,
@@ -110,8 +111,11 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
         done(started)
 
         started = step(STEPS[2])
-        apc = APCModel(random_state=seed).fit(cells).result_
-        write_apc_outputs(apc, tmp)
+        apc_model = APCModel(random_state=seed)
+        apc = apc_model.fit(cells).result_
+        # both hazards, as `apcfair apc` fits them: payoff competes with default
+        attrition, attrition_note = try_fit_attrition(apc_model, cells)
+        write_apc_outputs(apc, tmp, attrition=attrition, attrition_note=attrition_note)
         done(started)
 
         started = step(STEPS[3])
