@@ -68,6 +68,7 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     3    3         0.50        1
     """
     from lifelines import KaplanMeierFitter
+    from lifelines.exceptions import StatError
 
     g = np.full(len(spells), "all", dtype=object) if groups is None else np.asarray(groups)
     keys = np.unique(g) if sort else pd.unique(g)
@@ -75,7 +76,14 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     frames = []
     for key in keys:
         m = g == key
-        kmf = KaplanMeierFitter(alpha=alpha).fit(dur[m], event_observed=event[m], entry=entry[m])
+        try:
+            kmf = KaplanMeierFitter(alpha=alpha).fit(dur[m], event_observed=event[m], entry=entry[m])
+        except StatError:
+            # lifelines refuses a curve that reaches 0 while later entrants are still to come
+            # (left truncation: every account at risk at some age defaulted); the
+            # product-limit estimate is still defined and stays at 0 from there on
+            frames.append(_product_limit(key, dur[m], entry[m], event[m], alpha))
+            continue
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_survival_function_
         ages = sf.index.to_numpy()
@@ -94,6 +102,33 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     if not frames:
         return pd.DataFrame(columns=["group", "n", "age", "cum_default", "lower", "upper", "at_risk"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _product_limit(key, dur: np.ndarray, entry: np.ndarray, event: np.ndarray, alpha: float) -> pd.DataFrame:
+    """Discrete-time product-limit estimate with delayed entry, for the case lifelines
+    refuses (the curve reaches 0 before later entrants); exponential Greenwood bands where
+    the curve is above 0, none (NaN) from where it reaches 0."""
+    from scipy.stats import norm
+
+    ages = np.arange(0, int(dur.max()) + 1)
+    at_risk = np.array([int(((entry < a) & (dur >= a)).sum()) for a in ages])
+    d = np.array([int(((dur == a) & event).sum()) for a in ages])
+    at_risk[0], d[0] = int((entry < 1).sum()), 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(at_risk > 0, d / np.maximum(at_risk, 1), 0.0)
+        surv = np.cumprod(1 - h)
+        green = np.cumsum(np.where((at_risk > d) & (at_risk > 0), d / (at_risk * np.maximum(at_risk - d, 1)), 0.0))
+        z = norm.ppf(1 - alpha / 2)
+        lls = np.log(-np.log(surv))
+        se = np.sqrt(green) / np.abs(np.log(surv))
+        lo_s, hi_s = np.exp(-np.exp(lls + z * se)), np.exp(-np.exp(lls - z * se))
+    ok = (surv > 0) & (surv < 1)
+    lower = np.where(ok, 1 - hi_s, np.where(surv >= 1, 0.0, np.nan))
+    upper = np.where(ok, 1 - lo_s, np.where(surv >= 1, 0.0, np.nan))
+    keep = (ages == 0) | np.isin(ages, dur)
+    return pd.DataFrame({"group": key, "n": len(dur), "age": ages[keep].astype(np.int64),
+                         "cum_default": 1 - surv[keep], "lower": lower[keep], "upper": upper[keep],
+                         "at_risk": at_risk[keep]})
 
 
 def kaplan_meier_at(curves: pd.DataFrame, age: int) -> pd.DataFrame:
