@@ -104,15 +104,24 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     return pd.concat(frames, ignore_index=True)
 
 
+def _at_risk_by_age(first_age: np.ndarray, last_age: np.ndarray, size: int) -> np.ndarray:
+    """Accounts at risk at each age ``0 .. size - 1``: those with ``first_age <= a <= last_age``
+    (empty spells, ``last_age < first_age``, count nowhere)."""
+    keep = last_age >= first_age
+    return np.cumsum(np.bincount(first_age[keep], minlength=size)
+                     - np.bincount(last_age[keep] + 1, minlength=size))[:size]
+
+
 def _product_limit(key, dur: np.ndarray, entry: np.ndarray, event: np.ndarray, alpha: float) -> pd.DataFrame:
     """Discrete-time product-limit estimate with delayed entry, for the case lifelines
     refuses (the curve reaches 0 before later entrants); exponential Greenwood bands where
     the curve is above 0, none (NaN) from where it reaches 0."""
     from scipy.stats import norm
 
-    ages = np.arange(0, int(dur.max()) + 1)
-    at_risk = np.array([int(((entry < a) & (dur >= a)).sum()) for a in ages])
-    d = np.array([int(((dur == a) & event).sum()) for a in ages])
+    size = int(dur.max()) + 2
+    ages = np.arange(size - 1)
+    at_risk = _at_risk_by_age(entry + 1, dur, size)[:size - 1]
+    d = np.bincount(dur[event], minlength=size)[:size - 1]
     at_risk[0], d[0] = int((entry < 1).sum()), 0
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(at_risk > 0, d / np.maximum(at_risk, 1), 0.0)
@@ -289,7 +298,7 @@ def aalen_johansen(spells: Spells, groups=None, *, alpha: float = 0.05, sort: bo
         if not len(a0):
             continue
         size = int(a1.max()) + 2
-        n = np.cumsum(np.bincount(a0, minlength=size) - np.bincount(a1 + 1, minlength=size))
+        n = _at_risk_by_age(a0, a1, size)
         d = np.bincount(a1[sp.defaulted[keep]], minlength=size)
         x = np.bincount(a1[sp.exited[keep]], minlength=size)
         ages = np.flatnonzero(n[:size - 1] > 0)
