@@ -87,7 +87,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="scenarios: scenario, month, <driver columns>, or the Federal Reserve's supervisory "
                    "tables (Scenario Name, Date like 2026 Q1, one column per variable; one file per scenario)")
     add_out_argument(p)
-    p.add_argument("--horizon", type=opt.horizon_months, default=36, help="forecast months (default 36)")
+    p.add_argument("--horizon", type=opt.horizon_months, default=36, help="forecast horizon in months (default 36; 36 = 12 quarters on quarterly data)")
     p.add_argument("--seed", type=opt.seed, default=0, help="random seed")
     p.add_argument("--apc", metavar="DIR", help="reuse the APC fit of a folder that produced offsets "
                    "(`apcfair apc --out DIR` or `apcfair unbiased --out DIR`; an `unbiased` folder that itself "
@@ -208,6 +208,7 @@ def run(args) -> int:
         read_scenarios,
     )
     from apcfair.outputs import write_stress_outputs
+    from apcfair.portfolio.periods import horizon_in_periods
 
     if args.horizon < 1:
         raise ValueError(f"--horizon {args.horizon}: must be at least 1")
@@ -224,10 +225,14 @@ def run(args) -> int:
         history = read_macro_history(args.macro, drivers=raw, quarterly=args.quarterly)
         scenarios = read_scenarios(args.scenarios, drivers=history.attrs["drivers"], quarterly=args.quarterly)
     portfolio = load_from_args(args)
+    # --horizon is in months everywhere (36 = 12 quarters on quarterly data); the stages count periods
+    horizon = horizon_in_periods(args.horizon, portfolio.freq, name="--horizon")
+    if portfolio.freq != "M":
+        print(f"horizon: {args.horizon} months = {horizon} quarters", file=sys.stderr)
     scores, scores_info = None, None
     if args.scores:  # matched before any fitting so that a wrong file fails fast
         scores, scores_info = _read_scores(args.scores, args.score_column, portfolio.loans)
-    stress_test = StressTest(horizon=args.horizon, new_vintages=not args.no_new_vintages,
+    stress_test = StressTest(horizon=horizon, new_vintages=not args.no_new_vintages,
                              new_volume=args.new_volume, extrapolation=args.extrapolation,
                              on_incomplete="warn" if getattr(args, "force", False) else "error",
                              random_state=args.seed)
@@ -247,9 +252,9 @@ def run(args) -> int:
                                on_wrong_sign=args.on_wrong_sign, lags=lags, driver_trend=args.driver_trend,
                                seasonality=not args.no_seasonality, method=args.method,
                                random_state=args.seed).fit(apc, history).result_
-        projection = macro.project(scenarios, args.horizon, random_state=args.seed)
+        projection = macro.project(scenarios, horizon, random_state=args.seed)
     else:
-        projection = random_walk_projection(apc, args.horizon, random_state=args.seed)
+        projection = random_walk_projection(apc, horizon, random_state=args.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # recorded in the result and printed below
         stress_test.set_params(credible_level=apc.credible_level)

@@ -999,7 +999,9 @@ class StressResult:
                 d["environment"] = self.environment[name]
             out[name] = d
         return to_jsonable({
-            "scenarios": out, "horizon": len(self.codes), "forecast_start": self.months[0],
+            "scenarios": out, "horizon": len(self.codes),
+            "horizon_unit": "months" if self.freq == "M" else "quarters",
+            "horizon_months": len(self.codes) * (1 if self.freq == "M" else 3), "forecast_start": self.months[0],
             "credible_level": self.credible_level, "definitions": self.notes, "settings": self.settings,
             "provenance": self.provenance, "drivers": self.drivers, "warnings": self.warnings,
         })

@@ -601,6 +601,26 @@ def to_period_code(values, freq: str = "M", *, column: str = "month",
     return parse_periods(values, freq, column=column, date_format=date_format).codes
 
 
+def horizon_in_periods(months: int, freq: str = "M", *, name: str = "horizon") -> int:
+    """A horizon given in months, in the data's periods (months, or quarters: months / 3).
+
+    Horizons are written in months everywhere (``36`` is 12 quarters on quarterly data);
+    the stages count periods. A number of months that is not a whole number of quarters
+    is refused on quarterly data.
+
+    Examples
+    --------
+    >>> horizon_in_periods(36, "M"), horizon_in_periods(36, "Q")
+    (36, 12)
+    """
+    if freq == "M":
+        return int(months)
+    if months % 3:
+        raise ValueError(f"{name}={months!r} months is not a whole number of quarters; "
+                         "give a multiple of 3 on quarterly data (e.g. 36 = 12 quarters)")
+    return int(months) // 3
+
+
 def format_period(codes, freq: str = "M") -> list[str]:
     """Format integer period codes as ``"YYYY-MM"`` (monthly) or ``"YYYY-Qn"``.
 

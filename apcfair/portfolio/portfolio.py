@@ -781,7 +781,9 @@ class Portfolio:
                 notes.append(fold_note)
         chk.flag(ok & (last < v), "have last_month before origination",
                  "last_month must be on or after the origination month", "last_month")
-        chk.flag(ok & (last == v) & (dflt == 1),
+        # quarterly: after the fold a default can sit in its origination quarter only when that
+        # is the data's last quarter (no performance quarter inside the data): counted below
+        chk.flag(ok & (last == v) & (dflt == 1) & (freq == "M"),
                  "default in the origination month itself (age 0, before the first performance month)",
                  "ages start at 1 = the month after origination; check the dates", "default")
         if first is None:
@@ -798,7 +800,13 @@ class Portfolio:
         # not errors: accounts with no performance period at all
         no_perf = keep & (last == v)
         if no_perf.any():
-            counts["no performance month observed (last_month equals origination)"] = int(no_perf.sum())
+            late_default = no_perf & (dflt == 1)
+            if late_default.any():  # quarterly only (monthly ones are errors above)
+                counts["default in the origination quarter, which is the data's last quarter (no performance "
+                       "quarter inside the data)"] = int(late_default.sum())
+            if (no_perf & ~late_default).any():
+                counts["no performance month observed (last_month equals origination)"] = int(
+                    (no_perf & ~late_default).sum())
             keep &= ~no_perf
         if not keep.any() and context is None:  # a part of a data set may lose all its rows
             raise _nothing_left(source, rows_in, "rows", counts)

@@ -59,6 +59,7 @@ import pandas as pd
 from apcfair._base import FittedResultMixin, ParamsMixin
 from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
+from apcfair.portfolio.periods import horizon_in_periods
 from apcfair.unbiased.applicants import training_inputs
 from apcfair.unbiased.result import UnbiasedResult
 from apcfair.unbiased.stages import (
@@ -266,12 +267,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
 
     def _horizon_periods(self, portfolio) -> int:
         """The horizon in the data's periods (months, or quarters: months / 3)."""
-        if portfolio.freq == "M":
-            return int(self.horizon)
-        if self.horizon % 3:
-            raise ValueError(f"horizon={self.horizon!r} months is not a whole number of quarters; "
-                             "give a multiple of 3 on quarterly data (e.g. 36 = 12 quarters)")
-        return int(self.horizon) // 3
+        return horizon_in_periods(self.horizon, portfolio.freq)
 
     def _split(self, portfolio):
         """Estimation mask and a description of the split."""

@@ -49,6 +49,18 @@ def test_random_walk_default_fits_the_apc_model(files, tmp_path):
     assert list(d["scenarios"]) == ["random_walk"] and len(d["scenarios"]["random_walk"]["pd"]) == 12
 
 
+def test_quarterly_horizon_is_in_months(files, tmp_path):
+    """--horizon is months on quarterly data too (36 = 12 quarters), as in apcfair unbiased: a
+    score file written by `unbiased --freq Q --horizon 36` is stressed over the same 36 months."""
+    out = tmp_path / "rwq"
+    code = main(["stress", "--data", str(files / "loans.parquet"), "--freq", "Q", "--out", str(out),
+                 "--horizon", "36", "--draws", "50", "--no-new-vintages"])
+    assert code == 0
+    d = json.loads((out / "stress.json").read_text())
+    assert len(d["scenarios"]["random_walk"]["pd"]) == 12
+    assert (d["horizon"], d["horizon_unit"], d["horizon_months"]) == (12, "quarters", 36)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--macro", "M"], "give both --macro and --scenarios"),
     (["--horizon", "0"], "--horizon: 0 is too small: at least 1 months"),

@@ -74,3 +74,25 @@ def test_first_month_in_origination_quarter_starts_at_age_one(first):
     s = p.spells()
     assert (int(s.first_age[0]), int(s.last_age[0])) == (1, 3)
     assert np.all(p.loans["first_month"] > p.loans["vintage"])
+
+
+def test_horizon_in_months_becomes_quarters():
+    from apcfair.portfolio.periods import horizon_in_periods
+
+    assert horizon_in_periods(36, "M") == 36
+    assert horizon_in_periods(36, "Q") == 12
+    with pytest.raises(ValueError, match="whole number of quarters"):
+        horizon_in_periods(35, "Q", name="--horizon")
+
+
+def test_default_in_the_last_quarter_that_is_also_the_origination_quarter_is_counted_not_refused():
+    df = _loans(account_id=[1, 2, 3], origination=["2019-01", "2019-10", "2019-11"],
+                last_month=["2019-12", "2019-11", "2019-12"], default=[0, 1, 0])
+    p = Portfolio.from_loans(df, freq="Q")
+    assert p.loans["account_id"].tolist() == [1]
+    assert p.lineage.total_excluded == {
+        "default in the origination quarter, which is the data's last quarter (no performance quarter inside "
+        "the data)": 1,
+        "no performance month observed (last_month equals origination)": 1}
+    with pytest.raises(Exception, match="default in the origination month itself"):
+        Portfolio.from_loans(df.assign(origination=["2019-01", "2019-11", "2019-11"]))
