@@ -59,7 +59,6 @@ from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
 from apcfair.apc.results import check_window
 from apcfair.forecast._extrapolate import function_draws
 from apcfair.forecast._options import Extrapolation, OnIncomplete
-from apcfair.forecast.cumulative import unconditional_cumulative_pd
 from apcfair.forecast.macro import DRIVER_DEFINITIONS
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
 from apcfair.layout import STRESS_JSON
@@ -332,28 +331,67 @@ def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environm
     Per existing group: the cumulative PD net of attrition, ``1 - prod(1 - PD)``, and the
     unconditional one (default before any other exit) on the same book dynamics,
     ``sum_t n(t) PD(t) / n(0)``.
+
+    The unconditional figure is read off the book's own survival: attrition ``q`` applies to
+    accounts that did not default in the month, so the month's two exits are ``PD`` and
+    ``q (1 - PD)`` and the survival from both, ``1 - PD - q (1 - PD) = (1 - PD)(1 - q)``, is
+    the book's step; ``n(t) / n(0)`` is therefore the survival ``S(t - 1)`` of
+    :func:`apcfair.forecast.cumulative.unconditional_cumulative_pd` (equal to rounding).
+
+    Arrays are laid out ``(draws, horizon, groups)`` so the running product over the
+    horizon and the sums over groups run on contiguous rows.
+
+    Examples
+    --------
+    One group of 100 accounts, one draw, two months of PD 10% and 20% and attrition 50%:
+
+    >>> import numpy as np
+    >>> from scipy.special import logit
+    >>> paths = book_paths(np.zeros(1), np.zeros((1, 2)), np.zeros((1, 1)), logit(np.array([[0.1, 0.2]])),
+    ...                    age_idx=np.array([[0, 1]]), active=np.ones((1, 2), bool),
+    ...                    attrition=np.full((1, 2), 0.5), count=np.array([100.0]), n_existing=1)
+    >>> paths.expected_defaults.round(6).tolist(), paths.at_risk.round(6).tolist()
+    ([[10.0, 9.0]], [[100.0, 45.0]])
+    >>> round(float(paths.cumulative[0, 0]), 12), round(float(paths.unconditional[0, 0]), 12)
+    (0.28, 0.19)
     """
     n_draws, horizon = environment.shape
+    n_groups = len(count)
     exp_def = np.empty((n_draws, horizon))
     at_risk = np.empty((n_draws, horizon))
     cum_ex = np.empty((n_draws, n_existing))
     cum_unc = np.empty((n_draws, n_existing))
-    chunk = max(1, _CHUNK_ELEMENTS // max(len(count) * horizon, 1))
+    age_t = np.ascontiguousarray(np.asarray(age_idx).T)              # (horizon, groups)
+    active_t = np.ascontiguousarray(np.asarray(active, dtype=bool).T)
+    keep_t = np.ascontiguousarray(1.0 - np.asarray(attrition, dtype=float).T)
+    all_active = bool(active_t.all())
+    count = np.asarray(count, dtype=float)
+    risk_w = (count[None, :] * active_t)[:, :, None]                 # (horizon, groups, 1)
+    chunk = max(1, _CHUNK_ELEMENTS // max(n_groups * horizon, 1))
     for c0 in range(0, n_draws, chunk):
         c = slice(c0, min(c0 + chunk, n_draws))
         tc = term[c] if term.shape[0] > 1 else term
-        eta = mu[c, None, None] + lifecycle[c][:, age_idx] + tc[:, :, None] + environment[c][:, None, :]
-        p = expit(eta) * active
-        step = (1 - p) * (1 - attrition)
-        alive = np.cumprod(np.concatenate([np.ones(step.shape[:2] + (1,)), step[..., :-1]], axis=2), axis=2)
-        alive *= count[None, :, None]
-        exp_def[c] = (alive * p).sum(axis=1)
-        at_risk[c] = (alive * active).sum(axis=1)
-        cum_ex[c] = 1 - np.prod(1 - p[:, :n_existing, :], axis=2)
-        # attrition q applies to accounts that did not default in the month: the month's
-        # non-default exit probability is q (1 - PD), so the path is the book's own n(t)
-        pe = p[:, :n_existing, :]
-        cum_unc[c] = unconditional_cumulative_pd(pe, attrition[:n_existing] * (1 - pe))
+        # eta (draws, horizon, groups), built in place
+        p = lifecycle[c][:, age_t]
+        p += (mu[c, None] + tc)[:, None, :]
+        p += environment[c][:, :, None]
+        expit(p, out=p)
+        if not all_active:
+            p *= active_t
+        step = 1.0 - p
+        pe = step[:, :, :n_existing]
+        cum_ex[c] = 1.0 - pe.prod(axis=1)
+        step *= keep_t
+        # alive(t) / n(0): the book's survival to the start of month t (exclusive running product)
+        alive = np.empty_like(step)
+        alive[:, 0] = 1.0
+        np.cumprod(step[:, :-1], axis=1, out=alive[:, 1:])
+        del step, pe
+        at_risk[c] = np.matmul(alive.transpose(1, 0, 2), risk_w)[:, :, 0].T
+        p *= alive                                                   # defaults per account at entry
+        del alive
+        cum_unc[c] = p[:, :, :n_existing].sum(axis=1)
+        exp_def[c] = np.matmul(p, count)
     return _Paths(exp_def, at_risk, cum_ex, cum_unc)
 
 
