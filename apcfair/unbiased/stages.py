@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from scipy.special import log_expit
 from tqdm.auto import tqdm
 
 from apcfair.apc import APCModel
@@ -671,30 +672,26 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     loans = portfolio.loans
     obs = observed_default_within(loans, horizon, window_end=portfolio.window[1])
     start = obs["start_age"].to_numpy()
-    eval_end, expo_end = obs["eval_end_age"].to_numpy(), obs["exposure_end_age"].to_numpy()
     grid = HorizonGrid(portfolio.spells().vintage, offsets, horizon)
-    eval_mask, expo_mask = grid.mask(start, eval_end), grid.mask(start, expo_end)
-    censor_mask = grid.mask(start, censoring_end_age(obs))
+    eval_range, expo_range = grid.age_range(start, obs["eval_end_age"].to_numpy()), \
+        grid.age_range(start, obs["exposure_end_age"].to_numpy())
     c = scores["credit_restricted_zero"]
-    k = calibrating_constant(grid, expo_mask, c, restricted_score, in_sample)
+    k = calibrating_constant(grid, expo_range, c, restricted_score, in_sample)
     scores = {**scores, "credit_restricted_mean": c + k}
     order = [m for m in MODELS if m in scores]
-    unconditional, unconditional_window = {}, {}
+    windows = {"cumulative": {"window": eval_range, "full": None,
+                              "exposure": grid.age_range(start, censoring_end_age(obs))},
+               "expected": {"expected": expo_range}}
+    q = None
     if attrition_offsets is not None:
-        q = attrition_path(portfolio.spells().vintage, attrition_offsets, horizon)
-        unconditional = {m: grid.unconditional(scores[m], q) for m in order}
-        unconditional_window = {m: grid.unconditional(scores[m], q, eval_mask) for m in order}
-    return Forecasts(
-        scores=scores,
-        window={m: grid.cumulative(scores[m], eval_mask) for m in order},
-        expected={m: grid.expected(scores[m], expo_mask) for m in order},
-        full={m: grid.cumulative(scores[m]) for m in order},
-        calibrating_constant=k,
-        observed=obs,
-        exposure={m: grid.cumulative(scores[m], censor_mask) for m in order},
-        unconditional=unconditional,
-        unconditional_window=unconditional_window,
-    )
+        q = np.ascontiguousarray(attrition_path(portfolio.spells().vintage, attrition_offsets, horizon).T).T
+        windows["unconditional"] = {"unconditional": None, "unconditional_window": eval_range}
+    # one pass per model over the (accounts x horizon) grid gives every window
+    per_model = {m: grid.summaries(scores[m], attrition=q, **windows) for m in order}
+    kinds = ("window", "expected", "full", "exposure") + (("unconditional", "unconditional_window") if q is not None
+                                                          else ())
+    columns = {kind: {m: per_model[m][kind] for m in order} for kind in kinds}
+    return Forecasts(scores=scores, calibrating_constant=k, observed=obs, **columns)
 
 
 def censoring_end_age(observed: pd.DataFrame) -> np.ndarray:
@@ -718,21 +715,32 @@ def censoring_end_age(observed: pd.DataFrame) -> np.ndarray:
                     observed["exposure_end_age"].to_numpy())
 
 
-def calibrating_constant(grid: HorizonGrid, mask: np.ndarray, c: np.ndarray, r: np.ndarray,
+def calibrating_constant(grid: HorizonGrid, mask, c: np.ndarray, r: np.ndarray,
                          in_sample: np.ndarray) -> float:
     """Constant ``k`` with the same expected in-sample defaults for ``c + k`` as for ``c + r``.
 
-    Expected defaults are summed over the grid cells in ``mask`` (each account's
-    exposure) and over the estimation accounts. The bracket for the root widens up to
-    +-128 logits; without a root the zeroed forecast (``k = 0``) is used, with a warning.
+    Expected defaults are summed over each account's exposure (``mask``: a boolean
+    (accounts x horizon) mask, or a :meth:`HorizonGrid.age_range` pair) and over the
+    estimation accounts only, so the root search runs over the estimation accounts'
+    exposure months alone. The bracket for the root widens up to +-128 logits; without a
+    root the zeroed forecast (``k = 0``) is used, with a warning.
     """
-    def expected_in_sample(score):
-        return float(grid.expected(score, mask)[in_sample].sum())
+    in_sample = np.asarray(in_sample, dtype=bool)
+    if isinstance(mask, tuple):
+        lo, hi = mask
+        mask = (grid.ages >= lo[:, None]) & (grid.ages <= hi[:, None])
+    cells = np.asarray(mask, dtype=bool)[in_sample]
+    eta0 = grid.eta0[in_sample][cells]                       # the estimation accounts' exposure months
+    per_cell = np.broadcast_to(np.arange(cells.shape[0])[:, None], cells.shape)[cells]
+    c_cells = np.asarray(c, dtype=float)[in_sample][per_cell]
 
-    target = expected_in_sample(c + r)
+    target = float(np.exp(log_expit(eta0 + (c_cells + np.asarray(r, dtype=float)[in_sample][per_cell]))).sum())
+    with np.errstate(over="ignore"):
+        odds_against = np.exp(-(eta0 + c_cells))             # PD(k) = 1 / (1 + exp(-eta - k)): no log per step
 
     def gap(k):
-        return expected_in_sample(c + k) - target
+        with np.errstate(over="ignore"):
+            return float((1.0 / (1.0 + odds_against * np.exp(-k))).sum()) - target
 
     lo, hi = -2.0, 2.0
     for _ in range(6):  # widen the bracket until it holds the root (up to +-128 logits)
