@@ -1,8 +1,8 @@
 """The boosting pass (gradient and Hessian only) equals the full likelihood pass (issue 19).
 
 The boosting pass factors the odds, ``exp(s + o) = exp(s) exp(o)`` (one ``exp`` per unit,
-``exp(o)`` cached): its sums equal the likelihood pass's to a relative 1e-13 (a few units
-in the last place of each month's odds); where the clamp at 700 or an under/overflow of a
+``exp(o)`` cached) and adds the months by month index: its sums equal the likelihood pass's
+to a relative 1e-13 (a few units in the last place); where the clamp at 700 or an under/overflow of a
 factor could matter it takes the likelihood pass's arithmetic and is equal bit for bit.
 """
 
