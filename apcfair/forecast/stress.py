@@ -338,8 +338,13 @@ def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environm
     the book's step; ``n(t) / n(0)`` is therefore the survival ``S(t - 1)`` of
     :func:`apcfair.forecast.cumulative.unconditional_cumulative_pd` (equal to rounding).
 
-    Arrays are laid out ``(draws, horizon, groups)`` so the running product over the
-    horizon and the sums over groups run on contiguous rows.
+    The PD is computed from the odds, factored as ``exp(mu + term) exp(F(a)) exp(H(t))``:
+    three small exponentials per chunk instead of one per draw, group and month (groups of
+    the same vintage share ``exp(F(a)) exp(H(t))``), then ``1 - PD = 1 / (1 + odds)`` and
+    ``PD = odds (1 - PD)``. Where the components could overflow the factored
+    exponentials (``max|mu| + max|term| + max|F| + max|H| > 700``) the predictor is summed first.
+    Arrays are laid out ``(draws, horizon, groups)`` so the running product over the horizon
+    and the sums over groups run on contiguous rows.
 
     Examples
     --------
@@ -361,37 +366,48 @@ def book_paths(mu: np.ndarray, lifecycle: np.ndarray, term: np.ndarray, environm
     at_risk = np.empty((n_draws, horizon))
     cum_ex = np.empty((n_draws, n_existing))
     cum_unc = np.empty((n_draws, n_existing))
-    age_t = np.ascontiguousarray(np.asarray(age_idx).T)              # (horizon, groups)
-    active_t = np.ascontiguousarray(np.asarray(active, dtype=bool).T)
-    keep_t = np.ascontiguousarray(1.0 - np.asarray(attrition, dtype=float).T)
-    all_active = bool(active_t.all())
+    # groups of one vintage share their ages, activity and attrition: one column per distinct age path
+    age_rows, group_row = np.unique(np.asarray(age_idx), axis=0, return_inverse=True)
+    group_row = group_row.ravel()
+    row_active = np.zeros(age_rows.shape, dtype=bool)
+    row_active[group_row] = np.asarray(active, dtype=bool)
+    age_t, active_t = age_rows.T, row_active.T                          # (horizon, rows)
+    keep_t = np.ascontiguousarray(1.0 - np.asarray(attrition, dtype=float).T)  # (horizon, groups)
     count = np.asarray(count, dtype=float)
-    risk_w = (count[None, :] * active_t)[:, :, None]                 # (horizon, groups, 1)
+    risk_w = (count[None, :] * np.asarray(active, dtype=bool).T)[:, :, None]  # (horizon, groups, 1)
+    factored = float(np.abs(mu).max() + np.abs(term).max() + np.abs(lifecycle).max()
+                     + np.abs(environment).max()) <= 700.0
     chunk = max(1, _CHUNK_ELEMENTS // max(n_groups * horizon, 1))
     for c0 in range(0, n_draws, chunk):
         c = slice(c0, min(c0 + chunk, n_draws))
-        tc = term[c] if term.shape[0] > 1 else term
-        # eta (draws, horizon, groups), built in place
-        p = lifecycle[c][:, age_t]
-        p += (mu[c, None] + tc)[:, None, :]
-        p += environment[c][:, :, None]
-        expit(p, out=p)
-        if not all_active:
-            p *= active_t
-        step = 1.0 - p
-        pe = step[:, :, :n_existing]
-        cum_ex[c] = 1.0 - pe.prod(axis=1)
-        step *= keep_t
-        # alive(t) / n(0): the book's survival to the start of month t (exclusive running product)
-        alive = np.empty_like(step)
-        alive[:, 0] = 1.0
-        np.cumprod(step[:, :-1], axis=1, out=alive[:, 1:])
-        del step, pe
-        at_risk[c] = np.matmul(alive.transpose(1, 0, 2), risk_w)[:, :, 0].T
-        p *= alive                                                   # defaults per account at entry
-        del alive
+        lc = mu[c, None] + (term[c] if term.shape[0] > 1 else term)     # (draws, groups)
+        if factored:
+            by_row = np.exp(lifecycle[c])[:, age_t]                     # (draws, horizon, rows)
+            by_row *= np.exp(environment[c])[:, :, None]
+            by_row *= active_t
+            odds = np.take(by_row, group_row, axis=2)                   # (draws, horizon, groups)
+            odds *= np.exp(lc)[:, None, :]
+        else:
+            eta = np.take(lifecycle[c][:, age_t], group_row, axis=2)
+            eta += lc[:, None, :]
+            eta += environment[c][:, :, None]
+            odds = np.exp(np.minimum(eta, 709.0), out=eta)
+            odds *= np.take(active_t, group_row, axis=1)
+        step = odds + 1.0
+        np.reciprocal(step, out=step)                                   # 1 - PD
+        p = odds
+        p *= step                                                       # PD
+        cum_ex[c] = 1.0 - step[:, :, :n_existing].prod(axis=1)
+        step *= keep_t                                                  # (1 - PD)(1 - q)
+        # survival S(t) = n(t + 1) / n(0) in place: the running product over the horizon
+        for t in range(1, horizon):
+            step[:, t] *= step[:, t - 1]
+        at_risk[c, 0] = risk_w[0].sum()
+        at_risk[c, 1:] = np.matmul(step[:, :-1].transpose(1, 0, 2), risk_w[1:])[:, :, 0].T
+        p[:, 1:] *= step[:, :-1]                                        # defaults per account at entry
+        del step
         cum_unc[c] = p[:, :, :n_existing].sum(axis=1)
-        exp_def[c] = np.matmul(p, count)
+        exp_def[c] = (p.reshape(-1, n_groups) @ count).reshape(-1, horizon)
     return _Paths(exp_def, at_risk, cum_ex, cum_unc)
 
 

@@ -94,3 +94,17 @@ def test_unconditional_identity_with_extreme_hazards():
     old = reference_book_paths(mu, *args[1:], **kw)
     for got, want in zip((new.expected_defaults, new.at_risk, new.cumulative, new.unconditional), old, strict=True):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-300)
+
+
+def test_predictor_beyond_the_factored_range_is_summed_first():
+    """A score term of +-690 (the factored odds could overflow): the predictor is summed
+    before the exponential; PD 1 and 0 there as in the old code path (counts to 1e-12
+    accounts, where the old 1 - PD is exactly 0 and the new 1 / (1 + odds) about 1e-300)."""
+    args, kw = _book(4, n_draws=11, n_existing=8, n_new=4, horizon=12, drawn_term=True)
+    term = args[2].copy()
+    term[:, 0], term[:, 1] = 690.0, -690.0
+    new = book_paths(args[0], args[1], term, args[3], **kw)
+    old = reference_book_paths(args[0], args[1], term, args[3], **kw)
+    assert np.all(new.cumulative[:, 0] == 1.0) and np.all(new.cumulative[:, 1] == 0.0)
+    for got, want in zip((new.expected_defaults, new.at_risk, new.cumulative, new.unconditional), old, strict=True):
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-12)
