@@ -194,3 +194,12 @@ def test_writers_name_files_only_from_the_layout(tmp_path):
         outputs.write_audit_outputs(None, tmp_path, files=["audit.jsn"])
     with pytest.raises(ValueError, match="not among its outputs"):
         outputs.write_stress_outputs(None, tmp_path, projection=None, files=[layout.AUDIT_JSON])
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    """``python -m apcfair`` works where the ``apcfair`` script is not on PATH (e.g. a notebook's kernel)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "apcfair", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("apcfair ")

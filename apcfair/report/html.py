@@ -31,6 +31,7 @@ import pandas as pd
 
 from apcfair import layout
 from apcfair._html import data_uri, fmt_count, fmt_interval, fmt_num, formatter, render, table
+from apcfair.audit.groups import excluded_text
 
 # Written by ``apcfair unbiased`` as ``coefficients_<model>.csv``, one file per score model.
 #: A vintage with fewer months of data than this is not ranked (its band is wide, its level
@@ -281,8 +282,12 @@ def _executive(res: _Results) -> dict | None:
         lines = [f"{g['attribute']}: {g['metric']} {g['value_ci']}, limit {fmt_num(g['threshold'])}; "
                  f"{g['ci_vs_threshold'].replace(' threshold', '').replace('interval wholly ', 'interval ')}"
                  for g in fails]
-        cards.append({"href": "#audit", "title": f"Fairness audit: {len(fails)} failing gap{'s' if len(fails) != 1 else ''}",
-                      "lines": lines or ["No gap fails its threshold."], "alert": bool(fails)})
+        short = [g for g in _gap_rows(audit) if g["status"] == "insufficient"]
+        lines += [f"{g['attribute']}: {g['metric']} has no verdict (INSUFFICIENT; {g['left_out'] or 'groups left out'})"
+                  for g in short]
+        cards.append({"href": "#audit", "title": f"Fairness audit: {len(fails)} failing gap{'s' if len(fails) != 1 else ''}"
+                      + (f", {len(short)} without a verdict" if short else ""),
+                      "lines": lines or ["No gap fails its threshold."], "alert": bool(fails or short)})
     return {"cards": cards} if cards else None
 
 
@@ -305,7 +310,11 @@ def _vintage(res: _Results, num: _Numbering) -> dict | None:
                           "(3-month smoothed; dark = early vintages, light = recent)."),
                num.figure(res.plot(layout.VINTAGE_CUMULATIVE_PLOT),
                           "Kaplan–Meier cumulative default by vintage group with bands; payoff and the end of "
-                          "data are censoring.")]
+                          "data are censoring."),
+               num.figure(res.plot(layout.VINTAGE_INCIDENCE_PLOT),
+                          "Left: Aalen–Johansen cumulative incidence of default by vintage group (payoff competing; "
+                          "the unconditional definition; solid, with band) beside 1 − Kaplan–Meier (payoff censored; "
+                          "dashed). Right: cumulative incidence of payoff/closure. The end of data is censoring.")]
     figures = [f for f in figures if f]
     return {"figures": figures} if figures else None
 
@@ -543,6 +552,7 @@ def _gap_rows(audit: dict) -> list[dict]:
                          "rule": str(g.get("rule", "")).replace("value", metric) + (f" {fmt_num(thr)}" if thr is not None
                                                                                    and "threshold" not in str(g.get("rule", "")) else ""),
                          "threshold": thr, "status": status,
+                         "left_out": excluded_text(g.get("excluded"), (audit.get("settings") or {}).get("min_rate_denominator")),
                          "significance": "not tested" if sig is None else ("gap ≠ 0 (significant)" if sig else
                                                                            "gap not significant"),
                          "ci_vs_threshold": _ci_vs_threshold(g.get("kind", ""), ci[0], ci[1], thr)})
@@ -592,7 +602,10 @@ def _audit(res: _Results, num: _Numbering) -> dict | None:
         sub.sort(key=lambda r: r["status"] != "fail")
         df = pd.DataFrame([{"gap": r["description"] or r["metric"], "value [CI]": r["value_ci"], "fails if": r["rule"],
                             "result": r["status"].upper(), "significance": r["significance"],
-                            "interval against threshold": r["ci_vs_threshold"]} for r in sub])
+                            "interval against threshold": r["ci_vs_threshold"],
+                            "groups left out": r["left_out"] or "none"} for r in sub])
+        if not any(r["left_out"] for r in sub):
+            df = df.drop(columns="groups left out")
         n_fail = sum(r["status"] == "fail" for r in sub)
         gaps.append((attr, n_fail, num.table(table(df, status="result", hover={"gap": [r["metric"] for r in sub]}),
                                              f"Fairness gaps by {attr}: value with "
@@ -608,6 +621,8 @@ def _audit(res: _Results, num: _Numbering) -> dict | None:
         "min_boot": MIN_BOOTSTRAP,
         "performance": perf, "conventions": audit.get("conventions") or {}, "gaps": gaps,
         "failing": [a for a in order if a in failing],
+        "insufficient": [f"{r['attribute']}: {r['description'] or r['metric']} ({r['left_out']})" for r in rows
+                         if r["status"] == "insufficient"],
         "gap_figure": num.figure(_audit_gap_figure(res, order),
                                  "Gaps of every attribute (failing attributes first) with bootstrap intervals and "
                                  "threshold ticks; red = FAIL."),

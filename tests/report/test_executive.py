@@ -103,3 +103,27 @@ def test_apc_prose_names_a_riskiest_vintage_only_with_support(tmp_path, band_cro
         assert "no vintage can be called the riskiest" in html
     else:
         assert "the highest point estimate among\nthem is 2019-12 (+0.60 [+0.55, +2.60])" in html
+
+
+def test_audit_gap_without_verdict_names_the_groups_left_out(tmp_path):
+    """An INSUFFICIENT gap (too few defaulters in a group) is named with its left-out groups in the
+    summary card and in the audit section, instead of only saying INSUFFICIENT."""
+    import numpy as np
+
+    from apcfair.audit import audit
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    group = np.where(rng.random(n) < 0.02, "tiny", np.where(rng.random(n) < 0.5, "A", "B"))
+    y = rng.random(n) < 0.1
+    y[group == "tiny"] = False
+    y[np.flatnonzero(group == "tiny")[:2]] = True  # two defaulters: the TPR/FNR of "tiny" rests on 2 accounts
+    pd_ = np.clip(0.1 + 0.2 * y + rng.normal(0, 0.05, n), 0.001, 0.999)
+    res = audit(pd_, y, group, cutoff=0.2, n_boot=50, min_rate_denominator=30)
+    res.save(tmp_path / layout.AUDIT_JSON)
+    gaps = json.loads((tmp_path / layout.AUDIT_JSON).read_text())["gaps"]
+    left = [g for by in gaps.values() for g in by.values() if isinstance(g, dict) and g.get("excluded")]
+    assert left, "the fixture must leave a group out of some gap"
+    text = write_report(tmp_path).read_text()
+    assert "tiny:" in text  # the left-out group is named with its rate and denominator
+    assert "groups left out" in text
