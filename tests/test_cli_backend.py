@@ -83,7 +83,7 @@ def test_unreachable_scheduler_says_so(data, capsys):
 
 
 def test_backend_options_declared_on_the_three_commands(capsys):
-    for cmd in ("validate", "vintage", "apc"):
+    for cmd in ("validate", "vintage", "apc", "unbiased"):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         text = capsys.readouterr().out
@@ -95,3 +95,35 @@ def test_local_cluster_of_worker_processes(data, capsys):
     ref = _summary(["validate", "--data", str(data / "loans.parquet")], capsys)
     assert _summary(["validate", "--data", str(data / "parts"), "--backend", "dask", "--workers", "2"],
                     capsys) == ref
+
+
+UNBIASED = ["--restricted", "minority,sex", "--credit", "bureau_score,total_deposits", "--n-boot", "0",
+            "--no-attrition", "--gbm-params", '{"n_estimators": 5}', "--seed", "0", "-q"]
+
+
+@pytest.mark.slow  # ~30-60 s on the shared 2-core machine (the procedure twice, outputs and plots)
+def test_unbiased_on_dask_equals_memory(data, scheduler, tmp_path):
+    """Coefficients of the three logit models to 1e-10, AUCs to 1e-10, the APC fit (on the cells) identical."""
+    import pandas as pd
+
+    assert main(["unbiased", "--data", str(data / "loans.parquet"), "--out", str(tmp_path / "m"), *UNBIASED]) == 0
+    assert main(["unbiased", "--data", str(data / "parts"), "--backend", "dask", "--scheduler", scheduler,
+                 "--out", str(tmp_path / "d"), *UNBIASED]) == 0
+    for name in ("restricted", "credit", "credit_with_restricted_offset"):
+        m = pd.read_csv(tmp_path / "m" / f"coefficients_{name}.csv")
+        d = pd.read_csv(tmp_path / "d" / f"coefficients_{name}.csv")
+        assert list(m["term"]) == list(d["term"])
+        np.testing.assert_allclose(d["estimate"], m["estimate"], rtol=0, atol=1e-10)
+    m = json.loads((tmp_path / "m" / "comparison.json").read_text())
+    d = json.loads((tmp_path / "d" / "comparison.json").read_text())
+    assert [(r["model"], r["sample"]) for r in m] == [(r["model"], r["sample"]) for r in d]
+    np.testing.assert_allclose([[r["auc"], r["auc_all_accounts"]] for r in d],
+                               [[r["auc"], r["auc_all_accounts"]] for r in m], rtol=0, atol=1e-10)
+    m, d = (json.loads((tmp_path / k / "apc.json").read_text()) for k in ("m", "d"))
+    assert m["lifecycle"] == d["lifecycle"] and m["environment"] == d["environment"]  # the APC fit on equal cells
+
+
+def test_unbiased_dask_refuses_backfit(data, capsys):
+    code = main(["unbiased", "--data", str(data / "parts"), "--backend", "dask", "--backfit", "1",
+                 "--out", "unused", *UNBIASED])
+    assert code == 2 and "--backfit 1 refits the APC functions" in capsys.readouterr().err

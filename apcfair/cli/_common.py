@@ -449,17 +449,27 @@ def load_from_args(args, *, accounts: bool = False):
         load_partitioned_portfolio,
     )
 
-    path = check_input_file(args.data, "--data")
+    options = load_options(args)
     enc = getattr(args, "encoding", None)
-    mapping = parse_map(args.map, _file_columns(path, enc) if args.map else None)
-    options = {"format": args.format, "columns": mapping, "freq": args.freq, "on_invalid": args.on_invalid,
-               "date_format": parse_date_format(getattr(args, "date_format", None)), **exit_options(args)}
-    if getattr(args, "backend", "memory") == "dask" or getattr(args, "scheduler", None):
+    if uses_dask(args):
         with dask_client(args) as client:
             return load_partitioned(args.data, client=client, accounts=accounts, **options)
     if dataset_files(args.data) is not None:
         return load_partitioned_portfolio(args.data, **options)
     return load_portfolio(args.data, encoding=enc, **options)
+
+
+def load_options(args) -> dict:
+    """The reading options of ``--data`` (file checks first, then ``--map``), as :func:`load_from_args` uses them."""
+    path = check_input_file(args.data, "--data")
+    mapping = parse_map(args.map, _file_columns(path, getattr(args, "encoding", None)) if args.map else None)
+    return {"format": args.format, "columns": mapping, "freq": args.freq, "on_invalid": args.on_invalid,
+            "date_format": parse_date_format(getattr(args, "date_format", None)), **exit_options(args)}
+
+
+def uses_dask(args) -> bool:
+    """Whether ``--backend dask`` (or ``--scheduler``) was given."""
+    return getattr(args, "backend", "memory") == "dask" or bool(getattr(args, "scheduler", None))
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from apcfair.cli import _common as opt
 from apcfair.cli._common import (
+    add_backend_arguments,
     add_data_arguments,
     add_out_argument,
     load_apc_result,
@@ -85,21 +86,38 @@ def add_parser(sub):
     p.add_argument("--no-gbm", action="store_true", help="skip the boosted-tree variants")
     p.add_argument("--bins", type=opt.bounded_int(0, 100, what="bins"), default=10, help="quantile bins for numeric inputs (0 = linear)")
     p.add_argument("--approval-rate", type=opt.fraction, default=0.8, help="share approved for the adverse impact ratio")
+    add_backend_arguments(p)
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
     """Run ``apcfair unbiased``."""
+    if args.apc_refit != "none" and not args.apc:
+        raise opt.UserError(f"--apc-refit {args.apc_refit} refits a given APC fit: add --apc DIR, or drop it "
+                            "(without --apc the APC model is fitted on the estimation accounts anyway)")
+    if opt.uses_dask(args):
+        if args.backfit:
+            raise opt.UserError(f"--backfit {args.backfit} refits the APC functions over the account-months, which "
+                                "--backend dask keeps on the workers: use --backfit 0 with it, or --backend memory")
+        with opt.dask_client(args) as client:
+            return _run(args, client)
+    return _run(args, None)
+
+
+def _run(args, client) -> int:
     from apcfair import layout
     from apcfair._io import atomic_output_dir
     from apcfair.outputs import write_apc_outputs, write_proxy_outputs, write_unbiased_outputs
     from apcfair.unbiased import UnbiasedByDesign
 
-    if args.apc_refit != "none" and not args.apc:
-        raise opt.UserError(f"--apc-refit {args.apc_refit} refits a given APC fit: add --apc DIR, or drop it "
-                            "(without --apc the APC model is fitted on the estimation accounts anyway)")
-    portfolio = load_from_args(args)
+    backend = None
+    if client is None:
+        portfolio = load_from_args(args)
+    else:  # one row per account here; the parts (and their account-months) stay on the workers
+        from apcfair.unbiased.partitioned import DaskScores
+
+        portfolio, backend = DaskScores.load(args.data, client, **opt.load_options(args))
     apc, attrition = load_apc_result(args.apc, attrition=True) if args.apc else (None, None)
     ubd = UnbiasedByDesign(restricted=args.restricted, credit=args.credit, protected=args.protected,
                            horizon=args.horizon, bins=args.bins or None, gbm=not args.no_gbm,
@@ -110,7 +128,7 @@ def run(args) -> int:
                            attrition=not args.no_attrition)
     source = str(Path(args.apc).resolve()) if args.apc else None
     result = ubd.fit(portfolio, apc_result=apc, apc_source=source,
-                     attrition_result=attrition if not args.no_attrition else None).result_
+                     attrition_result=attrition if not args.no_attrition else None, backend=backend).result_
     note = (result.settings["design"].get("attrition") or {}).get("note")
     with atomic_output_dir(args.out) as tmp:
         write_unbiased_outputs(result, tmp)

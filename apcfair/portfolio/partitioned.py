@@ -586,6 +586,15 @@ def load_partitioned(data: str | Path, *, format: str = "auto", columns: Mapping
 def _two_passes(data, *, format="auto", columns=None, freq="M", on_invalid="raise", date_format=None,
                 exit_column=None, exit_codes=None, client=None, keep="cells"):
     """Scan, global context, validate each part, add up; returns the sums and the parts' results."""
+    paths, kind, context, options = _first_pass(data, format=format, columns=columns, freq=freq,
+                                                on_invalid=on_invalid, date_format=date_format,
+                                                exit_column=exit_column, exit_codes=exit_codes, client=client)
+    results = _runner(client)(_Call(validate_part, context, options, keep=keep), paths)
+    return _combine(str(data), paths, kind, freq, context, results), results
+
+
+def _first_pass(data, *, format, columns, freq, on_invalid, date_format, exit_column, exit_codes, client):
+    """The parts, their format, the global context (scan of every part) and the validation options."""
     check_option("freq", freq, Frequency)
     check_option("on_invalid", on_invalid, OnInvalid)
     files = dataset_files(data)
@@ -604,8 +613,7 @@ def _two_passes(data, *, format="auto", columns=None, freq="M", on_invalid="rais
     context = build_context(scans, kind=kind, freq=freq, date_format=date_format)
     options = {"columns": mapping, "freq": freq, "on_invalid": on_invalid, "exit_column": exit_column,
                "exit_codes": exit_codes}
-    results = run(_Call(validate_part, context, options, keep=keep), paths)
-    return _combine(str(data), paths, kind, freq, context, results), results
+    return paths, kind, context, options
 
 
 def _combine(source, paths, kind, freq, context, results) -> PartitionedPortfolio:
@@ -657,3 +665,54 @@ def load_partitioned_portfolio(data: str | Path, **options) -> Portfolio:
     loans = pd.concat([p.loans for p in parts], ignore_index=True)
     panel = pd.concat([p.panel for p in parts], ignore_index=True) if merged.kind == "panel" else None
     return Portfolio(loans, panel, merged.freq, merged.lineage, parts[0].attributes)
+
+
+def _part_loans(result: PartResult) -> pd.DataFrame:
+    """A validated part's loan table (on the worker that holds it)."""
+    return result.portfolio.loans
+
+
+def load_partitioned_parts(data: str | Path, *, client, **options) -> tuple[Portfolio, list]:
+    """A partitioned loan-level data set validated on a Dask cluster, its parts kept there.
+
+    For the score models' passes (``apcfair unbiased --backend dask``): each part is read
+    and validated as a task with the whole data set's global context, as
+    :func:`load_partitioned`, and stays on its worker; the driver gathers the parts' loan
+    tables -- one row per account: attributes and spell, no account-months -- and puts
+    them together as one :class:`Portfolio`, equal to reading the same rows as one file
+    (:func:`load_partitioned_portfolio`).
+
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        A folder or a glob of Parquet files, or one Parquet file.
+    client : dask.distributed.Client
+        The cluster.
+    **options
+        As in :func:`load_partitioned` (without ``client`` and ``accounts``).
+
+    Returns
+    -------
+    tuple of (Portfolio, list of dask.distributed.Future)
+        The per-account portfolio, and a future per part of that part's loan table on its
+        worker (in the portfolio's row order: part ``k``'s rows follow part ``k - 1``'s).
+
+    Raises
+    ------
+    DataValidationError
+        As :func:`load_partitioned`; also for a panel data set, whose rows are account-months.
+    """
+    opts = {"format": "auto", "columns": None, "freq": "M", "on_invalid": "raise", "date_format": None,
+            "exit_column": None, "exit_codes": None, **options}
+    paths, kind, context, vopts = _first_pass(data, client=client, **opts)
+    if kind == "panel":
+        raise DataValidationError([f"{data}: a panel data set (one row per account-month) cannot be gathered per "
+                                   "account for the score models on the Dask backend; give a loan-level data set "
+                                   "(one row per account), or use --backend memory"])
+    futures = client.map(_Call(validate_part, context, vopts, keep="portfolio"), paths, pure=False)
+    results = client.gather(futures)
+    merged = _combine(str(data), paths, kind, opts["freq"], context, results)
+    loans = pd.concat([r.portfolio.loans for r in results], ignore_index=True)
+    portfolio = Portfolio(loans, None, merged.freq, merged.lineage, results[0].portfolio.attributes)
+    parts = client.map(_part_loans, futures, pure=False)
+    return portfolio, parts

@@ -17,8 +17,10 @@ Parts are frames, or the Parquet parts of a partitioned data set, each read and 
 where it is used with the data set's global context (:mod:`apcfair.portfolio.partitioned`);
 then only its attributes travel to the driver, which fits the binner on all accounts'
 attributes (per-account data). Scope of this first slice: loan-level parts with attributes
-fixed at origination (``method="accounts"``), an optional per-account offset; not yet used
-by ``apcfair unbiased``.
+fixed at origination (``method="accounts"``), an optional per-account offset. ``apcfair
+unbiased --backend dask`` fits its three logit models through it
+(:mod:`apcfair.unbiased.partitioned`), with :func:`fitted_logit` making each a fitted
+:class:`~apcfair.scoring.OffsetLogit`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as la
 from threadpoolctl import threadpool_limits
 
 from apcfair.errors import DataValidationError
 from apcfair.offsets import OffsetTable
+from apcfair.portfolio.lineage import Lineage
 from apcfair.scoring._data import (
     VINTAGE,
     as_source,
@@ -40,7 +44,13 @@ from apcfair.scoring._data import (
     check_attributes,
     check_offset,
 )
-from apcfair.scoring._engine import MonthPass, NewtonResult, collapse_units, newton
+from apcfair.scoring._engine import (
+    MonthPass,
+    NewtonResult,
+    cholesky_or_raise,
+    collapse_units,
+    newton,
+)
 from apcfair.scoring.binning import unique_rows
 from apcfair.scoring.logit import OffsetLogit
 
@@ -151,11 +161,96 @@ class PartsFit:
         Coefficients, Hessian at them, gradient, log-likelihood, iterations, convergence.
     n_units : int
         Units over all parts (accounts identical in everything collapsed within each part).
+    binner : AttributeBinner, optional
+        The binner fitted on all parts' attributes (what the coefficients' terms mean).
+    n_accounts, n_account_months, n_defaults : int
+        Training accounts, their account-months (at risk) and defaults, over all parts.
+    n_design_rows : int
+        Distinct design rows (the Newton step's Hessian is formed on them).
     """
 
     coef: pd.Series
     newton: NewtonResult
     n_units: int
+    binner: object = None
+    n_accounts: int = 0
+    n_account_months: int = 0
+    n_defaults: int = 0
+    n_design_rows: int = 0
+
+
+def fitted_logit(model: OffsetLogit, fit: PartsFit, attributes: Sequence[str], offset: OffsetTable | None,
+                 *, freq: str = "M", lineage=None, has_account_offset: bool = False,
+                 n_all: int | None = None) -> OffsetLogit:
+    """A fitted :class:`OffsetLogit` (a clone of ``model``) from a part-by-part fit.
+
+    The same fitted attributes as :meth:`OffsetLogit.fit` with ``method="accounts"``:
+    binner, coefficients, covariance (the inverse Hessian at the estimate, by the same
+    Cholesky solve), coefficient table, log-likelihood and counts; it predicts, summarises
+    and saves like one fitted in memory.
+
+    Parameters
+    ----------
+    model : OffsetLogit
+        The settings the parts were fitted with.
+    fit : PartsFit
+        From :func:`fit_offset_logit_parts`.
+    attributes : sequence of str
+        The attributes fitted.
+    offset : OffsetTable or None
+        The offset the fit held fixed.
+    freq : str
+        Period frequency of the data.
+    lineage : Lineage, optional
+        The data's lineage (the training-accounts step is added).
+    has_account_offset : bool
+        Whether a per-account offset was held fixed.
+    n_all : int, optional
+        Accounts the training accounts were chosen from (for the lineage step).
+
+    Returns
+    -------
+    OffsetLogit
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from apcfair.scoring import OffsetLogit
+    >>> from apcfair.scoring.partitioned import fit_offset_logit_parts, fitted_logit
+    >>> rng = np.random.default_rng(0)
+    >>> v = 24_000 + rng.integers(0, 12, 600)
+    >>> life = np.minimum(rng.geometric(0.02, 600), 36)
+    >>> loans = pd.DataFrame({"vintage": v, "first_month": v + 1, "last_month": v + life,
+    ...                       "default": (life < 36).astype(int), "grade": rng.choice(["A", "B"], 600)})
+    >>> fit = fit_offset_logit_parts(OffsetLogit(), [loans.iloc[:250], loans.iloc[250:]], ["grade"])
+    >>> m = fitted_logit(OffsetLogit(), fit, ["grade"], None)
+    >>> whole = OffsetLogit(method="accounts").fit(loans, ["grade"])
+    >>> bool(np.max(np.abs(m.predict_account_score(loans) - whole.predict_account_score(loans))) < 1e-10)
+    True
+    >>> bool(np.allclose(m.cov_, whole.cov_, rtol=1e-8, atol=0))
+    True
+    """
+    out = model.__class__(**model.get_params(deep=False))
+    names = list(fit.coef.index)
+    res = fit.newton
+    with threadpool_limits(limits=1, user_api="blas"):
+        cov = la.cho_solve(cholesky_or_raise(res.hessian, names), np.eye(len(names)))
+    out.binner_ = fit.binner
+    out._set_results(names, res.beta, cov, res.loglik, res.n_iter, res.converged, "accounts", check_offset(offset),
+                     freq)
+    out.attributes_ = list(attributes)
+    out.n_accounts_ = int(fit.n_accounts)
+    out.n_account_months_ = int(fit.n_account_months)
+    out.n_defaults_ = int(fit.n_defaults)
+    out.n_units_ = int(fit.n_units)
+    out.n_design_rows_ = int(fit.n_design_rows)
+    out.has_account_offset_ = bool(has_account_offset)
+    lin = lineage if lineage is not None else Lineage("<parts>")
+    n_all = fit.n_accounts if n_all is None else int(n_all)
+    out.lineage_ = lin.add("offset logit training accounts (fitted part by part)", "accounts", n_all,
+                           fit.n_accounts, {"not in accounts= (training) mask": n_all - fit.n_accounts})
+    out.fit_seconds_ = float("nan")
+    return out
 
 
 def fit_offset_logit_parts(model: OffsetLogit, parts, attributes: Sequence[str],
@@ -242,4 +337,5 @@ def fit_offset_logit_parts(model: OffsetLogit, parts, attributes: Sequence[str],
     with threadpool_limits(limits=1, user_api="blas"):
         res = newton(D, units, _PartsPass(handles, bounds, client), beta0, names, tol=model.tol,
                      max_iter=model.max_iter)
-    return PartsFit(pd.Series(res.beta, index=names, name="estimate"), res, len(units.count))
+    return PartsFit(pd.Series(res.beta, index=names, name="estimate"), res, len(units.count), binner,
+                    len(d_all), int(rows_total), int(d_all.sum()), D.shape[0])

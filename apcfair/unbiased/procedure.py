@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 
@@ -291,7 +292,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                 + ["forecasts", "evaluation"])
 
     def fit(self, portfolio, apc_result=None, apc_source: str | None = None,
-            attrition_result=None) -> UnbiasedByDesign:
+            attrition_result=None, backend=None) -> UnbiasedByDesign:
         """Run the whole procedure on a validated portfolio.
 
         Parameters
@@ -311,6 +312,12 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             refitted on the estimation accounts with its settings with
             ``apc_refit="training"``. Without it the attrition model is fitted on the
             estimation accounts with the default model's settings.
+        backend : DaskScores, optional
+            Where the score models' passes over account-months run: by default here;
+            :class:`apcfair.unbiased.partitioned.DaskScores` runs them on the parts of a
+            data set held on a Dask cluster (``portfolio`` is then the per-account portfolio
+            from :meth:`DaskScores.load <apcfair.unbiased.partitioned.DaskScores.load>`).
+            Not with ``backfit > 0`` (it refits the APC functions over account-months).
 
         Returns
         -------
@@ -318,6 +325,13 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             ``self`` with ``result_`` (:class:`UnbiasedResult`).
         """
         restricted, credit, protected = self._check(portfolio)
+        if backend is not None and self.backfit:
+            raise ValueError(f"backfit={self.backfit} refits the APC functions over the estimation account-months, "
+                             "which the Dask backend keeps off the driver; use backfit=0 with it, or the "
+                             "in-memory backend")
+        fit_models, fit_trees = fit_score_models, fit_gbm
+        if backend is not None:  # its logit fits also need the per-account portfolio (spells, lineage)
+            fit_models, fit_trees = partial(backend.fit_score_models, portfolio=portfolio), backend.fit_gbm
         horizon = self._horizon_periods(portfolio)
         timer = StageTimer(self._stage_names(), progress=self.progress)
         in_sample, design = self._split(portfolio)
@@ -367,7 +381,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                                     dict(zip(map(str, portfolio.loans["vintage"]), data[vintage_cols[0]], strict=True)))
         design["credit_inputs"] = training_inputs(portfolio.loans.loc[in_sample, credit])
         logit = {"bins": self.bins, "vintage_cols": vintage_cols}
-        models = fit_score_models(data, restricted, credit, offsets, in_sample, timer=timer, **logit)
+        models = fit_models(data, restricted, credit, offsets, in_sample, timer=timer, **logit)
         # backfitting: refit the APC functions over the estimation account-months with the
         # full score (credit model with restricted offset) as a fixed account offset, then
         # refit the score models on the new offsets (removes the cells' frailty selection)
@@ -380,8 +394,8 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         if self.gbm:
             with timer.stage("GBM"):
                 params = {"random_state": self.random_state, **GBM_DEFAULTS, **(self.gbm_params or {})}
-                gbm_model = fit_gbm(portfolio, credit, offsets, models.restricted_score, in_sample, params)
-                gbm_traditional = fit_gbm(portfolio, credit, offsets, None, in_sample, params)
+                gbm_model = fit_trees(portfolio, credit, offsets, models.restricted_score, in_sample, params)
+                gbm_traditional = fit_trees(portfolio, credit, offsets, None, in_sample, params)
                 scores.update(gbm_scores(gbm_model, portfolio, models.restricted_score, gbm_traditional))
         with timer.stage("forecasts"):
             forecasts = forecast(portfolio, offsets, scores, models.restricted_score, in_sample, horizon=horizon,
