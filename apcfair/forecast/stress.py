@@ -68,7 +68,8 @@ from apcfair.portfolio.spells import Spells
 FAN_LEVELS = (0.5, 0.8)
 #: Quantiles reported over the posterior draws (PD paths, expected defaults, cumulative PD).
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_CHUNK_ELEMENTS = 2_000_000
+#: Values per array per chunk of draws in :func:`book_paths` (3.2 MB in float64: cache-sized).
+_CHUNK_ELEMENTS = 400_000
 #: New vintages look like the recent ones: volume and score mix of the last ``RECENT_VINTAGES``
 #: vintages, the same window over which G is held for new vintages (the APC hold rule).
 RECENT_VINTAGES = HOLD_WINDOW
@@ -534,15 +535,17 @@ def account_table(loans: pd.DataFrame, vintage: np.ndarray, is_open: np.ndarray,
     ids = loans["account_id"].to_numpy()[is_open]
     vint = vintage[is_open]
     grp = book.account_group[is_open]
+    uv, v_inv = np.unique(vint, return_inverse=True)
+    vint_label = np.asarray(format_period(uv, freq), dtype=object)[v_inv.ravel()]  # formatted once
     frames = []
     for name, cg in cumulative_by_group.items():
-        stats = {"cumulative_pd": cg.mean(axis=0), "lower": np.quantile(cg, a, axis=0),
-                 "upper": np.quantile(cg, 1 - a, axis=0)}
+        lower, upper = np.quantile(cg, [a, 1 - a], axis=0)
+        stats = {"cumulative_pd": cg.mean(axis=0), "lower": lower, "upper": upper}
         if scores is None:
             vals = {k: v[grp] for k, v in stats.items()}
         else:
             vals = _interpolate_scores(stats, book.existing, vint, scores[is_open])
-        frames.append(pd.DataFrame({"account_id": ids, "vintage": format_period(vint, freq),
+        frames.append(pd.DataFrame({"account_id": ids, "vintage": vint_label,
                                     "scenario": name, **vals}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
