@@ -452,6 +452,22 @@ def empty_levels(data: CellData, table: pd.DataFrame | None = None) -> dict[str,
     return out
 
 
+def saturated_loglik(d: np.ndarray, n: np.ndarray, likelihood: str) -> np.ndarray:
+    """Full log-likelihood of each cell under the saturated model (rate = observed rate).
+
+    ``deviance = 2 * sum(saturated_loglik - pointwise_loglik)``, the same value as
+    :func:`deviance` (constants cancel), so one pass of :func:`pointwise_loglik` over the
+    draws gives both the WAIC terms and the mean deviance.
+    """
+    from scipy.special import xlogy
+
+    if likelihood == "binomial":
+        const = gammaln(n + 1) - gammaln(d + 1) - gammaln(n - d + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return const + xlogy(d, d / n) + xlogy(n - d, (n - d) / n)
+    return xlogy(d, d) - d - gammaln(d + 1)
+
+
 def pointwise_loglik(d: np.ndarray, n: np.ndarray, eta: np.ndarray, likelihood: str) -> np.ndarray:
     """Full log-likelihood of each cell (constants included) for ``eta`` of shape (..., cells)."""
     if likelihood == "binomial":

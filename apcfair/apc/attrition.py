@@ -246,7 +246,7 @@ def attrition_json(result: APCResult) -> dict:
     -------
     dict
     """
-    full = result.to_json_dict()
+    full = result.to_json_dict(fit_statistics=False)  # the block keeps no fit statistics
     keep = ("lifecycle", "vintage", "environment", "intercept", "identification", "identification_assumption",
             "identified_slopes", "hyperparameters", "likelihood", "credible_level")
     out = {k: full[k] for k in keep if k in full}

@@ -32,6 +32,8 @@ from apcfair.plots import (
 from apcfair.portfolio.periods import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
+#: Values in one block of draws x cells (16 MB of float64) for passes over the draws.
+_BLOCK_VALUES = 2_000_000
 _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid",
                "seasonal": "season"}
 
@@ -108,6 +110,45 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     return APCResult(draws=draws, labels=labels, cells=cells, settings=settings,
                      identification=identification_info, diagnostics=diagnostics,
                      lineage=lineage, provenance=provenance)
+
+
+class _PointwiseMoments:
+    """Per-cell log-mean-exp and variance over draws, added block by block of draws.
+
+    The same quantities as ArviZ's WAIC (``logsumexp(ll) - log S`` and the variance with
+    ``ddof=0`` over draws), accumulated stably: a running maximum for the log-sum-exp and
+    Chan et al.'s pairwise update for the variance. ``total`` sums every value.
+    """
+
+    def __init__(self, n_cells: int):
+        self.count = 0
+        self.total = 0.0
+        self.max = np.full(n_cells, -np.inf)
+        self.sum_exp = np.zeros(n_cells)
+        self.mean = np.zeros(n_cells)
+        self.m2 = np.zeros(n_cells)
+
+    def add(self, block: np.ndarray) -> None:
+        k = len(block)
+        self.total += float(block.sum())
+        new_max = np.maximum(self.max, block.max(axis=0))
+        with np.errstate(invalid="ignore"):  # -inf - -inf before the first block
+            rescale = np.where(np.isfinite(self.max), np.exp(self.max - new_max), 0.0)
+        self.sum_exp = self.sum_exp * rescale + np.exp(block - new_max).sum(axis=0)
+        self.max = new_max
+        block_mean = block.mean(axis=0)
+        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+        delta = block_mean - self.mean
+        total = self.count + k
+        self.m2 = self.m2 + block_m2 + delta ** 2 * (self.count * k / total)
+        self.mean = self.mean + delta * (k / total)
+        self.count = total
+
+    def log_mean_exp(self) -> np.ndarray:
+        return self.max + np.log(self.sum_exp) - np.log(self.count)
+
+    def variance(self) -> np.ndarray:
+        return self.m2 / self.count
 
 
 @dataclass(frozen=True)
@@ -371,51 +412,83 @@ class APCResult:
         return {c: cells[col].to_numpy(np.int64) - self.labels[c][0]
                 for c, col in (("lifecycle", "age"), ("vintage", "vintage"), ("environment", "period"))}
 
-    def eta_draws(self) -> np.ndarray:
-        """Draws of each cell's linear predictor ``mu + F + G + H``, shape (S, cells)."""
+    def eta_draws(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Draws ``start:stop`` of each cell's linear predictor ``mu + F + G + H``, shape (S, cells).
+
+        The default is every draw; a slice keeps the matrix to a block of draws.
+        """
         pos = self._cell_positions()
-        return (self.draws["intercept"][:, None] + self.draws["lifecycle"][:, pos["lifecycle"]]
-                + self.draws["vintage"][:, pos["vintage"]] + self.draws["environment"][:, pos["environment"]])
+        rows = slice(start, stop)
+        return (self.draws["intercept"][rows, None] + self.draws["lifecycle"][rows][:, pos["lifecycle"]]
+                + self.draws["vintage"][rows][:, pos["vintage"]]
+                + self.draws["environment"][rows][:, pos["environment"]])
+
+    def _draw_blocks(self):
+        """``(start, stop)`` blocks of draws whose draws x cells matrices stay near 16 MB."""
+        size = max(1, min(self.n_draws, _BLOCK_VALUES // max(len(self.cells), 1)))
+        return [(i, min(i + size, self.n_draws)) for i in range(0, self.n_draws, size)]
 
     def pointwise_loglik(self) -> np.ndarray:
-        """Full log-likelihood of each cell for each draw, shape (S, cells)."""
+        """Full log-likelihood of each cell for each draw, shape (S, cells).
+
+        Filled block by block of draws: the result is the only draws x cells matrix held.
+        """
         from apcfair.apc._design import pointwise_loglik
 
         cells = self.cells
-        return pointwise_loglik(cells["defaults"].to_numpy(float), cells["at_risk"].to_numpy(float),
-                                self.eta_draws(), self.settings["likelihood"])
+        d, n = cells["defaults"].to_numpy(float), cells["at_risk"].to_numpy(float)
+        out = np.empty((self.n_draws, len(cells)))
+        for start, stop in self._draw_blocks():
+            out[start:stop] = pointwise_loglik(d, n, self.eta_draws(start, stop), self.settings["likelihood"])
+        return out
 
-    def model_comparison(self) -> dict | None:
-        """DIC, pD (as bamp defines them) and WAIC (ArviZ) of a Bayesian fit; ``None`` for ML.
+    def model_comparison(self, *, pointwise: np.ndarray | None = None) -> dict | None:
+        """DIC, pD (as bamp defines them) and WAIC (as ArviZ computes it) of a Bayesian fit; ``None`` for ML.
 
         ``deviance_at_mean`` is the deviance (against the saturated model) at the posterior
         mean of the linear predictor, ``pd = mean deviance - deviance_at_mean`` (Spiegelhalter
         et al. 2002), ``dic = deviance_at_mean + 2 pd``; ``waic`` is on the deviance scale
-        (``-2 elpd_waic``) from the pointwise log-likelihood. Cell-level random effects
-        (overdispersion) are not in the draws, so with ``overdispersion`` these measure the
-        fit of ``mu + F + G + H`` alone.
+        (``-2 elpd_waic``) from the pointwise log-likelihood, ``p_waic`` the sum over cells of
+        its posterior variance (ArviZ's ``az.waic(..., scale="deviance")``). Cell-level random
+        effects (overdispersion) are not in the draws, so with ``overdispersion`` these
+        measure the fit of ``mu + F + G + H`` alone.
+
+        One pass over blocks of draws (never a draws x cells matrix unless ``pointwise`` is
+        given); the values are kept on the result, so later calls (``apc.json``, the demo's
+        ``results.json``) do not repeat the pass.
+
+        Parameters
+        ----------
+        pointwise : ndarray, optional
+            :meth:`pointwise_loglik` when the caller holds it already (the same values).
         """
         if self.settings["engine"] == "ml" or self.diagnostics.get("account_offsets"):
             return None
-        import arviz as az
+        cached = self.__dict__.get("_model_comparison")
+        if cached is None:
+            cached = self._model_comparison(pointwise)
+            object.__setattr__(self, "_model_comparison", cached)  # frozen: a cache, not a field
+        return dict(cached)
 
-        from apcfair.apc._design import deviance
+    def _model_comparison(self, pointwise: np.ndarray | None) -> dict:
+        from apcfair.apc._design import deviance, pointwise_loglik, saturated_loglik
 
         cells = self.cells
         d, n = cells["defaults"].to_numpy(float), cells["at_risk"].to_numpy(float)
-        eta = self.eta_draws()
         lik = self.settings["likelihood"]
-        d_mean = deviance(d, n, eta.mean(axis=0), lik)
-        d_bar = deviance(d, n, eta, lik) / len(eta)  # the deviance sums over draws and cells
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                waic = az.waic(self.to_inference_data(), scale="deviance")
+        moments = _PointwiseMoments(len(cells))
+        eta_sum = np.zeros(len(cells))
+        for start, stop in self._draw_blocks():
+            eta = self.eta_draws(start, stop)
+            eta_sum += eta.sum(axis=0)
+            moments.add(pointwise[start:stop] if pointwise is not None else pointwise_loglik(d, n, eta, lik))
+        d_mean = deviance(d, n, eta_sum / self.n_draws, lik)
+        # the deviance averaged over draws: 2 (saturated - fitted) log-likelihood, summed over cells
+        d_bar = 2 * (float(np.sum(saturated_loglik(d, n, lik))) - moments.total / self.n_draws)
+        lppd, var = moments.log_mean_exp(), moments.variance()
         p_d = d_bar - d_mean
         return {"deviance_at_mean": d_mean, "mean_deviance": d_bar, "pd": p_d, "dic": d_mean + 2 * p_d,
-                "waic": float(waic.elpd_waic), "p_waic": float(waic.p_waic),
+                "waic": float(np.sum(-2 * (lppd - var))), "p_waic": float(np.sum(var)),
                 "definitions": "deviance against the saturated model; pd = mean deviance - deviance at the "
                                "posterior mean (bamp); dic = deviance_at_mean + 2 pd; waic = -2 elpd_waic "
                                "(ArviZ, pointwise cell log-likelihood)"}
@@ -459,14 +532,15 @@ class APCResult:
                 "lower": float(np.quantile(total, lo)), "upper": float(np.quantile(total, hi)),
                 "weighting": weighting, "unit": f"log rate (logit for binomial) per {unit}"}
 
-    def to_inference_data(self):
+    def to_inference_data(self, *, pointwise: np.ndarray | None = None):
         """The posterior as an ``arviz.InferenceData``.
 
         Groups: ``posterior`` (``mu``, ``F`` over ``age``, ``G`` over ``vintage`` (``cohort``
         for cell tables), ``H`` over ``period``, slopes and precisions), ``log_likelihood``
         (``y``: each cell's full log-likelihood), ``observed_data`` (``y``: events) and
         ``constant_data`` (exposure and the cell's age, cohort/vintage and period). NUTS draws
-        keep their chains; Laplace and ML draws form one chain.
+        keep their chains; Laplace and ML draws form one chain. ``pointwise``:
+        :meth:`pointwise_loglik` when the caller holds it already.
         """
         import arviz as az
 
@@ -497,15 +571,21 @@ class APCResult:
             const[f"cell_{dims[c]}"] = np.asarray(self.format_labels(c, cells[
                 {"lifecycle": "age", "vintage": "vintage", "environment": "period"}[c]].to_numpy()))
         return az.from_dict(
-            posterior=posterior, log_likelihood={"y": shaped(self.pointwise_loglik())},
+            posterior=posterior,
+            log_likelihood={"y": shaped(self.pointwise_loglik() if pointwise is None else pointwise)},
             observed_data={"y": cells["defaults"].to_numpy(float)}, constant_data=const,
             coords=coords, dims={**post_dims, "y": ["cell"], **{k: ["cell"] for k in const}},
             attrs={"engine": self.settings["engine"], "likelihood": self.settings["likelihood"],
                    "identification": self.identification["text"]})
 
     # -- JSON -----------------------------------------------------------------------
-    def to_json_dict(self) -> dict:
-        """The ``apc.json`` layout: components as records on the logit scale and metadata."""
+    def to_json_dict(self, *, fit_statistics: bool = True) -> dict:
+        """The ``apc.json`` layout: components as records on the logit scale and metadata.
+
+        ``fit_statistics=False`` leaves out ``deviance_table``, ``lr_tests``,
+        ``model_comparison`` and ``drift`` (a pass over the draws x cells) for callers that
+        keep only the functions (the attrition block).
+        """
         out = {}
         for c in COMPONENTS:
             comp = self.component(c)
@@ -529,6 +609,19 @@ class APCResult:
         if seas is not None:
             out["seasonal"] = [{"index": int(r.season), "mean": float(r.mean), "lower": float(r.lower),
                                 "upper": float(r.upper)} for r in seas.itertuples()]
+        if fit_statistics:
+            out.update(self._fit_statistics_json())
+        out["likelihood"] = {"used": self.settings["likelihood"],
+                             "why": self.diagnostics.get("likelihood_reason", "set by the user")}
+        out["settings"] = self.settings
+        out["diagnostics"] = to_jsonable(self.diagnostics)
+        out["lineage"] = self.lineage
+        out["provenance"] = self.provenance
+        out["credible_level"] = self.credible_level
+        return out
+
+    def _fit_statistics_json(self) -> dict:
+        out = {}
         if "deviance_table" in self.diagnostics:
             out["deviance_table"] = [{"model": r["model"], "deviance": r["deviance"], "df": r["df"],
                                       "description": r["description"]} for r in self.diagnostics["deviance_table"]]
@@ -537,13 +630,6 @@ class APCResult:
         if comparison is not None:
             out["model_comparison"] = comparison
         out["drift"] = {w: self.drift(w) for w in ("equal", "events", "exposure")}
-        out["likelihood"] = {"used": self.settings["likelihood"],
-                             "why": self.diagnostics.get("likelihood_reason", "set by the user")}
-        out["settings"] = self.settings
-        out["diagnostics"] = to_jsonable(self.diagnostics)
-        out["lineage"] = self.lineage
-        out["provenance"] = self.provenance
-        out["credible_level"] = self.credible_level
         return out
 
     # -- save / load (netCDF, no pickle) -----------------------------------------------
