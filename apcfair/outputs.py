@@ -182,6 +182,7 @@ def write_apc_outputs(result: APCResult, folder: str | Path, *, attrition: APCRe
     if attrition is not None:
         summary += ("\nAttrition model: exits other than default (payoff, closure); 'defaults' below count those "
                     "exits\n" + attrition.summary() + "\n")
+        summary += "".join(f"Note: {note}\n" for note in attrition.diagnostics.get("notes", []))
     elif attrition_note is not None:
         summary += f"\nAttrition model: {attrition_note}\n"
     (folder / layout.APC_SUMMARY).write_text(summary)

@@ -114,10 +114,13 @@ def attrition_cells(data):
         The same kind as given (a Portfolio gives Cells, with the portfolio's lineage),
         ``defaults`` replaced by the attrition counts and ``attrition`` dropped. When the
         last period holds no non-default exit at all while earlier periods do, its cells
-        are left out (with a warning): where payoff is inferred from ``last_month`` before
-        the end of the data, an exit in the last month cannot be told from censoring, so
-        its zero is not an observation (kept, it would pull the attrition environment at
-        the end of the data, the level forecasts hold, far down).
+        are left out: where payoff is inferred from ``last_month`` before the end of the
+        data, an exit in the last month cannot be told from censoring, so its zero is not an
+        observation (kept, it would pull the attrition environment at the end of the data,
+        the level forecasts hold, far down). That is expected when the lineage says the
+        exits were inferred (no exit column) and :func:`fit_attrition` records it as a note;
+        with recorded exits, or a table whose lineage does not say, it is also warned
+        (``UserWarning``): recorded exits should reach the last period.
 
     Raises
     ------
@@ -125,6 +128,21 @@ def attrition_cells(data):
         Without an ``attrition`` column, with negative counts, or with more exits
         (defaults + attrition) than accounts at risk in a cell.
     """
+    cells, note = _attrition_cells(data)
+    if note is not None and not _exits_inferred(data):
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return cells
+
+
+def _exits_inferred(data) -> bool:
+    """Whether the data's lineage says the exits were inferred from ``last_month`` (no exit column)."""
+    lineage = getattr(data, "lineage", None)
+    notes = getattr(lineage, "notes", None) or ()
+    return any(str(n).startswith("exits:") and "no exit column:" in str(n) for n in notes)
+
+
+def _attrition_cells(data):
+    """:func:`attrition_cells` and the note on a left-out last period (``None`` if none)."""
     if isinstance(data, Portfolio):
         data = data.cells()
     table = _table(data)
@@ -143,14 +161,15 @@ def attrition_cells(data):
     if problems:
         raise DataValidationError(problems)
     out = table.drop(columns=[ATTRITION_COLUMN]).assign(defaults=attrition.astype(np.int64).to_numpy())
+    note = None
     if "period" in out and len(out):
         last = out["period"] == out["period"].max()
         if out.loc[last, "defaults"].sum() == 0 and out.loc[~last, "defaults"].sum() > 0:
-            warnings.warn(f"the last period has no non-default exits in {int(last.sum())} cells (an exit in the "
-                          "last month of the data cannot be told from censoring when payoff is inferred from "
-                          "last_month): those cells are left out of the attrition fit", UserWarning, stacklevel=2)
+            note = (f"the last period has no non-default exits in {int(last.sum())} cells (an exit in the last "
+                    "month of the data cannot be told from censoring when payoff is inferred from last_month): "
+                    "those cells are left out of the attrition fit")
             out = out.loc[~last].reset_index(drop=True)
-    return replace(data, table=out) if isinstance(data, Cells) else out
+    return (replace(data, table=out) if isinstance(data, Cells) else out), note
 
 
 def fit_attrition(model: APCModel, data, *, freq: str | None = None) -> APCResult:
@@ -173,7 +192,8 @@ def fit_attrition(model: APCModel, data, *, freq: str | None = None) -> APCResul
     Returns
     -------
     APCResult
-        The attrition functions F_q, G_q, H_q (its ``defaults`` columns count attrition).
+        The attrition functions F_q, G_q, H_q (its ``defaults`` columns count attrition);
+        ``diagnostics["notes"]`` says what was left out (a last period without exits).
 
     Raises
     ------
@@ -185,12 +205,18 @@ def fit_attrition(model: APCModel, data, *, freq: str | None = None) -> APCResul
     --------
     See the module's example (:mod:`apcfair.apc.attrition`).
     """
-    cells = attrition_cells(data)
+    cells, note = _attrition_cells(data)
+    if note is not None and not _exits_inferred(data):
+        warnings.warn(note, UserWarning, stacklevel=2)
     if int(_table(cells)["defaults"].sum()) == 0:
         raise DataValidationError([
             "the data hold no attrition (non-default exits: payoff, closure) in any cell; an attrition model "
             "is not fitted to zeros (every account defaults or is still open at the end of the data)"])
-    return type(model)(**model.get_params()).fit(cells, freq=freq).result_
+    result = type(model)(**model.get_params()).fit(cells, freq=freq).result_
+    if note is not None:
+        result = replace(result, diagnostics={**result.diagnostics,
+                                              "notes": [*result.diagnostics.get("notes", []), note]})
+    return result
 
 
 def try_fit_attrition(model: APCModel, data, *, freq: str | None = None) -> tuple[APCResult | None, str | None]:
@@ -235,7 +261,8 @@ def attrition_json(result: APCResult) -> dict:
     "upper"}`` on the logit scale (the layout of the default model's functions);
     ``intercept``, ``identification``, ``identified_slopes``, ``hyperparameters``,
     ``likelihood`` and ``credible_level`` as in the default block; ``definition`` says
-    what is modelled and ``events`` counts the exits.
+    what is modelled and ``events`` counts the exits; ``note`` (only when there is one)
+    says what the fit left out, e.g. a last period without exits (:func:`attrition_cells`).
 
     Parameters
     ----------
@@ -253,6 +280,9 @@ def attrition_json(result: APCResult) -> dict:
     out["definition"] = ATTRITION_DEFINITION
     out["events"] = {"non_default_exits": int(result.cells["defaults"].sum()),
                      "account_months_at_risk": int(result.cells["at_risk"].sum())}
+    notes = result.diagnostics.get("notes") or []
+    if notes:
+        out["note"] = "; ".join(notes)
     return out
 
 

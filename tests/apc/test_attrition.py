@@ -7,6 +7,8 @@ an age curve and a rate-driven calendar cycle, not the APC logit.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,11 +66,33 @@ def fitted():
     portfolio = load_portfolio(simulate())
     cells = portfolio.cells()
     model = APCModel(n_draws=200, random_state=0)
-    # payoff inferred from last_month: the last month's exits look like censoring
-    with pytest.warns(UserWarning, match="last period has no non-default exits"):
+    # payoff inferred from last_month: the last month's exits look like censoring, so the
+    # last period is left out; expected, so recorded as a note (no warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
         res = fit_attrition(model, cells)
     assert res.labels["environment"][-1] == cells.table["period"].max() - 1
+    assert "last period has no non-default exits" in res.diagnostics["notes"][0]
     return cells, model, res
+
+
+def test_a_last_period_without_recorded_exits_is_warned():
+    """Recorded exits (an exit column) should reach the last period: its absence is warned."""
+    loans = simulate(n=3000, months=36)
+    end = loans["last_month"].max()
+    loans["exit"] = np.where((loans["default"] == 0) & (loans["last_month"] < end), "payoff", "")
+    recorded = load_portfolio(loans).cells()
+    with pytest.warns(UserWarning, match="last period has no non-default exits"):
+        left = attrition_cells(recorded)
+    assert left.table["period"].max() == recorded.table["period"].max() - 1
+    # a bare table: its lineage cannot say the exits were inferred, so it is warned too
+    with pytest.warns(UserWarning, match="last period has no non-default exits"):
+        attrition_cells(recorded.table)
+    # inferred exits (no exit column): the same cells left out, no warning
+    inferred = load_portfolio(loans.drop(columns="exit")).cells()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert len(attrition_cells(inferred).table) == len(left.table)
 
 
 def _detrended_corr(result, name, truth_fn):
@@ -101,6 +125,7 @@ def test_attrition_json_has_the_default_record_layout(fitted):
         assert len(block[name]) == len(res.labels[name])
     assert block["events"]["non_default_exits"] == attrition_count(cells)
     assert "non-default" in block["definition"] or "other than default" in block["definition"]
+    assert "left out of the attrition fit" in block["note"]
 
 
 def test_attrition_offsets_give_the_cell_hazard(fitted):
