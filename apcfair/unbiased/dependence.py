@@ -15,7 +15,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from apcfair.audit.metrics import adverse_impact_ratio
 
@@ -153,13 +152,14 @@ def _dominance_sums(ry: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def _sum_distance_products_discrete(x: np.ndarray, y: np.ndarray, levels: np.ndarray,
-                                    codes: np.ndarray) -> float:
+                                    codes: np.ndarray, order: np.ndarray | None = None) -> float:
     """``sum_ij |x_i - x_j| |y_i - y_j|`` when ``x`` takes few values (``levels[codes]``), O(K n).
 
     For each level ``u`` of ``x``, ``sum_{j: x_j = u} |y_i - y_j|`` is read for every ``i`` from
     counts and sums of the level's members up to ``i`` in y order (ties in ``y`` add 0).
+    ``order`` is ``y``'s stable argsort when already known.
     """
-    order = np.argsort(y, kind="stable")
+    order = np.argsort(y, kind="stable") if order is None else order
     ys, xs, cs = y[order], x[order], codes[order]
     total = 0.0
     for u, xu in enumerate(levels):
@@ -171,10 +171,11 @@ def _sum_distance_products_discrete(x: np.ndarray, y: np.ndarray, levels: np.nda
     return total
 
 
-def _dcov_terms_1d(x: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Row sums ``a_i. = sum_j |x_i - x_j|`` (in input order), ``a..`` and ``sum_ij a_ij**2``."""
+def _dcov_terms_1d(x: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+    """Row sums ``a_i. = sum_j |x_i - x_j|`` (in input order), ``a..`` and ``sum_ij a_ij**2``
+    (``order``: ``x``'s stable argsort when already known)."""
     n = len(x)
-    order = np.argsort(x, kind="stable")
+    order = np.argsort(x, kind="stable") if order is None else order
     xs = x[order]
     before = np.concatenate([[0.0], np.cumsum(xs)[:-1]])
     rows = np.empty(n)
@@ -192,16 +193,16 @@ def _distance_correlation_1d(x: np.ndarray, y: np.ndarray) -> float:
     """Distance correlation of two 1-D samples in O(n log n) (the V-statistic ``dcor`` reports)."""
     n = len(x)
     x, y = np.asarray(x, float), np.asarray(y, float)
-    levels, codes = np.unique(x, return_inverse=True)
-    if not _discrete_is_cheaper(len(levels), n):
-        levels, codes = np.unique(y, return_inverse=True)
-        x, y = y, x                                               # symmetric: the discrete one first
-    a_rows, a_total, a_sq = _dcov_terms_1d(x)
-    b_rows, b_total, b_sq = _dcov_terms_1d(y)
+    sx, sy = _sorted_1d(x), _sorted_1d(y)                      # one sort of each sample
+    if not _discrete_is_cheaper(len(sx[1]), n):
+        x, y, sx, sy = y, x, sy, sx                               # symmetric: the discrete one first
+    (x_order, levels, codes), y_order = sx, sy[0]
+    a_rows, a_total, a_sq = _dcov_terms_1d(x, x_order)
+    b_rows, b_total, b_sq = _dcov_terms_1d(y, y_order)
     if _discrete_is_cheaper(len(levels), n):
-        mean_prod = _sum_distance_products_discrete(x, y, levels, codes.ravel())
+        mean_prod = _sum_distance_products_discrete(x, y, levels, codes, y_order)
     else:
-        mean_prod = _sum_distance_products(x, y, a_rows)
+        mean_prod = _sum_distance_products(x, y, a_rows, y_order)
     return _correlation_from_dcov(_dcov_sqr(mean_prod, a_rows, a_total, b_rows, b_total, n),
                                   _dcov_sqr(a_sq, a_rows, a_total, a_rows, a_total, n),
                                   _dcov_sqr(b_sq, b_rows, b_total, b_rows, b_total, n))
@@ -218,7 +219,20 @@ def _discrete_is_cheaper(levels: int, n: int) -> bool:
     return levels <= 12 * max(1.0, np.log2(max(n, 2)))
 
 
-def _sum_distance_products(x: np.ndarray, y: np.ndarray, x_rows: np.ndarray) -> float:
+def _sorted_1d(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stable argsort of ``v``, its distinct values and each value's level code (as ``np.unique``)."""
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    new = np.empty(len(v), dtype=bool)
+    new[:1] = True
+    np.not_equal(vs[1:], vs[:-1], out=new[1:])
+    codes = np.empty(len(v), dtype=np.intp)
+    codes[order] = np.cumsum(new) - 1
+    return order, vs[new], codes
+
+
+def _sum_distance_products(x: np.ndarray, y: np.ndarray, x_rows: np.ndarray,
+                           order: np.ndarray | None = None) -> float:
     """``sum_ij |x_i - x_j| |y_i - y_j|`` for two 1-D samples in O(n log n).
 
     With the samples in y order and ``g_t`` the gap between the t-th and next y,
@@ -229,7 +243,7 @@ def _sum_distance_products(x: np.ndarray, y: np.ndarray, x_rows: np.ndarray) -> 
     and x-sum of the earlier points with smaller x). Ties add 0 whichever side they fall.
     """
     n = len(x)
-    order = np.argsort(y, kind="stable")
+    order = np.argsort(y, kind="stable") if order is None else order     # y's stable argsort
     xs, ys = x[order], y[order]
     rx = np.empty(n, dtype=np.int64)
     rx[np.argsort(xs, kind="stable")] = np.arange(n)
@@ -375,11 +389,28 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
         out["corr"] = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
         out["dcor"] = distance_correlation(y, x)  # O(n log n), exact
     if kind == "binary":
-        out["auc_group"] = float(roc_auc_score(X[:, 0], y))
+        out["auc_group"] = _auc_binary(X[:, 0], y)
         out["group_positive"] = str(sorted(s[ok].unique(), key=str)[1])
     groups = s if kind != "numeric" else pd.Series(np.where(s.isna(), "NA", np.where(s > s.median(), "above median", "at or below median")))
     out["air"] = adverse_impact_ratio(fc, groups, approval_rate)
     return out
+
+
+def _auc_binary(labels: np.ndarray, score: np.ndarray) -> float:
+    """AUC of ``score`` for ``labels == 1`` from midranks (Mann-Whitney; ties count one half).
+
+    Equal to :func:`sklearn.metrics.roc_auc_score` (to rounding) without its input checks.
+
+    Examples
+    --------
+    >>> _auc_binary(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    pos = labels == 1
+    m = int(pos.sum())
+    n = len(labels) - m
+    ranks = stats.rankdata(score)
+    return float((ranks[pos].sum() - m * (m + 1) / 2) / (m * n))
 
 
 def _signed_corr_many(forecasts: np.ndarray, attribute) -> tuple[np.ndarray, np.ndarray, str]:
@@ -413,37 +444,53 @@ def _bootstrap_corr_rows(f: np.ndarray, x: np.ndarray, kind: str, n_boot: int,
     and the correlation is computed from count-weighted sums, a few matrix products per chunk of
     replicates. The result equals indexing the resample (same draws) up to rounding.
     """
+    return _bootstrap_corr_rows_many(f, [(x, kind)], n_boot, rng, chunk)[0]
+
+
+def _bootstrap_corr_rows_many(f: np.ndarray, attributes: list, n_boot: int, rng: np.random.Generator,
+                              chunk: int = 64) -> list[np.ndarray]:
+    """:func:`_bootstrap_corr_rows` for several ``(x, kind)`` attributes of the same accounts.
+
+    The replicates' counts and the forecasts' weighted sums are computed once and shared:
+    each attribute gets exactly the draws (and numbers) of its own call with the same ``rng``
+    state.
+    """
     n = f.shape[1]
-    out = np.empty((n_boot, f.shape[0]))
-    if kind == "categorical":
-        levels = int(x.max()) + 1 if len(x) else 0
-        onehot = np.zeros((n, levels))
-        onehot[np.arange(n), x] = 1.0
-    else:
-        cols = np.column_stack([np.ones(n), x, x * x])
+    outs = [np.empty((n_boot, f.shape[0])) for _ in attributes]
+    prepared = []
+    for x, kind in attributes:
+        if kind == "categorical":
+            levels = int(x.max()) + 1 if len(x) else 0
+            onehot = np.zeros((n, levels))
+            onehot[np.arange(n), x] = 1.0
+            prepared.append((kind, onehot, None))
+        else:
+            prepared.append((kind, np.column_stack([np.ones(n), x, x * x]), (f * x).T))
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
         counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
         w_f = counts @ f.T                       # (size, rows): sum of c * f
         w_ff = counts @ (f * f).T                # sum of c * f^2
-        if kind == "categorical":
-            w_k = counts @ onehot                # (size, levels)
-            total_var = w_ff - w_f ** 2 / n
-            for r in range(f.shape[0]):
-                w_fk = counts @ (onehot * f[r][:, None])
-                between = (w_fk ** 2 / np.where(w_k > 0, w_k, 1.0)).sum(axis=1) - w_f[:, r] ** 2 / n
-                ok = total_var[:, r] > 1e-300
-                out[start:start + size, r] = np.where(
-                    ok, np.sqrt(np.clip(between / np.where(ok, total_var[:, r], 1.0), 0.0, None)), 0.0)
-        else:
-            w_1, w_x, w_xx = (counts @ cols).T   # each (size,)
-            w_fx = counts @ (f * x).T
-            cov = w_fx - w_f * (w_x / w_1)[:, None]
-            var_f = w_ff - w_f ** 2 / w_1[:, None]
-            var_x = w_xx - w_x ** 2 / w_1
-            den = np.sqrt(np.clip(var_f * var_x[:, None], 0.0, None))
-            out[start:start + size] = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
-    return out
+        for out, (kind, cols, fx) in zip(outs, prepared, strict=True):
+            if kind == "categorical":
+                onehot = cols
+                w_k = counts @ onehot                # (size, levels)
+                total_var = w_ff - w_f ** 2 / n
+                for r in range(f.shape[0]):
+                    w_fk = counts @ (onehot * f[r][:, None])
+                    between = (w_fk ** 2 / np.where(w_k > 0, w_k, 1.0)).sum(axis=1) - w_f[:, r] ** 2 / n
+                    ok = total_var[:, r] > 1e-300
+                    out[start:start + size, r] = np.where(
+                        ok, np.sqrt(np.clip(between / np.where(ok, total_var[:, r], 1.0), 0.0, None)), 0.0)
+            else:
+                w_1, w_x, w_xx = (counts @ cols).T   # each (size,)
+                w_fx = counts @ fx
+                cov = w_fx - w_f * (w_x / w_1)[:, None]
+                var_f = w_ff - w_f ** 2 / w_1[:, None]
+                var_x = w_xx - w_x ** 2 / w_1
+                den = np.sqrt(np.clip(var_f * var_x[:, None], 0.0, None))
+                out[start:start + size] = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
+    return outs
 
 
 def corr_change(forecast, baseline, attribute, *, n_boot: int = 200, alpha: float = 0.05,
@@ -511,18 +558,57 @@ def corr_changes(forecasts: Mapping[str, np.ndarray], baseline: str, attribute, 
     dict
         ``{model: corr_change result}`` for every model except ``baseline``.
     """
+    return corr_changes_by_attribute(forecasts, baseline, {"attribute": attribute}, n_boot=n_boot, alpha=alpha,
+                                     random_state=random_state)["attribute"]
+
+
+def corr_changes_by_attribute(forecasts: Mapping[str, np.ndarray], baseline: str, attributes: Mapping, *,
+                              n_boot: int = 200, alpha: float = 0.05,
+                              random_state: int | None = 0) -> dict[str, dict[str, dict]]:
+    """:func:`corr_changes` for several attributes of the same accounts, sharing the resampling.
+
+    Equal to one :func:`corr_changes` call per attribute with the same ``random_state`` (the
+    same replicates); attributes missing on the same accounts share the drawn counts and the
+    forecasts' weighted sums, so the bootstrap's cost hardly grows with the attributes.
+
+    Parameters
+    ----------
+    forecasts, baseline, n_boot, alpha, random_state
+        As in :func:`corr_changes`.
+    attributes : mapping of str to array-like
+        The protected attributes, by name.
+
+    Returns
+    -------
+    dict
+        ``{attribute: {model: corr_change result}}``.
+    """
     names = [k for k in forecasts if k != baseline] + [baseline]
-    f, x, kind = _signed_corr_many(np.vstack([np.asarray(forecasts[k], float) for k in names]), attribute)
-    point = _corr_rows(f, x, kind)
-    replicates = _bootstrap_corr_rows(f, x, kind, n_boot, np.random.default_rng(random_state))
+    stacked = np.vstack([np.asarray(forecasts[k], float) for k in names])
     method = (f"percentile bootstrap over accounts ({n_boot} replicates, {1 - alpha:.0%})" if n_boot > 0
               else "no interval (n_boot=0): the change is a point estimate and its significance unknown")
-    out = {}
-    for r, name in enumerate(names[:-1]):
-        diffs = replicates[:, r] - replicates[:, -1]
-        lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2]) if len(diffs) else (np.nan, np.nan)
-        out[name] = {"corr": float(point[r]), "corr_baseline": float(point[-1]),
-                     "difference": float(point[r] - point[-1]), "lower": float(lo), "upper": float(hi),
-                     "significant": bool(lo > 0 or hi < 0) if len(diffs) else None, "n_boot": int(n_boot),
-                     "method": method}
-    return out
+    groups: dict = {}                                   # accounts kept (bytes of the mask) -> attributes
+    encoded = {}
+    for attr, values in attributes.items():
+        ok = pd.Series(values).reset_index(drop=True).notna().to_numpy() & np.isfinite(stacked).all(axis=0)
+        encoded[attr] = _signed_corr_many(stacked, values)
+        groups.setdefault(ok.tobytes(), []).append(attr)
+    replicates = {}
+    for attrs in groups.values():
+        f = encoded[attrs[0]][0]
+        reps = _bootstrap_corr_rows_many(f, [encoded[a][1:] for a in attrs], n_boot, np.random.default_rng(random_state))
+        replicates.update(zip(attrs, reps, strict=True))
+    result = {}
+    for attr in attributes:
+        f, x, kind = encoded[attr]
+        point = _corr_rows(f, x, kind)
+        out = {}
+        for r, name in enumerate(names[:-1]):
+            diffs = replicates[attr][:, r] - replicates[attr][:, -1]
+            lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2]) if len(diffs) else (np.nan, np.nan)
+            out[name] = {"corr": float(point[r]), "corr_baseline": float(point[-1]),
+                         "difference": float(point[r] - point[-1]), "lower": float(lo), "upper": float(hi),
+                         "significant": bool(lo > 0 or hi < 0) if len(diffs) else None, "n_boot": int(n_boot),
+                         "method": method}
+        result[attr] = out
+    return result
