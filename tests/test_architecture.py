@@ -28,7 +28,7 @@ FLOORS: dict[str, int] = {
     "audit": 5,
     "unbiased": 6, "fairness": 6,
     "report": 7, "outputs": 7, "experiment": 7,
-    "cli": 8,
+    "cli": 8, "__main__": 8,
 }
 
 #: The audit takes arrays, never models: it may use only the lowest floors.
