@@ -68,17 +68,34 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     if seasonal is not None:
         draws["seasonal"] = seasonal
     labels = {c: cell_data.labels(c) for c in COMPONENTS}
-    # fitted cell rates
+    # fitted cell rates, block by block of cells: a block holds every draw of its cells'
+    # linear predictor (never the whole draws x cells matrix; the same values per cell)
     age_pos = table["age"].to_numpy() - cell_data.age_min
     vintage_pos = table["vintage"].to_numpy() - cell_data.vintage_min
     period_pos = table["period"].to_numpy() - cell_data.period_min
-    eta = (draws["intercept"][:, None] + draws["lifecycle"][:, age_pos] + draws["vintage"][:, vintage_pos]
-           + draws["environment"][:, period_pos])
+
+    def eta(rows: slice, cols: slice) -> np.ndarray:
+        return (draws["intercept"][rows, None] + draws["lifecycle"][rows][:, age_pos[cols]]
+                + draws["vintage"][rows][:, vintage_pos[cols]] + draws["environment"][rows][:, period_pos[cols]])
+
     inverse_link = expit if likelihood == "binomial" else np.exp
     alpha = (1 - credible_level) / 2
     cells = table.copy()
     cells["observed_rate"] = cells["defaults"] / cells["at_risk"]
-    cells["fitted_rate"] = inverse_link(eta).mean(axis=0)
+    n_draws, n_cells = len(draws["intercept"]), len(table)
+    # cell bands from (at most) the first 400 draws: the rate is monotone in eta, so its
+    # quantiles are the transformed quantiles of eta; 400 draws put the Monte Carlo error
+    # of a 95% band end at about 0.1 posterior SD, and sorting all draws for every cell
+    # would double the fit time on paper-scale data
+    band_rows = slice(0, min(n_draws, 400))
+    mean_rate, eta_lower, eta_upper = np.empty(n_cells), np.empty(n_cells), np.empty(n_cells)
+    width = max(1, _BLOCK_VALUES // max(n_draws, 1))
+    for start in range(0, n_cells, width):
+        cols = slice(start, start + width)
+        block = eta(slice(None), cols)
+        mean_rate[cols] = inverse_link(block).mean(axis=0)
+        eta_lower[cols], eta_upper[cols] = np.quantile(block[band_rows], [alpha, 1 - alpha], axis=0)
+    cells["fitted_rate"] = mean_rate
     if mode_z is not None:
         # maximum likelihood: the fitted rate is the MLE, not an average over draws
         cells["fitted_rate"] = inverse_link(par.eta(mode_z))
@@ -86,17 +103,11 @@ def build_result(*, par: Parametrisation, z_draws: np.ndarray, hyper_draws: dict
     if cell_rate is not None:
         # account offsets: a cell's rate averages its accounts, p(eta_cell + s_i); posterior
         # mean over (at most) 25 draws, each a pass over the account-months
-        account_rate = np.mean([cell_rate(e) for e in eta[: min(len(eta), 25)]], axis=0)
+        account_rate = np.mean([cell_rate(e) for e in eta(slice(0, min(n_draws, 25)), slice(None))], axis=0)
         cells["fitted_rate"] = account_rate
-        mean_rate = inverse_link(eta).mean(axis=0)
         shift = np.log(account_rate / (1 - account_rate)) - np.log(mean_rate / (1 - mean_rate))
-    # cell bands from (at most) the first 400 draws: the rate is monotone in eta, so its
-    # quantiles are the transformed quantiles of eta; 400 draws put the Monte Carlo error
-    # of a 95% band end at about 0.1 posterior SD, and sorting all draws for every cell
-    # would double the fit time on paper-scale data
-    band_draws = eta[: min(len(eta), 400)]
-    cells["fitted_lower"] = inverse_link(np.quantile(band_draws, alpha, axis=0) + shift)
-    cells["fitted_upper"] = inverse_link(np.quantile(band_draws, 1 - alpha, axis=0) + shift)
+    cells["fitted_lower"] = inverse_link(eta_lower + shift)
+    cells["fitted_upper"] = inverse_link(eta_upper + shift)
     identification_info = {
         "assumption": identification,
         "period_slope": float(period_slope) if identification == "fixed_period_slope" else None,

@@ -119,3 +119,18 @@ def test_to_json_dict_without_fit_statistics_keeps_the_function_keys(fit):
     light = fit.to_json_dict(fit_statistics=False)
     assert set(full) - set(light) == {"model_comparison", "drift"}
     assert {k: full[k] for k in light} == light
+
+
+@pytest.mark.parametrize("likelihood", ["binomial", "poisson"])
+def test_fitted_cell_rates_in_blocks_equal_the_full_matrix(likelihood, monkeypatch):
+    """build_result's cell rates and bands, block by block of cells, equal the former
+    computation over the whole draws x cells matrix exactly."""
+    monkeypatch.setattr(results_module, "_BLOCK_VALUES", 300 * 13)  # 13 cells a block, the last short
+    res = APCModel(n_draws=500, likelihood=likelihood, random_state=2).fit(_cells(2), freq="M").result_
+    inverse_link = expit if likelihood == "binomial" else np.exp
+    eta = _old_eta(res)
+    alpha = (1 - res.credible_level) / 2
+    np.testing.assert_array_equal(res.cells["fitted_rate"], inverse_link(eta).mean(axis=0))
+    np.testing.assert_array_equal(res.cells["fitted_lower"], inverse_link(np.quantile(eta[:400], alpha, axis=0)))
+    np.testing.assert_array_equal(res.cells["fitted_upper"],
+                                  inverse_link(np.quantile(eta[:400], 1 - alpha, axis=0)))
