@@ -55,6 +55,13 @@ def plot_frontier(table: pd.DataFrame, knobs: list[str], fig=None):
     cols = knobs[1] if len(knobs) > 1 else None
     fig = fig or plt.figure(figsize=(4.2 * len(FRONTIER), 3.8))
     axes = fig.subplots(1, len(FRONTIER))
+    # panels of one metric (the two models' coefficient bias) share a colour scale, so colours compare across them
+    shared = {}
+    for _, model, metric, _ in FRONTIER:
+        if f"{model}:{metric}" in front:
+            v = front[f"{model}:{metric}"].to_numpy(float)
+            lo, hi = shared.get(metric, (np.inf, -np.inf))
+            shared[metric] = (min(lo, np.nanmin(v)), max(hi, np.nanmax(v)))
     for ax, (title, model, metric, _) in zip(np.atleast_1d(axes), FRONTIER, strict=True):
         col = f"{model}:{metric}"
         if col not in front:
@@ -62,7 +69,8 @@ def plot_frontier(table: pd.DataFrame, knobs: list[str], fig=None):
             continue
         grid = front.pivot_table(index=rows, columns=cols, values=col) if cols else \
             front.groupby(rows)[col].mean().to_frame()
-        im = ax.imshow(grid.to_numpy(float), cmap="viridis", aspect="auto", origin="lower")
+        vmin, vmax = shared[metric]
+        im = ax.imshow(grid.to_numpy(float), cmap="viridis", aspect="auto", origin="lower", vmin=vmin, vmax=vmax)
         for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=8)
