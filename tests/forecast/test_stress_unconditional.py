@@ -19,8 +19,10 @@ from apcfair.forecast.stress import book_paths
 @pytest.fixture(scope="module")
 def runs(synth):
     proj = random_walk_projection(synth.apc, 12, random_state=0)
-    attr = StressTest(horizon=12, new_vintages=False, random_state=0).run(synth.portfolio, synth.apc, proj)
-    none = StressTest(horizon=12, new_vintages=False, attrition="none", random_state=0).run(
+    # the identities are exact in float64 (the default float32 paths hold them to ~1e-7: see below)
+    attr = StressTest(horizon=12, new_vintages=False, precision="float64", random_state=0).run(
+        synth.portfolio, synth.apc, proj)
+    none = StressTest(horizon=12, new_vintages=False, attrition="none", precision="float64", random_state=0).run(
         synth.portfolio, synth.apc, proj)
     return attr, none
 
@@ -33,6 +35,20 @@ def test_unconditional_is_the_books_expected_defaults_per_account(runs):
     assert c["cumulative_pd_unconditional_lower"] < c["cumulative_pd_unconditional"] < c[
         "cumulative_pd_unconditional_upper"]
     assert c["cumulative_pd_unconditional"] < c["cumulative_pd"]  # payoff competes
+
+
+def test_float32_paths_hold_the_identities_to_1e6(synth):
+    """The default float32 arrays: expected defaults per account and the unconditional PD agree
+    to 1e-6 relative, net and unconditional without attrition to 1e-6."""
+    proj = random_walk_projection(synth.apc, 12, random_state=0)
+    attr = StressTest(horizon=12, new_vintages=False, random_state=0).run(synth.portfolio, synth.apc, proj)
+    none = StressTest(horizon=12, new_vintages=False, attrition="none", random_state=0).run(
+        synth.portfolio, synth.apc, proj)
+    c = attr.cumulative["random_walk"]
+    n_book = attr.tables["random_walk"]["at_risk"].iloc[0]
+    assert c["expected_defaults_total"] / n_book == pytest.approx(c["cumulative_pd_unconditional"], rel=1e-6)
+    c = none.cumulative["random_walk"]
+    assert c["cumulative_pd_unconditional"] == pytest.approx(c["cumulative_pd"], rel=1e-6)
 
 
 def test_without_attrition_unconditional_equals_net_to_1e12(runs):
