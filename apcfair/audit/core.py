@@ -40,7 +40,6 @@ from apcfair.audit.groups import (
     counts_for,
     excluded_text,
     group_rows,
-    metric_frame,
     power_rows,
     score_metrics,
     tests_rows,
@@ -102,21 +101,17 @@ def _one_group(n: int) -> pd.Categorical:
 
 
 def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min_group_size, min_rate_denominator,
-                      thresholds, n_boot, ci, n_bins, rng, mask=None, fairlearn_by_group=None):
-    """Group rows (Fairlearn rates + count-based intervals), gaps for one attribute.
-
-    ``fairlearn_by_group`` is a ``MetricFrame.by_group`` slice to take the rates from (for
-    strata, where one frame with ``control_features`` serves every stratum).
-    """
+                      thresholds, n_boot, ci, n_bins, rng, mask=None):
+    """Group rows (rates and intervals from the confusion cells), gaps for one attribute."""
     counts = counts_for(inp, labels, mask)
     groups = list(labels.categories)
     present = counts.sum(1) > 0
     counts, groups = counts[present], [g for g, p in zip(groups, present, strict=True) if p]
     boot = bootstrap_counts(counts, n_boot, rng) if n_boot else None
     rows = group_rows(counts, groups, boot, ci, min_group_size, min_rate_denominator)
-    if fairlearn_by_group is None:
-        fairlearn_by_group = metric_frame(inp, labels, mask=mask).by_group
-    rows = _merge_fairlearn(rows, fairlearn_by_group)
+    # Fairlearn's base rate, 1 - mean(y_true): the rates of a MetricFrame on the cells are these
+    # count ratios bit for bit (tests/audit/test_groups.py compares with metric_frame)
+    rows["base_rate"] = 1.0 - rows["n_creditworthy"].to_numpy() / rows["n"].to_numpy()
     sm = score_metrics(inp, labels, n_bins=n_bins, mask=mask).set_index("group")
     for c in sm.columns:
         rows[c] = sm[c].reindex(rows["group"]).to_numpy(dtype=float)
@@ -125,18 +120,6 @@ def _attribute_tables(inp: AuditInput, name: str, labels: pd.Categorical, *, min
     gaps = pd.DataFrame(compute_gaps(counts, groups, eligible, thresholds, boot, ci, min_rate_denominator))
     gaps.insert(0, "attribute", name)
     return counts, rows, gaps
-
-
-def _merge_fairlearn(rows: pd.DataFrame, mf_by_group: pd.DataFrame) -> pd.DataFrame:
-    """Take the rates from Fairlearn's ``MetricFrame.by_group`` (same values as the cells)."""
-    fl = mf_by_group.copy()
-    fl.index = fl.index.astype(str)
-    out = rows.set_index("group")
-    for col in fl.columns:
-        if col == "n":
-            continue
-        out[col] = fl[col].reindex(out.index).astype(float)
-    return out.reset_index()
 
 
 # ---------------------------------------------------------------------------------------
@@ -634,13 +617,11 @@ def _strata_stage(inp: AuditInput, attrs: dict, kw: dict) -> tuple[pd.DataFrame,
     group_parts, gap_parts = [], []
     stratum_codes = np.asarray(inp.control.codes)
     for name, labels in attrs.items():
-        # one Fairlearn frame with control_features serves every stratum
-        fl = metric_frame(inp, labels, control=inp.control).by_group
         for k, stratum in enumerate(inp.control.categories):
             m = stratum_codes == k
             if not m.any():
                 continue
-            _, rows, g = _attribute_tables(inp, name, labels, mask=m, fairlearn_by_group=fl.loc[stratum], **kw)
+            _, rows, g = _attribute_tables(inp, name, labels, mask=m, **kw)
             group_parts.append(rows.assign(stratum=stratum))
             gap_parts.append(g.assign(stratum=stratum))
     by_stratum = pd.concat(group_parts, ignore_index=True)

@@ -1,10 +1,12 @@
-"""Group metrics (via Fairlearn's ``MetricFrame``), fairness gaps and their intervals.
+"""Group metrics (Fairlearn's ``MetricFrame`` definitions), fairness gaps and their intervals.
 
-Disaggregation is Fairlearn's: every per-group rate comes from a ``MetricFrame`` whose
+Disaggregation follows Fairlearn: every per-group rate is that of a ``MetricFrame`` whose
 ``y_true`` is *creditworthy* (``1 = non-default``) and whose ``y_pred`` is *approved*, so
 Fairlearn's "positive" is the favourable outcome and its TPR is equal opportunity in the
-credit sense. Gaps, bootstrap intervals and tests work on the confusion cells, which give
-the same rates (tested) and make the bootstrap cheap.
+credit sense. The audit computes the rates, gaps, bootstrap intervals and tests from the
+confusion cells (one ``bincount``), which give the frame's rates bit for bit (tested against
+:func:`metric_frame` and against Fairlearn on the raw rows) without a frame per attribute
+and stratum.
 """
 
 from __future__ import annotations

@@ -153,3 +153,29 @@ def test_bootstrap_intervals_seeded_and_cover_estimate(scored):
     assert set(r1.gaps["gap"]) == {"dir", "spd", "eod", "eo", "ppd", "accuracy_gap"}
     bg = r1.by_group
     assert ((bg["approval_rate_ci_low"] <= bg["approval_rate"]) & (bg["approval_rate"] <= bg["approval_rate_ci_high"])).all()
+
+
+def test_rates_from_cells_equal_the_fairlearn_metric_frame_bit_for_bit(scored):
+    """The audit takes its rates from the confusion cells (no MetricFrame per attribute and
+    stratum); they equal Fairlearn's MetricFrame on the cells (``metric_frame``, which the
+    audit used before) exactly, overall groups and within each stratum."""
+    from apcfair.audit.groups import metric_frame
+
+    d = scored["test"]
+    rng = np.random.default_rng(3)
+    stratum = rng.integers(0, 3, len(d))
+    res = audit(d["pd"], d["default"], {"age_band": d["age_band"]}, cutoff=scored["cutoff"], min_group_size=1,
+                n_boot=0, control=stratum)
+
+    class Inp:
+        creditworthy = 1 - d["default"].to_numpy()
+        approved = (d["pd"].to_numpy() < scored["cutoff"]).astype(int)
+
+    labels = pd.Categorical(d["age_band"].astype(str))
+    cols = ["base_rate", "approval_rate", "tpr", "fpr", "precision", "accuracy"]
+    ref = metric_frame(Inp, labels).by_group
+    ours = res.by_group.set_index("group")
+    np.testing.assert_array_equal(ours.loc[ref.index, cols].to_numpy(float), ref[cols].to_numpy(float))
+    ref_s = metric_frame(Inp, labels, control=pd.Categorical(stratum.astype(str))).by_group
+    for (st, g), row in res.by_stratum.set_index(["stratum", "group"])[cols].iterrows():
+        np.testing.assert_array_equal(row.to_numpy(float), ref_s.loc[(str(st), g), cols].to_numpy(float))
