@@ -25,15 +25,49 @@ def _delong_components(preds: np.ndarray, y: np.ndarray):
     neg = preds[:, y == 0]
     m, n = pos.shape[1], neg.shape[1]
     allp = np.hstack([pos, neg])
-    tz = np.apply_along_axis(stats.rankdata, 1, allp)
-    tx = np.apply_along_axis(stats.rankdata, 1, pos)
-    ty = np.apply_along_axis(stats.rankdata, 1, neg)
+    is_pos = np.arange(m + n) < m
+    tz, tx, ty = np.empty_like(allp), np.empty_like(pos), np.empty_like(neg)
+    for r, row in enumerate(allp):
+        tz[r], within = _midranks_with_subsets(row, is_pos)
+        tx[r], ty[r] = within[:m], within[m:]
     aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
     v01 = (tz[:, :m] - tx) / n
     v10 = 1.0 - (tz[:, m:] - ty) / m
     sx = np.atleast_2d(np.cov(v01))
     sy = np.atleast_2d(np.cov(v10))
     return aucs, sx / m + sy / n
+
+
+def _midranks_with_subsets(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Midranks (``scipy.stats.rankdata``'s ``"average"``) of ``values``, and of each value
+    within its own subset (``first`` or not), from one sort.
+
+    Within a run of ties starting after ``b`` values and ending at ``e``, the midrank is
+    ``(b + 1 + e) / 2``; counted among all values, or among the values of the same subset.
+
+    Examples
+    --------
+    >>> ranks, within = _midranks_with_subsets(np.array([3.0, 1.0, 3.0, 2.0]), np.array([True, True, False, False]))
+    >>> ranks.tolist(), within.tolist()
+    ([3.5, 1.0, 3.5, 2.0], [2.0, 1.0, 2.0, 1.0])
+    """
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    new = np.empty(len(v), dtype=bool)
+    new[:1] = True
+    np.not_equal(v[1:], v[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(v))
+    group = np.cumsum(new) - 1
+    ranks = np.empty(len(v))
+    ranks[order] = ((starts + 1 + ends) / 2.0)[group]
+    within = np.empty(len(v))
+    f = first[order]
+    for members in (f, ~f):
+        run = np.concatenate([[0], np.cumsum(members)])
+        mid = (run[starts] + 1 + run[ends]) / 2.0
+        within[order[members]] = mid[group[members]]
+    return ranks, within
 
 
 def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:

@@ -60,7 +60,7 @@ def plot_roc_curves(result, ax=None, sample: str | None = None):
 
 def _roc_points(result, sample: str):
     fc = result.forecasts
-    for k, (model, rows) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False)):
+    for k, (model, rows) in enumerate(fc[fc["sample"] == sample].groupby("model", sort=False, observed=True)):
         fpr, tpr, _ = roc_curve(rows["defaulted_within_horizon"], rows["cum_pd_observed_window"])
         yield k, model, fpr, tpr
 

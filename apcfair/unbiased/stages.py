@@ -55,7 +55,12 @@ from apcfair.offsets import OffsetTable
 from apcfair.portfolio import Portfolio, Spells
 from apcfair.portfolio.survival import aalen_johansen
 from apcfair.scoring import OffsetGBM, OffsetLogit
-from apcfair.unbiased.dependence import auc_with_ci, corr_changes, delong_auc_difference, dependence
+from apcfair.unbiased.dependence import (
+    auc_with_ci,
+    corr_changes_by_attribute,
+    delong_auc_difference,
+    dependence,
+)
 
 #: Names of the compared models, in report order (the keys of
 #: :attr:`UnbiasedResult.comparison`'s ``model`` column; the ``gbm_*`` ones only with
@@ -580,14 +585,19 @@ class Forecasts:
         ``cum_pd_unconditional`` and ``cum_pd_unconditional_observed_window`` (default
         before any other exit; see :attr:`unconditional`), and the columns of
         ``attributes`` (the protected attributes). The definitions are in
-        :data:`FORECAST_COLUMNS` (written into the Parquet file's metadata).
+        :data:`FORECAST_COLUMNS` (written into the Parquet file's metadata). ``sample``
+        and ``model`` are categorical (one byte a row instead of a Python string: 291 ->
+        141 MiB in memory at 146,500 accounts with the demo's attributes; group by them
+        with ``observed=True``).
         """
         order = self.models
         n = len(in_sample)
         frame = pd.DataFrame({
             "account_id": np.tile(np.asarray(account_id), len(order)),
-            "sample": np.tile(np.where(in_sample, "in", "out"), len(order)),
-            "model": np.repeat(order, n),
+            "sample": pd.Categorical.from_codes(np.tile((~np.asarray(in_sample, dtype=bool)).astype(np.int8),
+                                                        len(order)), categories=["in", "out"]),
+            "model": pd.Categorical.from_codes(np.repeat(np.arange(len(order), dtype=np.int8), n),
+                                               categories=order),
             "cum_pd": np.concatenate([self.full[m] for m in order]),
             "cum_pd_observed_window": np.concatenate([self.window[m] for m in order]),
             "defaulted_within_horizon": np.tile(self.observed["defaulted"].to_numpy(), len(order)),
@@ -822,9 +832,9 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     for s, m in samples.items():
         mc = m & complete
         actual = actual_defaults_within(spells, m, horizon)
-        changes = {attr: corr_changes({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
-                                      loans[attr].to_numpy()[m], n_boot=n_boot, random_state=random_state)
-                   for attr in protected}
+        changes = corr_changes_by_attribute({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
+                                            {attr: loans[attr].to_numpy()[m] for attr in protected},
+                                            n_boot=n_boot, random_state=random_state)
         for name in forecasts.models:
             cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
             cal["by_group"] = {attr: calibration_by_group(forecasts.expected[name][m], in_horizon[m], g[m])

@@ -39,3 +39,27 @@ def test_binary_auc_equals_scikit_learn(sample):
     g = attributes["g"]
     for f in (*forecasts.values(), np.round(forecasts["credit"], 2)):  # with ties
         assert dep._auc_binary(g, f) == pytest.approx(roc_auc_score(g, f), abs=1e-12)
+
+
+def _old_delong_components(preds, y):
+    """The former implementation (three ``rankdata`` calls per forecast), for comparison."""
+    from scipy import stats
+
+    pos, neg = preds[:, y == 1], preds[:, y == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    tz = np.apply_along_axis(stats.rankdata, 1, np.hstack([pos, neg]))
+    tx = np.apply_along_axis(stats.rankdata, 1, pos)
+    ty = np.apply_along_axis(stats.rankdata, 1, neg)
+    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
+    v01, v10 = (tz[:, :m] - tx) / n, 1.0 - (tz[:, m:] - ty) / m
+    return aucs, np.atleast_2d(np.cov(v01)) / m + np.atleast_2d(np.cov(v10)) / n
+
+
+def test_delong_components_from_one_sort_equal_the_three_rankings(sample):
+    forecasts, attributes = sample
+    y = attributes["g"]
+    preds = np.vstack([forecasts["zero"], np.round(forecasts["credit"], 2)])  # the second with ties
+    aucs, cov = dep._delong_components(preds, y)
+    old_aucs, old_cov = _old_delong_components(preds, y)
+    np.testing.assert_array_equal(aucs, old_aucs)  # the ranks are equal exactly
+    np.testing.assert_allclose(cov, old_cov, rtol=1e-12, atol=0)  # np.cov's sums may round differently

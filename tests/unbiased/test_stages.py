@@ -68,7 +68,7 @@ def test_numbers_are_those_of_the_procedure_before_it_was_split_into_stages(fitt
         0.4206494845360825, **TOL)
     assert res.cost_of_fairness["out"]["difference"] == pytest.approx(0.0029566733634054376, **TOL)
     assert res.cost_of_fairness["in"]["se"] == pytest.approx(0.0026014459686838076, **TOL)
-    cum = res.forecasts.groupby("model", sort=False)["cum_pd"].sum()
+    cum = res.forecasts.groupby("model", sort=False, observed=True)["cum_pd"].sum()
     assert cum["credit_restricted_mean"] == pytest.approx(183.52355651165115, **TOL)
     assert cum["gbm_credit_restricted_zero"] == pytest.approx(161.38734380213185, **TOL)
     assert res.account_scores["credit_restricted_zero"].sum() == pytest.approx(-2102.8296921724714, **TOL)
