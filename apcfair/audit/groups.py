@@ -224,9 +224,11 @@ def _range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.where(fin >= 2, out, np.nan)
 
 
-def _equalized_odds_gap(counts: np.ndarray, boot: np.ndarray | None, groups: list[str], eligible: np.ndarray,
+def _equalized_odds_gap(counts: np.ndarray, boot: dict | None, groups: list[str], eligible: np.ndarray,
                         ci: float) -> dict:
-    """The larger of the TPR and FPR gaps; its interval is that of the statistic itself."""
+    """The larger of the TPR and FPR gaps; its interval is that of the statistic itself.
+
+    ``boot`` is the rates of the bootstrap replicates (``rates(replicates)``), shared by the gaps."""
     r = rates(counts)
     tpr_r, fpr_r = _range(r["tpr"], eligible), _range(r["fpr"], eligible)
     out = {}
@@ -237,19 +239,22 @@ def _equalized_odds_gap(counts: np.ndarray, boot: np.ndarray | None, groups: lis
                    n_groups=int(np.sum(eligible & np.isfinite(r["tpr"]) & np.isfinite(r["fpr"]))),
                    note=f"attained by the {which.upper()} gap")
         if boot is not None:
-            def stat(c):
-                rc = rates(c)
+            def of(rc):
                 return np.fmax(_range(rc["tpr"], eligible), _range(rc["fpr"], eligible))
 
-            out["ci_low"], out["ci_high"] = bca_interval(stat, counts, stat(boot), ci)
+            def stat(c):
+                return of(rates(c))
+
+            out["ci_low"], out["ci_high"] = bca_interval(stat, counts, of(boot), ci)
     return out
 
 
-def _pair_gap(metric: str, kind: str, counts: np.ndarray, boot: np.ndarray | None, groups: list[str],
+def _pair_gap(metric: str, kind: str, counts: np.ndarray, boot: dict | None, groups: list[str],
               eligible: np.ndarray, ci: float) -> dict:
     """Highest minus lowest group (a difference) or lowest over highest (the impact ratio).
 
-    The interval is that of the same pair's difference or ratio across the replicates.
+    The interval is that of the same pair's difference or ratio across the replicates
+    (``boot``: their rates, ``rates(replicates)``).
     """
     x = rates(counts)[metric]
     out = {"n_groups": int(np.sum(eligible & np.isfinite(x)))}
@@ -259,13 +264,15 @@ def _pair_gap(metric: str, kind: str, counts: np.ndarray, boot: np.ndarray | Non
     hi, lo = pair
     out.update(high_group=groups[hi], low_group=groups[lo])
 
-    def stat(c):
-        v = rates(c)[metric]
+    def of(v):
         return impact_ratio(v[..., lo], v[..., hi]) if kind == "ratio" else v[..., hi] - v[..., lo]
+
+    def stat(c):
+        return of(rates(c)[metric])
 
     out["value"] = float(stat(counts))
     if boot is not None:
-        out["ci_low"], out["ci_high"] = bca_interval(stat, counts, stat(boot), ci)
+        out["ci_low"], out["ci_high"] = bca_interval(stat, counts, of(boot[metric]), ci)
     return out
 
 
@@ -380,6 +387,7 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
     'FAIL'
     """
     r, den = rates(counts), denominators(counts)
+    boot_rates = None if boot is None else rates(boot)  # once for every gap
     rows = []
     for name, (metric, kind) in GAP_SPECS.items():
         metrics = metric if isinstance(metric, tuple) else (metric,)
@@ -388,9 +396,9 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
                "threshold": thresholds[name], "passed": None, "status": "N/A", "significant": None,
                "low_group": None, "high_group": None, "n_groups": 0, "note": ""}
         if kind == "max_difference":
-            row.update(_equalized_odds_gap(counts, boot, groups, ok, ci))
+            row.update(_equalized_odds_gap(counts, boot_rates, groups, ok, ci))
         else:
-            row.update(_pair_gap(metric, kind, counts, boot, groups, ok, ci))
+            row.update(_pair_gap(metric, kind, counts, boot_rates, groups, ok, ci))
         row = _judge(row)
         insufficient = [e for e in excluded if e["reason"] == "insufficient"]
         defined = np.logical_and.reduce([np.isfinite(r[m]) for m in metrics])
@@ -406,12 +414,14 @@ def compute_gaps(counts: np.ndarray, groups: list[str], eligible: np.ndarray,
     return rows
 
 
-def _group_interval(metric: str, g: int, counts: np.ndarray, boot: np.ndarray, ci: float) -> tuple[float, float]:
-    """BCa interval of one group's rate."""
+def _group_interval(metric: str, g: int, counts: np.ndarray, boot_rate: np.ndarray,
+                    ci: float) -> tuple[float, float]:
+    """BCa interval of one group's rate; ``boot_rate`` is the rate of every group on every
+    replicate (``rates(boot)[metric]``, computed once for all groups)."""
     def stat(c):
         return rates(c)[metric][..., g]
 
-    return bca_interval(stat, counts, stat(boot), ci)
+    return bca_interval(stat, counts, boot_rate[..., g], ci)
 
 
 def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, ci: float,
@@ -433,8 +443,10 @@ def group_rows(counts: np.ndarray, groups: list[str], boot: np.ndarray | None, c
     for m in CONDITIONAL_RATES:
         df[f"{m}_status"] = rate_status(den[m], min_rate_denominator)
     if boot is not None:
+        boot_rates = rates(boot)
         for m in ("approval_rate", "tpr"):
-            lo, hi = zip(*(_group_interval(m, g, counts, boot, ci) for g in range(len(groups))), strict=True)
+            lo, hi = zip(*(_group_interval(m, g, counts, boot_rates[m], ci) for g in range(len(groups))),
+                         strict=True)
             df[f"{m}_ci_low"], df[f"{m}_ci_high"] = lo, hi
     return df
 

@@ -179,3 +179,41 @@ def test_rates_from_cells_equal_the_fairlearn_metric_frame_bit_for_bit(scored):
     ref_s = metric_frame(Inp, labels, control=pd.Categorical(stratum.astype(str))).by_group
     for (st, g), row in res.by_stratum.set_index(["stratum", "group"])[cols].iterrows():
         np.testing.assert_array_equal(row.to_numpy(float), ref_s.loc[(str(st), g), cols].to_numpy(float))
+
+
+def test_intervals_from_shared_replicate_rates_equal_the_former_per_statistic_pass():
+    """Gaps and group rows take every replicate's rates once (``rates(boot)``) and slice them;
+    the intervals equal the former code, which recomputed the rates of all replicates for
+    each statistic (kept here), exactly."""
+    from apcfair.audit.groups import DEFAULT_THRESHOLDS, GAP_SPECS, _range, compute_gaps, group_rows
+    from apcfair.audit.metrics import highest_and_lowest, impact_ratio, rates
+    from apcfair.audit.stats import bca_interval, bootstrap_counts
+
+    rng = np.random.default_rng(5)
+    counts = rng.integers(5, 400, size=(6, 4)).astype(float)
+    counts[5, 1] = counts[5, 3] = 0.0                 # a group with no defaulters: FPR undefined
+    boot = bootstrap_counts(counts, 300, np.random.default_rng(1))
+    groups = [f"g{i}" for i in range(6)]
+    eligible = np.ones(6, bool)
+    rows = compute_gaps(counts, groups, eligible, DEFAULT_THRESHOLDS, boot)
+    r = rates(counts)
+    for row, (name, (metric, kind)) in zip(rows, GAP_SPECS.items(), strict=True):
+        assert row["gap"] == name
+        if kind == "max_difference":
+            def stat(c):
+                rc = rates(c)
+                return np.fmax(_range(rc["tpr"], eligible), _range(rc["fpr"], eligible))
+        else:
+            ok = eligible & np.isfinite(r[metric])
+            hi, lo = highest_and_lowest(r[metric], ok)
+
+            def stat(c, metric=metric, kind=kind, hi=hi, lo=lo):
+                v = rates(c)[metric]
+                return impact_ratio(v[..., lo], v[..., hi]) if kind == "ratio" else v[..., hi] - v[..., lo]
+        assert (row["ci_low"], row["ci_high"]) == bca_interval(stat, counts, stat(boot), 0.95)
+    table = group_rows(counts, groups, boot, 0.95, 1)
+    for m in ("approval_rate", "tpr"):
+        for g in range(6):
+            def one(c, m=m, g=g):
+                return rates(c)[m][..., g]
+            assert (table[f"{m}_ci_low"][g], table[f"{m}_ci_high"][g]) == bca_interval(one, counts, one(boot), 0.95)
