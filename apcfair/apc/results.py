@@ -32,8 +32,8 @@ from apcfair.plots import (
 from apcfair.portfolio.periods import format_period
 
 _HYPER_NAMES = ("precision_lifecycle", "precision_vintage", "precision_environment", "precision_cell")
-#: Values in one block of draws x cells (16 MB of float64) for passes over the draws.
-_BLOCK_VALUES = 2_000_000
+#: Values in one block of draws x cells (8 MB of float64) for passes over the draws.
+_BLOCK_VALUES = 1_000_000
 _LABEL_KIND = {"lifecycle": "age_grid", "vintage": "vintage_grid", "environment": "period_grid",
                "seasonal": "season"}
 
@@ -435,7 +435,7 @@ class APCResult:
                 + self.draws["environment"][rows][:, pos["environment"]])
 
     def _draw_blocks(self):
-        """``(start, stop)`` blocks of draws whose draws x cells matrices stay near 16 MB."""
+        """``(start, stop)`` blocks of draws whose draws x cells matrices stay near 8 MB."""
         size = max(1, min(self.n_draws, _BLOCK_VALUES // max(len(self.cells), 1)))
         return [(i, min(i + size, self.n_draws)) for i in range(0, self.n_draws, size)]
 
