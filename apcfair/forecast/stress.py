@@ -553,20 +553,34 @@ def _interpolate_scores(stats: dict, existing: _Groups, vintage: np.ndarray, sco
     return vals
 
 
-def account_table(loans: pd.DataFrame, vintage: np.ndarray, is_open: np.ndarray, book: Book,
-                  scores: np.ndarray | None, cumulative_by_group: dict, freq: str,
-                  credible_level: float) -> pd.DataFrame:
-    """``account_id, vintage, scenario, cumulative_pd, lower, upper`` for the existing book."""
+def group_cumulative_stats(cumulative: np.ndarray, credible_level: float) -> dict:
+    """Mean and central ``credible_level`` band over the draws of each existing group's
+    cumulative PD (``cumulative``: draws x groups), as :func:`account_table` takes them (the
+    draws need not be kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> draws = np.linspace(0.01, 0.03, 101)[:, None]  # 101 draws, one group
+    >>> {k: round(float(v[0]), 4) for k, v in group_cumulative_stats(draws, 0.9).items()}
+    {'cumulative_pd': 0.02, 'lower': 0.011, 'upper': 0.029}
+    """
     a = (1 - credible_level) / 2
+    lower, upper = np.quantile(cumulative, [a, 1 - a], axis=0)
+    return {"cumulative_pd": cumulative.mean(axis=0), "lower": lower, "upper": upper}
+
+
+def account_table(loans: pd.DataFrame, vintage: np.ndarray, is_open: np.ndarray, book: Book,
+                  scores: np.ndarray | None, stats_by_group: dict, freq: str) -> pd.DataFrame:
+    """``account_id, vintage, scenario, cumulative_pd, lower, upper`` for the existing book
+    (``stats_by_group``: per scenario, :func:`group_cumulative_stats` of its groups)."""
     ids = loans["account_id"].to_numpy()[is_open]
     vint = vintage[is_open]
     grp = book.account_group[is_open]
     uv, v_inv = np.unique(vint, return_inverse=True)
     vint_label = np.asarray(format_period(uv, freq), dtype=object)[v_inv.ravel()]  # formatted once
     frames = []
-    for name, cg in cumulative_by_group.items():
-        lower, upper = np.quantile(cg, [a, 1 - a], axis=0)
-        stats = {"cumulative_pd": cg.mean(axis=0), "lower": lower, "upper": upper}
+    for name, stats in stats_by_group.items():
         if scores is None:
             vals = {k: v[grp] for k, v in stats.items()}
         else:
@@ -851,7 +865,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
                                attrition=attrition, count=book.count, n_existing=book.n_existing,
                                precision=self.precision)
             pd_draws[name] = paths.rate
-            cum_groups[name] = paths.cumulative
+            cum_groups[name] = group_cumulative_stats(paths.cumulative, cl)  # not the draws: memory
             tables[name] = scenario_table(paths, projection.codes, freq, cl)
             cumulative[name] = cumulative_summary(paths, book.existing.count, cl)
             environment[name] = environment_summary(projection.draws[name], projection.codes, freq, cl)
@@ -862,7 +876,7 @@ class StressTest(ParamsMixin, FittedResultMixin):
                             pooled_q, volume, projection)
         self._result = StressResult(
             codes=np.asarray(projection.codes), freq=freq, tables=tables, cumulative=cumulative,
-            account_pd=account_table(loans, vintage, is_open, book, scores, cum_groups, freq, cl),
+            account_pd=account_table(loans, vintage, is_open, book, scores, cum_groups, freq),
             history=observed_history(apc_result.cells, freq), credible_level=cl, settings=settings,
             notes=notes, provenance=provenance(settings), pd_draws=pd_draws, environment=environment,
             drivers=list(projection.notes.get("drivers", [])),
