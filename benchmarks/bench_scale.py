@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/bench_scale.py                       # 1x and 10x, all backends
     python benchmarks/bench_scale.py --scales 1 --parts 8 --workers 2
+    python benchmarks/bench_scale.py --cli /work/runs/s10x/loans --backend dask --workers 2 \\
+        --commands validate vintage apc unbiased --out benchmarks/results/issue18_unbiased.jsonl
 
 Data: ``data_synth.partitioned.write_partitioned`` at 146,500 x scale accounts
 (2005-01..2019-12, seed 0) as ``--parts`` parts, written once per scale under
@@ -115,6 +117,81 @@ def _child(backend: str, folder: Path, workers: int) -> dict:
     return info
 
 
+UNBIASED_ARGS = ["--restricted", "minority,sex,age", "--credit", "bureau_score,interest_rate,total_deposits",
+                 "--seed", "0"]
+
+
+def _sample_tree(proc, every: float = 0.25) -> dict:
+    """Peak resident memory of a command's process (the driver) and of its descendants (Dask workers).
+
+    Sampled with psutil every ``every`` seconds until it exits; the driver's own CPU seconds
+    from its last sample (children excluded).
+    """
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    driver_peak, worker_peak, driver_cpu, workers = 0, 0, 0.0, set()
+    while proc.poll() is None:
+        try:
+            driver_peak = max(driver_peak, root.memory_info().rss)
+            t = root.cpu_times()
+            driver_cpu = t.user + t.system
+            for c in root.children(recursive=True):
+                try:
+                    rss = c.memory_info().rss
+                except psutil.Error:
+                    continue
+                if rss > 50 * 2**20:  # a Python worker, not a helper (resource tracker)
+                    workers.add(c.pid)
+                    worker_peak = max(worker_peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(every)
+    return {"driver_peak_mib": round(driver_peak / 2**20, 1), "worker_peak_mib": round(worker_peak / 2**20, 1),
+            "driver_cpu_seconds": round(driver_cpu, 2), "n_worker_processes": len(workers)}
+
+
+def run_cli(data: str, commands: list[str], backend: str, workers: int, out_dir: Path, extra: list[str]) -> list[dict]:
+    """``apcfair <command> --data DATA --backend ...`` in a child process each: wall, CPU, peak memory.
+
+    CPU seconds of the whole run (driver and workers) from ``RUSAGE_CHILDREN``; the
+    largest resident set of any process of it (``ru_maxrss``), and the driver's and the
+    workers' peaks sampled separately (:func:`_sample_tree`).
+    """
+    import resource
+
+    rows = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
+    for cmd in commands:
+        argv = ["apcfair", cmd, "--data", data, "-q", "--backend", backend]
+        if backend == "dask":
+            argv += ["--workers", str(workers)]
+        if cmd != "validate":
+            argv += ["--out", str(out_dir / f"{cmd}_{backend}"), "--force"]
+        if cmd == "unbiased":
+            argv += UNBIASED_ARGS + extra
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sampled = _sample_tree(proc)
+        err = proc.stderr.read()
+        proc.wait()
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        row = {"command": " ".join(argv[1:]), "returncode": proc.returncode, "wall_seconds": round(wall, 1),
+               "cpu_seconds_all_processes": round(after.ru_utime + after.ru_stime - before.ru_utime
+                                                  - before.ru_stime, 1),
+               "max_rss_any_process_mib": round(after.ru_maxrss / 1024, 1), **sampled,
+               "load_average_1min_before_after": [round(load, 2), round(os.getloadavg()[0], 2)]}
+        if proc.returncode:
+            row["stderr_tail"] = err[-2000:]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 10])
@@ -124,7 +201,19 @@ def main() -> None:
     ap.add_argument("--data-dir", default="/tmp/apcfair_bench_scale")
     ap.add_argument("--out", default=None, help="append results as JSON lines to this file")
     ap.add_argument("--child", nargs=2, metavar=("BACKEND", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument("--cli", default=None, metavar="DATA",
+                    help="instead: run the CLI commands on this data set (folder of Parquet parts)")
+    ap.add_argument("--commands", nargs="+", default=["validate", "vintage", "apc", "unbiased"])
+    ap.add_argument("--backend", default="dask", choices=["memory", "dask"])
+    ap.add_argument("--extra", default="", help="more options for unbiased, one string")
     args = ap.parse_args()
+    if args.cli:
+        rows = run_cli(args.cli, args.commands, args.backend, args.workers, Path(args.data_dir),
+                       args.extra.split())
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.writelines(json.dumps({"data": args.cli, **r}) + "\n" for r in rows)
+        return
     if args.child:
         print(json.dumps(_child(args.child[0], Path(args.child[1]), args.workers)))
         return
