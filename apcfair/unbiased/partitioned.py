@@ -14,12 +14,13 @@ cells; the account-months live only on the workers, where each part's month pass
 - **Boosted trees**: boosting on the driver on the per-account rows (LightGBM, the same
   custom objective as :class:`~apcfair.scoring.OffsetGBM`'s ``method="accounts"``), with
   each round's per-account gradient and Hessian -- sums over the account's months of
-  ``p - y`` and ``p (1 - p)`` -- computed on the workers from their parts' month passes
-  and gathered. Chosen over LightGBM's Dask estimator because the objective is a sum over
-  account-months with the APC offset varying by month: the Dask estimator would need the
-  account-months as rows (the data this backend keeps off the driver, and ~40x the
-  per-account rows), while the per-account rows are within the driver's bound. The per-
-  account sums are the same arithmetic as in memory, so the trees are the same.
+  ``p - y`` and ``p (1 - p)`` -- computed on the workers (one block of accounts per worker,
+  its month pass cached there) and gathered. Chosen over LightGBM's Dask estimator
+  because the objective is a sum over account-months with the APC offset varying by
+  month: the Dask estimator would need the account-months as rows (the data this backend
+  keeps off the driver, and ~40x the per-account rows), while the per-account rows are
+  within the driver's bound. The per-account sums are the same arithmetic as in memory,
+  so the trees are the same.
 - **Forecasts, AUC, calibration and dependence**: on the driver's per-account arrays,
   exact (the same functions as in memory).
 
@@ -179,10 +180,18 @@ class DaskScores:
         _, inv = unique_rows(key)
         inv_all = np.zeros(n_all, dtype=inv.dtype)
         inv_all[idx] = inv
-        pieces = [self._split(x) for x in (inv_all, sp.vintage, sp.first_age, sp.last_age, d_all, r_all)]
-        masks = self._split(mask)
-        args = [[p[m] for p, m in zip(col, masks, strict=True)] for col in pieces]
         c = self.client
+        # one block of accounts per worker, not per part: each round is one task per worker (the
+        # round-trip, not the gradient pass, dominates a round); per-unit sums do not depend on the blocks
+        n_blocks = max(1, min(len(self.parts), len(c.nthreads()), n_all))
+        edges = np.linspace(0, n_all, n_blocks + 1).astype(np.int64)
+
+        def split(x):
+            return [x[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+        pieces = [split(x) for x in (inv_all, sp.vintage, sp.first_age, sp.last_age, d_all, r_all)]
+        masks = split(mask)
+        args = [[p[m] for p, m in zip(col, masks, strict=True)] for col in pieces]
         handles = c.map(_GradientPart, *args, offset=offsets, chunk_rows=model.chunk_rows, pure=False)
         sizes = np.cumsum([0, *(int(m.sum()) for m in masks)])
         lgb_params = model._lgb_params()
