@@ -16,3 +16,5 @@ Extrapolation = Literal["hold", "random_walk"]
 OnIncomplete = Literal["error", "warn"]
 OnWrongSign = Literal["warn", "drop", "error"]
 DriverTrend = Literal["extend", "hold"]
+#: Floating-point type of the draws x horizon x groups arrays of the stress paths.
+Precision = Literal["float32", "float64"]

@@ -45,7 +45,6 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -59,7 +58,7 @@ from apcfair._summary import Summary
 from apcfair.apc.identification import HOLD_WINDOW, invariant_offset_draws
 from apcfair.apc.results import check_window
 from apcfair.forecast._extrapolate import function_draws
-from apcfair.forecast._options import Extrapolation, OnIncomplete
+from apcfair.forecast._options import Extrapolation, OnIncomplete, Precision
 from apcfair.forecast.macro import DRIVER_DEFINITIONS
 from apcfair.forecast.scenarios import ScenarioProjection, random_walk_projection
 from apcfair.layout import STRESS_JSON
@@ -74,8 +73,6 @@ _CHUNK_ELEMENTS = 400_000
 #: New vintages look like the recent ones: volume and score mix of the last ``RECENT_VINTAGES``
 #: vintages, the same window over which G is held for new vintages (the APC hold rule).
 RECENT_VINTAGES = HOLD_WINDOW
-#: Floating-point type of the draws x horizon x groups arrays of :func:`book_paths`.
-Precision = Literal["float32", "float64"]
 
 
 def _aligned_scores(account_scores, loans: pd.DataFrame) -> np.ndarray:

@@ -49,6 +49,22 @@ def test_random_walk_default_fits_the_apc_model(files, tmp_path):
     assert list(d["scenarios"]) == ["random_walk"] and len(d["scenarios"]["random_walk"]["pd"]) == 12
 
 
+def test_precision_option_reaches_the_model_and_changes_numbers_by_far_less_than_their_error(files, tmp_path):
+    """--precision float64 gives the exact path; the float32 default moves the reported cumulative PD by
+    far less than its Monte Carlo standard error (stress.json records the precision used)."""
+    runs = {}
+    for prec in ("float32", "float64"):
+        out = tmp_path / prec
+        code = main(["stress", "--data", str(files / "loans.parquet"), "--out", str(out), "--horizon", "12",
+                     "--draws", "50", "--no-new-vintages", "--precision", prec, "--apc", str(files)])
+        assert code == 0
+        runs[prec] = json.loads((out / "stress.json").read_text())
+        assert runs[prec]["settings"]["precision"] == prec
+    a, b = (runs[p]["scenarios"]["random_walk"] for p in ("float32", "float64"))
+    assert abs(a["cumulative_pd"] - b["cumulative_pd"]) < 1e-6
+    assert np.allclose(a["pd"], b["pd"], rtol=1e-5)
+
+
 def test_quarterly_horizon_is_in_months(files, tmp_path):
     """--horizon is months on quarterly data too (36 = 12 quarters), as in apcfair unbiased: a
     score file written by `unbiased --freq Q --horizon 36` is stressed over the same 36 months."""
