@@ -126,12 +126,11 @@ class HorizonGrid:
         """First and last age per account of :meth:`mask`'s window, clipped to ``0..horizon``
         (``last < first`` where the window is empty)."""
         n = self.eta0.shape[0]
-        lo = np.ones(n, dtype=np.int64) if start_age is None else np.asarray(start_age, dtype=np.int64)
-        hi = (np.full(n, self.horizon, dtype=np.int64) if end_age is None
-              else np.minimum(np.asarray(end_age, dtype=np.int64), self.horizon))
-        return np.clip(lo, 1, self.horizon + 1), np.clip(hi, 0, self.horizon)
+        return age_range(np.ones(n, dtype=np.int64) if start_age is None else start_age,
+                         np.full(n, self.horizon, dtype=np.int64) if end_age is None else end_age, self.horizon)
 
-    def summaries(self, score, *, cumulative=None, expected=None, unconditional=None, attrition=None) -> dict:
+    def summaries(self, score, *, cumulative=None, expected=None, unconditional=None, attrition=None,
+                  excess: dict | None = None) -> dict:
         """Several of :meth:`cumulative`, :meth:`expected` and :meth:`unconditional` in one pass.
 
         Each window is an :meth:`age_range` pair ``(first, last)``, or ``None`` for the whole
@@ -149,6 +148,11 @@ class HorizonGrid:
         attrition : numpy.ndarray, optional
             Monthly attrition probabilities, shape (accounts, horizon), in [0, 1] (e.g. from
             :func:`attrition_path`); needed for ``unconditional``.
+        excess : dict, optional
+            Where default + attrition probability exceeds 1 in some months (attrition is
+            then clipped to ``1 - PD``), add their ``count`` and ``largest`` sum to this dict
+            instead of warning, for a caller that runs blocks of accounts and warns once
+            with :func:`excess_message`.
 
         Returns
         -------
@@ -181,7 +185,7 @@ class HorizonGrid:
                 total = run[h] if window is None else _window_sum(run, window, cols)
                 out[name] = -np.expm1(total) if kinds is cumulative else total
         if unconditional:
-            out.update(_unconditional_windows(p, np.asarray(attrition, dtype=float).T, unconditional))
+            out.update(_unconditional_windows(p, np.asarray(attrition, dtype=float).T, unconditional, excess))
         return out
 
 
@@ -204,23 +208,47 @@ def _window_sum(run: np.ndarray, window, cols: np.ndarray) -> np.ndarray:
     return np.where(hi >= lo, run[hi, cols] - run[np.minimum(lo - 1, hi), cols], 0.0)
 
 
-def _unconditional_windows(d: np.ndarray, q: np.ndarray, windows) -> dict:
+def age_range(start_age, end_age, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last age of each account's window ``start_age..end_age`` within ``1..horizon``.
+
+    Clipped to ``1..horizon + 1`` and ``0..horizon`` (``last < first`` where the window is
+    empty): the windows of :meth:`HorizonGrid.summaries`, for any subset of the accounts.
+
+    Examples
+    --------
+    >>> [x.tolist() for x in age_range([1, 5, 40], [36, 60, 50], 36)]
+    [[1, 5, 37], [36, 36, 36]]
+    """
+    return (np.clip(np.asarray(start_age, dtype=np.int64), 1, horizon + 1),
+            np.clip(np.minimum(np.asarray(end_age, dtype=np.int64), horizon), 0, horizon))
+
+
+def excess_message(count: int, largest: float) -> str:
+    """The warning when ``count`` months have default + attrition probability above 1."""
+    return (f"{int(count)} months have default + attrition probability above 1 (largest "
+            f"{float(largest):.4g}): the two hazards were estimated separately and do not fit together "
+            "there; attrition is clipped to 1 - PD in those months (default decided first)")
+
+
+def _unconditional_windows(d: np.ndarray, q: np.ndarray, windows, excess: dict | None = None) -> dict:
     """:func:`unconditional_cumulative_pd` over each window, from (horizon, accounts) probabilities.
 
-    ``d`` and ``q`` are in [0, 1] by construction (no check). Windows starting at age 1 are
+    ``d`` and ``q`` are in [0, 1] by construction (no check). Months where ``d + q > 1``
+    are warned about, or counted into ``excess`` (``count``, ``largest``). Windows starting at age 1 are
     read from one running sum of ``S(a - 1) d(a)`` over the whole horizon (a later end does
     not change ``S`` before it); the accounts of a window starting later are computed with
     their mask, as :func:`unconditional_cumulative_pd` does.
     """
     h, n = d.shape
     x = d + q
-    excess = x > 1
-    if excess.any():
-        warnings.warn(
-            f"{int(excess.sum())} months have default + attrition probability above 1 (largest "
-            f"{float(x.max()):.4g}): the two hazards were estimated separately and do not fit together "
-            "there; attrition is clipped to 1 - PD in those months (default decided first)",
-            RuntimeWarning, stacklevel=4)
+    over = x > 1
+    if over.any():
+        count, largest = int(over.sum()), float(x.max())
+        if excess is None:
+            warnings.warn(excess_message(count, largest), RuntimeWarning, stacklevel=4)
+        else:
+            excess["count"] = excess.get("count", 0) + count
+            excess["largest"] = max(excess.get("largest", largest), largest)
         x = d + np.minimum(q, 1.0 - d)
     stay = np.subtract(1.0, x, out=x)                     # 1 - d - q
     s_prev = np.empty((h, n))                             # S(a - 1), a product row by row

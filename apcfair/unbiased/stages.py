@@ -47,7 +47,9 @@ from apcfair.apc.attrition import attrition_count, attrition_offsets, try_fit_at
 from apcfair.apc.results import check_window
 from apcfair.forecast.cumulative import (
     HorizonGrid,
+    age_range,
     attrition_path,
+    excess_message,
     observed_cumulative_default,
     observed_default_within,
 )
@@ -649,9 +651,17 @@ FORECAST_COLUMNS = {
 }
 
 
+#: Account-months per block of the forecast stage (:func:`forecast`): the (accounts x
+#: horizon) offsets, attrition path and one-pass temporaries exist for one block of
+#: ``_BLOCK_CELLS // horizon`` accounts at a time (7,281 accounts at 36 months: about 15
+#: float64 arrays of 2 MiB), while only a few values per account and model are kept for
+#: all accounts.
+_BLOCK_CELLS = 2**18
+
+
 def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.ndarray],
              restricted_score: np.ndarray, in_sample: np.ndarray, *, horizon: int,
-             attrition_offsets=None) -> Forecasts:
+             attrition_offsets=None, block_size: int | None = None) -> Forecasts:
     """Forecasts of every score, and the calibrated constant for the restricted term.
 
     Over the months each account was observed (for the AUC and expected vs actual
@@ -660,6 +670,12 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     the constant ``k`` that keeps the estimation accounts' expected defaults equal to
     those of ``credit_with_restricted_offset`` (``credit_restricted_zero`` +
     ``restricted_score``).
+
+    The accounts are forecast in blocks (``block_size``): the (accounts x horizon) grids
+    exist for one block at a time, so memory grows with the accounts only by the values
+    kept per account (each account's forecasts depend on its own months alone, so the
+    blocks change no result). The constant's root search runs over the estimation
+    accounts' exposure months, gathered once as one 1-D array.
 
     Parameters
     ----------
@@ -674,6 +690,8 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     attrition_offsets : callable, optional
         ``(age, period) -> attrition logit`` (:func:`fit_attrition_apc`); with it the
         unconditional forecasts (default before any other exit) are added.
+    block_size : int, optional
+        Accounts per block (default: ``2**18 // horizon``, 7,281 accounts at 36 months).
 
     Returns
     -------
@@ -681,26 +699,43 @@ def forecast(portfolio: Portfolio, offsets: OffsetTable, scores: dict[str, np.nd
     """
     loans = portfolio.loans
     obs = observed_default_within(loans, horizon, window_end=portfolio.window[1])
+    in_sample = np.asarray(in_sample, dtype=bool)
+    n = len(in_sample)
+    step = max(1, _BLOCK_CELLS // horizon) if block_size is None else int(block_size)
+    if step < 1:
+        raise ValueError(f"block_size={block_size!r} must be at least 1 account")
+    blocks = [slice(s, min(s + step, n)) for s in range(0, n, step)]
+    vintage = portfolio.spells().vintage
     start = obs["start_age"].to_numpy()
-    grid = HorizonGrid(portfolio.spells().vintage, offsets, horizon)
-    eval_range, expo_range = grid.age_range(start, obs["eval_end_age"].to_numpy()), \
-        grid.age_range(start, obs["exposure_end_age"].to_numpy())
+    ranges = {"window": age_range(start, obs["eval_end_age"].to_numpy(), horizon),
+              "expected": age_range(start, obs["exposure_end_age"].to_numpy(), horizon),
+              "exposure": age_range(start, censoring_end_age(obs), horizon)}
     c = scores["credit_restricted_zero"]
-    k = calibrating_constant(grid, expo_range, c, restricted_score, in_sample)
+    k = _blocked_calibrating_constant(vintage, offsets, horizon, blocks, ranges["expected"], c, restricted_score,
+                                      in_sample)
     scores = {**scores, "credit_restricted_mean": c + k}
     order = [m for m in MODELS if m in scores]
-    windows = {"cumulative": {"window": eval_range, "full": None,
-                              "exposure": grid.age_range(start, censoring_end_age(obs))},
-               "expected": {"expected": expo_range}}
-    q = None
-    if attrition_offsets is not None:
-        q = np.ascontiguousarray(attrition_path(portfolio.spells().vintage, attrition_offsets, horizon).T).T
-        windows["unconditional"] = {"unconditional": None, "unconditional_window": eval_range}
-    # one pass per model over the (accounts x horizon) grid gives every window
-    per_model = {m: grid.summaries(scores[m], attrition=q, **windows) for m in order}
-    kinds = ("window", "expected", "full", "exposure") + (("unconditional", "unconditional_window") if q is not None
-                                                          else ())
-    columns = {kind: {m: per_model[m][kind] for m in order} for kind in kinds}
+    kinds = ("window", "expected", "full", "exposure") + (("unconditional", "unconditional_window")
+                                                          if attrition_offsets is not None else ())
+    columns = {kind: {m: np.empty(n) for m in order} for kind in kinds}
+    excess = {m: {} for m in order}
+    for sl in blocks:
+        grid = HorizonGrid(vintage[sl], offsets, horizon)
+        windows = {"cumulative": {"window": _rows(ranges["window"], sl), "full": None,
+                                  "exposure": _rows(ranges["exposure"], sl)},
+                   "expected": {"expected": _rows(ranges["expected"], sl)}}
+        q = None
+        if attrition_offsets is not None:
+            q = np.ascontiguousarray(attrition_path(vintage[sl], attrition_offsets, horizon).T).T
+            windows["unconditional"] = {"unconditional": None, "unconditional_window": windows["cumulative"]["window"]}
+        # one pass per model over the block's (accounts x horizon) grid gives every window
+        for m in order:
+            out = grid.summaries(scores[m][sl], attrition=q, excess=excess[m], **windows)
+            for kind in kinds:
+                columns[kind][m][sl] = out[kind]
+    for m in order:
+        if excess[m]:
+            warnings.warn(excess_message(**excess[m]), RuntimeWarning, stacklevel=2)
     return Forecasts(scores=scores, calibrating_constant=k, observed=obs, **columns)
 
 
@@ -725,6 +760,10 @@ def censoring_end_age(observed: pd.DataFrame) -> np.ndarray:
                     observed["exposure_end_age"].to_numpy())
 
 
+def _rows(window: tuple[np.ndarray, np.ndarray], sl: slice) -> tuple[np.ndarray, np.ndarray]:
+    return window[0][sl], window[1][sl]
+
+
 def calibrating_constant(grid: HorizonGrid, mask, c: np.ndarray, r: np.ndarray,
                          in_sample: np.ndarray) -> float:
     """Constant ``k`` with the same expected in-sample defaults for ``c + k`` as for ``c + r``.
@@ -740,17 +779,59 @@ def calibrating_constant(grid: HorizonGrid, mask, c: np.ndarray, r: np.ndarray,
         lo, hi = mask
         mask = (grid.ages >= lo[:, None]) & (grid.ages <= hi[:, None])
     cells = np.asarray(mask, dtype=bool)[in_sample]
-    eta0 = grid.eta0[in_sample][cells]                       # the estimation accounts' exposure months
-    per_cell = np.broadcast_to(np.arange(cells.shape[0])[:, None], cells.shape)[cells]
-    c_cells = np.asarray(c, dtype=float)[in_sample][per_cell]
+    terms, odds_against = _exposure_terms(grid.eta0[in_sample], cells, np.asarray(c, dtype=float)[in_sample],
+                                          np.asarray(r, dtype=float)[in_sample])
+    return _calibrating_root(float(terms.sum()), odds_against, stacklevel=3)
 
-    target = float(np.exp(log_expit(eta0 + (c_cells + np.asarray(r, dtype=float)[in_sample][per_cell]))).sum())
+
+def _exposure_terms(eta0: np.ndarray, cells: np.ndarray, c: np.ndarray, r: np.ndarray):
+    """Over the ``cells`` of ``eta0`` (accounts x horizon, in row order): the monthly PDs at
+    ``c + r`` and the odds against default at ``c`` (``PD(k) = 1 / (1 + odds exp(-k))``)."""
+    eta = eta0[cells]
+    per_account = cells.sum(axis=1)
+    c_cells = np.repeat(c, per_account)
+    terms = np.exp(log_expit(eta + (c_cells + np.repeat(r, per_account))))
     with np.errstate(over="ignore"):
-        odds_against = np.exp(-(eta0 + c_cells))             # PD(k) = 1 / (1 + exp(-eta - k)): no log per step
+        return terms, np.exp(-(eta + c_cells))
+
+
+def _blocked_calibrating_constant(vintage, offsets, horizon: int, blocks: list[slice], expo_range, c, r,
+                                  in_sample: np.ndarray) -> float:
+    """:func:`calibrating_constant` over the exposure ranges, the grid built one block at a time.
+
+    The estimation accounts' exposure months are gathered into two 1-D arrays (their count,
+    not accounts x horizon) in the same order as the one-grid version, so the sums and the
+    constant are the same.
+    """
+    lo, hi = expo_range
+    months = np.where(in_sample, np.maximum(hi - lo + 1, 0), 0)
+    total = int(months.sum())
+    terms, odds_against = np.empty(total), np.empty(total)
+    c, r = np.asarray(c, dtype=float), np.asarray(r, dtype=float)
+    pos = 0
+    for sl in blocks:
+        ins = in_sample[sl]
+        if not ins.any():
+            continue
+        grid = HorizonGrid(vintage[sl][ins], offsets, horizon)
+        cells = (grid.ages >= lo[sl][ins, None]) & (grid.ages <= hi[sl][ins, None])
+        t, o = _exposure_terms(grid.eta0, cells, c[sl][ins], r[sl][ins])
+        terms[pos:pos + len(t)], odds_against[pos:pos + len(t)] = t, o
+        pos += len(t)
+    target = float(terms.sum())
+    del terms  # the root search needs the odds and one buffer
+    return _calibrating_root(target, odds_against, stacklevel=4)
+
+
+def _calibrating_root(target: float, odds_against: np.ndarray, *, stacklevel: int) -> float:
+    """Root ``k`` of ``sum 1 / (1 + odds_against exp(-k)) = target`` (0 with a warning if none)."""
+    buf = np.empty_like(odds_against)
 
     def gap(k):
         with np.errstate(over="ignore"):
-            return float((1.0 / (1.0 + odds_against * np.exp(-k))).sum()) - target
+            np.multiply(odds_against, np.exp(-k), out=buf)
+        np.add(1.0, buf, out=buf)
+        return float(np.divide(1.0, buf, out=buf).sum()) - target
 
     lo, hi = -2.0, 2.0
     for _ in range(6):  # widen the bracket until it holds the root (up to +-128 logits)
@@ -758,7 +839,7 @@ def calibrating_constant(grid: HorizonGrid, mask, c: np.ndarray, r: np.ndarray,
             return float(optimize.brentq(gap, lo, hi, xtol=1e-6))
         lo, hi = 2 * lo, 2 * hi
     warnings.warn("no calibrating constant found for the restricted term; credit_restricted_mean "
-                  "falls back to the zeroed forecast", RuntimeWarning, stacklevel=3)
+                  "falls back to the zeroed forecast", RuntimeWarning, stacklevel=stacklevel)
     return 0.0
 
 
