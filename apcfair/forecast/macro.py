@@ -678,7 +678,9 @@ class MacroResult:
             Forecast periods after the APC window (default: as many as every scenario
             covers).
         random_state : int, optional
-            Seed of the residual innovations (shared by all scenarios).
+            Seed of the residual innovations (shared by all scenarios); default: the
+            macro model's own ``random_state`` (so that a seeded model projects the same
+            draws every run).
         frequency, quarterly : str
             How to read the scenario months (see :func:`read_scenarios`).
 
@@ -686,6 +688,8 @@ class MacroResult:
         -------
         ScenarioProjection
         """
+        if random_state is None:
+            random_state = self.settings.get("random_state")
         specs = self.specs
         if any(sp.transforms for sp in specs):
             raw = list(dict.fromkeys(sp.name for sp in specs))
