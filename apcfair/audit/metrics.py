@@ -180,10 +180,17 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
     (0.64, 'b', False)
     """
     f = np.asarray(forecast, dtype=float)
-    g = pd.Series(groups).astype("string").fillna("NA").to_numpy()
+    # labels as the string dtype writes them (missing -> "NA"); the distinct raw values are
+    # converted once and mapped back, groups in order of appearance
+    raw, uniq = pd.factorize(pd.Series(groups), use_na_sentinel=True)
+    labels = pd.Series(uniq, dtype=object).astype("string").to_numpy(dtype=object) if len(uniq) else np.array([], object)
+    labels = np.append(labels, "NA")  # code -1 (missing) -> the last entry
+    codes, names = pd.factorize(labels[raw])
     cut = float(np.quantile(f, approval_rate))
     approved = f <= cut
-    group_rates = {str(k): float(approved[g == k].mean()) for k in pd.unique(g)}
+    count = np.bincount(codes, minlength=len(names))
+    rate = np.bincount(codes, weights=approved.astype(float), minlength=len(names)) / count
+    group_rates = {str(k): float(r) for k, r in zip(names, rate, strict=True)}
     names, values = list(group_rates), np.fromiter(group_rates.values(), dtype=float)
     high, low = int(np.argmax(values)), int(np.argmin(values))
     ratio = impact_ratio(values[low], values[high])
