@@ -997,13 +997,18 @@ def calibration_by_group(expected: np.ndarray, defaulted: np.ndarray, group: np.
     """
     from scipy import stats
 
+    # groups in order of appearance (as pd.unique), counted in one pass each
+    codes, levels = pd.factorize(np.asarray(group, dtype=object), use_na_sentinel=False)
+    k = len(levels)
+    n = np.bincount(codes, minlength=k)
+    e_all = np.bincount(codes, weights=np.asarray(expected, dtype=float), minlength=k)
+    a_all = np.bincount(codes, weights=np.asarray(defaulted, dtype=float), minlength=k).round().astype(np.int64)
+    lo_all = np.where(a_all > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(a_all, 1)) / 2, 0.0)
+    hi_all = stats.chi2.ppf(1 - alpha / 2, 2 * a_all + 2) / 2
     out = []
-    for g in pd.unique(group):
-        m = group == g
-        e, a = float(expected[m].sum()), int(np.asarray(defaulted)[m].sum())
-        lo_a = stats.chi2.ppf(alpha / 2, 2 * a) / 2 if a > 0 else 0.0
-        hi_a = stats.chi2.ppf(1 - alpha / 2, 2 * a + 2) / 2
-        out.append({"group": str(g), "n": int(m.sum()), "expected_defaults": e, "actual_defaults": a,
+    for j, g in enumerate(levels):
+        e, a, lo_a, hi_a = float(e_all[j]), int(a_all[j]), float(lo_all[j]), float(hi_all[j])
+        out.append({"group": str(g), "n": int(n[j]), "expected_defaults": e, "actual_defaults": a,
                     "expected_over_actual": e / a if a else None,
                     "lower": e / hi_a, "upper": (e / lo_a) if lo_a > 0 else None})
     return out

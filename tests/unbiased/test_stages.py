@@ -232,3 +232,42 @@ def test_summary_says_which_levels_were_merged(fitted):
     text = str(res.summary())
     r = merges.iloc[0]
     assert f"Merged sparse levels (one coefficient each): {r['attribute']}: {r['merged_from']} -> {r['level']}" in text
+
+
+def test_calibration_by_group_from_counts_equals_the_former_per_group_masks():
+    """One factorize + bincount pass gives the former per-group masked sums (to 1e-12 relative:
+    the sums are added in another order) and the same Garwood limits, groups in order of appearance."""
+    from scipy import stats
+
+    from apcfair.unbiased.stages import calibration_by_group, protected_groups
+
+    def former(expected, defaulted, group, alpha=0.05):
+        out = []
+        for g in pd.unique(group):
+            m = group == g
+            e, a = float(expected[m].sum()), int(np.asarray(defaulted)[m].sum())
+            lo_a = stats.chi2.ppf(alpha / 2, 2 * a) / 2 if a > 0 else 0.0
+            hi_a = stats.chi2.ppf(1 - alpha / 2, 2 * a + 2) / 2
+            out.append({"group": str(g), "n": int(m.sum()), "expected_defaults": e, "actual_defaults": a,
+                        "expected_over_actual": e / a if a else None,
+                        "lower": e / hi_a, "upper": (e / lo_a) if lo_a > 0 else None})
+        return out
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    expected = rng.uniform(0, 0.2, n)
+    defaulted = rng.random(n) < 0.05
+    for raw in (pd.Series(rng.choice(["B", "A", None], n, p=[0.5, 0.45, 0.05])),
+                pd.Series(rng.normal(40, 10, n)), pd.Series(np.where(rng.random(n) < 0.002, "tiny", "big"))):
+        group = protected_groups(raw)
+        d = defaulted.copy()
+        d[group == "tiny"] = False  # a group without defaults: no ratio, no upper limit
+        new, old = calibration_by_group(expected, d, group), former(expected, d, group)
+        assert [r["group"] for r in new] == [r["group"] for r in old]
+        for a, b in zip(new, old, strict=True):
+            assert a.keys() == b.keys()
+            for k in a:
+                if isinstance(b[k], float):
+                    assert a[k] == pytest.approx(b[k], rel=1e-12, abs=0), k
+                else:
+                    assert a[k] == b[k], k
