@@ -2,7 +2,10 @@
 
 Orchestration only: each step calls the library (the demo's own choices are in
 :mod:`apcfair.report.demo`) and writes its result with :mod:`apcfair.outputs`, into a
-folder that appears only when complete.
+folder that appears only when complete. On a machine with two cores or more, each step's
+files (plots, netCDF, JSON) and the attrition fit are written by a forked process while the
+next step computes; the files are the same as when written in turn (the demo is seeded
+throughout), and ``results.json`` records the time spent waiting for them.
 """
 
 from __future__ import annotations
@@ -38,6 +41,64 @@ def add_parser(sub):
     return p
 
 
+class _BackgroundWriter:
+    """Write a step's files in a forked process while the next step computes (the second core).
+
+    One writer runs at a time (a new one first waits for the previous), so the demo keeps at
+    most two busy processes. Where ``fork`` is unavailable or the machine has one core, each
+    job runs in this process. A job that fails in its process is run again here, so its
+    error surfaces with a full traceback. The forked process ends with ``os._exit`` (no
+    cleanup of the parent's open output folder or progress bar).
+    """
+
+    def __init__(self):
+        import multiprocessing as mp
+        import os
+
+        use_fork = "fork" in mp.get_all_start_methods() and (os.cpu_count() or 1) > 1
+        self._ctx = mp.get_context("fork") if use_fork else None
+        self._job = None
+        self.waited = 0.0
+
+    def submit(self, name: str, fn, *args, **kwargs) -> None:
+        """Run ``fn(*args, **kwargs)`` in the background (after the previous job ends)."""
+        self.wait()
+        if self._ctx is None:
+            fn(*args, **kwargs)
+            return
+        proc = self._ctx.Process(target=fn, args=args, kwargs=kwargs, name=f"apcfair demo: {name}")
+        proc.start()
+        self._job = (name, proc, fn, args, kwargs)
+
+    def wait(self) -> None:
+        """Wait for the running job; rerun it here if it failed."""
+        import time
+
+        if self._job is None:
+            return
+        name, proc, fn, args, kwargs = self._job
+        self._job = None
+        t = time.perf_counter()
+        proc.join()
+        self.waited += time.perf_counter() - t
+        if proc.exitcode != 0:
+            import warnings
+
+            warnings.warn(f"writing {name} in a background process failed (exit code {proc.exitcode}); "
+                          "running it again here", RuntimeWarning, stacklevel=2)
+            fn(*args, **kwargs)
+
+
+def _apc_outputs(apc_model, apc, cells, folder) -> None:
+    """The attrition fit and the APC files (nothing later in the demo needs the attrition fit)."""
+    from apcfair.apc.attrition import try_fit_attrition
+    from apcfair.outputs import write_apc_outputs
+
+    # both hazards, as `apcfair apc` fits them: payoff competes with default
+    attrition, attrition_note = try_fit_attrition(apc_model, cells)
+    write_apc_outputs(apc, folder, attrition=attrition, attrition_note=attrition_note)
+
+
 def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: int = 0, progress: bool = True) -> dict:
     """Run the whole workflow and write ``report.html``, ``results.json`` and every step's files into ``out``.
 
@@ -64,9 +125,7 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from apcfair import layout
     from apcfair._io import atomic_output_dir
     from apcfair.apc import APCModel
-    from apcfair.apc.attrition import try_fit_attrition
     from apcfair.outputs import (
-        write_apc_outputs,
         write_audit_outputs,
         write_results,
         write_stress_outputs,
@@ -89,6 +148,7 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
     from data_synth import SynthConfig, write_portfolio
 
     timings: dict[str, float] = {}
+    background = _BackgroundWriter()  # each step's files are written while the next step computes
     with atomic_output_dir(out) as tmp, tqdm(total=len(STEPS), desc="apcfair demo", disable=not progress) as bar:
         def step(name):
             bar.set_postfix_str(name)
@@ -107,39 +167,39 @@ def run_demo(out: str | Path = "apcfair-demo", accounts: int = 146_500, seed: in
         loans = Path(data["loans"])
         portfolio = Portfolio.from_loans(read_table(loans), source=str(Path(out) / layout.DEMO_DATA / loans.name))
         cells = portfolio.cells()
-        write_vintage_outputs(portfolio, tmp, cells=cells)
+        background.submit("vintage outputs", write_vintage_outputs, portfolio, tmp, cells=cells)
         done(started)
 
         started = step(STEPS[2])
         apc_model = APCModel(random_state=seed)
         apc = apc_model.fit(cells).result_
-        # both hazards, as `apcfair apc` fits them: payoff competes with default
-        attrition, attrition_note = try_fit_attrition(apc_model, cells)
-        write_apc_outputs(apc, tmp, attrition=attrition, attrition_note=attrition_note)
+        background.submit("APC outputs", _apc_outputs, apc_model, apc, cells, tmp)
         done(started)
 
         started = step(STEPS[3])
         result = UnbiasedByDesign(restricted=DEMO_RESTRICTED, credit=DEMO_CREDIT, protected=DEMO_PROTECTED,
                                   horizon=DEMO_HORIZON, random_state=seed).fit(portfolio).result_
-        write_unbiased_outputs(result, tmp)
+        background.submit("unbiased outputs", write_unbiased_outputs, result, tmp)
         done(started)
 
         started = step(STEPS[4])
         audit = demo_audit(result, portfolio, seed)
-        write_audit_outputs(audit, tmp, dpi=DEMO_DPI)
+        background.submit("audit outputs", write_audit_outputs, audit, tmp, dpi=DEMO_DPI)
         done(started)
 
         started = step(STEPS[5])
         macro, projection, stress = demo_stress(result, portfolio, apc, data["macro_history"], data["scenarios"],
                                                 DEMO_HORIZON, seed)
-        write_stress_outputs(stress, tmp, projection=projection, macro=macro, dpi=DEMO_DPI,
-                             files=(layout.STRESS_JSON, layout.MACRO_MODEL_TXT, layout.FAN_CHART_PLOT,
-                                    layout.ENVIRONMENT_SCENARIOS_PLOT))
+        background.submit("stress outputs", write_stress_outputs, stress, tmp, projection=projection, macro=macro,
+                          dpi=DEMO_DPI, files=(layout.STRESS_JSON, layout.MACRO_MODEL_TXT, layout.FAN_CHART_PLOT,
+                                               layout.ENVIRONMENT_SCENARIOS_PLOT))
         done(started)
 
         started = step(STEPS[6])
         results = demo_results(portfolio, apc, result, audit, stress, timings=timings, accounts=accounts,
                                seed=seed, horizon=DEMO_HORIZON)
+        background.wait()  # the report reads every step's files
+        timings["waiting for background writers"] = round(background.waited, 2)
         write_results(results, tmp)
         write_report(tmp, title=f"apcfair demo: synthetic card portfolio ({accounts:,} accounts, seed {seed})")
         done(started)
