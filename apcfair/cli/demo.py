@@ -45,25 +45,44 @@ class _BackgroundWriter:
     """Write a step's files in a forked process while the next step computes (the second core).
 
     One writer runs at a time (a new one first waits for the previous), so the demo keeps at
-    most two busy processes. Where ``fork`` is unavailable or the machine has one core, each
-    job runs in this process. A job that fails in its process is run again here, so its
-    error surfaces with a full traceback. The forked process ends with ``os._exit`` (no
-    cleanup of the parent's open output folder or progress bar).
+    most two busy processes. A job runs in this process instead where ``fork`` is unavailable,
+    the machine has one core, or forking is not safe: other Python threads are running (a
+    Dask client's event loop, a test runner's I/O threads; a forked child inherits their
+    locks but not the threads, and can wait on them forever). A job that fails in its process,
+    or does not finish within ``timeout`` seconds, is run again here, so its error surfaces
+    with a full traceback. The forked process ends with ``os._exit`` (no cleanup of the
+    parent's open output folder or progress bar).
     """
 
-    def __init__(self):
+    def __init__(self, *, fork: bool | None = None, timeout: float = 900.0):
         import multiprocessing as mp
         import os
 
-        use_fork = "fork" in mp.get_all_start_methods() and (os.cpu_count() or 1) > 1
+        available = "fork" in mp.get_all_start_methods()
+        use_fork = available and (os.cpu_count() or 1) > 1 if fork is None else (fork and available)
         self._ctx = mp.get_context("fork") if use_fork else None
+        self._auto = fork is None
+        self.timeout = timeout
         self._job = None
         self.waited = 0.0
+
+    @staticmethod
+    def _only_thread() -> bool:
+        """Whether this process runs no other Python thread (tqdm's idle monitor aside)."""
+        import threading
+
+        try:
+            from tqdm._monitor import TMonitor
+        except ImportError:  # pragma: no cover - tqdm is a core dependency
+            TMonitor = ()  # noqa: N806
+        others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                  and not isinstance(t, TMonitor)]
+        return not others
 
     def submit(self, name: str, fn, *args, **kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in the background (after the previous job ends)."""
         self.wait()
-        if self._ctx is None:
+        if self._ctx is None or (self._auto and not self._only_thread()):
             fn(*args, **kwargs)
             return
         proc = self._ctx.Process(target=fn, args=args, kwargs=kwargs, name=f"apcfair demo: {name}")
@@ -71,22 +90,27 @@ class _BackgroundWriter:
         self._job = (name, proc, fn, args, kwargs)
 
     def wait(self) -> None:
-        """Wait for the running job; rerun it here if it failed."""
+        """Wait for the running job; rerun it here if it failed or hung."""
         import time
+        import warnings
 
         if self._job is None:
             return
         name, proc, fn, args, kwargs = self._job
         self._job = None
         t = time.perf_counter()
-        proc.join()
-        self.waited += time.perf_counter() - t
-        if proc.exitcode != 0:
-            import warnings
-
+        proc.join(self.timeout)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+            warnings.warn(f"writing {name} in a background process did not finish within {self.timeout:g} s; "
+                          "running it again here", RuntimeWarning, stacklevel=2)
+            fn(*args, **kwargs)
+        elif proc.exitcode != 0:
             warnings.warn(f"writing {name} in a background process failed (exit code {proc.exitcode}); "
                           "running it again here", RuntimeWarning, stacklevel=2)
             fn(*args, **kwargs)
+        self.waited += time.perf_counter() - t
 
 
 def _apc_outputs(apc_model, apc, cells, folder) -> None:
