@@ -223,11 +223,11 @@ def age_range(start_age, end_age, horizon: int) -> tuple[np.ndarray, np.ndarray]
             np.clip(np.minimum(np.asarray(end_age, dtype=np.int64), horizon), 0, horizon))
 
 
-def excess_message(count: int, largest: float) -> str:
-    """The warning when ``count`` months have default + attrition probability above 1."""
-    return (f"{int(count)} months have default + attrition probability above 1 (largest "
-            f"{float(largest):.4g}): the two hazards were estimated separately and do not fit together "
-            "there; attrition is clipped to 1 - PD in those months (default decided first)")
+def excess_message(count: int, largest: float, *, clipped: bool = True) -> str:
+    """The warning (``clipped``) or error when ``count`` months have default + attrition probability above 1."""
+    msg = (f"{int(count)} months have default + attrition probability above 1 (largest "
+           f"{float(largest):.4g}): the two hazards were estimated separately and do not fit together there")
+    return msg + "; attrition is clipped to 1 - PD in those months (default decided first)" if clipped else msg
 
 
 def _unconditional_windows(d: np.ndarray, q: np.ndarray, windows, excess: dict | None = None) -> dict:
@@ -404,13 +404,10 @@ def _competing(pd_default, pd_attrition, mask, on_excess: str) -> tuple[np.ndarr
         d, q = np.where(m, d, 0.0), np.where(m, q, 0.0)
     excess = d + q > 1
     if excess.any():
-        msg = (f"{int(excess.sum())} months have default + attrition probability above 1 (largest "
-               f"{float((d + q).max()):.4g}): the two hazards were estimated separately and do not fit together "
-               "there")
+        count, largest = int(excess.sum()), float((d + q).max())
         if on_excess == "error":
-            raise ValueError(msg)
-        warnings.warn(msg + "; attrition is clipped to 1 - PD in those months (default decided first)",
-                      RuntimeWarning, stacklevel=3)
+            raise ValueError(excess_message(count, largest, clipped=False))
+        warnings.warn(excess_message(count, largest), RuntimeWarning, stacklevel=3)
         q = np.minimum(q, 1.0 - d)
     with np.errstate(divide="ignore"):
         log_s = np.cumsum(np.log1p(-(d + q)), axis=-1)
