@@ -29,6 +29,7 @@ from apcfair.offsets import OffsetTable
 from apcfair.scoring.binning import compose_key, unique_rows
 
 _ETA_MAX = 700.0  # exp overflows above ~709; p = 1 to machine precision long before
+_LOG_PRODUCT_MAX = 600.0  # the largest log of a product of (1 + odds) over months kept in float64 (max ~709)
 
 
 class ConvergenceWarning(UserWarning):
@@ -153,11 +154,11 @@ class MonthPass:
         laid out by month index (the first month of every unit, then the second of every
         unit still at risk, ...; units sorted by their number of months), so each step is
         a contiguous prefix of the units: no repeat of the scores and no segmented sums.
-        The sums then differ from :meth:`evaluate`'s by a few units in the last place
+        The sums then differ from the unfactored pass's by a few units in the last place
         (relative 1e-15: ``exp(s + o)`` carries the rounding of ``s + o``, and the months
-        are added in order rather than pairwise). Where a log-odds could reach the clamp at
-        700, or an odds factor could under- or overflow, it is :meth:`evaluate`'s arithmetic
-        exactly, less the likelihood.
+        are added in order rather than pairwise); :meth:`evaluate` takes the same factored
+        pass, so its sums equal these bit for bit. Where a log-odds could reach the clamp at
+        700, or an odds factor could under- or overflow, both take the unfactored pass.
 
         Parameters
         ----------
@@ -170,13 +171,37 @@ class MonthPass:
             Per-unit sums for one account of the unit (counts not applied).
         """
         s = np.asarray(s, dtype=np.float64)
+        if not self._factored_is_safe(s, loglik=False):
+            _, sum_p, sum_w = self._sums(s, loglik=False)
+            return sum_p, sum_w
+        _, sum_p, sum_w = self._column_sums(s, loglik=False)
+        return sum_p, sum_w
+
+    def _factored_is_safe(self, s: np.ndarray, loglik: bool) -> bool:
+        """Whether the factored odds ``exp(s) exp(o)`` (and, with ``loglik``, the product of
+        ``1 + odds`` over an account's months) can neither reach the clamp nor under- or
+        overflow, so that :meth:`_column_sums` may replace :meth:`_sums`."""
         s_lo = float(np.min(s, initial=np.inf))
         s_hi = float(np.max(s, initial=-np.inf))
         if not (self.offset_max + s_hi <= _ETA_MAX and self.offset_min + s_lo >= -_ETA_MAX
                 and -_ETA_MAX <= self.offset_min and self.offset_max <= _ETA_MAX
                 and -_ETA_MAX <= s_lo and s_hi <= _ETA_MAX):
-            _, sum_p, sum_w = self._sums(s, loglik=False)
-            return sum_p, sum_w
+            return False
+        if loglik and self.n_rows:
+            # log of the product over the longest account: at most months x log(1 + largest odds)
+            longest = float(self.n_months.max())
+            return longest * float(np.logaddexp(0.0, self.offset_max + s_hi)) <= _LOG_PRODUCT_MAX
+        return True
+
+    def _column_sums(self, s: np.ndarray, loglik: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """:meth:`_sums` by month index with factored odds (see :meth:`gradient`).
+
+        With ``loglik`` the per-unit ``sum_a log(1 + exp(eta))`` is the log of the product of
+        ``1 + odds`` over the unit's months: one ``log`` per unit instead of one ``log1p``
+        per account-month (``log1p`` and ``exp`` were ~85% of the likelihood pass). Its
+        rounding is absolute (about 1e-16 per month, where ``log1p`` is relative), below
+        1e-12 of the log-likelihood at any size.
+        """
         if self._columns is None:
             self._columns = _MonthColumns(self)
         c = self._columns
@@ -184,23 +209,39 @@ class MonthPass:
         acc_p, acc_w = c.acc_p, c.acc_w
         acc_p.fill(0.0)
         acc_w.fill(0.0)
+        acc_l = None
+        if loglik:
+            acc_l = c.acc_l if c.acc_l is not None else np.empty(len(acc_p))
+            c.acc_l = acc_l
+            acc_l.fill(1.0)
         for j, m in enumerate(c.n_at):
             e, t, ap, aw = c.buf_e[:m], c.buf_t[:m], acc_p[:m], acc_w[:m]
             np.multiply(odds[:m], c.exp_offsets[c.col_bounds[j]:c.col_bounds[j + 1]], out=e)
-            np.add(e, 1.0, out=t)
+            np.add(e, 1.0, out=t)               # t = 1 + odds
+            if acc_l is not None:
+                np.multiply(acc_l[:m], t, out=acc_l[:m])
             np.reciprocal(t, out=t)             # t = 1 - p
             np.multiply(e, t, out=e)            # e = p
             np.add(ap, e, out=ap)
             np.multiply(e, t, out=e)            # e = p (1 - p)
             np.add(aw, e, out=aw)
-        sum_p = np.empty(self.units.n_units)
-        sum_w = np.empty(self.units.n_units)
+        n = self.units.n_units
+        sum_p, sum_w = np.empty(n), np.empty(n)
         sum_p[c.order] = acc_p
         sum_w[c.order] = acc_w
-        return sum_p, sum_w
+        sum_l = None
+        if acc_l is not None:
+            sum_l = np.empty(n)
+            sum_l[c.order] = np.log(acc_l)
+        return sum_l, sum_p, sum_w
 
     def evaluate(self, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Log-likelihood and per-unit ``sum_a p`` and ``sum_a p (1 - p)`` at scores ``s``.
+
+        By month index with factored odds (:meth:`gradient`'s pass plus a running product
+        of ``1 + odds`` for the likelihood: no ``exp`` or ``log1p`` per account-month,
+        ~4x faster at the paper's scale) where nothing can reach the clamp or overflow;
+        otherwise the unfactored pass in row chunks. The two agree to a relative 1e-13.
 
         Parameters
         ----------
@@ -214,7 +255,11 @@ class MonthPass:
         sum_p, sum_w : numpy.ndarray
             Per-unit sums for one account of the unit (counts not applied).
         """
-        sum_l, sum_p, sum_w = self._sums(s, loglik=True)
+        s = np.asarray(s, dtype=np.float64)
+        if self._factored_is_safe(s, loglik=True):
+            sum_l, sum_p, sum_w = self._column_sums(s, loglik=True)
+        else:
+            sum_l, sum_p, sum_w = self._sums(s, loglik=True)
         u = self.units
         eta_last = np.minimum(self.offset_last + s, _ETA_MAX)
         ll = float(u.count @ (u.default * eta_last - sum_l))
@@ -268,6 +313,7 @@ class _MonthColumns:
             np.exp(mpass.offsets[row_start[:m] + j], out=self.exp_offsets[self.col_bounds[j]:self.col_bounds[j + 1]])
         self.buf_e, self.buf_t = np.empty(n_units), np.empty(n_units)
         self.acc_p, self.acc_w = np.empty(n_units), np.empty(n_units)
+        self.acc_l: np.ndarray | None = None    # the likelihood's running product, on the first evaluate()
 
 
 def weighted_gram(D: sp.csr_matrix, w: np.ndarray) -> np.ndarray:

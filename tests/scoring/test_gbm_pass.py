@@ -97,3 +97,42 @@ def test_boosted_trees_equal_those_of_the_unfactored_pass(monkeypatch):
     monkeypatch.setattr(MonthPass, "gradient", _gradient_before_issue_19)
     before = fit()
     np.testing.assert_allclose(now, before, rtol=0, atol=1e-10)
+
+
+def _evaluate_unfactored(mp, s):
+    """The likelihood pass before issue 19's factoring (kept as ``MonthPass._sums``)."""
+    u = mp.units
+    sum_l, sum_p, sum_w = mp._sums(np.asarray(s, float), loglik=True)
+    eta_last = np.minimum(mp.offset_last + s, 700.0)
+    return float(u.count @ (u.default * eta_last - sum_l)), sum_p, sum_w
+
+
+def test_factored_likelihood_pass_equals_the_unfactored_one():
+    """Log-likelihood to a relative 1e-13 (the product's rounding is absolute, ~1e-16 a month),
+    sums to 1e-13, across scales of the score; and the factored pass was taken."""
+    mp, rng = _pass()
+    for scale in (0.1, 1.0, 5.0):
+        s = rng.normal(0, scale, mp.units.n_units)
+        assert mp._factored_is_safe(s, loglik=True)
+        ll, sum_p, sum_w = mp.evaluate(s)
+        ll0, p0, w0 = _evaluate_unfactored(mp, s)
+        assert abs(ll - ll0) <= 1e-13 * abs(ll0)
+        np.testing.assert_allclose(sum_p, p0, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(sum_w, w0, rtol=1e-13, atol=0)
+        gp, gw = mp.gradient(s)                      # the boosting pass is the same arithmetic
+        np.testing.assert_array_equal(gp, sum_p)
+        np.testing.assert_array_equal(gw, sum_w)
+
+
+def test_likelihood_pass_falls_back_where_the_product_could_overflow():
+    """Large odds over long accounts: the product of (1 + odds) would overflow float64, so
+    the unfactored pass is taken and the likelihood is finite and equal bit for bit."""
+    mp, rng = _pass(offset_level=20.0)
+    s = rng.normal(5, 1, mp.units.n_units)           # odds ~ e^25 over up to 52 months: product > 1e308
+    assert not mp._factored_is_safe(s, loglik=True)
+    assert mp._factored_is_safe(s, loglik=False)     # the boosting pass needs no product
+    ll, sum_p, sum_w = mp.evaluate(s)
+    ll0, p0, w0 = _evaluate_unfactored(mp, s)
+    assert np.isfinite(ll) and ll == ll0
+    np.testing.assert_array_equal(sum_p, p0)
+    np.testing.assert_array_equal(sum_w, w0)
