@@ -44,7 +44,7 @@ from apcfair.scoring import OffsetGBM
 from apcfair.scoring._data import account_frame, as_source
 from apcfair.scoring._engine import MonthPass, collapse_units
 from apcfair.scoring.binning import compose_key, unique_rows
-from apcfair.scoring.gbm import FeatureEncoder
+from apcfair.scoring.gbm import FeatureEncoder, train_with_scores
 from apcfair.scoring.partitioned import fit_offset_logit_parts, fitted_logit
 from apcfair.unbiased.stages import ScoreModels, _logit, _untimed, attribute_part
 
@@ -207,7 +207,8 @@ class DaskScores:
         ds_params = {k: lgb_params[k] for k in ("max_bin", "verbosity", "seed", "num_threads") if k in lgb_params}
         dtrain = lgb.Dataset(X_acc, label=d_all[idx].astype(np.float64), feature_name=credit,
                              categorical_feature=cat_idx, params=ds_params, free_raw_data=True)
-        booster = lgb.train({**lgb_params, "objective": objective}, dtrain, num_boost_round=rounds)
+        booster, train_scores = train_with_scores(lgb, {**lgb_params, "objective": objective}, dtrain, rounds)
+        model._keep_training_scores(idx, train_scores, X_acc, n_all)
         model.booster_ = booster
         model.encoder_ = enc
         model.offset_ = offsets
