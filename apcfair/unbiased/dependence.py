@@ -11,6 +11,7 @@ at an approval cut-off (:func:`apcfair.audit.metrics.adverse_impact_ratio`, the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,37 @@ from scipy import stats
 from apcfair.audit.metrics import adverse_impact_ratio
 
 
-def _delong_components(preds: np.ndarray, y: np.ndarray):
-    """Structural components of the DeLong covariance (Sun & Xu 2014, midranks)."""
+class _DeLongRows(NamedTuple):
+    """Midranks of one or more forecasts (rows) on the same accounts, positives first: among
+    all accounts (``tz``), among the positives (``tx``) and among the negatives (``ty``)."""
+
+    tz: np.ndarray  # (rows, positives + negatives)
+    tx: np.ndarray  # (rows, positives)
+    ty: np.ndarray  # (rows, negatives)
+
+    def stack(self, other: _DeLongRows) -> _DeLongRows:
+        """Both forecasts' rows, this one's first: the midranks of ranking them together (in the
+        column-major layout of :func:`_delong_rows`' arrays, so the covariance's sums run alike)."""
+        return _DeLongRows(*(np.asfortranarray(np.vstack([a, b])) for a, b in zip(self, other, strict=True)))
+
+    def components(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows' AUCs and their DeLong covariance (Sun & Xu 2014)."""
+        tz, tx, ty = self
+        m, n = tx.shape[1], ty.shape[1]
+        aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
+        v01 = (tz[:, :m] - tx) / n
+        v10 = 1.0 - (tz[:, m:] - ty) / m
+        sx = np.atleast_2d(np.cov(v01))
+        sy = np.atleast_2d(np.cov(v10))
+        return aucs, sx / m + sy / n
+
+
+def _delong_rows(preds: np.ndarray, y: np.ndarray) -> _DeLongRows:
+    """The midranks behind the DeLong covariance, each row of ``preds`` ranked alone.
+
+    The rows of several calls on the same accounts stack (:meth:`_DeLongRows.stack`) into
+    exactly those of one call: a forecast compared with several others is ranked once.
+    """
     pos = preds[:, y == 1]
     neg = preds[:, y == 0]
     m, n = pos.shape[1], neg.shape[1]
@@ -30,12 +60,12 @@ def _delong_components(preds: np.ndarray, y: np.ndarray):
     for r, row in enumerate(allp):
         tz[r], within = _midranks_with_subsets(row, is_pos)
         tx[r], ty[r] = within[:m], within[m:]
-    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1.0) / (2.0 * n)
-    v01 = (tz[:, :m] - tx) / n
-    v10 = 1.0 - (tz[:, m:] - ty) / m
-    sx = np.atleast_2d(np.cov(v01))
-    sy = np.atleast_2d(np.cov(v10))
-    return aucs, sx / m + sy / n
+    return _DeLongRows(tz, tx, ty)
+
+
+def _delong_components(preds: np.ndarray, y: np.ndarray):
+    """AUCs and their DeLong covariance (Sun & Xu 2014, midranks)."""
+    return _delong_rows(preds, y).components()
 
 
 def _midranks_with_subsets(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +136,12 @@ def delong_auc_difference(y, score_a, score_b, alpha: float = 0.05) -> dict:
     if y.min() == y.max():
         raise ValueError("the AUC needs both defaulters and non-defaulters")
     preds = np.vstack([np.asarray(score_a, float), np.asarray(score_b, float)])
-    aucs, cov = _delong_components(preds, y)
+    return _delong_difference(_delong_rows(preds, y), alpha)
+
+
+def _delong_difference(rows: _DeLongRows, alpha: float = 0.05) -> dict:
+    """:func:`delong_auc_difference` from the two forecasts' DeLong rows (a first)."""
+    aucs, cov = rows.components()
     diff = float(aucs[0] - aucs[1])
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     se = float(np.sqrt(max(var, 0.0)))
@@ -145,7 +180,12 @@ def auc_with_ci(y, score, alpha: float = 0.05) -> dict:
     {'auc': 0.79, 'gini': 0.59, 'auc_lower': 0.75, 'auc_upper': 0.84}
     """
     y = np.asarray(y).astype(int)
-    aucs, cov = _delong_components(np.asarray(score, float)[None, :], y)
+    return _auc_ci(_delong_rows(np.asarray(score, float)[None, :], y), alpha)
+
+
+def _auc_ci(rows: _DeLongRows, alpha: float = 0.05) -> dict:
+    """:func:`auc_with_ci` from one forecast's DeLong rows."""
+    aucs, cov = rows.components()
     se = float(np.sqrt(cov[0, 0]))
     zq = stats.norm.ppf(1 - alpha / 2)
     auc = float(aucs[0])
@@ -223,23 +263,49 @@ def _dcov_sqr(mean_prod: float, a_rows, a_total: float, b_rows, b_total: float, 
     return mean_prod / n / n - 2 * (a_rows / n @ b_rows) / n / n + a_total / n * b_total / n / n / n
 
 
+class _Sample1d(NamedTuple):
+    """A 1-D sample sorted once: its stable order, distinct values and level codes (as
+    :func:`_sorted_1d`), its midranks and its distance-covariance terms (as
+    :func:`_dcov_terms_1d`), shared by every distance correlation and AUC it enters."""
+
+    values: np.ndarray
+    order: np.ndarray
+    levels: np.ndarray
+    codes: np.ndarray
+    rows: np.ndarray
+    total: float
+    sq: float
+
+    @classmethod
+    def of(cls, v: np.ndarray) -> _Sample1d:
+        order, levels, codes = _sorted_1d(v)
+        return cls(v, order, levels, codes, *_dcov_terms_1d(v, order))
+
+    def midranks(self) -> np.ndarray:
+        """``scipy.stats.rankdata(values)`` (``"average"``): ties share the mean of their ranks."""
+        ends = np.cumsum(np.bincount(self.codes, minlength=len(self.levels)))
+        starts = ends - np.diff(ends, prepend=0)
+        return ((starts + 1 + ends) / 2.0)[self.codes]
+
+
 def _distance_correlation_1d(x: np.ndarray, y: np.ndarray) -> float:
     """Distance correlation of two 1-D samples in O(n log n) (the V-statistic ``dcor`` reports)."""
-    n = len(x)
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    sx, sy = _sorted_1d(x), _sorted_1d(y)                      # one sort of each sample
-    if not _discrete_is_cheaper(len(sx[1]), n):
-        x, y, sx, sy = y, x, sy, sx                               # symmetric: the discrete one first
-    (x_order, levels, codes), y_order = sx, sy[0]
-    a_rows, a_total, a_sq = _dcov_terms_1d(x, x_order)
-    b_rows, b_total, b_sq = _dcov_terms_1d(y, y_order)
-    if _discrete_is_cheaper(len(levels), n):
-        mean_prod = _sum_distance_products_discrete(x, y, levels, codes, y_order)
+    return _distance_correlation_sorted(_Sample1d.of(np.asarray(x, float)), _Sample1d.of(np.asarray(y, float)))
+
+
+def _distance_correlation_sorted(sx: _Sample1d, sy: _Sample1d) -> float:
+    """:func:`_distance_correlation_1d` of two samples already sorted (each sorted once)."""
+    n = len(sx.values)
+    if not _discrete_is_cheaper(len(sx.levels), n):
+        sx, sy = sy, sx                                           # symmetric: the discrete one first
+    x, y = sx.values, sy.values
+    if _discrete_is_cheaper(len(sx.levels), n):
+        mean_prod = _sum_distance_products_discrete(x, y, sx.levels, sx.codes, sy.order)
     else:
-        mean_prod = _sum_distance_products(x, y, a_rows, y_order)
-    return _correlation_from_dcov(_dcov_sqr(mean_prod, a_rows, a_total, b_rows, b_total, n),
-                                  _dcov_sqr(a_sq, a_rows, a_total, a_rows, a_total, n),
-                                  _dcov_sqr(b_sq, b_rows, b_total, b_rows, b_total, n))
+        mean_prod = _sum_distance_products(x, y, sx.rows, sy.order)
+    return _correlation_from_dcov(_dcov_sqr(mean_prod, sx.rows, sx.total, sy.rows, sy.total, n),
+                                  _dcov_sqr(sx.sq, sx.rows, sx.total, sx.rows, sx.total, n),
+                                  _dcov_sqr(sy.sq, sy.rows, sy.total, sy.rows, sy.total, n))
 
 
 def _discrete_is_cheaper(levels: int, n: int) -> bool:
@@ -404,15 +470,112 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     >>> independent["kind"], independent["dcor"] < 0.2
     ('categorical', True)
     """
-    fc = np.asarray(forecast, float)
-    s = pd.Series(attribute).reset_index(drop=True)
-    ok = s.notna().to_numpy() & np.isfinite(fc)
-    X, kind = _encode(s[ok])
+    return _dependence(PreparedForecast(forecast), PreparedAttribute(attribute), approval_rate=approval_rate,
+                       max_dcor_n=max_dcor_n, random_state=random_state)
+
+
+def _subset_key(ok: np.ndarray) -> bytes | None:
+    """Cache key of a subset of accounts (``None``: all of them)."""
+    return None if ok.all() else ok.tobytes()
+
+
+class PreparedForecast:
+    """A forecast sorted once for :func:`dependence` with several attributes.
+
+    Its stable order, midranks and distance-covariance terms are computed on first use per
+    subset of accounts (the accounts where an attribute is known) and shared by the distance
+    correlation, the group AUC and every attribute with the same missing accounts.
+
+    Parameters
+    ----------
+    forecast : array-like
+        Forecast (e.g. cumulative PD) per account.
+    """
+
+    def __init__(self, forecast):
+        self.values = np.asarray(forecast, float)
+        self.finite = np.isfinite(self.values)
+        self._sorted: dict = {}
+
+    def sorted(self, ok: np.ndarray) -> tuple[_Sample1d, np.ndarray]:
+        """The sorted forecast on the accounts ``ok`` and its midranks."""
+        key = _subset_key(ok)
+        if key not in self._sorted:
+            sample = _Sample1d.of(self.values[ok])
+            self._sorted[key] = (sample, sample.midranks())
+        return self._sorted[key]
+
+
+class PreparedAttribute:
+    """A restricted attribute encoded once for :func:`dependence` with several forecasts.
+
+    Its encoding (numeric, binary or categorical), sorted values and distance-covariance
+    terms, and the groups of the adverse impact ratio are computed on first use and shared
+    by every forecast of the same accounts.
+
+    Parameters
+    ----------
+    attribute : array-like
+        Restricted attribute (numeric, binary or categorical) per account.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from apcfair.unbiased.dependence import PreparedAttribute, PreparedForecast, _dependence, dependence
+    >>> rng = np.random.default_rng(0)
+    >>> group = rng.binomial(1, 0.3, 500)
+    >>> attr = PreparedAttribute(group)              # encoded and sorted once ...
+    >>> forecasts = [rng.uniform(size=500) + k * group for k in range(3)]
+    >>> shared = [_dependence(PreparedForecast(f), attr) for f in forecasts]   # ... for each forecast
+    >>> shared == [dependence(f, group) for f in forecasts]
+    True
+    """
+
+    def __init__(self, attribute):
+        self.series = pd.Series(attribute).reset_index(drop=True)
+        self.notna = self.series.notna().to_numpy()
+        self._encoded: dict = {}
+        self._groups: dict = {}
+
+    def encoded(self, ok: np.ndarray) -> dict:
+        """``X``, ``kind`` (:func:`_encode`) on the accounts ``ok``; for categorical attributes
+        ``codes`` (as ``pd.factorize``), else the sorted values ``sample``, ``varies`` (standard
+        deviation > 0) and for binary ones ``group_positive``."""
+        key = _subset_key(ok)
+        if key not in self._encoded:
+            s = self.series[ok]
+            X, kind = _encode(s)
+            enc = {"X": X, "kind": kind}
+            if kind == "categorical":
+                enc["codes"] = pd.factorize(s)[0]
+            else:
+                enc["sample"] = _Sample1d.of(X[:, 0]) if len(X) > 1 else None
+                enc["varies"] = bool(np.std(X[:, 0]) > 0)
+            if kind == "binary":
+                enc["group_positive"] = str(sorted(s.unique(), key=str)[1])
+            self._encoded[key] = enc
+        return self._encoded[key]
+
+    def groups(self, kind: str) -> pd.Series:
+        """The groups of the adverse impact ratio: the values, or a numeric attribute split at its median."""
+        if kind not in self._groups:
+            s = self.series
+            self._groups[kind] = s if kind != "numeric" else pd.Series(
+                np.where(s.isna(), "NA", np.where(s > s.median(), "above median", "at or below median")))
+        return self._groups[kind]
+
+
+def _dependence(forecast: PreparedForecast, attribute: PreparedAttribute, *, approval_rate: float = 0.8,
+                max_dcor_n: int = 2_000, random_state: int | None = 0) -> dict:
+    """:func:`dependence` of a prepared forecast on a prepared attribute (each sorted once)."""
+    fc = forecast.values
+    ok = attribute.notna & forecast.finite
+    enc = attribute.encoded(ok)
+    X, kind = enc["X"], enc["kind"]
     y = fc[ok]
     out: dict = {"kind": kind, "n": int(ok.sum())}
     if kind == "categorical":
-        codes = pd.factorize(s[ok])[0]
-        means = pd.Series(y).groupby(codes).transform("mean").to_numpy()
+        means = pd.Series(y).groupby(enc["codes"]).transform("mean").to_numpy()
         out["corr"] = float(np.sqrt(np.var(means) / np.var(y))) if np.var(y) > 0 else 0.0
         rng = np.random.default_rng(random_state)
         idx = rng.choice(len(y), size=min(len(y), max_dcor_n), replace=False)
@@ -420,20 +583,21 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
         out["dcor_subsample"] = int(len(idx))
     else:
         x = X[:, 0]
-        out["corr"] = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
-        out["dcor"] = distance_correlation(y, x)  # O(n log n), exact
+        out["corr"] = float(np.corrcoef(x, y)[0, 1]) if enc["varies"] and np.std(y) > 0 else 0.0
+        # O(n log n), exact; as distance_correlation(y, x)
+        out["dcor"] = _distance_correlation_sorted(forecast.sorted(ok)[0], enc["sample"]) if len(y) > 1 else 0.0
     if kind == "binary":
-        out["auc_group"] = _auc_binary(X[:, 0], y)
-        out["group_positive"] = str(sorted(s[ok].unique(), key=str)[1])
-    groups = s if kind != "numeric" else pd.Series(np.where(s.isna(), "NA", np.where(s > s.median(), "above median", "at or below median")))
-    out["air"] = adverse_impact_ratio(fc, groups, approval_rate)
+        out["auc_group"] = _auc_binary(X[:, 0], y, forecast.sorted(ok)[1])
+        out["group_positive"] = enc["group_positive"]
+    out["air"] = adverse_impact_ratio(fc, attribute.groups(kind), approval_rate)
     return out
 
 
-def _auc_binary(labels: np.ndarray, score: np.ndarray) -> float:
+def _auc_binary(labels: np.ndarray, score: np.ndarray, ranks: np.ndarray | None = None) -> float:
     """AUC of ``score`` for ``labels == 1`` from midranks (Mann-Whitney; ties count one half).
 
-    Equal to :func:`sklearn.metrics.roc_auc_score` (to rounding) without its input checks.
+    Equal to :func:`sklearn.metrics.roc_auc_score` (to rounding) without its input checks;
+    ``ranks`` are the midranks of ``score`` when already known.
 
     Examples
     --------
@@ -443,7 +607,7 @@ def _auc_binary(labels: np.ndarray, score: np.ndarray) -> float:
     pos = labels == 1
     m = int(pos.sum())
     n = len(labels) - m
-    ranks = stats.rankdata(score)
+    ranks = stats.rankdata(score) if ranks is None else ranks
     return float((ranks[pos].sum() - m * (m + 1) / 2) / (m * n))
 
 

@@ -58,10 +58,14 @@ from apcfair.portfolio import Portfolio, Spells
 from apcfair.portfolio.survival import aalen_johansen
 from apcfair.scoring import OffsetGBM, OffsetLogit
 from apcfair.unbiased.dependence import (
+    PreparedAttribute,
+    PreparedForecast,
+    _auc_ci,
+    _delong_difference,
+    _delong_rows,
+    _dependence,
     auc_with_ci,
     corr_changes_by_attribute,
-    delong_auc_difference,
-    dependence,
 )
 
 #: Names of the compared models, in report order (the keys of
@@ -910,27 +914,29 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     groups = {attr: protected_groups(loans[attr]) for attr in protected}
     rows, dep_rows = [], []
     window = forecasts.window
+    ranked = {s: _RankedWindow(y, window, m & complete) for s, m in samples.items()}  # each forecast ranked once
     for s, m in samples.items():
-        mc = m & complete
         actual = actual_defaults_within(spells, m, horizon)
         changes = corr_changes_by_attribute({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
                                             {attr: loans[attr].to_numpy()[m] for attr in protected},
                                             n_boot=n_boot, random_state=random_state)
+        attributes = {attr: PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
+        pooled = _RankedWindow(y, window, m)
         for name in forecasts.models:
             cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
             cal["by_group"] = {attr: calibration_by_group(forecasts.expected[name][m], in_horizon[m], g[m])
                                for attr, g in groups.items()}
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
-                   **_discrimination(y, window[name], m, mc),
+                   **_discrimination_ranked(ranked[s], pooled, name),
                    "n_accounts": int(m.sum()), "defaults_within_horizon": actual, "calibration": cal}
             if forecasts.unconditional:
                 row["calibration_unconditional"] = calibration_unconditional(forecasts, name, m, aj_all[s])
             if name != "credit":
-                row["auc_difference_vs_credit"] = delong_auc_difference(y[mc], window["credit"][mc], window[name][mc])
+                row["auc_difference_vs_credit"] = ranked[s].difference("credit", name)
             row["dependence"] = {}
+            fc = PreparedForecast(forecasts.full[name][m])  # sorted once for all attributes
             for attr in protected:
-                a = loans[attr].to_numpy()[m]
-                dd = dependence(forecasts.full[name][m], a, approval_rate=approval_rate, random_state=random_state)
+                dd = _dependence(fc, attributes[attr], approval_rate=approval_rate, random_state=random_state)
                 if name != "credit":
                     dd["change_vs_credit"] = changes[attr][name]
                 row["dependence"][attr] = dd
@@ -940,14 +946,41 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
                                  "corr_change_vs_credit": ch.get("difference"),
                                  "change_lower": ch.get("lower"), "change_upper": ch.get("upper")})
             rows.append(row)
-    cost = {s: delong_auc_difference(y[m & complete], window["credit"][m & complete],
-                                     window["credit_restricted_zero"][m & complete])
-            for s, m in samples.items()}
-    return Evaluation(rows, pd.DataFrame(dep_rows), cost, auc_costs(y, window, samples, complete))
+    cost = {s: ranked[s].difference("credit", "credit_restricted_zero") for s in samples}
+    return Evaluation(rows, pd.DataFrame(dep_rows), cost, auc_costs(y, window, samples, complete, ranked=ranked))
 
 
-def auc_costs(y: np.ndarray, window: dict, samples: dict, complete: np.ndarray) -> dict:
+class _RankedWindow:
+    """The models' window forecasts on fixed accounts, each ranked once (on first use) for
+    every AUC and DeLong comparison it enters: the same numbers as :func:`auc_with_ci` and
+    :func:`~apcfair.unbiased.dependence.delong_auc_difference` on those accounts."""
+
+    def __init__(self, y: np.ndarray, window: dict, mask: np.ndarray):
+        self.y = np.asarray(y[mask]).astype(int)
+        self.window, self.mask = window, mask
+        self._rows: dict = {}
+
+    def rows(self, name: str):
+        if name not in self._rows:
+            self._rows[name] = _delong_rows(np.asarray(self.window[name][self.mask], float)[None, :], self.y)
+        return self._rows[name]
+
+    def auc_with_ci(self, name: str) -> dict:
+        return _auc_ci(self.rows(name))
+
+    def difference(self, a: str, b: str) -> dict:
+        """DeLong test of AUC(a) - AUC(b) (:func:`~apcfair.unbiased.dependence.delong_auc_difference`)."""
+        if self.y.min() == self.y.max():
+            raise ValueError("the AUC needs both defaulters and non-defaulters")
+        return _delong_difference(self.rows(a).stack(self.rows(b)))
+
+
+def auc_costs(y: np.ndarray, window: dict, samples: dict, complete: np.ndarray, *,
+              ranked: dict | None = None) -> dict:
     """The AUC costs of :data:`COSTS` with paired DeLong intervals, in and out of sample.
+
+    ``ranked`` (``{sample: _RankedWindow}`` on the complete-horizon accounts) shares the
+    forecasts' ranks with the rest of the evaluation.
 
     Returns
     -------
@@ -963,7 +996,8 @@ def auc_costs(y: np.ndarray, window: dict, samples: dict, complete: np.ndarray) 
         rec: dict = {"models": [a, b], "meaning": meaning}
         for s, m in samples.items():
             mc = m & complete
-            rec[s] = {**delong_auc_difference(y[mc], window[a][mc], window[b][mc]), "n_accounts": int(mc.sum())}
+            r = ranked[s] if ranked is not None else _RankedWindow(y, window, mc)
+            rec[s] = {**r.difference(a, b), "n_accounts": int(mc.sum())}
         out[name] = rec
     return out
 
@@ -1018,6 +1052,15 @@ def _discrimination(y: np.ndarray, window_pd: np.ndarray, mask: np.ndarray, comp
     """AUC with DeLong band on complete-horizon accounts, and on all accounts of the sample."""
     perf = auc_with_ci(y[complete], window_pd[complete])
     pooled = auc_with_ci(y[mask], window_pd[mask])
+    return _with_pooled(perf, pooled, complete)
+
+
+def _discrimination_ranked(complete: _RankedWindow, pooled: _RankedWindow, name: str) -> dict:
+    """:func:`_discrimination` of model ``name`` from its ranked window forecasts."""
+    return _with_pooled(complete.auc_with_ci(name), pooled.auc_with_ci(name), complete.mask)
+
+
+def _with_pooled(perf: dict, pooled: dict, complete: np.ndarray) -> dict:
     perf.update({"auc_all_accounts": pooled["auc"], "gini_all_accounts": pooled["gini"],
                  "n_complete_horizon": int(complete.sum())})
     return perf
