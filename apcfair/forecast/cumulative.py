@@ -352,13 +352,14 @@ def observed_default_within(loans: pd.DataFrame, horizon: int = 36, window_end: 
     )
 
 
-def observed_cumulative_default(loans: pd.DataFrame, horizon: int = 36, groups=None) -> pd.DataFrame:
+def observed_cumulative_default(loans: pd.DataFrame | Spells, horizon: int = 36, groups=None) -> pd.DataFrame:
     """Kaplan–Meier cumulative default at ``horizon`` (censoring handled), by group.
 
     Parameters
     ----------
-    loans : pandas.DataFrame
-        ``Portfolio.loans``-like table.
+    loans : pandas.DataFrame or Spells
+        ``Portfolio.loans``-like table, or its spells when already built
+        (:meth:`Portfolio.spells <apcfair.portfolio.Portfolio.spells>`, :meth:`Spells.take`).
     horizon : int
     groups : array-like, optional
         Group label per account (e.g. vintage year); ``None`` for one overall row.
@@ -368,7 +369,8 @@ def observed_cumulative_default(loans: pd.DataFrame, horizon: int = 36, groups=N
     pandas.DataFrame
         ``group``, ``n``, ``km_cum_default``, ``lower``, ``upper`` (95% pointwise).
     """
-    curves = kaplan_meier(Spells.from_loans(loans), groups, sort=False)
+    spells = loans if isinstance(loans, Spells) else Spells.from_loans(loans)
+    curves = kaplan_meier(spells, groups, sort=False)
     out = kaplan_meier_at(curves, horizon).rename(columns={"cum_default": "km_cum_default"})
     return out[["group", "n", "km_cum_default", "lower", "upper"]]
 

@@ -905,11 +905,11 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     complete = forecasts.observed["complete"].to_numpy()
     vyear = spells.vintage // _periods_per_year(portfolio.freq)
     samples = {"in": in_sample, "out": ~in_sample}
-    km_by_year = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon, groups=vyear[m])
+    sample_spells = {s: spells.take(m) for s, m in samples.items()}
+    km_by_year = {s: observed_cumulative_default(sample_spells[s], horizon, groups=vyear[m])
                   for s, m in samples.items()}
-    km_all = {s: observed_cumulative_default(loans[m].reset_index(drop=True), horizon) for s, m in samples.items()}
-    aj_all = ({s: aalen_johansen_at(spells.take(m), horizon) for s, m in samples.items()}
-              if forecasts.unconditional else {})
+    km_all = {s: observed_cumulative_default(sample_spells[s], horizon) for s in samples}
+    aj_all = ({s: aalen_johansen_at(sample_spells[s], horizon) for s in samples} if forecasts.unconditional else {})
     in_horizon = spells.defaulted & (spells.last_age <= horizon)
     groups = {attr: protected_groups(loans[attr]) for attr in protected}
     rows, dep_rows = [], []
@@ -922,10 +922,11 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
                                             n_boot=n_boot, random_state=random_state)
         attributes = {attr: PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
         pooled = _RankedWindow(y, window, m)
+        group_defaults = {attr: _GroupDefaults.of(in_horizon[m], g[m]) for attr, g in groups.items()}  # all models
         for name in forecasts.models:
             cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
-            cal["by_group"] = {attr: calibration_by_group(forecasts.expected[name][m], in_horizon[m], g[m])
-                               for attr, g in groups.items()}
+            cal["by_group"] = {attr: _calibration_by_group_counts(forecasts.expected[name][m], g)
+                               for attr, g in group_defaults.items()}
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
                    **_discrimination_ranked(ranked[s], pooled, name),
                    "n_accounts": int(m.sum()), "defaults_within_horizon": actual, "calibration": cal}
@@ -1029,16 +1030,39 @@ def calibration_by_group(expected: np.ndarray, defaulted: np.ndarray, group: np.
     >>> [(r["group"], r["n"], r["expected_over_actual"]) for r in out]
     [('a', 2, 1.0), ('b', 2, 0.5)]
     """
-    from scipy import stats
+    return _calibration_by_group_counts(expected, _GroupDefaults.of(defaulted, group, alpha))
 
-    # groups in order of appearance (as pd.unique), counted in one pass each
-    codes, levels = pd.factorize(np.asarray(group, dtype=object), use_na_sentinel=False)
-    k = len(levels)
-    n = np.bincount(codes, minlength=k)
-    e_all = np.bincount(codes, weights=np.asarray(expected, dtype=float), minlength=k)
-    a_all = np.bincount(codes, weights=np.asarray(defaulted, dtype=float), minlength=k).round().astype(np.int64)
-    lo_all = np.where(a_all > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(a_all, 1)) / 2, 0.0)
-    hi_all = stats.chi2.ppf(1 - alpha / 2, 2 * a_all + 2) / 2
+
+@dataclass(frozen=True)
+class _GroupDefaults:
+    """What :func:`calibration_by_group` needs besides the forecast: the groups (in order of
+    appearance, as ``pd.unique``), their accounts, actual defaults and Garwood limits; the
+    same for every model of a sample."""
+
+    codes: np.ndarray
+    levels: np.ndarray
+    n: np.ndarray
+    actual: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def of(cls, defaulted: np.ndarray, group: np.ndarray, alpha: float = 0.05) -> _GroupDefaults:
+        from scipy import stats
+
+        codes, levels = pd.factorize(np.asarray(group, dtype=object), use_na_sentinel=False)
+        k = len(levels)
+        a_all = np.bincount(codes, weights=np.asarray(defaulted, dtype=float), minlength=k).round().astype(np.int64)
+        lo_all = np.where(a_all > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(a_all, 1)) / 2, 0.0)
+        hi_all = stats.chi2.ppf(1 - alpha / 2, 2 * a_all + 2) / 2
+        return cls(codes, levels, np.bincount(codes, minlength=k), a_all, lo_all, hi_all)
+
+
+def _calibration_by_group_counts(expected: np.ndarray, groups: _GroupDefaults) -> list[dict]:
+    """:func:`calibration_by_group` with the groups' counts already taken."""
+    codes, levels, n, a_all, lo_all, hi_all = (groups.codes, groups.levels, groups.n, groups.actual,
+                                               groups.lower, groups.upper)
+    e_all = np.bincount(codes, weights=np.asarray(expected, dtype=float), minlength=len(levels))
     out = []
     for j, g in enumerate(levels):
         e, a, lo_a, hi_a = float(e_all[j]), int(a_all[j]), float(lo_all[j]), float(hi_all[j])
