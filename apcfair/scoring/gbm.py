@@ -400,9 +400,16 @@ class OffsetGBM(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
             mpass = MonthPass(units, offset, chunk_rows=self.chunk_rows)
             uoa = units.unit_of_account
 
+            # every account its own unit (continuous attributes): no gathers each round
+            identity = units.n_units == len(uoa) and bool(np.array_equal(uoa, np.arange(len(uoa))))
+
             def objective(preds, _dataset):
                 # LightGBM's own accumulated raw scores (no re-prediction); gradient-only pass
-                sum_p, sum_w = mpass.gradient(np.asarray(preds)[units.rep])
+                preds = np.asarray(preds)
+                if identity:
+                    sum_p, sum_w = mpass.gradient(preds)
+                    return sum_p - units.default, sum_w
+                sum_p, sum_w = mpass.gradient(preds[units.rep])
                 return (sum_p - units.default)[uoa], sum_w[uoa]
 
             dtrain = lgb.Dataset(X_acc, label=d.astype(np.float64), feature_name=attributes,
