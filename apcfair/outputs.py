@@ -220,7 +220,7 @@ def write_unbiased_outputs(result: UnbiasedResult, folder: str | Path) -> list[P
             "restricted_centre": result.restricted_centre, "settings": result.settings,
             "timings": result.timings, "lineage": result.lineage, "provenance": result.provenance,
             "apc_identification": result.apc_result.identification["text"]}),
-        write_forecasts(result.forecasts, folder / layout.FORECASTS),
+        write_forecasts(result.forecast_table, folder / layout.FORECASTS),  # model by model
         write_json(folder / layout.UNBIASED_RESULT_JSON, result.to_model_json_dict()),
     ]
     result.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)

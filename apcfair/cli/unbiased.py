@@ -138,7 +138,7 @@ def _run(args, client) -> int:
         elif result.attrition_result is not None and result.attrition_result is not attrition:
             result.attrition_result.save(Path(tmp) / layout.APC_ATTRITION_RESULT)  # fitted here, training accounts
     print(result.summary())
-    if not args.no_attrition and result.forecasts is not None and "cum_pd_unconditional" not in result.forecasts:
+    if not args.no_attrition and "cum_pd_unconditional" not in result.forecast_table.columns:
         print(f"apcfair: warning: no cum_pd_unconditional in {layout.FORECASTS}: {note}", file=sys.stderr)
     print(f"wrote {Path(args.out) / layout.COMPARISON}")
     return 0

@@ -62,7 +62,7 @@ from apcfair._provenance import provenance
 from apcfair.errors import DataValidationError
 from apcfair.portfolio.periods import horizon_in_periods
 from apcfair.unbiased.applicants import training_inputs
-from apcfair.unbiased.result import UnbiasedResult
+from apcfair.unbiased.result import ForecastTable, UnbiasedResult
 from apcfair.unbiased.stages import (
     GBM_DEFAULTS,
     MODEL_LABELS,
@@ -390,6 +390,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
                 apc_result, offsets = fit_apc(portfolio, in_sample, account_offset=models.full_score(data), **apc)
                 models = fit_score_models(data, restricted, credit, offsets, in_sample, **logit)
         scores = models.account_scores(data)
+        del data  # a copy of the loans with the vintage groups: not needed after the scores (memory)
         gbm_model = gbm_traditional = None
         if self.gbm:
             with timer.stage("GBM"):
@@ -447,7 +448,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
         return UnbiasedResult(
             rows=evaluation.rows, dependence_table=evaluation.dependence_table,
             cost_of_fairness=evaluation.cost_of_fairness,
-            forecasts=forecasts.to_frame(account_id, in_sample, portfolio.loans[protected]),
+            forecast_table=ForecastTable.from_forecasts(forecasts, account_id, in_sample, portfolio.loans[protected]),
             account_scores=pd.DataFrame({"account_id": account_id, **forecasts.scores}),
             coefficient_tables={name: m.coef_table_ for name, m in logits.items()},
             models={**logits, **gbms}, costs=evaluation.costs, offsets=offsets,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from apcfair import layout
@@ -19,6 +21,161 @@ from apcfair.unbiased.plots import plot_calibration_by_year, plot_dependence_bar
 #: ``forecasts.parquet``, ``account_scores.parquet`` and ``apc_result.nc``).
 RESULT_JSON = layout.UNBIASED_RESULT_JSON
 
+class ForecastTable:
+    """The long forecasts table (one row per model and account), held as per-account arrays.
+
+    :attr:`UnbiasedResult.forecasts` is this table as a DataFrame, built on each access
+    (:meth:`to_frame`); the arrays behind it are the procedure's own per-model forecasts, so
+    the result does not hold the long frame (about 0.6 KiB per account with the demo's eight
+    models and two protected attributes, 1 KiB by ``memory_usage(deep=True)``), and
+    ``forecasts.parquet`` is written one model at a time (:meth:`blocks`). A table read from
+    a file (:meth:`from_frame`) holds that DataFrame and returns it as it is.
+
+    Parameters
+    ----------
+    account_id : numpy.ndarray
+        Account ids (rows of ``portfolio.loans``).
+    in_sample : numpy.ndarray of bool
+        Estimation accounts (``sample`` "in"; the others "out").
+    models : list of str
+        The forecast models in row order (the ``model`` column's categories).
+    per_model : dict of str to dict
+        ``{column: {model: per-account values}}`` for the columns that differ by model,
+        e.g. ``cum_pd``.
+    per_account : dict of str to numpy.ndarray
+        The columns with one value per account, repeated for every model
+        (``defaulted_within_horizon``, ``complete_horizon``, the protected attributes).
+    columns : list of str
+        The column order of the frame (``account_id``, ``sample`` and ``model`` first).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = ForecastTable(np.array([7, 8]), np.array([True, False]), ["credit", "restricted"],
+    ...                   {"cum_pd": {"credit": np.array([.1, .2]), "restricted": np.array([.3, .4])}},
+    ...                   {"defaulted_within_horizon": np.array([0, 1])},
+    ...                   ["account_id", "sample", "model", "cum_pd", "defaulted_within_horizon"])
+    >>> t.to_frame()
+       account_id sample       model  cum_pd  defaulted_within_horizon
+    0           7     in      credit     0.1                         0
+    1           8    out      credit     0.2                         1
+    2           7     in  restricted     0.3                         0
+    3           8    out  restricted     0.4                         1
+    >>> t.column("cum_pd", "restricted")  # one model, rows of the accounts
+    array([0.3, 0.4])
+    >>> [len(b) for b in t.blocks()]  # one block per model (the Parquet file's row groups)
+    [2, 2]
+    """
+
+    def __init__(self, account_id, in_sample, models, per_model: dict, per_account: dict, columns: list[str],
+                 frame: pd.DataFrame | None = None):
+        self.account_id = None if account_id is None else np.asarray(account_id)
+        self.in_sample = None if in_sample is None else np.asarray(in_sample, dtype=bool)
+        self.models = list(models)
+        self.per_model = per_model
+        self.per_account = per_account
+        self.columns = list(columns)
+        self._frame = frame
+
+    @classmethod
+    def from_forecasts(cls, forecasts, account_id, in_sample, attributes: pd.DataFrame | None = None) -> ForecastTable:
+        """The table of a procedure's :class:`~apcfair.unbiased.stages.Forecasts`.
+
+        The same columns, order and values as ``forecasts.to_frame(account_id, in_sample,
+        attributes)``, without building it: the arrays are referenced, not copied.
+        """
+        per_model = {"cum_pd": forecasts.full, "cum_pd_observed_window": forecasts.window}
+        if forecasts.exposure:
+            per_model["cum_pd_exposure"] = forecasts.exposure
+        if forecasts.unconditional:
+            per_model["cum_pd_unconditional"] = forecasts.unconditional
+            per_model["cum_pd_unconditional_observed_window"] = forecasts.unconditional_window
+        per_account = {"defaulted_within_horizon": forecasts.observed["defaulted"].to_numpy(),
+                       "complete_horizon": forecasts.observed["complete"].to_numpy(bool)}
+        columns = ["account_id", "sample", "model", "cum_pd", "cum_pd_observed_window", "defaulted_within_horizon",
+                   *[c for c in per_model if c not in ("cum_pd", "cum_pd_observed_window")], "complete_horizon"]
+        for col in [] if attributes is None else attributes.columns:
+            if col not in columns:
+                columns.append(col)
+                per_account[col] = attributes[col].to_numpy()
+        return cls(account_id, in_sample, forecasts.models, per_model, per_account, columns)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ForecastTable:
+        """A table held as a DataFrame (e.g. read from ``forecasts.parquet``)."""
+        models = list(pd.unique(frame["model"])) if "model" in frame else []
+        return cls(None, None, models, {}, {}, list(frame.columns), frame=frame)
+
+    def __len__(self) -> int:
+        if self._frame is not None:
+            return len(self._frame)
+        return len(self.models) * len(self.account_id)
+
+    def _block(self, ks: list[int]) -> pd.DataFrame:
+        """The rows of the models at positions ``ks`` (model-major, accounts in order)."""
+        n, reps = len(self.account_id), len(ks)
+        data = {}
+        for col in self.columns:
+            if col == "account_id":
+                data[col] = np.tile(self.account_id, reps)
+            elif col == "sample":
+                data[col] = pd.Categorical.from_codes(np.tile((~self.in_sample).astype(np.int8), reps),
+                                                      categories=["in", "out"])
+            elif col == "model":
+                data[col] = pd.Categorical.from_codes(np.repeat(np.asarray(ks, dtype=np.int8), n),
+                                                      categories=self.models)
+            elif col in self.per_model:
+                data[col] = np.concatenate([self.per_model[col][self.models[k]] for k in ks])
+            else:
+                data[col] = np.tile(self.per_account[col], reps)
+            if isinstance(data[col], np.ndarray) and data[col].dtype == object:  # text: the source's dtype,
+                data[col] = pd.Series(data[col], dtype=object, copy=False)      # no type inference pass
+        # every array above is new: no copy into consolidated blocks, no temporaries (peak = the frame)
+        return pd.DataFrame(data, copy=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long table: one row per model and account, model after model.
+
+        Columns as :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS` define them (``sample``
+        and ``model`` categorical: group by them with ``observed=True``). Built on each call
+        from the arrays (a table read from a file: that frame, as it is).
+        """
+        if self._frame is not None:
+            return self._frame
+        return self._block(list(range(len(self.models))))
+
+    def blocks(self) -> Iterator[pd.DataFrame]:
+        """The table one model at a time (the rows of :meth:`to_frame` in order)."""
+        if self._frame is not None:
+            yield self._frame
+            return
+        for k in range(len(self.models)):
+            yield self._block([k])
+
+    def column(self, name: str, model: str | None = None) -> np.ndarray:
+        """One column's values per account (rows of the portfolio's loans) for one ``model``.
+
+        Columns that are the same for every model (``defaulted_within_horizon``,
+        ``complete_horizon``, ``sample``, the protected attributes) need no ``model``.
+        """
+        if name not in self.columns:
+            raise KeyError(f"no column {name!r} in the forecasts; columns: {self.columns}")
+        if self._frame is not None:
+            f = self._frame
+            model = self.models[0] if model is None else model
+            return f.loc[(f["model"] == model).to_numpy(), name].to_numpy()
+        if name in self.per_model:
+            if model is None:
+                raise ValueError(f"{name!r} differs by model: give one of {self.models}")
+            return self.per_model[name][model]
+        if name == "account_id":
+            return self.account_id
+        if name == "sample":
+            return np.where(self.in_sample, "in", "out").astype(object)
+        if name == "model":
+            return np.full(len(self.account_id), model, dtype=object)
+        return self.per_account[name]
+
 
 @dataclass(frozen=True)
 class UnbiasedResult:
@@ -26,7 +183,7 @@ class UnbiasedResult:
 
     Parameters
     ----------
-    rows, dependence_table, cost_of_fairness, forecasts, account_scores, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance, costs, offsets, attrition_result
+    rows, dependence_table, cost_of_fairness, forecast_table, account_scores, coefficient_tables, models, apc_result, restricted_centre, calibrating_constant, settings, timings, lineage, provenance, costs, offsets, attrition_result
         As the attributes; produced by :meth:`UnbiasedByDesign.fit`.
 
     Attributes
@@ -39,8 +196,13 @@ class UnbiasedResult:
         Tidy dependence: ``model, sample, attribute, corr, dcor, auc_group, air``.
     cost_of_fairness : dict
         DeLong test of AUC(credit) − AUC(credit_restricted_zero) per sample.
+    forecast_table : ForecastTable
+        The forecasts as per-account arrays (what the result holds); :attr:`forecasts` is
+        its DataFrame.
     forecasts : pandas.DataFrame
-        Per account and model: ``cum_pd`` over the horizon (net of attrition), and over
+        Built on each access from :attr:`forecast_table` (keep it in a variable rather than
+        reading it repeatedly; ``forecast_table.column(name, model)`` gives one model's
+        values without building it). Per account and model: ``cum_pd`` over the horizon (net of attrition), and over
         the observed window; with an attrition model ``cum_pd_unconditional`` (default
         before any other exit). Column definitions:
         :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`.
@@ -112,7 +274,7 @@ class UnbiasedResult:
     rows: list
     dependence_table: pd.DataFrame
     cost_of_fairness: dict
-    forecasts: pd.DataFrame
+    forecast_table: ForecastTable
     account_scores: pd.DataFrame
     coefficient_tables: dict
     models: dict
@@ -128,6 +290,12 @@ class UnbiasedResult:
     attrition_result: object = None
 
     # ------------------------------------------------------------------ tables
+    @property
+    def forecasts(self) -> pd.DataFrame:
+        """The long forecasts table, one row per model and account (built on each access:
+        :meth:`ForecastTable.to_frame`)."""
+        return self.forecast_table.to_frame()
+
     @property
     def comparison(self) -> pd.DataFrame:
         """AUC and Gini by model and sample (the paper's Tables 6–7 side by side)."""
@@ -320,7 +488,7 @@ class UnbiasedResult:
         folder, json_path = _locate(path)
         folder.mkdir(parents=True, exist_ok=True)
         d = self.to_model_json_dict()
-        write_forecasts(self.forecasts, folder / layout.FORECASTS)
+        write_forecasts(self.forecast_table, folder / layout.FORECASTS)
         self.account_scores.to_parquet(folder / layout.ACCOUNT_SCORES, index=False)
         self.apc_result.save(folder / layout.APC_RESULT)
         if self.attrition_result is not None:
@@ -339,7 +507,7 @@ class UnbiasedResult:
             rows=d["comparison"],
             dependence_table=pd.DataFrame(d["dependence"]),
             cost_of_fairness=d["cost_of_fairness"],
-            forecasts=pd.read_parquet(folder / layout.FORECASTS),
+            forecast_table=ForecastTable.from_frame(pd.read_parquet(folder / layout.FORECASTS)),
             account_scores=pd.read_parquet(folder / layout.ACCOUNT_SCORES),
             coefficient_tables={name: m.coef_table_ for name, m in models.items()
                             if isinstance(m, OffsetLogit)},
@@ -392,9 +560,15 @@ def cumulative_pd_definitions() -> dict:
     return {**{k: FORECAST_COLUMNS[k] for k in keys}, **CALIBRATION_DEFINITIONS}
 
 
-def write_forecasts(forecasts: pd.DataFrame, path: str | Path) -> Path:
+def write_forecasts(forecasts: pd.DataFrame | ForecastTable, path: str | Path) -> Path:
     """``forecasts.parquet`` with each column's definition in the file's metadata
-    (key ``apcfair.columns``; :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`)."""
+    (key ``apcfair.columns``; :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`).
+
+    A :class:`ForecastTable` is written one model at a time (one row group per model), so
+    the long frame is never held whole; the file reads back as the table's
+    :meth:`~ForecastTable.to_frame` (same columns, dtypes, row order and metadata as when
+    the whole frame is written at once).
+    """
     import json
 
     import pyarrow as pa
@@ -402,10 +576,20 @@ def write_forecasts(forecasts: pd.DataFrame, path: str | Path) -> Path:
 
     from apcfair.unbiased.stages import FORECAST_COLUMNS
 
-    table = pa.Table.from_pandas(forecasts, preserve_index=False)
-    meta = dict(table.schema.metadata or {})
-    meta[b"apcfair.columns"] = json.dumps(FORECAST_COLUMNS).encode()
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    blocks = forecasts.blocks() if isinstance(forecasts, ForecastTable) else iter([forecasts])
+    writer = None
+    try:
+        for block in blocks:
+            table = pa.Table.from_pandas(block, preserve_index=False)
+            if writer is None:
+                meta = dict(table.schema.metadata or {})
+                meta[b"apcfair.columns"] = json.dumps(FORECAST_COLUMNS).encode()
+                schema = table.schema.with_metadata(meta)
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
+    finally:
+        if writer is not None:
+            writer.close()
     return Path(path)
 
 
