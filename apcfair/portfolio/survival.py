@@ -3,8 +3,9 @@
 Two definitions of cumulative default by age, and every table and axis names which:
 
 ``1 - KM`` (:func:`kaplan_meier`)
-    ``1 - S(a)`` with ``S`` the Kaplan–Meier product-limit over account spells (lifelines'
-    :class:`~lifelines.KaplanMeierFitter`), delayed entry handled as left truncation and
+    ``1 - S(a)`` with ``S`` the Kaplan–Meier product-limit over account spells (computed as
+    lifelines' :class:`~lifelines.KaplanMeierFitter` computes it, tested equal to it to 1e-12,
+    in numpy over counts), delayed entry handled as left truncation and
     every non-default exit treated as censoring: cumulative default *net of* other exits
     (the probability of default if nobody could pay off).
 Cumulative incidence, payoff competing (:func:`aalen_johansen`)
@@ -67,41 +68,83 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     2    2         0.50        3
     3    3         0.50        1
     """
-    from lifelines import KaplanMeierFitter
-    from lifelines.exceptions import StatError
+    from scipy.stats import norm
 
     g = np.full(len(spells), "all", dtype=object) if groups is None else np.asarray(groups)
     keys = np.unique(g) if sort else pd.unique(g)
     dur, entry, event = spells.last_age, spells.entry_age, spells.defaulted
+    z = norm.ppf(1 - alpha / 2)
     frames = []
     for key in keys:
         m = g == key
-        try:
-            kmf = KaplanMeierFitter(alpha=alpha).fit(dur[m], event_observed=event[m], entry=entry[m])
-        except StatError:
+        curve = _lifelines_product_limit(dur[m], entry[m], event[m], z)
+        if curve is None:
             # lifelines refuses a curve that reaches 0 while later entrants are still to come
             # (left truncation: every account at risk at some age defaulted); the
             # product-limit estimate is still defined and stays at 0 from there on
             frames.append(_product_limit(key, dur[m], entry[m], event[m], alpha))
             continue
-        sf = kmf.survival_function_.iloc[:, 0]
-        ci = kmf.confidence_interval_survival_function_
-        ages = sf.index.to_numpy()
-        et = kmf.event_table.reindex(ages)
+        ages, surv, lower_s, upper_s, at_risk = curve
         frames.append(pd.DataFrame({
             "group": key,
             "n": int(m.sum()),
-            "age": ages.astype(np.int64),
-            "cum_default": 1 - sf.to_numpy(),
-            "lower": 1 - ci.iloc[:, 1].to_numpy(),
-            "upper": 1 - ci.iloc[:, 0].to_numpy(),
-            # lifelines counts an account entering at time t in the risk set at t; it is
-            # at risk from t + 1 (its first age), as the estimate itself assumes
-            "at_risk": (et["at_risk"] - np.where(ages > 0, et["entrance"], 0)).to_numpy(),
+            "age": ages,
+            "cum_default": 1 - surv,
+            "lower": 1 - upper_s,
+            "upper": 1 - lower_s,
+            "at_risk": at_risk,
         }))
     if not frames:
         return pd.DataFrame(columns=["group", "n", "age", "cum_default", "lower", "upper", "at_risk"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _lifelines_product_limit(dur: np.ndarray, entry: np.ndarray, event: np.ndarray, z: float) -> tuple | None:
+    """Kaplan–Meier with delayed entry exactly as lifelines' ``KaplanMeierFitter`` computes it.
+
+    The same event table (every distinct exit and entry time), the same operations in the
+    same order (``S = exp(cumsum(log(n - d) - log(n)))``, Greenwood sums, exponential
+    Greenwood bands on ``log(-log S)`` with missing bounds as 1), in numpy over counts
+    rather than through pandas tables: equal to lifelines (tested to 1e-12), at a fraction
+    of its cost on many groups. ``None`` where lifelines raises ``StatError`` (the net
+    population reaches 0 in the first half of the table).
+
+    Returns
+    -------
+    tuple or None
+        ``ages`` (int64), ``S``, its lower and upper band, and the accounts at risk at each
+        age (those entering at an age count from the next one).
+    """
+    if np.any(entry > dur):
+        raise ValueError("birth time must be less than time of death.")
+    times = np.union1d(dur, entry)
+    size = len(times)
+    at_exit = np.searchsorted(times, dur)
+    removed = np.bincount(at_exit, minlength=size)
+    deaths = np.bincount(at_exit[np.asarray(event, dtype=bool)], minlength=size)
+    entrance = np.bincount(np.searchsorted(times, entry), minlength=size)
+    at_risk = np.cumsum(entrance) - np.concatenate([[0], np.cumsum(removed)[:-1]])
+    net = np.cumsum(entrance - removed)
+    if size // 2 and net[:size // 2].min() == 0:
+        return None
+    population = at_risk - np.concatenate([[0], entrance[1:]])     # entrants at the first time count
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_terms = np.log(population - deaths) - np.log(population)
+        pop = population.astype("uint64")
+        var_terms = deaths / (pop * (pop - deaths))
+    var_terms[var_terms == np.inf] = 0.0
+    # lifelines' cumulative sums skip NaN terms (no one at risk) and carry the last value forward
+    log_estimate = np.cumsum(np.where(np.isnan(log_terms), 0.0, log_terms))
+    cumulative_sq = np.cumsum(np.where(np.isnan(var_terms), 0.0, var_terms))
+    surv = np.exp(log_estimate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(surv)
+        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cumulative_sq) / v))
+        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(cumulative_sq) / v))
+    lower[np.isnan(lower)] = 1.0
+    upper[np.isnan(upper)] = 1.0
+    ages = times.astype(float).astype(np.int64)
+    return ages, surv, lower, upper, at_risk - np.where(ages > 0, entrance, 0)
 
 
 def _at_risk_by_age(first_age: np.ndarray, last_age: np.ndarray, size: int) -> np.ndarray:

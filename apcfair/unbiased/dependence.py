@@ -653,8 +653,8 @@ def _bootstrap_corr_rows_many(f: np.ndarray, attributes: list, n_boot: int, rng:
     each attribute gets exactly the draws (and numbers) of its own call with the same ``rng``
     state.
     """
-    n = f.shape[1]
-    outs = [np.empty((n_boot, f.shape[0])) for _ in attributes]
+    n, rows = f.shape[1], f.shape[0]
+    outs = [np.empty((n_boot, rows)) for _ in attributes]
     prepared = []
     for x, kind in attributes:
         if kind == "categorical":
@@ -664,17 +664,21 @@ def _bootstrap_corr_rows_many(f: np.ndarray, attributes: list, n_boot: int, rng:
             prepared.append((kind, onehot, None))
         else:
             prepared.append((kind, np.column_stack([np.ones(n), x, x * x]), (f * x).T))
+    f_t, ff_t = f.T, (f * f).T
+    buffer = np.empty((min(chunk, n_boot), n))
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)
-        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
-        w_f = counts @ f.T                       # (size, rows): sum of c * f
-        w_ff = counts @ (f * f).T                # sum of c * f^2
+        counts = buffer[:size]                   # how often each account is drawn, per replicate
+        for b in range(size):
+            counts[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+        w_f = counts @ f_t                       # (size, rows): sum of c * f
+        w_ff = counts @ ff_t                     # sum of c * f^2
         for out, (kind, cols, fx) in zip(outs, prepared, strict=True):
             if kind == "categorical":
                 onehot = cols
                 w_k = counts @ onehot                # (size, levels)
                 total_var = w_ff - w_f ** 2 / n
-                for r in range(f.shape[0]):
+                for r in range(rows):
                     w_fk = counts @ (onehot * f[r][:, None])
                     between = (w_fk ** 2 / np.where(w_k > 0, w_k, 1.0)).sum(axis=1) - w_f[:, r] ** 2 / n
                     ok = total_var[:, r] > 1e-300

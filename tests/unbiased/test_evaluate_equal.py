@@ -32,11 +32,10 @@ TOLERANCE = 1e-12
 
 def evaluation_inputs():
     """The portfolio, forecasts and estimation mask the fixture was computed from."""
-    from data_synth import SynthConfig, generate_portfolio
-
     from apcfair import load_portfolio
     from apcfair.forecast.cumulative import observed_default_within
     from apcfair.unbiased.stages import Forecasts, split_accounts
+    from data_synth import SynthConfig, generate_portfolio
 
     loans = generate_portfolio(SynthConfig(n_accounts=3000, seed=0)).loans.copy()
     rng = np.random.default_rng(19)
@@ -85,7 +84,7 @@ def _assert_same(new, old, path="") -> float:
         return max([_assert_same(new[k], old[k], f"{path}/{k}") for k in old], default=0.0)
     if isinstance(old, list):
         assert isinstance(new, list) and len(new) == len(old), path
-        return max([_assert_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(new, old))], default=0.0)
+        return max([_assert_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(new, old, strict=True))], default=0.0)
     if isinstance(old, float) and not isinstance(old, bool):
         assert isinstance(new, float), (path, new, old)
         diff = abs(new - old)
