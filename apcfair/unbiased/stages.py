@@ -911,7 +911,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     km_all = {s: observed_cumulative_default(sample_spells[s], horizon) for s in samples}
     aj_all = ({s: aalen_johansen_at(sample_spells[s], horizon) for s in samples} if forecasts.unconditional else {})
     in_horizon = spells.defaulted & (spells.last_age <= horizon)
-    groups = {attr: protected_groups(loans[attr]) for attr in protected}
+    groups = {attr: pd.factorize(protected_groups(loans[attr]), use_na_sentinel=False) for attr in protected}
     rows, dep_rows = [], []
     window = forecasts.window
     ranked = {s: _RankedWindow(y, window, m & complete) for s, m in samples.items()}  # each forecast ranked once
@@ -922,9 +922,11 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
                                             n_boot=n_boot, random_state=random_state)
         attributes = {attr: PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
         pooled = _RankedWindow(y, window, m)
-        group_defaults = {attr: _GroupDefaults.of(in_horizon[m], g[m]) for attr, g in groups.items()}  # all models
+        group_defaults = {attr: _GroupDefaults.of_subset(in_horizon, codes, levels, m)  # for all models
+                          for attr, (codes, levels) in groups.items()}
+        years = _YearCalibration.of(vyear[m], km_by_year[s])
         for name in forecasts.models:
-            cal = _calibration(forecasts, name, m, actual, vyear[m], km_all[s], km_by_year[s])
+            cal = _calibration(forecasts, name, m, actual, km_all[s], years)
             cal["by_group"] = {attr: _calibration_by_group_counts(forecasts.expected[name][m], g)
                                for attr, g in group_defaults.items()}
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
@@ -1048,9 +1050,21 @@ class _GroupDefaults:
 
     @classmethod
     def of(cls, defaulted: np.ndarray, group: np.ndarray, alpha: float = 0.05) -> _GroupDefaults:
+        codes, levels = pd.factorize(np.asarray(group, dtype=object), use_na_sentinel=False)
+        return cls.of_codes(defaulted, codes, levels, alpha)
+
+    @classmethod
+    def of_subset(cls, defaulted: np.ndarray, codes: np.ndarray, levels: np.ndarray, mask: np.ndarray,
+                  alpha: float = 0.05) -> _GroupDefaults:
+        """:meth:`of` on the accounts ``mask`` of groups factorized once (``codes``, ``levels``)."""
+        sub, first = pd.factorize(codes[mask])       # order of appearance within the subset
+        return cls.of_codes(defaulted[mask], sub, levels[first], alpha)
+
+    @classmethod
+    def of_codes(cls, defaulted: np.ndarray, codes: np.ndarray, levels: np.ndarray,
+                 alpha: float = 0.05) -> _GroupDefaults:
         from scipy import stats
 
-        codes, levels = pd.factorize(np.asarray(group, dtype=object), use_na_sentinel=False)
         k = len(levels)
         a_all = np.bincount(codes, weights=np.asarray(defaulted, dtype=float), minlength=k).round().astype(np.int64)
         lo_all = np.where(a_all > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(a_all, 1)) / 2, 0.0)
@@ -1090,8 +1104,8 @@ def _with_pooled(perf: dict, pooled: dict, complete: np.ndarray) -> dict:
     return perf
 
 
-def _calibration(forecasts: Forecasts, name: str, mask: np.ndarray, actual: int, year: np.ndarray,
-                 km: pd.DataFrame, km_by_year: pd.DataFrame) -> dict:
+def _calibration(forecasts: Forecasts, name: str, mask: np.ndarray, actual: int, km: pd.DataFrame,
+                 years: _YearCalibration) -> dict:
     """Expected vs actual defaults, and mean cumulative PD vs Kaplan–Meier (overall, by year)."""
     expected = float(forecasts.expected[name][mask].sum())
     full = forecasts.full[name][mask]
@@ -1101,7 +1115,7 @@ def _calibration(forecasts: Forecasts, name: str, mask: np.ndarray, actual: int,
         "expected_over_actual": expected / actual if actual else None,
         "mean_cum_pd_horizon": float(full.mean()),
         "km_cum_default_horizon": float(km["km_cum_default"].iloc[0]) if len(km) else None,
-        "by_vintage_year": calibration_by_year(full, year, km_by_year),
+        "by_vintage_year": years.records(full),
     }
 
 
@@ -1171,14 +1185,28 @@ def actual_defaults_within(spells: Spells, mask: np.ndarray, horizon: int) -> in
 
 def calibration_by_year(forecast: np.ndarray, year: np.ndarray, km_by_year: pd.DataFrame) -> list[dict]:
     """Mean forecast and Kaplan–Meier cumulative default (with band) per vintage year."""
-    km = km_by_year.set_index("group")
-    out = []
-    for yr in np.unique(year):
-        m = year == yr
-        rec = {"vintage_year": int(yr), "n": int(m.sum()), "mean_cum_pd": float(forecast[m].mean())}
-        if yr in km.index:
-            rec["km_cum_default"] = float(km.loc[yr, "km_cum_default"])
-            rec["km_lower"] = float(km.loc[yr, "lower"])
-            rec["km_upper"] = float(km.loc[yr, "upper"])
-        out.append(rec)
-    return out
+    return _YearCalibration.of(year, km_by_year).records(forecast)
+
+
+@dataclass(frozen=True)
+class _YearCalibration:
+    """The vintage years of a sample (accounts and Kaplan–Meier figures), gathered once for
+    every model's :func:`calibration_by_year`."""
+
+    years: list  # (year, account positions, {km_cum_default, km_lower, km_upper} or {})
+
+    @classmethod
+    def of(cls, year: np.ndarray, km_by_year: pd.DataFrame) -> _YearCalibration:
+        km = km_by_year.set_index("group")
+        years = []
+        for yr in np.unique(year):
+            rec = {}
+            if yr in km.index:
+                rec = {"km_cum_default": float(km.loc[yr, "km_cum_default"]), "km_lower": float(km.loc[yr, "lower"]),
+                       "km_upper": float(km.loc[yr, "upper"])}
+            years.append((yr, np.flatnonzero(year == yr), rec))
+        return cls(years)
+
+    def records(self, forecast: np.ndarray) -> list[dict]:
+        return [{"vintage_year": int(yr), "n": len(idx), "mean_cum_pd": float(forecast[idx].mean()), **km}
+                for yr, idx, km in self.years]
