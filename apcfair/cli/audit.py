@@ -148,7 +148,9 @@ def _one_model(df, model: str | None, sample: str | None, data):
     """The rows of one model (and sample) of a file with a ``model`` column (``forecasts.parquet``).
 
     Several models in one file are refused without ``--model`` (each account would be
-    counted once per model), with the models listed.
+    counted once per model), with the models listed. Categorical (Parquet dictionary) columns
+    lose the levels found only in the rows left out, so a group column read as categorical
+    audits as its text would (no empty groups).
     """
     if model is None and "model" in df.columns and df["model"].nunique() > 1:
         names = ", ".join(map(str, df["model"].unique()))
@@ -164,6 +166,9 @@ def _one_model(df, model: str | None, sample: str | None, data):
             have = ", ".join(map(str, df[col].unique()))
             raise ValueError(f"{option} {value!r} matches no row of --data {str(data)!r}; its {col}s: {have}")
         df = df.loc[keep].reset_index(drop=True)
+        for c in df.columns:  # a dictionary (categorical) column keeps the levels of the rows left out
+            if df[c].dtype.name == "category":
+                df[c] = df[c].cat.remove_unused_categories()
     return df
 
 
