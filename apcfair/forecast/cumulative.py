@@ -62,6 +62,11 @@ def _accumulate(vintage, score, offsets, horizon, start_age, end_age, kind: str)
     return out
 
 
+#: |logit| bound of each factor of the factored odds in :meth:`HorizonGrid.summaries`: exp of
+#: the sum of two stays within float64 (exp(700) ~ 1e304) and PD keeps full relative precision
+_LOG_ODDS_SAFE = 350.0
+
+
 class HorizonGrid:
     """Offsets ``o(a, v_i + a)`` for ``a = 1..horizon`` per account, computed once.
 
@@ -83,6 +88,7 @@ class HorizonGrid:
         self.ages = a
         self.eta0 = np.asarray(offsets(a.ravel(), (v + a).ravel()), dtype=float).reshape(a.shape)
         self._eta0_t = None
+        self._exp_eta0_t = None     # exp of it, on the first summaries() (False: out of range)
 
     def mask(self, start_age=None, end_age=None) -> np.ndarray:
         """Boolean (accounts x horizon) mask of the ages to accumulate."""
@@ -129,6 +135,19 @@ class HorizonGrid:
         return age_range(np.ones(n, dtype=np.int64) if start_age is None else start_age,
                          np.full(n, self.horizon, dtype=np.int64) if end_age is None else end_age, self.horizon)
 
+    def _odds(self, score: np.ndarray) -> np.ndarray | None:
+        """``exp(o + s)`` as ``exp(o) exp(s)`` on the (horizon, accounts) grid, or ``None`` where a
+        factor or the product could leave float64's range (then the logits are used)."""
+        if not len(score):
+            return None
+        if self._exp_eta0_t is None:
+            lo, hi = float(self._eta0_t.min(initial=0.0)), float(self._eta0_t.max(initial=0.0))
+            self._exp_eta0_t = np.exp(self._eta0_t) if -_LOG_ODDS_SAFE <= lo and hi <= _LOG_ODDS_SAFE else False
+        if self._exp_eta0_t is False or not (np.all(np.isfinite(score))
+                                             and -_LOG_ODDS_SAFE <= score.min() and score.max() <= _LOG_ODDS_SAFE):
+            return None
+        return np.multiply(self._exp_eta0_t, np.exp(score)[None, :])
+
     def summaries(self, score, *, cumulative=None, expected=None, unconditional=None, attrition=None,
                   excess: dict | None = None) -> dict:
         """Several of :meth:`cumulative`, :meth:`expected` and :meth:`unconditional` in one pass.
@@ -173,8 +192,18 @@ class HorizonGrid:
         h, n = self.horizon, self.eta0.shape[0]
         if self._eta0_t is None:  # ages first: running sums along the ages add whole rows
             self._eta0_t = np.ascontiguousarray(self.eta0.T)
-        log_net = log_expit(-(self._eta0_t + np.asarray(score, dtype=float)[None, :]))  # log(1 - PD)
-        p = -np.expm1(log_net) if expected or unconditional else None
+        score = np.asarray(score, dtype=float)
+        want_p = bool(expected or unconditional)
+        odds = self._odds(score)
+        if odds is not None:
+            # factored odds exp(o) exp(s), exp(o) once per grid: log(1 - PD) = -log1p(odds)
+            # and PD = odds / (1 + odds), with no exp per month and model
+            log_net = np.log1p(odds)
+            p = np.divide(odds, odds + 1.0, out=odds) if want_p else None
+            np.negative(log_net, out=log_net)
+        else:
+            log_net = log_expit(-(self._eta0_t + score[None, :]))  # log(1 - PD)
+            p = -np.expm1(log_net) if want_p else None
         cols = np.arange(n)
         out = {}
         for kinds, values in ((cumulative, log_net), (expected, p)):
