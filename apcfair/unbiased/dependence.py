@@ -45,11 +45,13 @@ class _DeLongRows(NamedTuple):
         return aucs, sx / m + sy / n
 
 
-def _delong_rows(preds: np.ndarray, y: np.ndarray) -> _DeLongRows:
+def _delong_rows(preds: np.ndarray, y: np.ndarray, orders: list | None = None) -> _DeLongRows:
     """The midranks behind the DeLong covariance, each row of ``preds`` ranked alone.
 
     The rows of several calls on the same accounts stack (:meth:`_DeLongRows.stack`) into
     exactly those of one call: a forecast compared with several others is ranked once.
+    ``orders`` are the rows' stable argsorts with the positives first
+    (:func:`_positives_first`), when already known.
     """
     pos = preds[:, y == 1]
     neg = preds[:, y == 0]
@@ -58,9 +60,15 @@ def _delong_rows(preds: np.ndarray, y: np.ndarray) -> _DeLongRows:
     is_pos = np.arange(m + n) < m
     tz, tx, ty = np.empty_like(allp), np.empty_like(pos), np.empty_like(neg)
     for r, row in enumerate(allp):
-        tz[r], within = _midranks_with_subsets(row, is_pos)
+        tz[r], within = _midranks_with_subsets(row, is_pos, None if orders is None else orders[r])
         tx[r], ty[r] = within[:m], within[m:]
     return _DeLongRows(tz, tx, ty)
+
+
+def _positives_first(values: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``values`` of the positives (``y == 1``), then of the negatives: the layout the DeLong
+    midranks rank."""
+    return np.concatenate([values[y == 1], values[y == 0]])
 
 
 def _delong_components(preds: np.ndarray, y: np.ndarray):
@@ -68,9 +76,11 @@ def _delong_components(preds: np.ndarray, y: np.ndarray):
     return _delong_rows(preds, y).components()
 
 
-def _midranks_with_subsets(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _midranks_with_subsets(values: np.ndarray, first: np.ndarray,
+                           order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Midranks (``scipy.stats.rankdata``'s ``"average"``) of ``values``, and of each value
-    within its own subset (``first`` or not), from one sort.
+    within its own subset (``first`` or not), from one sort (``order``: ``values``' stable
+    argsort, when already known).
 
     Within a run of ties starting after ``b`` values and ending at ``e``, the midrank is
     ``(b + 1 + e) / 2``; counted among all values, or among the values of the same subset.
@@ -81,7 +91,7 @@ def _midranks_with_subsets(values: np.ndarray, first: np.ndarray) -> tuple[np.nd
     >>> ranks.tolist(), within.tolist()
     ([3.5, 1.0, 3.5, 2.0], [2.0, 1.0, 2.0, 1.0])
     """
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values, kind="stable") if order is None else order
     v = values[order]
     new = np.empty(len(v), dtype=bool)
     new[:1] = True

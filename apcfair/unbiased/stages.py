@@ -64,6 +64,7 @@ from apcfair.unbiased.dependence import (
     _delong_difference,
     _delong_rows,
     _dependence,
+    _positives_first,
     auc_with_ci,
     corr_changes_by_attribute,
 )
@@ -914,14 +915,14 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
     groups = {attr: pd.factorize(protected_groups(loans[attr]), use_na_sentinel=False) for attr in protected}
     rows, dep_rows = [], []
     window = forecasts.window
-    ranked = {s: _RankedWindow(y, window, m & complete) for s, m in samples.items()}  # each forecast ranked once
+    pooled = {s: _RankedWindow(y, window, m) for s, m in samples.items()}  # each forecast ranked once
+    ranked = {s: _RankedWindow(y, window, m & complete, parent=pooled[s]) for s, m in samples.items()}
     for s, m in samples.items():
         actual = actual_defaults_within(spells, m, horizon)
         changes = corr_changes_by_attribute({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
                                             {attr: loans[attr].to_numpy()[m] for attr in protected},
                                             n_boot=n_boot, random_state=random_state)
         attributes = {attr: PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
-        pooled = _RankedWindow(y, window, m)
         group_defaults = {attr: _GroupDefaults.of_subset(in_horizon, codes, levels, m)  # for all models
                           for attr, (codes, levels) in groups.items()}
         years = _YearCalibration.of(vyear[m], km_by_year[s])
@@ -930,7 +931,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
             cal["by_group"] = {attr: _calibration_by_group_counts(forecasts.expected[name][m], g)
                                for attr, g in group_defaults.items()}
             row = {"model": name, "label": MODEL_LABELS[name], "sample": s,
-                   **_discrimination_ranked(ranked[s], pooled, name),
+                   **_discrimination_ranked(ranked[s], pooled[s], name),
                    "n_accounts": int(m.sum()), "defaults_within_horizon": actual, "calibration": cal}
             if forecasts.unconditional:
                 row["calibration_unconditional"] = calibration_unconditional(forecasts, name, m, aj_all[s])
@@ -956,16 +957,37 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
 class _RankedWindow:
     """The models' window forecasts on fixed accounts, each ranked once (on first use) for
     every AUC and DeLong comparison it enters: the same numbers as :func:`auc_with_ci` and
-    :func:`~apcfair.unbiased.dependence.delong_auc_difference` on those accounts."""
+    :func:`~apcfair.unbiased.dependence.delong_auc_difference` on those accounts.
 
-    def __init__(self, y: np.ndarray, window: dict, mask: np.ndarray):
+    With a ``parent`` on a superset of the accounts, each forecast's order is read from the
+    parent's (a stable sort restricted to a subset is the subset's stable sort) instead of
+    sorted again.
+    """
+
+    def __init__(self, y: np.ndarray, window: dict, mask: np.ndarray, parent: _RankedWindow | None = None):
         self.y = np.asarray(y[mask]).astype(int)
-        self.window, self.mask = window, mask
+        self.window, self.mask, self.parent = window, mask, parent
         self._rows: dict = {}
+        self._orders: dict = {}
+        self._keep = None
+
+    def order(self, name: str) -> np.ndarray:
+        """Stable argsort of the forecast, positives first (:func:`_positives_first`)."""
+        if name not in self._orders:
+            if self.parent is None:
+                values = _positives_first(np.asarray(self.window[name][self.mask], float), self.y)
+                self._orders[name] = np.argsort(values, kind="stable")
+            else:
+                if self._keep is None:   # this window's accounts in the parent's layout
+                    self._keep = _positives_first(self.mask[self.parent.mask], self.parent.y)
+                parent_order = self.parent.order(name)
+                self._orders[name] = (np.cumsum(self._keep) - 1)[parent_order[self._keep[parent_order]]]
+        return self._orders[name]
 
     def rows(self, name: str):
         if name not in self._rows:
-            self._rows[name] = _delong_rows(np.asarray(self.window[name][self.mask], float)[None, :], self.y)
+            self._rows[name] = _delong_rows(np.asarray(self.window[name][self.mask], float)[None, :], self.y,
+                                            [self.order(name)])
         return self._rows[name]
 
     def auc_with_ci(self, name: str) -> dict:
