@@ -486,7 +486,7 @@ def dependence(forecast, attribute, *, approval_rate: float = 0.8, max_dcor_n: i
     >>> independent["kind"], independent["dcor"] < 0.2
     ('categorical', True)
     """
-    return _dependence(PreparedForecast(forecast), PreparedAttribute(attribute), approval_rate=approval_rate,
+    return _dependence(_PreparedForecast(forecast), _PreparedAttribute(attribute), approval_rate=approval_rate,
                        max_dcor_n=max_dcor_n, random_state=random_state)
 
 
@@ -495,7 +495,7 @@ def _subset_key(ok: np.ndarray) -> bytes | None:
     return None if ok.all() else ok.tobytes()
 
 
-class PreparedForecast:
+class _PreparedForecast:
     """A forecast sorted once for :func:`dependence` with several attributes.
 
     Its stable order, midranks and distance-covariance terms are computed on first use per
@@ -522,7 +522,7 @@ class PreparedForecast:
         return self._sorted[key]
 
 
-class PreparedAttribute:
+class _PreparedAttribute:
     """A restricted attribute encoded once for :func:`dependence` with several forecasts.
 
     Its encoding (numeric, binary or categorical), sorted values and distance-covariance
@@ -537,12 +537,12 @@ class PreparedAttribute:
     Examples
     --------
     >>> import numpy as np
-    >>> from apcfair.unbiased.dependence import PreparedAttribute, PreparedForecast, _dependence, dependence
+    >>> from apcfair.unbiased.dependence import _PreparedAttribute, _PreparedForecast, _dependence, dependence
     >>> rng = np.random.default_rng(0)
     >>> group = rng.binomial(1, 0.3, 500)
-    >>> attr = PreparedAttribute(group)              # encoded and sorted once ...
+    >>> attr = _PreparedAttribute(group)              # encoded and sorted once ...
     >>> forecasts = [rng.uniform(size=500) + k * group for k in range(3)]
-    >>> shared = [_dependence(PreparedForecast(f), attr) for f in forecasts]   # ... for each forecast
+    >>> shared = [_dependence(_PreparedForecast(f), attr) for f in forecasts]   # ... for each forecast
     >>> shared == [dependence(f, group) for f in forecasts]
     True
     """
@@ -581,7 +581,7 @@ class PreparedAttribute:
         return self._groups[kind]
 
 
-def _dependence(forecast: PreparedForecast, attribute: PreparedAttribute, *, approval_rate: float = 0.8,
+def _dependence(forecast: _PreparedForecast, attribute: _PreparedAttribute, *, approval_rate: float = 0.8,
                 max_dcor_n: int = 2_000, random_state: int | None = 0) -> dict:
     """:func:`dependence` of a prepared forecast on a prepared attribute (each sorted once)."""
     fc = forecast.values

@@ -58,13 +58,13 @@ from apcfair.portfolio import Portfolio, Spells
 from apcfair.portfolio.survival import aalen_johansen
 from apcfair.scoring import OffsetGBM, OffsetLogit
 from apcfair.unbiased.dependence import (
-    PreparedAttribute,
-    PreparedForecast,
     _auc_ci,
     _delong_difference,
     _delong_rows,
     _dependence,
     _positives_first,
+    _PreparedAttribute,
+    _PreparedForecast,
     auc_with_ci,
     corr_changes_by_attribute,
 )
@@ -922,7 +922,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
         changes = corr_changes_by_attribute({name: forecasts.full[name][m] for name in forecasts.models}, "credit",
                                             {attr: loans[attr].to_numpy()[m] for attr in protected},
                                             n_boot=n_boot, random_state=random_state)
-        attributes = {attr: PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
+        attributes = {attr: _PreparedAttribute(loans[attr].to_numpy()[m]) for attr in protected}  # encoded once
         group_defaults = {attr: _GroupDefaults.of_subset(in_horizon, codes, levels, m)  # for all models
                           for attr, (codes, levels) in groups.items()}
         years = _YearCalibration.of(vyear[m], km_by_year[s])
@@ -938,7 +938,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
             if name != "credit":
                 row["auc_difference_vs_credit"] = ranked[s].difference("credit", name)
             row["dependence"] = {}
-            fc = PreparedForecast(forecasts.full[name][m])  # sorted once for all attributes
+            fc = _PreparedForecast(forecasts.full[name][m])  # sorted once for all attributes
             for attr in protected:
                 dd = _dependence(fc, attributes[attr], approval_rate=approval_rate, random_state=random_state)
                 if name != "credit":
