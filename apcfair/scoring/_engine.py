@@ -98,23 +98,41 @@ def collapse_units(design_id: np.ndarray, vintage: np.ndarray, a0: np.ndarray, a
 class MonthPass:
     """Per-unit sums over account-months of ``p`` and ``p (1 - p)`` for given scores.
 
-    The offsets of all account-months are computed once and cached (8 bytes per
-    account-month, in unit order); each :meth:`evaluate` is one pass in chunks of at
-    most ``chunk_rows`` rows with reused buffers.
+    The offsets of all account-months are computed once, laid out by month index (see
+    :class:`_MonthColumns`) and cached as ``exp(offset)`` (8 bytes per account-month);
+    each :meth:`gradient` or :meth:`evaluate` is one pass over them with reused buffers.
+    The row layout (every unit's months together, in chunks of at most ``chunk_rows``
+    rows) is built only if a pass must take the unfactored arithmetic (a log-odds near the
+    clamp or an odds factor out of range).
 
     Parameters
     ----------
     units : Units
     offset : OffsetTable
     chunk_rows : int
-        Rows per chunk.
+        Rows per chunk of the row layout.
     """
 
     def __init__(self, units: Units, offset: OffsetTable, chunk_rows: int = 1 << 18):
         self.units = units
+        self._offset = offset
+        self.chunk_rows = chunk_rows
         n_months = (units.a1 - units.a0 + 1).astype(np.int64)
         self.n_months = n_months
         self.n_rows = int(n_months.sum())
+        self.offset_last = offset(units.a1, units.vintage + units.a1) + units.extra
+        self._columns = _MonthColumns(self)
+        self.offset_max = self._columns.offset_max
+        self.offset_min = self._columns.offset_min
+        #: sum of the offsets of all account-months (by month index)
+        self.offset_sum = self._columns.offset_sum
+        self._rows: dict | None = None     # the row layout, on first need
+
+    # the row layout: for the unfactored pass (and for callers that read it)
+    def _row_layout(self) -> dict:
+        if self._rows is not None:
+            return self._rows
+        units, n_months, chunk_rows = self.units, self.n_months, self.chunk_rows
         ends = np.cumsum(n_months)
         # chunk boundaries on units such that each chunk has at most chunk_rows rows
         bounds = [0]
@@ -122,10 +140,9 @@ class MonthPass:
             start_row = ends[bounds[-1] - 1] if bounds[-1] > 0 else 0
             nxt = int(np.searchsorted(ends, start_row + chunk_rows, side="right"))
             bounds.append(max(nxt, bounds[-1] + 1))
-        self.bounds = bounds
-        self.max_chunk = 0
-        self.offsets = np.empty(self.n_rows)
-        self.starts_local = []
+        max_chunk = 0
+        offsets = np.empty(self.n_rows)
+        starts_local = []
         for u0, u1 in zip(bounds[:-1], bounds[1:], strict=True):
             r0 = int(ends[u0 - 1]) if u0 > 0 else 0
             r1 = int(ends[u1 - 1])
@@ -134,15 +151,33 @@ class MonthPass:
             rep = np.repeat(np.arange(u1 - u0), n)
             age = units.a0[u0:u1][rep] + (np.arange(r1 - r0) - st[rep])
             period = units.vintage[u0:u1][rep] + age
-            self.offsets[r0:r1] = offset(age, period) + units.extra[u0:u1][rep]
-            self.starts_local.append(st)
-            self.max_chunk = max(self.max_chunk, r1 - r0)
-        self.row_bounds = [0, *ends[np.asarray(bounds[1:]) - 1].tolist()]
-        self.offset_last = offset(units.a1, units.vintage + units.a1) + units.extra
-        self.offset_max = float(self.offsets.max()) if self.n_rows else -np.inf
-        self.offset_min = float(self.offsets.min()) if self.n_rows else np.inf
-        self._columns: _MonthColumns | None = None   # exp(offsets) by month index, on the first gradient()
-        self._buf = (np.empty(self.max_chunk), np.empty(self.max_chunk))
+            offsets[r0:r1] = self._offset(age, period) + units.extra[u0:u1][rep]
+            starts_local.append(st)
+            max_chunk = max(max_chunk, r1 - r0)
+        self._rows = {"bounds": bounds, "offsets": offsets, "starts_local": starts_local,
+                      "row_bounds": [0, *ends[np.asarray(bounds[1:]) - 1].tolist()],
+                      "max_chunk": max_chunk, "buf": (np.empty(max_chunk), np.empty(max_chunk))}
+        return self._rows
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Offsets of every account-month in unit order (the row layout)."""
+        return self._row_layout()["offsets"]
+
+    @property
+    def bounds(self) -> list[int]:
+        """Unit boundaries of the row layout's chunks."""
+        return self._row_layout()["bounds"]
+
+    @property
+    def row_bounds(self) -> list[int]:
+        """Row boundaries of the row layout's chunks."""
+        return self._row_layout()["row_bounds"]
+
+    @property
+    def starts_local(self) -> list[np.ndarray]:
+        """Each chunk's units' first rows, relative to the chunk."""
+        return self._row_layout()["starts_local"]
 
     def gradient(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-unit ``sum_a p`` and ``sum_a p (1 - p)`` at scores ``s``, without the likelihood.
@@ -202,8 +237,6 @@ class MonthPass:
         rounding is absolute (about 1e-16 per month, where ``log1p`` is relative), below
         1e-12 of the log-likelihood at any size.
         """
-        if self._columns is None:
-            self._columns = _MonthColumns(self)
         c = self._columns
         odds = np.exp(s)[c.order]
         acc_p, acc_w = c.acc_p, c.acc_w
@@ -271,7 +304,7 @@ class MonthPass:
         sum_p = np.empty(u.n_units)
         sum_w = np.empty(u.n_units)
         sum_l = np.empty(u.n_units) if loglik else None
-        b_e, b_t = self._buf
+        b_e, b_t = self._row_layout()["buf"]
         with np.errstate(over="ignore"):
             for k, (u0, u1) in enumerate(zip(self.bounds[:-1], self.bounds[1:], strict=True)):
                 r0, r1 = self.row_bounds[k], self.row_bounds[k + 1]
@@ -294,23 +327,32 @@ class MonthPass:
 
 
 class _MonthColumns:
-    """``exp`` of the offsets laid out by month index, for :meth:`MonthPass.gradient`.
+    """``exp`` of the offsets laid out by month index, for the factored passes of :class:`MonthPass`.
 
     Units are sorted by their number of months (most first, ``order``); column ``j`` holds
-    month ``j`` of the ``n_at[j]`` units that have one, a prefix of that order.
+    month ``j`` of the ``n_at[j]`` units that have one, a prefix of that order. The offsets
+    are computed column by column (the same arithmetic per account-month as the row
+    layout, so equal bit for bit), with their range and sum.
     """
 
     def __init__(self, mpass: MonthPass):
-        n_months = mpass.n_months
+        units, n_months = mpass.units, mpass.n_months
         n_units = len(n_months)
         self.order = np.argsort(-n_months, kind="stable")
         longest = int(n_months.max()) if n_units else 0
         self.n_at = (n_units - np.cumsum(np.bincount(n_months, minlength=longest + 1)))[:longest].tolist()
         self.col_bounds = np.concatenate([[0], np.cumsum(self.n_at)]).tolist()
-        row_start = (np.cumsum(n_months) - n_months)[self.order]
+        a0, vintage, extra = units.a0[self.order], units.vintage[self.order], units.extra[self.order]
         self.exp_offsets = np.empty(mpass.n_rows)
+        lo, hi, total = np.inf, -np.inf, 0.0
         for j, m in enumerate(self.n_at):
-            np.exp(mpass.offsets[row_start[:m] + j], out=self.exp_offsets[self.col_bounds[j]:self.col_bounds[j + 1]])
+            age = a0[:m] + j
+            o = mpass._offset(age, vintage[:m] + age) + extra[:m]
+            lo, hi = min(lo, float(o.min())), max(hi, float(o.max()))
+            total += float(o.sum())
+            with np.errstate(over="ignore", under="ignore"):   # out of range: the unfactored pass is taken
+                np.exp(o, out=self.exp_offsets[self.col_bounds[j]:self.col_bounds[j + 1]])
+        self.offset_min, self.offset_max, self.offset_sum = lo, hi, total
         self.buf_e, self.buf_t = np.empty(n_units), np.empty(n_units)
         self.acc_p, self.acc_w = np.empty(n_units), np.empty(n_units)
         self.acc_l: np.ndarray | None = None    # the likelihood's running product, on the first evaluate()

@@ -247,7 +247,7 @@ class OffsetLogit(OffsetPredictMixin, JSONModelMixin, ParamsMixin):
                 beta0 = np.zeros(D.shape[1])
                 rows_total = float(units.count @ mpass.n_months)
                 rate = min(max(float(d.sum()) / rows_total, 1e-8), 1 - 1e-8)
-                mean_off = float(np.mean(mpass.offsets)) if mpass.n_rows else 0.0
+                mean_off = mpass.offset_sum / mpass.n_rows if mpass.n_rows else 0.0
                 beta0[0] = np.log(rate / (1 - rate)) - mean_off
                 res = newton(D, units, mpass, beta0, names, tol=self.tol, max_iter=self.max_iter)
                 beta, hessian, ll, n_iter, conv = res.beta, res.hessian, res.loglik, res.n_iter, res.converged

@@ -65,7 +65,7 @@ class _PartPass:
     def summary(self) -> dict:
         u, m = self.units, self.mpass
         return {"design": u.design, "count": u.count, "default": u.default, "n_months": m.n_months,
-                "offset_sum": float(m.offsets.sum()), "n_rows": m.n_rows}
+                "offset_sum": m.offset_sum, "n_rows": m.n_rows}
 
     def evaluate(self, s: np.ndarray):
         with threadpool_limits(limits=1, user_api="blas"):
