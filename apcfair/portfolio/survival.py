@@ -70,13 +70,10 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     """
     from scipy.stats import norm
 
-    g = np.full(len(spells), "all", dtype=object) if groups is None else np.asarray(groups)
-    keys = np.unique(g) if sort else pd.unique(g)
     dur, entry, event = spells.last_age, spells.entry_age, spells.defaulted
     z = norm.ppf(1 - alpha / 2)
     frames = []
-    for key in keys:
-        m = g == key
+    for key, m in _group_masks(len(spells), groups, sort):
         curve = _lifelines_product_limit(dur[m], entry[m], event[m], z)
         if curve is None:
             # lifelines refuses a curve that reaches 0 while later entrants are still to come
@@ -97,6 +94,17 @@ def kaplan_meier(spells: Spells, groups=None, *, alpha: float = 0.05,
     if not frames:
         return pd.DataFrame(columns=["group", "n", "age", "cum_default", "lower", "upper", "at_risk"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _group_masks(n: int, groups, sort: bool):
+    """``(label, mask)`` of each group (sorted, or in order of first appearance); one group
+    ``"all"`` without ``groups``."""
+    if groups is None:
+        yield "all", np.ones(n, dtype=bool)
+        return
+    g = np.asarray(groups)
+    for key in np.unique(g) if sort else pd.unique(g):
+        yield key, g == key
 
 
 def _lifelines_product_limit(dur: np.ndarray, entry: np.ndarray, event: np.ndarray, z: float) -> tuple | None:
@@ -330,11 +338,8 @@ def aalen_johansen(spells: Spells, groups=None, *, alpha: float = 0.05, sort: bo
     2    2        3         0.50           0.25
     3    3        1         0.50           0.25
     """
-    g = np.full(len(spells), "all", dtype=object) if groups is None else np.asarray(groups)
-    keys = np.unique(g) if sort else pd.unique(g)
     frames = []
-    for key in keys:
-        m = g == key
+    for key, m in _group_masks(len(spells), groups, sort):
         sp = spells.take(m)
         keep = sp.last_age >= sp.first_age
         a0, a1 = sp.first_age[keep], sp.last_age[keep]
