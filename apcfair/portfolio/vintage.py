@@ -67,7 +67,8 @@ def monthly_pd_curves(cells, by: str = "year") -> pd.DataFrame:
 def cumulative_default_curves(portfolio, by: str = "year", alpha: float = 0.05) -> pd.DataFrame:
     """Cumulative default by age per vintage group as ``1 - KM``, payoff censored.
 
-    Uses lifelines' Kaplan–Meier estimator with delayed entry (``first_month``), so
+    Kaplan–Meier with delayed entry (``first_month``; :func:`~apcfair.portfolio.survival.kaplan_meier`,
+    computed as lifelines' ``KaplanMeierFitter`` computes it and tested equal to it), so
     censored accounts (payoff, end of data) count as at risk until they leave. This is
     default *net of* attrition; :func:`cumulative_incidence_curves` gives the share that
     defaults before paying off.
