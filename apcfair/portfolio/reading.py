@@ -313,6 +313,17 @@ def _find_decode_error(path: Path, encoding: str) -> UnicodeDecodeError:
     return UnicodeDecodeError(encoding, data[:1], 0, 1, "invalid data")
 
 
+def _release_arrow_memory() -> None:
+    """Hand Arrow's freed reader buffers back to the system: its allocator keeps them in a
+    pool otherwise (38 MiB after reading the paper-scale loans file, ~170 MiB at 3x)."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
+        pass
+
+
 def read_any(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFrame, ReadInfo]:
     """Read a CSV or Parquet file (by extension) with :class:`ReadInfo`.
 
@@ -328,6 +339,7 @@ def read_any(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
     if ".parquet" in suffixes or suffixes.endswith(".pq"):
         try:
             df = pd.read_parquet(path)
+            _release_arrow_memory()
         except PermissionError as err:
             raise DataValidationError([f"cannot read data file {str(path)!r}: {err.strerror}. Fix: "
                                        "check the file's permissions."]) from None

@@ -54,23 +54,21 @@ def demo_audit(result: UnbiasedResult, portfolio: Portfolio, seed: int,
     complete horizon, beside the traditional credit model."""
     from apcfair.audit import audit
 
-    fc = result.forecasts
+    fc = result.forecast_table              # per-account arrays, in the portfolio's account order
     horizon = result.settings["horizon"]
     loans = portfolio.loans
     complete = (loans["vintage"].to_numpy() + horizon) <= portfolio.window[1]
-    wide = fc.pivot(index="account_id", columns="model", values="cum_pd").loc[loans["account_id"]]
-    credit = fc[fc["model"] == "credit"].set_index("account_id").loc[loans["account_id"]]
-    y = credit["defaulted_within_horizon"].to_numpy()
-    sample = credit["sample"].to_numpy()
+    y = fc.column("defaulted_within_horizon")
+    sample = fc.column("sample")
     m = complete & (sample == "out")
-    score = wide["credit_restricted_mean"].to_numpy()[m]
+    score = fc.column("cum_pd", "credit_restricted_mean")[m]
     cutoff = float(np.quantile(score, approval_rate))
     groups = pd.DataFrame({"sex": loans["sex"].to_numpy()[m], "race_ethnicity": loans["race_ethnicity"].to_numpy()[m],
                            "age_group": _age_group(loans["age"]).to_numpy()[m]})
     vyear = (loans["vintage"].to_numpy()[m] // 12).astype(int)
     return audit(score, y[m], groups, cutoff=cutoff, polarity="pd", control=vyear, n_boot=1000,
                  intersections=[("sex", "race_ethnicity")],
-                 compare={"traditional credit model": wide["credit"].to_numpy()[m]},
+                 compare={"traditional credit model": fc.column("cum_pd", "credit")[m]},
                  score_name="unbiased-by-design 36-month PD (restricted term at calibrated constant)",
                  caveats=["Synthetic data: protected attributes are simulated, so the audit illustrates the method."],
                  random_state=seed)

@@ -670,6 +670,7 @@ def _bootstrap_corr_rows_many(f: np.ndarray, attributes: list, n_boot: int, rng:
     state.
     """
     n, rows = f.shape[1], f.shape[0]
+    chunk = max(1, min(chunk, 2**22 // max(n, 1)))   # the replicates' counts: at most 4M values (32 MB)
     outs = [np.empty((n_boot, rows)) for _ in attributes]
     prepared = []
     for x, kind in attributes:
