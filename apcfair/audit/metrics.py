@@ -185,7 +185,11 @@ def adverse_impact_ratio(forecast, groups, approval_rate: float = 0.8) -> dict:
     raw, uniq = pd.factorize(pd.Series(groups), use_na_sentinel=True)
     labels = pd.Series(uniq, dtype=object).astype("string").to_numpy(dtype=object) if len(uniq) else np.array([], object)
     labels = np.append(labels, "NA")  # code -1 (missing) -> the last entry
-    codes, names = pd.factorize(labels[raw])
+    # groups in order of appearance: the raw codes' order (integers, cheap to hash), then
+    # their labels (few), instead of hashing every account's label
+    seen, first_raw = pd.factorize(np.where(raw < 0, len(uniq), raw))
+    label_codes, names = pd.factorize(labels[first_raw])
+    codes = label_codes[seen]
     cut = float(np.quantile(f, approval_rate))
     approved = f <= cut
     count = np.bincount(codes, minlength=len(names))
