@@ -565,7 +565,8 @@ def write_forecasts(forecasts: pd.DataFrame | ForecastTable, path: str | Path) -
     (key ``apcfair.columns``; :data:`~apcfair.unbiased.stages.FORECAST_COLUMNS`).
 
     A :class:`ForecastTable` is written one model at a time (one row group per model), so
-    the long frame is never held whole; the file reads back as the table's
+    the long frame is never held whole (dictionary encoding only for the columns that are
+    not probabilities); the file reads back as the table's
     :meth:`~ForecastTable.to_frame` (same columns, dtypes, row order and metadata as when
     the whole frame is written at once).
     """
@@ -585,7 +586,11 @@ def write_forecasts(forecasts: pd.DataFrame | ForecastTable, path: str | Path) -
                 meta = dict(table.schema.metadata or {})
                 meta[b"apcfair.columns"] = json.dumps(FORECAST_COLUMNS).encode()
                 schema = table.schema.with_metadata(meta)
-                writer = pq.ParquetWriter(path, schema)
+                # dictionary pages only for the columns with few values: the probabilities would
+                # fall back from a dictionary in every row group (measured at 146,500 accounts: 66.1
+                # -> 55.4 MB, below the 56.3 MB of the frame written as one row group; 1.5 -> 0.4 s)
+                few = [f.name for f in schema if not pa.types.is_floating(f.type)]
+                writer = pq.ParquetWriter(path, schema, use_dictionary=few)
             writer.write_table(table.replace_schema_metadata(schema.metadata))
     finally:
         if writer is not None:

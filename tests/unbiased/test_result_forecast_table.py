@@ -76,6 +76,12 @@ def test_table_equals_the_former_frame_and_file(tmp_path, attrition):
     _old_write_forecasts(before, old)
     write_forecasts(table, new)
     assert pq.ParquetFile(new).metadata.num_row_groups == len(models)
+    # probabilities without dictionary pages (they would fall back in every row group and
+    # make the file larger than the one-group file); the labels keep theirs
+    group = pq.ParquetFile(new).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["cum_pd"])
+    assert any("DICTIONARY" in e for e in encodings["model"])
     s_old, s_new = pq.read_schema(old), pq.read_schema(new)
     assert s_new.equals(s_old, check_metadata=True)
     assert json.loads(s_new.metadata[b"apcfair.columns"]) == FORECAST_COLUMNS
