@@ -506,4 +506,7 @@ def write_portfolio(out_dir: str | Path, cfg: SynthConfig | None = None, panel: 
         File paths keyed ``loans``, ``account_truth``, ``truth``, ``macro_history``,
         ``scenarios`` (and ``panel``).
     """
+    if isinstance(out_dir, SynthConfig) or not (cfg is None or isinstance(cfg, SynthConfig)):
+        raise TypeError("write_portfolio(out_dir, cfg): give the output folder first and the SynthConfig "
+                        f"second (got {type(out_dir).__name__} and {type(cfg).__name__})")
     return generate_portfolio(cfg).write(out_dir, panel=panel)

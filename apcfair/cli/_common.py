@@ -870,11 +870,13 @@ def run_command(args: argparse.Namespace) -> int:
     Every failure prints one line ``apcfair: error: ...`` on stderr (its own line, after any
     progress bar) and returns its exit code (:data:`EXIT_CODES`); tracebacks only with
     ``-vv`` or for internal errors with ``-v``. Human-readable text goes to stdout, to
-    stderr with ``--json`` (stdout then holds one JSON summary) and nowhere with ``-q``.
+    stderr with ``--json`` (stdout then holds one JSON summary) and nowhere with ``-q`` (also
+    with ``--json``).
     """
     stderr, stdout = sys.stderr, sys.stdout
     want_json = bool(getattr(args, "json", False))
-    human = stderr if want_json else (io.StringIO() if getattr(args, "quiet", False) else stdout)
+    # -q silences the text whatever else is asked (with --json the summary still goes to stdout)
+    human = io.StringIO() if getattr(args, "quiet", False) else (stderr if want_json else stdout)
     started = time.perf_counter()
     args.summary = {}
     code, message, written, fp = EXIT_OK, None, [], None

@@ -121,7 +121,7 @@ def _run(args, client) -> int:
     apc, attrition = load_apc_result(args.apc, attrition=True) if args.apc else (None, None)
     ubd = UnbiasedByDesign(restricted=args.restricted, credit=args.credit, protected=args.protected,
                            horizon=args.horizon, bins=args.bins or None, gbm=not args.no_gbm,
-                           approval_rate=args.approval_rate, random_state=args.seed, progress=True,
+                           approval_rate=args.approval_rate, random_state=args.seed, progress=opt.show_progress(args),
                            split=args.split, holdout_from=args.holdout_from, test_size=args.test_size,
                            backfit=args.backfit, vintage_dummies=args.vintage_dummies,
                            gbm_params=_gbm_params(args.gbm_params), n_boot=args.n_boot, apc_refit=args.apc_refit,

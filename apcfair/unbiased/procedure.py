@@ -248,7 +248,7 @@ class UnbiasedByDesign(ParamsMixin, FittedResultMixin):
             raise ValueError(f"attributes {sorted(overlap)} are both restricted and credit inputs; "
                              "a restricted input must not enter the credit model")
         protected = list(self.protected) if self.protected is not None else restricted
-        missing = [c for c in restricted + credit + protected if c not in portfolio.loans.columns]
+        missing = list(dict.fromkeys(c for c in restricted + credit + protected if c not in portfolio.loans.columns))
         if missing:
             raise DataValidationError([f"attribute column(s) {missing} are not in the data; "
                                        f"available: {list(portfolio.attributes)}"])

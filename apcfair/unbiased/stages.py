@@ -408,7 +408,16 @@ def logit_data(portfolio: Portfolio, in_sample: np.ndarray, vintage_dummies) -> 
     loans = portfolio.loans
     per = _periods_per_year(portfolio.freq) if mode == "year" else 1
     col = VINTAGE_YEAR if mode == "year" else VINTAGE_PERIOD
-    return loans.assign(**{col: vintage_groups(loans, in_sample, per)}), [col]
+    groups = vintage_groups(loans, in_sample, per)
+    if len(pd.unique(groups[np.asarray(in_sample, dtype=bool)])) < 2:
+        # one group: its dummy is the intercept, so the model with vintage dummies is the one without
+        warnings.warn(f"vintage_dummies={vintage_dummies!r}: the estimation accounts form a single {col} "
+                      f"group ({groups[np.asarray(in_sample, dtype=bool)][0] if np.any(in_sample) else 'none'}: "
+                      "one origination year, or too few defaults to separate years), so no vintage dummy is "
+                      "fitted (the intercept carries it). Use vintage_dummies='none' (--vintage-dummies none) "
+                      "to say so.", UserWarning, stacklevel=3)
+        return portfolio, []
+    return loans.assign(**{col: groups}), [col]
 
 
 def fit_score_models(data, restricted: list[str], credit: list[str], offsets: OffsetTable,
