@@ -81,8 +81,8 @@ class ForecastTable:
     def from_forecasts(cls, forecasts, account_id, in_sample, attributes: pd.DataFrame | None = None) -> ForecastTable:
         """The table of a procedure's :class:`~apcfair.unbiased.stages.Forecasts`.
 
-        The same columns, order and values as ``forecasts.to_frame(account_id, in_sample,
-        attributes)``, without building it: the arrays are referenced, not copied.
+        :meth:`to_frame` gives one row per account and model, model after model (the frame the
+        result held before issue 19, tested equal); the arrays are referenced, not copied.
         """
         per_model = {"cum_pd": forecasts.full, "cum_pd_observed_window": forecasts.window}
         if forecasts.exposure:

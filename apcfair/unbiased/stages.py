@@ -591,46 +591,6 @@ class Forecasts:
         """The forecast models in report order (:data:`MODELS`)."""
         return [m for m in MODELS if m in self.scores]
 
-    def to_frame(self, account_id, in_sample: np.ndarray, attributes: pd.DataFrame | None = None) -> pd.DataFrame:
-        """One row per account and model.
-
-        Columns: ``account_id, sample, model, cum_pd, cum_pd_observed_window,
-        defaulted_within_horizon`` (as before), then ``cum_pd_exposure`` (the model's
-        probability of the observed outcome, see :attr:`exposure`), ``complete_horizon``
-        (the whole horizon lies inside the data window), with an attrition model
-        ``cum_pd_unconditional`` and ``cum_pd_unconditional_observed_window`` (default
-        before any other exit; see :attr:`unconditional`), and the columns of
-        ``attributes`` (the protected attributes). The definitions are in
-        :data:`FORECAST_COLUMNS` (written into the Parquet file's metadata). ``sample``
-        and ``model`` are categorical (one byte a row instead of a Python string: 291 ->
-        141 MiB in memory at 146,500 accounts with the demo's attributes; group by them
-        with ``observed=True``).
-        """
-        order = self.models
-        n = len(in_sample)
-        frame = pd.DataFrame({
-            "account_id": np.tile(np.asarray(account_id), len(order)),
-            "sample": pd.Categorical.from_codes(np.tile((~np.asarray(in_sample, dtype=bool)).astype(np.int8),
-                                                        len(order)), categories=["in", "out"]),
-            "model": pd.Categorical.from_codes(np.repeat(np.arange(len(order), dtype=np.int8), n),
-                                               categories=order),
-            "cum_pd": np.concatenate([self.full[m] for m in order]),
-            "cum_pd_observed_window": np.concatenate([self.window[m] for m in order]),
-            "defaulted_within_horizon": np.tile(self.observed["defaulted"].to_numpy(), len(order)),
-        })
-        if self.exposure:
-            frame["cum_pd_exposure"] = np.concatenate([self.exposure[m] for m in order])
-        if self.unconditional:
-            frame["cum_pd_unconditional"] = np.concatenate([self.unconditional[m] for m in order])
-            frame["cum_pd_unconditional_observed_window"] = np.concatenate(
-                [self.unconditional_window[m] for m in order])
-        frame["complete_horizon"] = np.tile(self.observed["complete"].to_numpy(bool), len(order))
-        if attributes is not None:
-            for col in attributes.columns:
-                if col not in frame.columns:
-                    frame[col] = np.tile(attributes[col].to_numpy(), len(order))
-        return frame
-
 
 #: What each column of ``forecasts.parquet`` means (also in the file's Parquet metadata).
 FORECAST_COLUMNS = {

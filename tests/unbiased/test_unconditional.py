@@ -16,6 +16,7 @@ from apcfair.apc import APCModel
 from apcfair.apc.attrition import fit_attrition, try_fit_attrition
 from apcfair.forecast.cumulative import HorizonGrid, attrition_path, unconditional_cumulative_pd
 from apcfair.unbiased import UnbiasedByDesign, UnbiasedResult
+from apcfair.unbiased.result import ForecastTable
 from apcfair.unbiased.stages import fit_apc, fit_attrition_apc, forecast, split_accounts
 from data_synth import SynthConfig, generate_portfolio
 
@@ -110,7 +111,7 @@ def test_forecast_follows_the_recipe():
     # without attrition offsets: no unconditional forecasts, frame as before
     plain = forecast(portfolio, offsets, {"credit": score, "credit_restricted_zero": score}, np.zeros_like(score),
                      in_sample, horizon=36)
-    frame = plain.to_frame(portfolio.loans["account_id"], in_sample)
+    frame = ForecastTable.from_forecasts(plain, portfolio.loans["account_id"], in_sample).to_frame()
     assert "cum_pd_unconditional" not in frame and not plain.unconditional
 
 
