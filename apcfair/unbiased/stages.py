@@ -65,7 +65,6 @@ from apcfair.unbiased.dependence import (
     _positives_first,
     _PreparedAttribute,
     _PreparedForecast,
-    auc_with_ci,
     corr_changes_by_attribute,
 )
 
@@ -925,7 +924,7 @@ def evaluate(portfolio: Portfolio, forecasts: Forecasts, in_sample: np.ndarray, 
 
 class _RankedWindow:
     """The models' window forecasts on fixed accounts, each ranked once (on first use) for
-    every AUC and DeLong comparison it enters: the same numbers as :func:`auc_with_ci` and
+    every AUC and DeLong comparison it enters: the same numbers as :func:`~apcfair.unbiased.dependence.auc_with_ci` and
     :func:`~apcfair.unbiased.dependence.delong_auc_difference` on those accounts.
 
     With a ``parent`` on a superset of the accounts, each forecast's order is read from the
@@ -1077,15 +1076,9 @@ def _calibration_by_group_counts(expected: np.ndarray, groups: _GroupDefaults) -
     return out
 
 
-def _discrimination(y: np.ndarray, window_pd: np.ndarray, mask: np.ndarray, complete: np.ndarray) -> dict:
-    """AUC with DeLong band on complete-horizon accounts, and on all accounts of the sample."""
-    perf = auc_with_ci(y[complete], window_pd[complete])
-    pooled = auc_with_ci(y[mask], window_pd[mask])
-    return _with_pooled(perf, pooled, complete)
-
-
 def _discrimination_ranked(complete: _RankedWindow, pooled: _RankedWindow, name: str) -> dict:
-    """:func:`_discrimination` of model ``name`` from its ranked window forecasts."""
+    """AUC of model ``name`` with DeLong band on complete-horizon accounts, and on all accounts
+    of the sample, from its ranked window forecasts."""
     return _with_pooled(complete.auc_with_ci(name), pooled.auc_with_ci(name), complete.mask)
 
 
